@@ -1,0 +1,156 @@
+// Package testmedia generates real media files for tests with ffmpeg's lavfi
+// sources: a testsrc2 picture and stereo sine tones mixed with pink noise (a
+// pure tone would make VBR sizes meaningless). Files are cached by kind and
+// length under the system temp dir, so a test run generates each once.
+package testmedia
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Kind is a container and codec combination.
+type Kind string
+
+const (
+	MP4     Kind = "mp4"         // H.264 + AAC, index at the end as ffmpeg writes it
+	MKV     Kind = "mkv"         // H.264 + Vorbis in Matroska
+	WebM    Kind = "webm"        // VP9 + Opus
+	MP4MP3  Kind = "mp3.mp4"     // H.264 + MP3: converts by copying
+	NoAudio Kind = "noaudio.mp4" // H.264 only
+	MP3     Kind = "mp3"         // audio only
+)
+
+// version changes whenever the generation changes, so stale cache entries
+// are not reused.
+const version = "v1"
+
+var mu sync.Mutex
+
+// Make returns the path of a kind file lasting seconds, generating it if
+// needed. The file is shared: callers must not modify it.
+func Make(tb testing.TB, kind Kind, seconds float64) string {
+	tb.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	dir := filepath.Join(os.TempDir(), "mp3converter-testmedia")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	d := strconv.FormatFloat(seconds, 'f', -1, 64)
+	path := filepath.Join(dir, fmt.Sprintf("%s-%ss.%s", version, d, kind))
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	tmp := filepath.Join(dir, fmt.Sprintf("tmp-%s-%s", rand.Text()[:8], filepath.Base(path)))
+	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=" + d}
+	if kind != NoAudio {
+		args = append(args,
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration="+d,
+			"-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration="+d,
+			"-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.2:sample_rate=48000:duration="+d,
+			"-filter_complex", "[1:a][2:a]join=inputs=2:channel_layout=stereo[tones];"+
+				"[3:a]aformat=channel_layouts=stereo[noise];"+
+				"[tones][noise]amix=inputs=2:duration=shortest[a]")
+	}
+	switch kind {
+	case MP4:
+		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k")
+	case MKV:
+		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libvorbis")
+	case WebM:
+		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "200k", "-c:a", "libopus")
+	case MP4MP3:
+		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libmp3lame", "-b:a", "128k")
+	case NoAudio:
+		args = append(args, "-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast")
+	case MP3:
+		args = append(args, "-map", "[a]", "-c:a", "libmp3lame", "-b:a", "128k")
+	default:
+		tb.Fatalf("testmedia: unknown kind %q", kind)
+	}
+	args = append(args, "-f", format(kind), tmp)
+	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+		os.Remove(tmp)
+		tb.Fatalf("testmedia: ffmpeg %v: %v\n%s", args, err, out)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+func format(k Kind) string {
+	switch k {
+	case MKV:
+		return "matroska"
+	case WebM:
+		return "webm"
+	case MP3:
+		return "mp3"
+	}
+	return "mp4"
+}
+
+// Poison files: inputs that are not convertible media.
+
+// Text writes a small text file.
+func Text(tb testing.TB) string {
+	return write(tb, "notes.txt", []byte("This is a shopping list, not a video.\nmilk\neggs\n"))
+}
+
+// Random writes 64 KiB of random bytes.
+func Random(tb testing.TB) string {
+	b := make([]byte, 64<<10)
+	rand.Read(b)
+	return write(tb, "random.bin", b)
+}
+
+// Empty writes a zero-byte file.
+func Empty(tb testing.TB) string { return write(tb, "empty.mp4", nil) }
+
+// Truncated writes the first third of an MP4 (the index, at the end, is lost).
+func Truncated(tb testing.TB) string {
+	tb.Helper()
+	b, err := os.ReadFile(Make(tb, MP4, 3))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return write(tb, "truncated.mp4", b[:len(b)/3])
+}
+
+func write(tb testing.TB, name string, b []byte) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// Probe returns the format name and duration ffprobe reports for path.
+func Probe(tb testing.TB, path string) (format string, seconds float64) {
+	tb.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=format_name,duration",
+		"-of", "default=noprint_wrappers=1", path).Output()
+	if err != nil {
+		tb.Fatalf("ffprobe %s: %v", path, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "format_name="); ok {
+			format = v
+		}
+		if v, ok := strings.CutPrefix(line, "duration="); ok {
+			seconds, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	return format, seconds
+}

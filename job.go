@@ -1,0 +1,65 @@
+package mp3converter
+
+import (
+	"context"
+	"time"
+)
+
+// JobStatus is where a job is in its life.
+type JobStatus string
+
+const (
+	JobQueued     JobStatus = "queued"     // accepted, waiting for a converter (also between retries)
+	JobProcessing JobStatus = "processing" // a converter is working on it
+	JobDone       JobStatus = "done"       // the MP3 is stored; MP3FID names it
+	JobFailed     JobStatus = "failed"     // gave up; Error says why
+)
+
+// Job is one uploaded video and its conversion.
+type Job struct {
+	ID       string
+	Owner    string // the uploader's email
+	Status   JobStatus
+	Filename string // the uploaded file's name, sanitised
+	VideoFID string
+	MP3FID   string // chosen when conversion starts, so a retry reuses it
+	Error    string // why the job failed, or why the last attempt did
+	Attempts int    // conversion attempts started
+	Progress float64
+	// Duration is the source audio's length in seconds, once probed.
+	Duration  float64
+	Size      int64 // uploaded bytes
+	MP3Size   int64
+	Copied    bool // the source audio was MP3 and was copied, not re-encoded
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// NotifiedAt is when the user was told the MP3 is ready; nil until then.
+	NotifiedAt *time.Time
+}
+
+// JobFilter selects jobs for ListJobs. Zero fields match everything.
+type JobFilter struct {
+	Owner         string
+	Status        JobStatus
+	UpdatedBefore time.Time
+	Limit         int
+}
+
+// JobStore keeps jobs.
+type JobStore interface {
+	// CreateJob stores j, setting CreatedAt and UpdatedAt. ErrConflict if
+	// j.ID exists.
+	CreateJob(ctx context.Context, j *Job) error
+	// Job returns ErrNotFound when there is no such job.
+	Job(ctx context.Context, id string) (*Job, error)
+	// JobByMP3 finds the job whose MP3FID is fid; ErrNotFound if none.
+	JobByMP3(ctx context.Context, fid string) (*Job, error)
+	// ListJobs returns matching jobs, newest first.
+	ListJobs(ctx context.Context, f JobFilter) ([]*Job, error)
+	// UpdateJob applies fn to the stored job atomically and saves the
+	// result, setting UpdatedAt. It returns ErrNotFound if there is no such
+	// job, or fn's error, in which case nothing is saved.
+	UpdateJob(ctx context.Context, id string, fn func(*Job) error) (*Job, error)
+	// DeleteJob removes a job; ErrNotFound if absent.
+	DeleteJob(ctx context.Context, id string) error
+}

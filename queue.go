@@ -1,0 +1,98 @@
+package mp3converter
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+)
+
+// Queue carries messages between roles, at least once: a message published
+// is delivered until a handler accepts it, and may be delivered twice, so
+// handlers are idempotent.
+type Queue interface {
+	// Publish stores body on the named queue. When it returns nil the message
+	// is durable: it survives a crash of the publisher or the queue.
+	Publish(ctx context.Context, queue string, body []byte) error
+	// Consume hands the named queue's messages to h, one at a time, until
+	// ctx ends; then it waits for the call in flight and returns ctx.Err().
+	// h's context is not cancelled with ctx: the handler bounds its own work
+	// (see ErrShutdown). What happens to a message depends on h's result:
+	//   - nil: the message is removed;
+	//   - a Permanent error: the message moves to the dead-letter queue;
+	//   - ErrShutdown: the message goes back at once, not counted as an attempt;
+	//   - any other error: the message is delivered again after the retry
+	//     policy's backoff, and dead-lettered after its last attempt.
+	// Run several Consume calls for parallel handlers.
+	Consume(ctx context.Context, queue string, h Handler) error
+}
+
+// Handler handles one delivery. See Queue.Consume for what its result means.
+type Handler func(ctx context.Context, d Delivery) error
+
+// Delivery is one delivery of a message.
+type Delivery struct {
+	Body []byte
+	// Attempt counts deliveries of this message from 1. A delivery that was
+	// never answered, because its consumer died, counts.
+	Attempt int
+	// Final is true when no retry follows a failure of this attempt.
+	Final bool
+}
+
+// ErrShutdown is returned by a handler that stopped because its process is
+// shutting down; the queue hands the message to the next consumer.
+var ErrShutdown = errors.New("shutting down: message handed back")
+
+// DeadLetter is a message that could not be handled.
+type DeadLetter struct {
+	ID       string
+	Queue    string // the queue it came from
+	Body     []byte
+	Reason   string // the last handler error
+	Attempts int
+	At       time.Time
+}
+
+// DeadLetterStore is implemented by queues whose dead letters can be listed
+// and re-queued, for operators.
+type DeadLetterStore interface {
+	// DeadLetters lists the dead letters of queue, oldest first.
+	DeadLetters(ctx context.Context, queue string) ([]DeadLetter, error)
+	// Requeue moves dead letter id back onto queue as a first attempt.
+	// ErrNotFound if there is no such dead letter.
+	Requeue(ctx context.Context, queue, id string) error
+}
+
+// RetryPolicy says how often and how soon a failed message is retried.
+type RetryPolicy struct {
+	MaxAttempts int           // deliveries before a message is dead-lettered; at least 1
+	MinBackoff  time.Duration // delay before the second attempt
+	MaxBackoff  time.Duration // cap on the delay
+}
+
+// DefaultRetryPolicy: three attempts, 2 s then about 4 s apart.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 3, MinBackoff: 2 * time.Second, MaxBackoff: 5 * time.Minute}
+
+// Backoff returns the delay before the attempt after attempt: exponential
+// from MinBackoff, capped at MaxBackoff, with jitter in [d/2, d] so that
+// consumers failing together do not retry together.
+func (p RetryPolicy) Backoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := p.MinBackoff
+	for i := 1; i < attempt && d < p.MaxBackoff; i++ {
+		d *= 2
+	}
+	if p.MaxBackoff > 0 && d > p.MaxBackoff {
+		d = p.MaxBackoff
+	}
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// Final reports whether attempt is the last one the policy allows.
+func (p RetryPolicy) Final(attempt int) bool { return attempt >= max(p.MaxAttempts, 1) }

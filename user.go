@@ -1,0 +1,32 @@
+package mp3converter
+
+import (
+	"context"
+	"time"
+)
+
+// User is an account that may sign in. Email is the identity: it is the
+// JWT's username claim and the address notifications go to.
+type User struct {
+	ID           int64
+	Email        string
+	PasswordHash string // bcrypt; a legacy seed row may hold plain text until its next login
+	Admin        bool
+	CreatedAt    time.Time
+}
+
+// UserStore keeps users. Emails are compared as stored; callers normalise
+// them (see NormalizeEmail).
+type UserStore interface {
+	// CreateUser stores u and sets u.ID and u.CreatedAt. It returns
+	// ErrConflict when the email is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// UserByEmail returns ErrNotFound when there is no such user.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// ListUsers returns all users ordered by email.
+	ListUsers(ctx context.Context) ([]*User, error)
+	// SetPasswordHash replaces a user's password hash; ErrNotFound if absent.
+	SetPasswordHash(ctx context.Context, email, hash string) error
+	// DeleteUser removes a user; ErrNotFound if absent.
+	DeleteUser(ctx context.Context, email string) error
+}
