@@ -1,0 +1,156 @@
+// Package localfs implements mp3converter.BlobStore on a local directory.
+//
+// A blob is written to a temp file in the store's .tmp directory, synced,
+// then hard-linked to its final name, which fails if the name exists: a blob
+// appears whole or not at all, and is never overwritten. Blobs are spread
+// over 256 subdirectories by the last two hex digits of their id.
+package localfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// Store is a directory of blobs.
+type Store struct {
+	dir string
+}
+
+var (
+	_ mp3converter.BlobStore = (*Store)(nil)
+	_ mp3converter.Pinger    = (*Store)(nil)
+)
+
+// Open returns the store in dir, creating it if needed. Temp files older
+// than an hour, left by a crash, are removed.
+func Open(dir string) (*Store, error) {
+	s := &Store{dir: dir}
+	if err := os.MkdirAll(s.tmpDir(), 0o750); err != nil {
+		return nil, fmt.Errorf("localfs: %w", err)
+	}
+	entries, err := os.ReadDir(s.tmpDir())
+	if err != nil {
+		return nil, fmt.Errorf("localfs: %w", err)
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			os.Remove(filepath.Join(s.tmpDir(), e.Name()))
+		}
+	}
+	return s, nil
+}
+
+func (s *Store) tmpDir() string { return filepath.Join(s.dir, ".tmp") }
+
+func (s *Store) path(id string) (string, error) {
+	if !mp3converter.ValidID(id) {
+		return "", fmt.Errorf("localfs %q: %w", id, mp3converter.ErrNotFound)
+	}
+	return filepath.Join(s.dir, id[len(id)-2:], id), nil
+}
+
+// Put implements mp3converter.BlobStore.
+func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) {
+	if !mp3converter.ValidID(id) {
+		return 0, mp3converter.Errorf(mp3converter.EINVALID, "invalid blob id %q", id)
+	}
+	final, _ := s.path(id)
+	f, err := os.CreateTemp(s.tmpDir(), id+"-*")
+	if err != nil {
+		return 0, fmt.Errorf("localfs put %s: %w", id, err)
+	}
+	defer os.Remove(f.Name())
+	n, err := io.Copy(f, ctxReader{ctx, r})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("localfs put %s: %w", id, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+		return 0, fmt.Errorf("localfs put %s: %w", id, err)
+	}
+	if err := os.Link(f.Name(), final); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return 0, fmt.Errorf("localfs put %s: %w", id, mp3converter.ErrConflict)
+		}
+		return 0, fmt.Errorf("localfs put %s: %w", id, err)
+	}
+	syncDir(filepath.Dir(final))
+	return n, nil
+}
+
+// Get implements mp3converter.BlobStore. The returned *os.File seeks.
+func (s *Store) Get(ctx context.Context, id string) (io.ReadCloser, error) {
+	p, err := s.path(id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("localfs get %s: %w", id, mp3converter.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("localfs get %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// Delete implements mp3converter.BlobStore.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	p, err := s.path(id)
+	if err != nil {
+		return err
+	}
+	err = os.Remove(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("localfs delete %s: %w", id, mp3converter.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("localfs delete %s: %w", id, err)
+	}
+	return nil
+}
+
+// Ping checks that the directory is there and writable.
+func (s *Store) Ping(ctx context.Context) error {
+	f, err := os.CreateTemp(s.tmpDir(), "ping-*")
+	if err != nil {
+		return fmt.Errorf("localfs: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// syncDir makes a new directory entry durable; errors are ignored because
+// not every filesystem supports it.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// ctxReader stops a copy when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
