@@ -1,0 +1,183 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// JobStore keeps jobs in the table `job`.
+type JobStore struct {
+	DB      *sql.DB
+	Dialect Dialect
+}
+
+var _ mp3converter.JobStore = (*JobStore)(nil)
+
+const jobColumns = `id, owner, status, filename, video_fid, mp3_fid, error, attempts, progress,
+	duration, size, mp3_size, copied, created_at, updated_at, notified_at`
+
+// jobValues returns j's columns in jobColumns order.
+func jobValues(j *mp3converter.Job) []any {
+	var mp3 sql.NullString
+	if j.MP3FID != "" {
+		mp3 = sql.NullString{String: j.MP3FID, Valid: true}
+	}
+	var notified sql.NullInt64
+	if j.NotifiedAt != nil {
+		notified = sql.NullInt64{Int64: micros(*j.NotifiedAt), Valid: true}
+	}
+	return []any{j.ID, j.Owner, string(j.Status), j.Filename, j.VideoFID, mp3, j.Error, j.Attempts, j.Progress,
+		j.Duration, j.Size, j.MP3Size, j.Copied, micros(j.CreatedAt), micros(j.UpdatedAt), notified}
+}
+
+func scanJob(row interface{ Scan(...any) error }) (*mp3converter.Job, error) {
+	var j mp3converter.Job
+	var status string
+	var mp3 sql.NullString
+	var created, updated int64
+	var notified sql.NullInt64
+	if err := row.Scan(&j.ID, &j.Owner, &status, &j.Filename, &j.VideoFID, &mp3, &j.Error, &j.Attempts, &j.Progress,
+		&j.Duration, &j.Size, &j.MP3Size, &j.Copied, &created, &updated, &notified); err != nil {
+		return nil, err
+	}
+	j.Status = mp3converter.JobStatus(status)
+	j.MP3FID = mp3.String
+	j.CreatedAt, j.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if notified.Valid {
+		t := fromMicros(notified.Int64)
+		j.NotifiedAt = &t
+	}
+	return &j, nil
+}
+
+// CreateJob implements mp3converter.JobStore.
+func (s *JobStore) CreateJob(ctx context.Context, j *mp3converter.Job) error {
+	now := time.Now().UTC()
+	if j.CreatedAt.IsZero() {
+		j.CreatedAt = now
+	}
+	j.UpdatedAt = now
+	if j.Status == "" {
+		j.Status = mp3converter.JobQueued
+	}
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO job (`+jobColumns+`) VALUES (`+placeholders(16)+`)`, jobValues(j)...)
+	if err != nil {
+		if s.Dialect.IsDuplicate(err) {
+			return fmt.Errorf("create job %s: %w", j.ID, mp3converter.ErrConflict)
+		}
+		return unavailable("create job", err)
+	}
+	return nil
+}
+
+func (s *JobStore) jobWhere(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, where, suffix string, arg any) (*mp3converter.Job, error) {
+	j, err := scanJob(q.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM job WHERE `+where+` `+suffix, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("job %s: %w", arg, mp3converter.ErrNotFound)
+	}
+	if err != nil {
+		return nil, unavailable("get job", err)
+	}
+	return j, nil
+}
+
+// Job implements mp3converter.JobStore.
+func (s *JobStore) Job(ctx context.Context, id string) (*mp3converter.Job, error) {
+	return s.jobWhere(ctx, s.DB, "id = ?", "", id)
+}
+
+// JobByMP3 implements mp3converter.JobStore.
+func (s *JobStore) JobByMP3(ctx context.Context, fid string) (*mp3converter.Job, error) {
+	return s.jobWhere(ctx, s.DB, "mp3_fid = ?", "", fid)
+}
+
+// ListJobs implements mp3converter.JobStore.
+func (s *JobStore) ListJobs(ctx context.Context, f mp3converter.JobFilter) ([]*mp3converter.Job, error) {
+	var where []string
+	var args []any
+	if f.Owner != "" {
+		where, args = append(where, "owner = ?"), append(args, f.Owner)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	}
+	if !f.UpdatedBefore.IsZero() {
+		where, args = append(where, "updated_at < ?"), append(args, micros(f.UpdatedBefore))
+	}
+	q := `SELECT ` + jobColumns + ` FROM job`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY created_at DESC, id DESC`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	}
+	rows, err := s.DB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, unavailable("list jobs", err)
+	}
+	defer rows.Close()
+	var jobs []*mp3converter.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, unavailable("list jobs", err)
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, unavailable("list jobs", rows.Err())
+}
+
+// UpdateJob implements mp3converter.JobStore.
+func (s *JobStore) UpdateJob(ctx context.Context, id string, fn func(*mp3converter.Job) error) (*mp3converter.Job, error) {
+	var out *mp3converter.Job
+	err := inTx(ctx, s.DB, func(tx *sql.Tx) error {
+		j, err := s.jobWhere(ctx, tx, "id = ?", s.Dialect.ForUpdate, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(j); err != nil {
+			return err
+		}
+		j.ID = id
+		j.UpdatedAt = time.Now().UTC()
+		vals := jobValues(j)
+		_, err = tx.ExecContext(ctx, `UPDATE job SET owner = ?, status = ?, filename = ?, video_fid = ?, mp3_fid = ?,
+			error = ?, attempts = ?, progress = ?, duration = ?, size = ?, mp3_size = ?, copied = ?, created_at = ?,
+			updated_at = ?, notified_at = ? WHERE id = ?`, append(vals[1:], id)...)
+		if err != nil {
+			if s.Dialect.IsDuplicate(err) {
+				return fmt.Errorf("update job %s: %w", id, mp3converter.ErrConflict)
+			}
+			return unavailable("update job", err)
+		}
+		out = j
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteJob implements mp3converter.JobStore.
+func (s *JobStore) DeleteJob(ctx context.Context, id string) error {
+	res, err := s.DB.ExecContext(ctx, `DELETE FROM job WHERE id = ?`, id)
+	if err != nil {
+		return unavailable("delete job", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unavailable("delete job", err)
+	} else if n == 0 {
+		return fmt.Errorf("delete job %s: %w", id, mp3converter.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+// Package sqldb implements mp3converter.UserStore and JobStore over
+// database/sql, for the sqlite and mysql packages, which differ only in
+// their schema and a few dialect details. Times are stored as Unix
+// microseconds so that both engines order and compare them the same way.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// Dialect holds what differs between engines.
+type Dialect struct {
+	Name string
+	// ForUpdate is appended to a SELECT that starts a read-modify-write
+	// ("FOR UPDATE" in MySQL; SQLite's immediate transactions lock anyway).
+	ForUpdate string
+	// IsDuplicate reports a unique-key violation.
+	IsDuplicate func(error) bool
+}
+
+// Migration is one schema step, applied once, in order.
+type Migration struct {
+	Version int
+	SQL     []string
+}
+
+// Migrate applies the migrations not yet recorded in schema_migrations.
+// Concurrent starts are safe where lock serialises them.
+func Migrate(ctx context.Context, db *sql.DB, lock func(context.Context, *sql.Conn) (unlock func(), err error), migrations []Migration) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	if lock != nil {
+		unlock, err := lock(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		defer unlock()
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var current int
+	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, m := range migrations {
+		if m.Version <= current {
+			continue
+		}
+		// MySQL commits DDL implicitly, so each statement stands alone and
+		// is written to be safe to re-run.
+		for _, stmt := range m.SQL {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migrate to version %d: %w\n%s", m.Version, err, stmt)
+			}
+		}
+		if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, micros(time.Now())); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", m.Version, err)
+		}
+	}
+	return nil
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// inTx runs fn in a transaction, committing if it returns nil.
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("begin", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return unavailable("commit", tx.Commit())
+}
+
+// unavailable marks connection-level failures, so callers can tell "the
+// database is down" (retry later) from a bug.
+func unavailable(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *mp3converter.Error
+	if errors.As(err, &e) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, mp3converter.ErrUnavailable, err)
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }

@@ -1,0 +1,110 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// UserStore keeps users in the table `user`, whose first three columns are
+// the seed's (id, email, password).
+type UserStore struct {
+	DB      *sql.DB
+	Dialect Dialect
+}
+
+var _ mp3converter.UserStore = (*UserStore)(nil)
+
+// CreateUser implements mp3converter.UserStore.
+func (s *UserStore) CreateUser(ctx context.Context, u *mp3converter.User) error {
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = time.Now().UTC()
+	}
+	res, err := s.DB.ExecContext(ctx, `INSERT INTO user (email, password, admin, created_at) VALUES (?, ?, ?, ?)`,
+		u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt))
+	if err != nil {
+		if s.Dialect.IsDuplicate(err) {
+			return fmt.Errorf("create user %s: %w", u.Email, mp3converter.ErrConflict)
+		}
+		return unavailable("create user", err)
+	}
+	u.ID, err = res.LastInsertId()
+	return err
+}
+
+const userColumns = `id, email, password, admin, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*mp3converter.User, error) {
+	var u mp3converter.User
+	var created int64
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &created); err != nil {
+		return nil, err
+	}
+	u.CreatedAt = fromMicros(created)
+	return &u, nil
+}
+
+// UserByEmail implements mp3converter.UserStore.
+func (s *UserStore) UserByEmail(ctx context.Context, email string) (*mp3converter.User, error) {
+	u, err := scanUser(s.DB.QueryRowContext(ctx, `SELECT `+userColumns+` FROM user WHERE email = ?`, email))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("user %s: %w", email, mp3converter.ErrNotFound)
+	}
+	if err != nil {
+		return nil, unavailable("get user", err)
+	}
+	return u, nil
+}
+
+// ListUsers implements mp3converter.UserStore.
+func (s *UserStore) ListUsers(ctx context.Context) ([]*mp3converter.User, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+userColumns+` FROM user ORDER BY email`)
+	if err != nil {
+		return nil, unavailable("list users", err)
+	}
+	defer rows.Close()
+	var users []*mp3converter.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, unavailable("list users", err)
+		}
+		users = append(users, u)
+	}
+	return users, unavailable("list users", rows.Err())
+}
+
+// SetPasswordHash implements mp3converter.UserStore.
+func (s *UserStore) SetPasswordHash(ctx context.Context, email, hash string) error {
+	return s.execOne(ctx, "set password", email, `UPDATE user SET password = ? WHERE email = ?`, hash, email)
+}
+
+// DeleteUser implements mp3converter.UserStore.
+func (s *UserStore) DeleteUser(ctx context.Context, email string) error {
+	return s.execOne(ctx, "delete user", email, `DELETE FROM user WHERE email = ?`, email)
+}
+
+func (s *UserStore) execOne(ctx context.Context, op, email, query string, args ...any) error {
+	res, err := s.DB.ExecContext(ctx, query, args...)
+	if err != nil {
+		return unavailable(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unavailable(op, err)
+	} else if n == 0 {
+		// MySQL counts changed rows, so an unchanged hash also gives 0.
+		if _, err := s.UserByEmail(ctx, email); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ping checks the database connection.
+func (s *UserStore) Ping(ctx context.Context) error {
+	return unavailable("ping", s.DB.PingContext(ctx))
+}

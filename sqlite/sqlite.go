@@ -1,0 +1,105 @@
+// Package sqlite keeps users, jobs and the embedded queue's messages in one
+// SQLite file (modernc.org/sqlite, no cgo), for running everything on one
+// machine. The file is opened in WAL mode with immediate transactions, so
+// readers never wait and writers queue rather than fail; synchronous=FULL so
+// that an accepted upload survives a power cut, not only a crash.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/mp3converter/mp3converter/internal/sqldb"
+)
+
+// DB is an open SQLite database with the schema applied.
+type DB struct {
+	*sql.DB
+	Users *sqldb.UserStore
+	Jobs  *sqldb.JobStore
+}
+
+// Open opens (creating if needed) the database file at path and migrates it.
+func Open(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite open %s: %w", path, err)
+	}
+	if err := sqldb.Migrate(ctx, db, nil, migrations); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	d := sqldb.Dialect{Name: "sqlite", IsDuplicate: isDuplicate}
+	return &DB{
+		DB:    db,
+		Users: &sqldb.UserStore{DB: db, Dialect: d},
+		Jobs:  &sqldb.JobStore{DB: db, Dialect: d},
+	}, nil
+}
+
+// Ping implements mp3converter.Pinger.
+func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
+
+func isDuplicate(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+var migrations = []sqldb.Migration{
+	{Version: 1, SQL: []string{
+		`CREATE TABLE IF NOT EXISTS user (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			email TEXT NOT NULL UNIQUE,
+			password TEXT NOT NULL,
+			admin INTEGER NOT NULL DEFAULT 0,
+			created_at INTEGER NOT NULL DEFAULT 0
+		)`,
+		`CREATE TABLE IF NOT EXISTS job (
+			id TEXT PRIMARY KEY,
+			owner TEXT NOT NULL,
+			status TEXT NOT NULL,
+			filename TEXT NOT NULL DEFAULT '',
+			video_fid TEXT NOT NULL,
+			mp3_fid TEXT UNIQUE,
+			error TEXT NOT NULL DEFAULT '',
+			attempts INTEGER NOT NULL DEFAULT 0,
+			progress REAL NOT NULL DEFAULT 0,
+			duration REAL NOT NULL DEFAULT 0,
+			size INTEGER NOT NULL DEFAULT 0,
+			mp3_size INTEGER NOT NULL DEFAULT 0,
+			copied INTEGER NOT NULL DEFAULT 0,
+			created_at INTEGER NOT NULL,
+			updated_at INTEGER NOT NULL,
+			notified_at INTEGER
+		)`,
+		`CREATE INDEX IF NOT EXISTS job_owner_created ON job (owner, created_at)`,
+		`CREATE INDEX IF NOT EXISTS job_status_updated ON job (status, updated_at)`,
+		// The embedded queue's table, as maragu.dev/goqite defines it.
+		`CREATE TABLE IF NOT EXISTS goqite (
+			id TEXT PRIMARY KEY DEFAULT ('m_' || lower(hex(randomblob(16)))),
+			created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ')),
+			updated TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ')),
+			queue TEXT NOT NULL,
+			body BLOB NOT NULL,
+			timeout TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ')),
+			received INTEGER NOT NULL DEFAULT 0,
+			priority INTEGER NOT NULL DEFAULT 0
+		) STRICT`,
+		`CREATE TRIGGER IF NOT EXISTS goqite_updated_timestamp AFTER UPDATE ON goqite BEGIN
+			UPDATE goqite SET updated = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = old.id;
+		END`,
+		`CREATE INDEX IF NOT EXISTS goqite_queue_priority_created_idx ON goqite (queue, priority DESC, created)`,
+	}},
+}
