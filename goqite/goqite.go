@@ -1,0 +1,330 @@
+// Package goqite implements mp3converter.Queue on maragu.dev/goqite: a
+// durable queue in a table of the SQLite database that also holds users and
+// jobs, for running everything on one machine.
+//
+// goqite hides a received message for a visibility timeout; a consumer keeps
+// extending it while its handler runs, so a message reappears only if its
+// consumer dies. Attempts are goqite's receive count. Retries are the same
+// row made visible again after the backoff; dead letters move, in one
+// transaction, to the queue "<name>.dead".
+package goqite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"maragu.dev/goqite"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// Options configure a Queue. Zero values take the defaults.
+type Options struct {
+	Policy mp3converter.RetryPolicy // DefaultRetryPolicy if MaxAttempts is 0
+	// Visibility is how long a received message stays hidden without a
+	// heartbeat: how soon a dead consumer's message is redelivered (30 s).
+	Visibility time.Duration
+	// Poll is how often idle consumers look for due messages (200 ms).
+	// Messages published through this Queue wake its consumers at once.
+	Poll   time.Duration
+	Logger *slog.Logger
+}
+
+// Queue is an embedded queue on a SQLite database that has goqite's table.
+type Queue struct {
+	db   *sql.DB
+	opts Options
+
+	mu     sync.Mutex
+	queues map[string]*goqite.Queue
+	wakers map[string]*waker
+	closed chan struct{}
+	once   sync.Once
+}
+
+var (
+	_ mp3converter.Queue           = (*Queue)(nil)
+	_ mp3converter.DeadLetterStore = (*Queue)(nil)
+	_ mp3converter.Pinger          = (*Queue)(nil)
+)
+
+// New returns a queue on db, which must hold goqite's table (package sqlite
+// creates it).
+func New(db *sql.DB, opts Options) *Queue {
+	if opts.Policy.MaxAttempts == 0 {
+		opts.Policy = mp3converter.DefaultRetryPolicy
+	}
+	if opts.Visibility <= 0 {
+		opts.Visibility = 30 * time.Second
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 200 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Queue{db: db, opts: opts, queues: map[string]*goqite.Queue{}, wakers: map[string]*waker{}, closed: make(chan struct{})}
+}
+
+func (q *Queue) queue(name string) (*goqite.Queue, *waker) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	gq, ok := q.queues[name]
+	if !ok {
+		// Attempts are counted and capped here, not by goqite.
+		gq = goqite.New(goqite.NewOpts{DB: q.db, Name: name, MaxReceive: math.MaxInt32, Timeout: q.opts.Visibility})
+		q.queues[name] = gq
+		q.wakers[name] = newWaker()
+	}
+	return gq, q.wakers[name]
+}
+
+// Publish implements mp3converter.Queue.
+func (q *Queue) Publish(ctx context.Context, name string, body []byte) error {
+	gq, w := q.queue(name)
+	if err := gq.Send(ctx, goqite.Message{Body: body}); err != nil {
+		return fmt.Errorf("goqite publish to %s: %w: %w", name, mp3converter.ErrUnavailable, err)
+	}
+	w.wake()
+	return nil
+}
+
+// Close stops this Queue's consumers from taking messages and from
+// answering the ones in flight, as if the process had died: those messages
+// are redelivered after the visibility timeout. The database stays open.
+func (q *Queue) Close() error {
+	q.once.Do(func() { close(q.closed) })
+	return nil
+}
+
+func (q *Queue) isClosed() bool {
+	select {
+	case <-q.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Consume implements mp3converter.Queue.
+func (q *Queue) Consume(ctx context.Context, name string, h mp3converter.Handler) error {
+	gq, w := q.queue(name)
+	log := q.opts.Logger.With("queue", name)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if q.isClosed() {
+			return errors.New("goqite: queue closed")
+		}
+		woken := w.wait()
+		m, err := gq.Receive(context.WithoutCancel(ctx))
+		if err != nil {
+			log.Warn("QueueReceiveFailed", "err", err)
+		}
+		if err != nil || m == nil {
+			select {
+			case <-ctx.Done():
+			case <-q.closed:
+			case <-woken:
+			case <-time.After(q.opts.Poll):
+			}
+			continue
+		}
+		q.handle(ctx, gq, name, m, h, log)
+	}
+}
+
+func (q *Queue) handle(ctx context.Context, gq *goqite.Queue, name string, m *goqite.Message, h mp3converter.Handler, log *slog.Logger) {
+	bg := context.WithoutCancel(ctx)
+	log = log.With("message_id", string(m.ID))
+	var attempt int
+	if err := q.db.QueryRowContext(bg, `SELECT received FROM goqite WHERE id = ?`, string(m.ID)).Scan(&attempt); err != nil {
+		log.Warn("QueueReceiveFailed", "err", err) // the message reappears after the visibility timeout
+		return
+	}
+	if attempt > q.opts.Policy.MaxAttempts {
+		// Earlier deliveries were never answered: their consumers died.
+		q.deadLetter(bg, gq, name, m, attempt-1, fmt.Sprintf("delivered %d times without an answer (consumer died?)", attempt-1), log)
+		return
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // heartbeat: keep the message hidden while h runs
+		defer wg.Done()
+		t := time.NewTicker(q.opts.Visibility / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-q.closed:
+				return
+			case <-t.C:
+				if err := gq.Extend(bg, m.ID, q.opts.Visibility); err != nil {
+					log.Warn("QueueExtendFailed", "err", err)
+				}
+			}
+		}
+	}()
+	err := h(bg, mp3converter.Delivery{Body: m.Body, Attempt: attempt, Final: q.opts.Policy.Final(attempt)})
+	close(stop)
+	wg.Wait()
+	if q.isClosed() {
+		return // as if we had died: no answer
+	}
+
+	switch {
+	case err == nil:
+		if err := gq.Delete(bg, m.ID); err != nil {
+			log.Error("QueueAckFailed", "err", err)
+		}
+	case errors.Is(err, mp3converter.ErrShutdown):
+		// Visible again at once, and this delivery does not count.
+		_, err := q.db.ExecContext(bg, `UPDATE goqite SET received = received - 1, timeout = ? WHERE queue = ? AND id = ?`,
+			time.Now().UTC().Format(rfc3339Milli), name, string(m.ID))
+		if err != nil {
+			log.Error("QueueHandBackFailed", "err", err)
+		}
+		q.wake(name)
+	case mp3converter.IsPermanent(err) || q.opts.Policy.Final(attempt):
+		q.deadLetter(bg, gq, name, m, attempt, err.Error(), log)
+	default:
+		delay := q.opts.Policy.Backoff(attempt)
+		log.Info("QueueRetryScheduled", "attempt", attempt, "delay", delay, "err", err)
+		if err := gq.Extend(bg, m.ID, delay); err != nil {
+			log.Error("QueueRetryFailed", "err", err)
+		}
+	}
+}
+
+// rfc3339Milli is goqite's time format.
+const rfc3339Milli = "2006-01-02T15:04:05.000Z07:00"
+
+// deadEnvelope is the body of a message on a dead-letter queue.
+type deadEnvelope struct {
+	Queue    string    `json:"queue"`
+	Body     []byte    `json:"body"`
+	Reason   string    `json:"reason"`
+	Attempts int       `json:"attempts"`
+	At       time.Time `json:"at"`
+}
+
+func (q *Queue) deadLetter(ctx context.Context, gq *goqite.Queue, name string, m *goqite.Message, attempts int, reason string, log *slog.Logger) {
+	env, _ := json.Marshal(deadEnvelope{Queue: name, Body: m.Body, Reason: reason, Attempts: attempts, At: time.Now().UTC()})
+	dead, _ := q.queue(mp3converter.DeadLetterQueue(name))
+	err := q.inTx(ctx, func(tx *sql.Tx) error {
+		if err := dead.SendTx(ctx, tx, goqite.Message{Body: env}); err != nil {
+			return err
+		}
+		return gq.DeleteTx(ctx, tx, m.ID)
+	})
+	if err != nil {
+		log.Error("QueueDeadLetterFailed", "err", err)
+		return
+	}
+	log.Warn("QueueDeadLettered", "attempts", attempts, "reason", reason)
+}
+
+func (q *Queue) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (q *Queue) wake(name string) {
+	_, w := q.queue(name)
+	w.wake()
+}
+
+// DeadLetters implements mp3converter.DeadLetterStore.
+func (q *Queue) DeadLetters(ctx context.Context, name string) ([]mp3converter.DeadLetter, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT id, body FROM goqite WHERE queue = ? ORDER BY created, id`, mp3converter.DeadLetterQueue(name))
+	if err != nil {
+		return nil, fmt.Errorf("goqite dead letters: %w", err)
+	}
+	defer rows.Close()
+	var out []mp3converter.DeadLetter
+	for rows.Next() {
+		var id string
+		var body []byte
+		if err := rows.Scan(&id, &body); err != nil {
+			return nil, err
+		}
+		var env deadEnvelope
+		if err := json.Unmarshal(body, &env); err != nil {
+			return nil, fmt.Errorf("goqite dead letter %s: %w", id, err)
+		}
+		out = append(out, mp3converter.DeadLetter{ID: id, Queue: env.Queue, Body: env.Body, Reason: env.Reason, Attempts: env.Attempts, At: env.At})
+	}
+	return out, rows.Err()
+}
+
+// Requeue implements mp3converter.DeadLetterStore.
+func (q *Queue) Requeue(ctx context.Context, name, id string) error {
+	gq, _ := q.queue(name)
+	dead, _ := q.queue(mp3converter.DeadLetterQueue(name))
+	err := q.inTx(ctx, func(tx *sql.Tx) error {
+		var body []byte
+		err := tx.QueryRowContext(ctx, `SELECT body FROM goqite WHERE queue = ? AND id = ?`, mp3converter.DeadLetterQueue(name), id).Scan(&body)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("dead letter %s: %w", id, mp3converter.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		var env deadEnvelope
+		if err := json.Unmarshal(body, &env); err != nil {
+			return err
+		}
+		if err := gq.SendTx(ctx, tx, goqite.Message{Body: env.Body}); err != nil {
+			return err
+		}
+		return dead.DeleteTx(ctx, tx, goqite.ID(id))
+	})
+	if err != nil {
+		return fmt.Errorf("goqite requeue %s: %w", id, err)
+	}
+	q.wake(name)
+	return nil
+}
+
+// Ping implements mp3converter.Pinger.
+func (q *Queue) Ping(ctx context.Context) error { return q.db.PingContext(ctx) }
+
+// waker lets consumers sleep until a publish, without losing a wake-up that
+// comes between their check and their sleep: take wait() before checking.
+type waker struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newWaker() *waker { return &waker{ch: make(chan struct{})} }
+
+func (w *waker) wait() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ch
+}
+
+func (w *waker) wake() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	close(w.ch)
+	w.ch = make(chan struct{})
+}

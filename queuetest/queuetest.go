@@ -1,0 +1,404 @@
+// Package queuetest is the conformance suite every mp3converter.Queue
+// passes, embedded or on a broker.
+package queuetest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// Connect returns a new client of one backend, closed when t ends. Clients
+// of one backend share its queues. Closing a client must drop its in-flight
+// messages unanswered, as a crash would.
+type Connect func(t *testing.T, policy mp3converter.RetryPolicy) mp3converter.Queue
+
+// Run runs the suite. newBackend returns a Connect for a backend; redelivery
+// of an unanswered message must happen within 10 s of its client's Close.
+func Run(t *testing.T, newBackend func(t *testing.T) Connect) {
+	policy := mp3converter.RetryPolicy{MaxAttempts: 3, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}
+
+	t.Run("PublishConsume", func(t *testing.T) {
+		q := newBackend(t)(t, policy)
+		name := queueName()
+		want := []string{"one", "two", "three"}
+		for _, b := range want {
+			publish(t, q, name, b)
+		}
+		got := collect(t, q, name, 3, func(mp3converter.Delivery) error { return nil })
+		if !sameSet(bodies(got), want) {
+			t.Errorf("got %v, want %v", bodies(got), want)
+		}
+		for _, d := range got {
+			if d.Attempt != 1 || d.Final {
+				t.Errorf("first delivery has Attempt %d Final %v", d.Attempt, d.Final)
+			}
+		}
+		expectNothing(t, q, name, time.Second)
+	})
+
+	t.Run("SurvivesClient", func(t *testing.T) {
+		connect := newBackend(t)
+		a := connect(t, policy)
+		name := queueName()
+		publish(t, a, name, "durable")
+		a.(io.Closer).Close()
+		b := connect(t, policy)
+		got := collect(t, b, name, 1, func(mp3converter.Delivery) error { return nil })
+		if string(got[0].Body) != "durable" {
+			t.Errorf("got %q", got[0].Body)
+		}
+	})
+
+	t.Run("Retry", func(t *testing.T) {
+		q := newBackend(t)(t, policy)
+		name := queueName()
+		publish(t, q, name, "flaky")
+		var times []time.Time
+		got := collect(t, q, name, 2, func(d mp3converter.Delivery) error {
+			times = append(times, time.Now())
+			if d.Attempt == 1 {
+				return errors.New("storage unavailable")
+			}
+			return nil
+		})
+		if got[0].Attempt != 1 || got[1].Attempt != 2 {
+			t.Errorf("attempts %d, %d; want 1, 2", got[0].Attempt, got[1].Attempt)
+		}
+		if gap := times[1].Sub(times[0]); gap < policy.MinBackoff/2 {
+			t.Errorf("retried after %v, before the backoff of at least %v", gap, policy.MinBackoff/2)
+		}
+		expectNothing(t, q, name, time.Second)
+	})
+
+	t.Run("DeadLetterAfterLastAttempt", func(t *testing.T) {
+		q := newBackend(t)(t, policy)
+		name := queueName()
+		publish(t, q, name, "always fails")
+		got := collect(t, q, name, 3, func(mp3converter.Delivery) error { return errors.New("smtp down") })
+		for i, d := range got {
+			if d.Attempt != i+1 || d.Final != (i == 2) {
+				t.Errorf("delivery %d: Attempt %d Final %v", i, d.Attempt, d.Final)
+			}
+		}
+		expectNothing(t, q, name, 1500*time.Millisecond)
+		dl := deadLetters(t, q, name, 1)
+		if string(dl[0].Body) != "always fails" || dl[0].Queue != name || dl[0].Attempts != 3 || dl[0].Reason == "" || dl[0].ID == "" {
+			t.Errorf("dead letter %+v", dl[0])
+		}
+		// Requeued, it starts again from attempt 1.
+		if err := q.(mp3converter.DeadLetterStore).Requeue(context.Background(), name, dl[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		again := collect(t, q, name, 1, func(mp3converter.Delivery) error { return nil })
+		if string(again[0].Body) != "always fails" || again[0].Attempt != 1 {
+			t.Errorf("requeued delivery %+v", again[0])
+		}
+		deadLetters(t, q, name, 0)
+		if err := q.(mp3converter.DeadLetterStore).Requeue(context.Background(), name, dl[0].ID); !errors.Is(err, mp3converter.ErrNotFound) {
+			t.Errorf("requeue twice: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("PermanentIsNotRetried", func(t *testing.T) {
+		q := newBackend(t)(t, policy)
+		name := queueName()
+		publish(t, q, name, "poison")
+		got := collect(t, q, name, 1, func(mp3converter.Delivery) error {
+			return mp3converter.Permanent(errors.New("the video has no audio track"))
+		})
+		if got[0].Attempt != 1 {
+			t.Errorf("attempt %d", got[0].Attempt)
+		}
+		expectNothing(t, q, name, 1500*time.Millisecond)
+		dl := deadLetters(t, q, name, 1)
+		if dl[0].Attempts != 1 || dl[0].Reason != "the video has no audio track" {
+			t.Errorf("dead letter %+v", dl[0])
+		}
+	})
+
+	t.Run("ShutdownHandsBack", func(t *testing.T) {
+		q := newBackend(t)(t, policy)
+		name := queueName()
+		publish(t, q, name, "interrupted")
+		start := time.Now()
+		got := collect(t, q, name, 2, func(d mp3converter.Delivery) error {
+			if len(d.Body) > 0 && d.Attempt == 1 && time.Since(start) < 5*time.Second {
+				start = time.Time{}
+				return fmt.Errorf("converter: %w", mp3converter.ErrShutdown)
+			}
+			return nil
+		})
+		if got[0].Attempt != 1 || got[1].Attempt != 1 {
+			t.Errorf("handed-back delivery was counted: attempts %d, %d", got[0].Attempt, got[1].Attempt)
+		}
+	})
+
+	t.Run("UnansweredIsRedelivered", func(t *testing.T) {
+		connect := newBackend(t)
+		a := connect(t, policy)
+		name := queueName()
+		publish(t, a, name, "crash")
+		got := make(chan mp3converter.Delivery, 1)
+		release := make(chan struct{})
+		defer close(release)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go a.Consume(ctx, name, func(_ context.Context, d mp3converter.Delivery) error {
+			got <- d
+			<-release
+			return nil
+		})
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no delivery")
+		}
+		a.(io.Closer).Close() // the consumer "dies" holding the message
+		b := connect(t, policy)
+		again := collect(t, b, name, 1, func(mp3converter.Delivery) error { return nil })
+		if again[0].Attempt != 2 {
+			t.Errorf("redelivery after a crash has Attempt %d, want 2", again[0].Attempt)
+		}
+	})
+
+	t.Run("CrashLoopIsBounded", func(t *testing.T) {
+		connect := newBackend(t)
+		name := queueName()
+		publish(t, connect(t, policy), name, "kills its consumer")
+		release := make(chan struct{})
+		defer close(release)
+		for i := 1; i <= policy.MaxAttempts; i++ {
+			c := connect(t, policy)
+			got := make(chan mp3converter.Delivery, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			go c.Consume(ctx, name, func(_ context.Context, d mp3converter.Delivery) error {
+				got <- d
+				<-release
+				return nil
+			})
+			select {
+			case d := <-got:
+				if d.Attempt != i {
+					t.Errorf("delivery %d has Attempt %d", i, d.Attempt)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("delivery %d never came", i)
+			}
+			c.(io.Closer).Close()
+			cancel()
+		}
+		last := connect(t, policy)
+		expectNothing(t, last, name, 3*time.Second)
+		dl := deadLetters(t, last, name, 1)
+		if dl[0].Attempts != policy.MaxAttempts {
+			t.Errorf("dead letter after crashes: %+v", dl[0])
+		}
+	})
+
+	t.Run("ParallelConsumers", func(t *testing.T) {
+		connect := newBackend(t)
+		name := queueName()
+		pub := connect(t, policy)
+		const n = 20
+		for i := range n {
+			publish(t, pub, name, fmt.Sprint(i))
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var mu sync.Mutex
+		seen := map[string]int{}
+		perConsumer := make([]int, 2)
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		for c := range 2 {
+			q := connect(t, policy)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				q.Consume(ctx, name, func(_ context.Context, d mp3converter.Delivery) error {
+					time.Sleep(20 * time.Millisecond)
+					mu.Lock()
+					defer mu.Unlock()
+					seen[string(d.Body)]++
+					perConsumer[c]++
+					if len(seen) == n {
+						select {
+						case <-done:
+						default:
+							close(done)
+						}
+					}
+					return nil
+				})
+			}()
+		}
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("only %d of %d delivered", len(seen), n)
+		}
+		time.Sleep(500 * time.Millisecond)
+		cancel()
+		wg.Wait()
+		for b, k := range seen {
+			if k != 1 {
+				t.Errorf("message %s delivered %d times", b, k)
+			}
+		}
+		if perConsumer[0] == 0 || perConsumer[1] == 0 {
+			t.Errorf("work not shared: %v", perConsumer)
+		}
+	})
+
+	t.Run("CancelWaitsForHandler", func(t *testing.T) {
+		q := newBackend(t)(t, policy)
+		name := queueName()
+		publish(t, q, name, "slow")
+		ctx, cancel := context.WithCancel(context.Background())
+		started := make(chan struct{})
+		var handlerCtxErr error
+		finished := false
+		returned := make(chan error, 1)
+		go func() {
+			returned <- q.Consume(ctx, name, func(hctx context.Context, d mp3converter.Delivery) error {
+				close(started)
+				time.Sleep(300 * time.Millisecond)
+				handlerCtxErr = hctx.Err()
+				finished = true
+				return nil
+			})
+		}()
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no delivery")
+		}
+		cancel()
+		select {
+		case err := <-returned:
+			if !finished {
+				t.Error("Consume returned before its handler finished")
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Consume returned %v, want context.Canceled", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Consume did not return after cancel")
+		}
+		if handlerCtxErr != nil {
+			t.Errorf("handler context was cancelled with Consume's: %v", handlerCtxErr)
+		}
+		expectNothing(t, q, name, time.Second) // the handler's nil was honoured
+	})
+}
+
+func queueName() string { return "test-" + rand.Text()[:10] }
+
+func publish(t *testing.T, q mp3converter.Queue, name, body string) {
+	t.Helper()
+	if err := q.Publish(context.Background(), name, []byte(body)); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+}
+
+// collect consumes until n deliveries have been handled by h.
+func collect(t *testing.T, q mp3converter.Queue, name string, n int, h func(mp3converter.Delivery) error) []mp3converter.Delivery {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var got []mp3converter.Delivery
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		q.Consume(ctx, name, func(_ context.Context, d mp3converter.Delivery) error {
+			d.Body = slices.Clone(d.Body)
+			err := h(d)
+			mu.Lock()
+			got = append(got, d)
+			if len(got) == n {
+				close(done)
+			}
+			mu.Unlock()
+			return err
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("got %d of %d deliveries: %v", len(got), n, bodies(got))
+	}
+	cancel()
+	<-stopped
+	return got
+}
+
+// expectNothing fails if a message is delivered within d.
+func expectNothing(t *testing.T, q mp3converter.Queue, name string, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var extra []string
+	var mu sync.Mutex
+	q.Consume(ctx, name, func(_ context.Context, d mp3converter.Delivery) error {
+		mu.Lock()
+		extra = append(extra, fmt.Sprintf("%s (attempt %d)", d.Body, d.Attempt))
+		mu.Unlock()
+		return nil
+	})
+	if len(extra) > 0 {
+		t.Errorf("unexpected deliveries: %v", extra)
+	}
+}
+
+func deadLetters(t *testing.T, q mp3converter.Queue, name string, n int) []mp3converter.DeadLetter {
+	t.Helper()
+	dls, ok := q.(mp3converter.DeadLetterStore)
+	if !ok {
+		t.Fatal("queue does not implement DeadLetterStore")
+	}
+	var got []mp3converter.DeadLetter
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var err error
+		got, err = dls.DeadLetters(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(got) != n {
+		t.Fatalf("%d dead letters, want %d: %+v", len(got), n, got)
+	}
+	return got
+}
+
+func bodies(ds []mp3converter.Delivery) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, string(d.Body))
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
