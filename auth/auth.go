@@ -1,0 +1,203 @@
+// Package auth signs users in and checks their tokens.
+//
+// Passwords are stored as bcrypt hashes. A seed database row may still hold
+// a plain-text password: it is accepted once, compared in constant time, and
+// replaced by a hash on that login. Tokens are HS256 JWTs with the seed's
+// claims (username, admin, iat, exp); only HS256 is accepted, exp is
+// required, and a token is refused once its user is deleted.
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// Errors shown to clients, with the seed's wording.
+var (
+	ErrMissingCredentials = mp3converter.Errorf(mp3converter.EUNAUTHORIZED, "missing credentials")
+	ErrInvalidCredentials = mp3converter.Errorf(mp3converter.EUNAUTHORIZED, "invalid credentials")
+	ErrInvalidToken       = mp3converter.Errorf(mp3converter.EUNAUTHORIZED, "invalid token")
+	ErrTokenExpired       = mp3converter.Errorf(mp3converter.EUNAUTHORIZED, "token expired")
+)
+
+// MinSecretLength is the shortest JWT secret a service accepts.
+const MinSecretLength = 16
+
+// Claims are the JWT's claims, as in the seed.
+type Claims struct {
+	Username string `json:"username"`
+	Admin    bool   `json:"admin"`
+	jwt.RegisteredClaims
+}
+
+// Service issues and verifies tokens.
+type Service struct {
+	Users  mp3converter.UserStore
+	Secret []byte
+	TTL    time.Duration // token lifetime; 24 h if 0
+	// Cost is bcrypt's cost for new hashes; bcrypt.DefaultCost if 0.
+	Cost   int
+	Now    func() time.Time
+	Logger *slog.Logger
+
+	dummyOnce sync.Once
+	dummy     []byte // a hash to compare against for unknown users
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// NormalizeEmail trims and lower-cases an email address and checks its form.
+func NormalizeEmail(email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" {
+		return "", mp3converter.Errorf(mp3converter.EINVALID, "%q is not an email address", email)
+	}
+	return e, nil
+}
+
+// HashPassword returns a bcrypt hash of password.
+func (s *Service) HashPassword(password string) (string, error) {
+	if len(password) > 72 {
+		return "", mp3converter.Errorf(mp3converter.EINVALID, "password is longer than 72 bytes")
+	}
+	cost := s.Cost
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+func isBcrypt(hash string) bool {
+	return len(hash) == 60 && (strings.HasPrefix(hash, "$2a$") || strings.HasPrefix(hash, "$2b$") || strings.HasPrefix(hash, "$2y$"))
+}
+
+// Login checks email and password and returns a signed token. Errors:
+// ErrMissingCredentials, ErrInvalidCredentials, or an internal one.
+func (s *Service) Login(ctx context.Context, email, password string) (string, error) {
+	if email == "" || password == "" {
+		return "", ErrMissingCredentials
+	}
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		s.burnTime(password)
+		return "", ErrInvalidCredentials
+	}
+	u, err := s.Users.UserByEmail(ctx, email)
+	if errors.Is(err, mp3converter.ErrNotFound) {
+		s.burnTime(password) // as long as a real check, so unknown emails do not show
+		return "", ErrInvalidCredentials
+	}
+	if err != nil {
+		return "", err
+	}
+	if isBcrypt(u.PasswordHash) {
+		if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+			return "", ErrInvalidCredentials
+		}
+	} else {
+		// A seed row with a plain-text password: check it, then hash it.
+		s.burnTime(password)
+		if subtle.ConstantTimeCompare([]byte(u.PasswordHash), []byte(password)) != 1 {
+			return "", ErrInvalidCredentials
+		}
+		if h, err := s.HashPassword(password); err == nil {
+			if err := s.Users.SetPasswordHash(ctx, email, h); err != nil {
+				s.log().Error("PasswordRehashFailed", "user", email, "err", err)
+			} else {
+				s.log().Info("PasswordRehashed", "user", email)
+			}
+		}
+	}
+	return s.Issue(u)
+}
+
+// burnTime spends the time of one bcrypt comparison.
+func (s *Service) burnTime(password string) {
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = bcrypt.GenerateFromPassword([]byte("not a password"), max(s.Cost, bcrypt.MinCost))
+	})
+	bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
+}
+
+// Issue returns a token for u.
+func (s *Service) Issue(u *mp3converter.User) (string, error) {
+	if len(s.Secret) < MinSecretLength {
+		return "", errors.New("auth: JWT secret too short")
+	}
+	ttl := s.TTL
+	if ttl == 0 {
+		ttl = 24 * time.Hour
+	}
+	now := s.now()
+	claims := Claims{
+		Username: u.Email,
+		Admin:    u.Admin,
+		RegisteredClaims: jwt.RegisteredClaims{
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.Secret)
+}
+
+// Verify checks a token's signature, algorithm and expiry and that its user
+// still exists, and returns its claims with Admin as the user is now.
+// Errors: ErrInvalidToken, ErrTokenExpired, or an internal one.
+func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
+	var c Claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.Secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(s.now),
+		jwt.WithLeeway(5*time.Second),
+	)
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, ErrTokenExpired
+	case err != nil:
+		return nil, ErrInvalidToken
+	case c.Username == "":
+		return nil, ErrInvalidToken
+	}
+	if s.Users != nil {
+		u, err := s.Users.UserByEmail(ctx, c.Username)
+		if errors.Is(err, mp3converter.ErrNotFound) {
+			return nil, ErrInvalidToken
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.Admin = u.Admin
+	}
+	return &c, nil
+}

@@ -1,0 +1,197 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/sqlite"
+)
+
+var secret = []byte("0123456789abcdef0123456789abcdef")
+
+func newService(t *testing.T) (*auth.Service, mp3converter.UserStore) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := &auth.Service{Users: db.Users, Secret: secret, Cost: bcrypt.MinCost}
+	h, err := s.HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Users.CreateUser(context.Background(), &mp3converter.User{Email: "ann@example.com", PasswordHash: h}); err != nil {
+		t.Fatal(err)
+	}
+	return s, db.Users
+}
+
+func TestLogin(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	tests := []struct {
+		email, password string
+		want            error
+	}{
+		{"ann@example.com", "correct horse", nil},
+		{"  ANN@Example.com ", "correct horse", nil},
+		{"ann@example.com", "wrong", auth.ErrInvalidCredentials},
+		{"ann@example.com", "correct horse ", auth.ErrInvalidCredentials},
+		{"bob@example.com", "correct horse", auth.ErrInvalidCredentials},
+		{"not an email", "x", auth.ErrInvalidCredentials},
+		{"", "correct horse", auth.ErrMissingCredentials},
+		{"ann@example.com", "", auth.ErrMissingCredentials},
+	}
+	for _, tt := range tests {
+		tok, err := s.Login(ctx, tt.email, tt.password)
+		if !errors.Is(err, tt.want) && !(tt.want == nil && err == nil) {
+			t.Errorf("Login(%q, %q) = %v, want %v", tt.email, tt.password, err, tt.want)
+			continue
+		}
+		if tt.want == nil {
+			c, err := s.Verify(ctx, tok)
+			if err != nil {
+				t.Fatalf("fresh token: %v", err)
+			}
+			if c.Username != "ann@example.com" || c.Admin {
+				t.Errorf("claims %+v", c)
+			}
+			if d := c.ExpiresAt.Sub(c.IssuedAt.Time); d != 24*time.Hour {
+				t.Errorf("token lives %v, want 24h", d)
+			}
+		}
+	}
+}
+
+// A seed row holding a plain-text password logs in once and is re-hashed.
+func TestLegacyPlainTextPassword(t *testing.T) {
+	s, users := newService(t)
+	ctx := context.Background()
+	if err := users.CreateUser(ctx, &mp3converter.User{Email: "seed@example.com", PasswordHash: "Admin123"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Login(ctx, "seed@example.com", "wrong"); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if u, _ := users.UserByEmail(ctx, "seed@example.com"); u.PasswordHash != "Admin123" {
+		t.Fatal("a failed login changed the stored password")
+	}
+	if _, err := s.Login(ctx, "seed@example.com", "Admin123"); err != nil {
+		t.Fatalf("plain-text login: %v", err)
+	}
+	u, _ := users.UserByEmail(ctx, "seed@example.com")
+	if !strings.HasPrefix(u.PasswordHash, "$2") || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("Admin123")) != nil {
+		t.Fatalf("password not re-hashed: %q", u.PasswordHash)
+	}
+	if _, err := s.Login(ctx, "seed@example.com", "Admin123"); err != nil {
+		t.Fatalf("login after re-hash: %v", err)
+	}
+	// The hash itself is not a password.
+	if _, err := s.Login(ctx, "seed@example.com", u.PasswordHash); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatalf("logging in with the hash: %v", err)
+	}
+}
+
+func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.Claims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestVerify(t *testing.T) {
+	s, users := newService(t)
+	ctx := context.Background()
+	now := time.Now()
+	claims := func(user string, iat, exp time.Time) auth.Claims {
+		c := auth.Claims{Username: user, Admin: true}
+		if !iat.IsZero() {
+			c.IssuedAt = jwt.NewNumericDate(iat)
+		}
+		if !exp.IsZero() {
+			c.ExpiresAt = jwt.NewNumericDate(exp)
+		}
+		return c
+	}
+	valid := claims("ann@example.com", now, now.Add(time.Hour))
+	good := sign(t, jwt.SigningMethodHS256, secret, valid)
+	parts := strings.Split(good, ".")
+
+	tests := []struct {
+		name  string
+		token string
+		want  error
+	}{
+		{"valid", good, nil},
+		{"expired", sign(t, jwt.SigningMethodHS256, secret, claims("ann@example.com", now.Add(-2*time.Hour), now.Add(-time.Hour))), auth.ErrTokenExpired},
+		{"no exp", sign(t, jwt.SigningMethodHS256, secret, claims("ann@example.com", now, time.Time{})), auth.ErrInvalidToken},
+		{"issued in the future", sign(t, jwt.SigningMethodHS256, secret, claims("ann@example.com", now.Add(time.Hour), now.Add(2*time.Hour))), auth.ErrInvalidToken},
+		{"alg none", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid), auth.ErrInvalidToken},
+		{"HS512 with the right key", sign(t, jwt.SigningMethodHS512, secret, valid), auth.ErrInvalidToken},
+		{"wrong key", sign(t, jwt.SigningMethodHS256, []byte("another key, also long enough!!"), valid), auth.ErrInvalidToken},
+		{"no username", sign(t, jwt.SigningMethodHS256, secret, claims("", now, now.Add(time.Hour))), auth.ErrInvalidToken},
+		{"unknown user", sign(t, jwt.SigningMethodHS256, secret, claims("mallory@example.com", now, now.Add(time.Hour))), auth.ErrInvalidToken},
+		{"tampered payload", parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2], auth.ErrInvalidToken},
+		{"signature stripped", parts[0] + "." + parts[1] + ".", auth.ErrInvalidToken},
+		{"garbage", "garbage", auth.ErrInvalidToken},
+		{"empty", "", auth.ErrInvalidToken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := s.Verify(ctx, tt.token)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Admin comes from the user as stored, not from the token.
+				if c.Username != "ann@example.com" || c.Admin {
+					t.Errorf("claims %+v", c)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+			if mp3converter.ErrorCode(err) != mp3converter.EUNAUTHORIZED {
+				t.Errorf("code %s, want unauthorized", mp3converter.ErrorCode(err))
+			}
+		})
+	}
+
+	// A deleted user's token stops working.
+	if err := users.DeleteUser(ctx, "ann@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Verify(ctx, good); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("deleted user's token: %v", err)
+	}
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	for in, want := range map[string]string{
+		"Ann@Example.COM":    "ann@example.com",
+		" bob@example.com\n": "bob@example.com",
+		"x@localhost":        "x@localhost",
+		"Ann <a@b.c>":        "",
+		"no-at-sign":         "",
+		"":                   "",
+		"a@b.c, d@e.f":       "",
+	} {
+		got, err := auth.NormalizeEmail(in)
+		if (err != nil) != (want == "") || got != want {
+			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
