@@ -7,7 +7,8 @@ type Mail struct {
 	To      string
 	Subject string
 	Body    string // plain text
-	// ID is a stable Message-ID, so a mail system can drop a duplicate.
+	// ID is a stable Message-ID (without angle brackets), so a mail system
+	// can drop a duplicate.
 	ID string
 }
 

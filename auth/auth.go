@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"strings"
 	"sync"
 	"time"
@@ -70,16 +69,6 @@ func (s *Service) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// NormalizeEmail trims and lower-cases an email address and checks its form.
-func NormalizeEmail(email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
-	a, err := mail.ParseAddress(e)
-	if err != nil || a.Address != e || a.Name != "" {
-		return "", mp3converter.Errorf(mp3converter.EINVALID, "%q is not an email address", email)
-	}
-	return e, nil
-}
-
 // HashPassword returns a bcrypt hash of password.
 func (s *Service) HashPassword(password string) (string, error) {
 	if len(password) > 72 {
@@ -106,7 +95,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (string, er
 	if email == "" || password == "" {
 		return "", ErrMissingCredentials
 	}
-	email, err := NormalizeEmail(email)
+	email, err := mp3converter.NormalizeEmail(email)
 	if err != nil {
 		s.burnTime(password)
 		return "", ErrInvalidCredentials

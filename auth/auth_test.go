@@ -178,20 +178,3 @@ func TestVerify(t *testing.T) {
 		t.Errorf("deleted user's token: %v", err)
 	}
 }
-
-func TestNormalizeEmail(t *testing.T) {
-	for in, want := range map[string]string{
-		"Ann@Example.COM":    "ann@example.com",
-		" bob@example.com\n": "bob@example.com",
-		"x@localhost":        "x@localhost",
-		"Ann <a@b.c>":        "",
-		"no-at-sign":         "",
-		"":                   "",
-		"a@b.c, d@e.f":       "",
-	} {
-		got, err := auth.NormalizeEmail(in)
-		if (err != nil) != (want == "") || got != want {
-			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-}

@@ -1,0 +1,308 @@
+// Package converter is the converter role: it takes jobs off the video
+// queue, extracts their audio as MP3 with a mp3converter.Converter, stores
+// it, and announces it on the mp3 queue.
+//
+// Handling is idempotent, because the queue delivers at least once: a job
+// that is done is not converted again, and the MP3's id is chosen and saved
+// on the job before conversion, so a retry replaces the same blob instead of
+// leaving an orphan. Failures a retry cannot fix fail the job at once, with a
+// reason for the user; others are retried by the queue, and the job fails
+// with the last reason when the attempts run out.
+package converter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// Worker converts the jobs of one queue.
+type Worker struct {
+	Videos    mp3converter.BlobStore
+	MP3s      mp3converter.BlobStore
+	Jobs      mp3converter.JobStore
+	Queue     mp3converter.Queue
+	Converter mp3converter.Converter
+
+	VideoQueue string // the queue jobs come from ("video")
+	MP3Queue   string // the queue results go to ("mp3")
+	TempDir    string // where sources and MP3s are written while converting
+	// MaxDuration fails longer media without converting it; 0 for no limit.
+	MaxDuration time.Duration
+	// KeepVideos keeps a source video after its successful conversion.
+	KeepVideos bool
+	// Grace is how long conversions in flight may run once Run's context
+	// ends, before they are stopped and handed back to the queue.
+	Grace  time.Duration
+	Logger *slog.Logger
+}
+
+// Run consumes the video queue with n parallel handlers until ctx ends,
+// then lets conversions in flight finish within the grace period.
+func (w *Worker) Run(ctx context.Context, n int) error {
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	stop := context.AfterFunc(ctx, func() {
+		w.Logger.Info("ConverterStopping", "grace", w.Grace)
+		time.AfterFunc(w.Grace, stopWork)
+	})
+	defer stop()
+	var wg sync.WaitGroup
+	for range max(n, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := w.Queue.Consume(ctx, w.VideoQueue, func(_ context.Context, d mp3converter.Delivery) error {
+				return w.Handle(work, d)
+			})
+			if err != nil && ctx.Err() == nil {
+				w.Logger.Error("ConsumerStopped", "queue", w.VideoQueue, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// errJobGone stops work on a job that was deleted meanwhile.
+var errJobGone = errors.New("job deleted")
+
+// Handle converts the job of one delivery. See mp3converter.Queue for what
+// its error means.
+func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
+	msg, err := mp3converter.DecodeMessage(d.Body, false)
+	if err != nil {
+		w.Logger.Error("MessageRejected", "queue", w.VideoQueue, "err", err)
+		return err
+	}
+	job, err := w.job(ctx, msg)
+	if errors.Is(err, errJobGone) {
+		w.Logger.Info("JobGone", "job_id", msg.JobID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := w.Logger.With("job_id", job.ID, "attempt", d.Attempt)
+	if job.Status == mp3converter.JobDone {
+		log.Info("JobAlreadyDone") // a redelivery: nothing to do
+		return nil
+	}
+	job, err = w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error {
+		if j.MP3FID == "" {
+			j.MP3FID = mp3converter.NewID()
+		}
+		j.Status, j.Progress, j.Error = mp3converter.JobProcessing, 0, ""
+		j.Attempts++
+		return nil
+	})
+	if errors.Is(err, mp3converter.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("ConversionStarted", "video_fid", job.VideoFID, "mp3_fid", job.MP3FID)
+	start := time.Now()
+	err = w.convert(ctx, job, log)
+	switch {
+	case err == nil:
+		log.Info("ConversionDone", "seconds", time.Since(start).Seconds())
+		return nil
+	case errors.Is(err, errJobGone):
+		log.Info("JobGone")
+		return nil
+	case ctx.Err() != nil:
+		// Shutting down: hand the job back for the next converter.
+		w.setStatus(job.ID, mp3converter.JobQueued, "")
+		log.Info("ConversionHandedBack")
+		return fmt.Errorf("job %s: %w", job.ID, mp3converter.ErrShutdown)
+	case mp3converter.IsPermanent(err) || d.Final:
+		reason := mp3converter.ErrorMessage(err)
+		if mp3converter.ErrorCode(err) == mp3converter.EINTERNAL || mp3converter.ErrorCode(err) == mp3converter.EUNAVAILABLE {
+			reason = fmt.Sprintf("conversion failed after %d attempts because of a server problem; try again later", job.Attempts)
+		}
+		log.Warn("ConversionFailed", "reason", reason, "err", err)
+		w.setStatus(job.ID, mp3converter.JobFailed, reason)
+		if err := w.MP3s.Delete(context.WithoutCancel(ctx), job.MP3FID); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
+			log.Error("MP3DeleteFailed", "err", err)
+		}
+		return err
+	default:
+		log.Warn("ConversionAttemptFailed", "err", err)
+		w.setStatus(job.ID, mp3converter.JobQueued, fmt.Sprintf("attempt %d failed (%s); retrying", job.Attempts, mp3converter.ErrorMessage(err)))
+		return err
+	}
+}
+
+// job finds the job of msg. A seed gateway sends no job_id: its job is then
+// keyed by the video's fid and created on first sight.
+func (w *Worker) job(ctx context.Context, msg mp3converter.Message) (*mp3converter.Job, error) {
+	if msg.JobID != "" {
+		j, err := w.Jobs.Job(ctx, msg.JobID)
+		if errors.Is(err, mp3converter.ErrNotFound) {
+			return nil, errJobGone
+		}
+		return j, err
+	}
+	j, err := w.Jobs.Job(ctx, msg.VideoFID)
+	if !errors.Is(err, mp3converter.ErrNotFound) {
+		return j, err
+	}
+	owner, err := mp3converter.NormalizeEmail(msg.Username)
+	if err != nil {
+		return nil, mp3converter.Permanent(err)
+	}
+	name := msg.Filename
+	if name == "" {
+		name = msg.VideoFID
+	}
+	j = &mp3converter.Job{ID: msg.VideoFID, Owner: owner, VideoFID: msg.VideoFID, Filename: mp3converter.SanitizeFilename(name)}
+	if err := w.Jobs.CreateJob(ctx, j); errors.Is(err, mp3converter.ErrConflict) {
+		return w.Jobs.Job(ctx, msg.VideoFID)
+	} else if err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// setStatus records an outcome even while shutting down.
+func (w *Worker) setStatus(id string, status mp3converter.JobStatus, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := w.Jobs.UpdateJob(ctx, id, func(j *mp3converter.Job) error {
+		j.Status, j.Error = status, reason
+		if status != mp3converter.JobDone {
+			j.Progress = 0
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
+		w.Logger.Error("JobUpdateFailed", "job_id", id, "err", err)
+	}
+}
+
+func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.Logger) error {
+	dir, err := os.MkdirTemp(w.TempDir, "job-"+job.ID+"-")
+	if err != nil {
+		return fmt.Errorf("temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	src := filepath.Join(dir, "source")
+	if err := w.download(ctx, job.VideoFID, src); err != nil {
+		return err
+	}
+	info, err := w.Converter.Probe(ctx, src)
+	if err != nil {
+		return err
+	}
+	if w.MaxDuration > 0 && info.Duration > w.MaxDuration.Seconds() {
+		return mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
+			"the media lasts %s, longer than the %s limit", round(info.Duration), w.MaxDuration))
+	}
+	if _, err := w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error { j.Duration = info.Duration; return nil }); err != nil {
+		return gone(err)
+	}
+
+	dst := filepath.Join(dir, "audio.mp3")
+	var last time.Time
+	res, err := w.Converter.ToMP3(ctx, src, dst, info, func(p float64) {
+		if time.Since(last) < time.Second {
+			return
+		}
+		last = time.Now()
+		if _, err := w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error { j.Progress = p; return nil }); err != nil {
+			log.Warn("ProgressUpdateFailed", "err", err)
+		}
+	})
+	if err != nil {
+		return err
+	}
+
+	size, err := w.storeMP3(ctx, job.MP3FID, dst)
+	if err != nil {
+		return err
+	}
+	msg := mp3converter.Message{VideoFID: job.VideoFID, MP3FID: job.MP3FID, Username: job.Owner, JobID: job.ID, Filename: job.Filename}
+	body, _ := msg.MarshalJSON()
+	if err := w.Queue.Publish(ctx, w.MP3Queue, body); err != nil {
+		return fmt.Errorf("publish to %s: %w", w.MP3Queue, err)
+	}
+	_, err = w.Jobs.UpdateJob(context.WithoutCancel(ctx), job.ID, func(j *mp3converter.Job) error {
+		j.Status, j.Progress, j.Error = mp3converter.JobDone, 1, ""
+		j.MP3Size, j.Copied, j.Duration = size, res.Copied, res.Duration
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, mp3converter.ErrNotFound) {
+			// Deleted while converting: leave nothing behind.
+			w.MP3s.Delete(context.WithoutCancel(ctx), job.MP3FID)
+		}
+		return gone(err)
+	}
+	if !w.KeepVideos {
+		if err := w.Videos.Delete(context.WithoutCancel(ctx), job.VideoFID); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
+			log.Warn("VideoDeleteFailed", "err", err) // the retention sweep gets it later
+		}
+	}
+	return nil
+}
+
+func gone(err error) error {
+	if errors.Is(err, mp3converter.ErrNotFound) {
+		return errJobGone
+	}
+	return err
+}
+
+// download copies a video blob to a file: ffmpeg needs a file, not a pipe.
+func (w *Worker) download(ctx context.Context, fid, path string) error {
+	rc, err := w.Videos.Get(ctx, fid)
+	if errors.Is(err, mp3converter.ErrNotFound) {
+		return mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID, "the uploaded video is no longer stored"))
+	}
+	if err != nil {
+		return fmt.Errorf("get video %s: %w", fid, err)
+	}
+	defer rc.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return fmt.Errorf("download video %s: %w", fid, err)
+	}
+	return f.Close()
+}
+
+// storeMP3 stores the file as fid, replacing what an earlier attempt of the
+// same job may have stored.
+func (w *Worker) storeMP3(ctx context.Context, fid, path string) (int64, error) {
+	if err := w.MP3s.Delete(ctx, fid); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
+		return 0, fmt.Errorf("replace mp3 %s: %w", fid, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n, err := w.MP3s.Put(ctx, fid, f)
+	if err != nil {
+		return 0, fmt.Errorf("store mp3 %s: %w", fid, err)
+	}
+	return n, nil
+}
+
+func round(seconds float64) time.Duration {
+	return time.Duration(seconds * float64(time.Second)).Round(time.Second)
+}

@@ -1,0 +1,59 @@
+package mp3converter
+
+import (
+	"net/mail"
+	"path"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// NormalizeEmail trims and lower-cases an email address and checks that it
+// is a bare address. Errors are EINVALID.
+func NormalizeEmail(email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" {
+		return "", Errorf(EINVALID, "%q is not an email address", email)
+	}
+	return e, nil
+}
+
+// MaxFilenameBytes bounds a stored file name.
+const MaxFilenameBytes = 200
+
+// SanitizeFilename makes an uploaded file name safe to store and echo: the
+// last path element only, no control characters (so no newlines in a header
+// or an email), valid UTF-8, at most MaxFilenameBytes. Quotes and non-Latin
+// letters are kept; each place that echoes the name escapes it its own way.
+func SanitizeFilename(name string) string {
+	name = strings.ToValidUTF8(name, "")
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar || unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	for len(name) > MaxFilenameBytes {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	if name == "" || name == "." || name == ".." {
+		return "upload"
+	}
+	return name
+}
+
+// MP3Filename is the download name for an upload: its name with the
+// extension replaced by .mp3.
+func MP3Filename(upload string) string {
+	name := SanitizeFilename(upload)
+	if ext := path.Ext(name); ext != "" && len(ext) < len(name) {
+		name = strings.TrimSuffix(name, ext)
+	}
+	return name + ".mp3"
+}

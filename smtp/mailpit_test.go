@@ -1,0 +1,22 @@
+//go:build integration
+
+package smtp_test
+
+import (
+	"testing"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/mailpit"
+	"github.com/mp3converter/mp3converter/notifytest"
+	"github.com/mp3converter/mp3converter/smtp"
+)
+
+// TestMailpit runs the notifier suite against a real SMTP server.
+func TestMailpit(t *testing.T) {
+	smtpAddr, api := mailpit.Addr(t)
+	n, err := smtp.New("smtp://"+smtpAddr, "mp3converter@example.com", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notifytest.Run(t, n, func(t *testing.T, to string) []mp3converter.Mail { return mailpit.Inbox(t, api, to) })
+}
