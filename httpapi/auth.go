@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/auth"
+)
+
+// Authenticator signs users in: the auth service in this process, or
+// AuthClient calling it over HTTP.
+type Authenticator interface {
+	// Login returns a token. Errors: auth.ErrMissingCredentials,
+	// auth.ErrInvalidCredentials, or others.
+	Login(ctx context.Context, email, password string) (string, error)
+}
+
+// Verifier checks tokens.
+type Verifier interface {
+	// Verify returns a token's claims; errors are EUNAUTHORIZED for bad
+	// tokens.
+	Verify(ctx context.Context, token string) (*auth.Claims, error)
+}
+
+var (
+	_ Authenticator = (*auth.Service)(nil)
+	_ Verifier      = (*auth.Service)(nil)
+	_ Authenticator = (*AuthClient)(nil)
+)
+
+// loginHandler serves POST /login: HTTP Basic in, the raw JWT out.
+func loginHandler(a Authenticator, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		email, password, ok := r.BasicAuth()
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
+			Error(w, r, log, auth.ErrMissingCredentials)
+			return
+		}
+		token, err := a.Login(r.Context(), email, password)
+		if err != nil {
+			if mp3converter.ErrorCode(err) == mp3converter.EUNAUTHORIZED {
+				w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
+			}
+			Error(w, r, log, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, token)
+	}
+}
+
+// validateHandler serves POST /validate: a Bearer token in, its claims out.
+func validateHandler(v Verifier, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		claims, err := authenticate(r, v)
+		if err != nil {
+			Error(w, r, log, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, claims)
+	}
+}
+
+var errMalformedAuth = mp3converter.Errorf(mp3converter.EUNAUTHORIZED, "malformed Authorization header: want \"Bearer <token>\"")
+
+// authenticate checks the request's Bearer token.
+func authenticate(r *http.Request, v Verifier) (*auth.Claims, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, auth.ErrMissingCredentials
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 4096 {
+		return nil, errMalformedAuth
+	}
+	return v.Verify(r.Context(), token)
+}
+
+// AuthHandler returns the auth role's routes: /login and /validate, and
+// health checks.
+func AuthHandler(svc *auth.Service, checks []Check, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", loginHandler(svc, log))
+	mux.HandleFunc("POST /validate", validateHandler(svc, log))
+	Health(mux, checks, log)
+	return Middleware(mux, log)
+}
+
+// AuthClient forwards logins to the auth service over HTTP, as the seed's
+// gateway does.
+type AuthClient struct {
+	// Addr is the auth service's host:port (AUTH_SVC_ADDRESS) or base URL.
+	Addr   string
+	Client *http.Client
+}
+
+func (c *AuthClient) base() string {
+	if strings.Contains(c.Addr, "://") {
+		return strings.TrimRight(c.Addr, "/")
+	}
+	return "http://" + c.Addr
+}
+
+// Login implements Authenticator.
+func (c *AuthClient) Login(ctx context.Context, email, password string) (string, error) {
+	client := c.Client
+	if client == nil {
+		client = &http.Client{Timeout: 15 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base()+"/login", nil)
+	if err != nil {
+		return "", err
+	}
+	req.SetBasicAuth(email, password)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("auth service %s: %w: %w", c.Addr, mp3converter.ErrUnavailable, redact(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	if err != nil {
+		return "", fmt.Errorf("auth service %s: %w: %w", c.Addr, mp3converter.ErrUnavailable, err)
+	}
+	text := strings.TrimSpace(string(body))
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return text, nil
+	case resp.StatusCode == http.StatusUnauthorized && text == auth.ErrMissingCredentials.Message:
+		return "", auth.ErrMissingCredentials
+	case resp.StatusCode == http.StatusUnauthorized:
+		return "", auth.ErrInvalidCredentials
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return "", &mp3converter.Error{Code: mp3converter.ETOOMANY, Message: text}
+	default:
+		return "", fmt.Errorf("auth service %s answered %s: %w", c.Addr, resp.Status, mp3converter.ErrUnavailable)
+	}
+}
+
+// redact drops the URL from a client error; it never holds credentials
+// here, but keeps logs short.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,392 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/auth"
+)
+
+// Gateway serves the gateway role's routes.
+type Gateway struct {
+	Auth       Authenticator // for /login
+	Tokens     Verifier      // for every other route
+	Jobs       mp3converter.JobStore
+	Videos     mp3converter.BlobStore
+	MP3s       mp3converter.BlobStore
+	Queue      mp3converter.Queue
+	VideoQueue string
+	MaxUpload  int64 // bytes of one uploaded file
+	Checks     []Check
+	Logger     *slog.Logger
+}
+
+// Handler returns the gateway's routes.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", loginHandler(g.Auth, g.Logger))
+	mux.HandleFunc("POST /validate", validateHandler(g.Tokens, g.Logger))
+	mux.HandleFunc("POST /upload", g.authed(g.upload))
+	mux.HandleFunc("GET /download", g.authed(g.download))
+	mux.HandleFunc("GET /jobs", g.authed(g.listJobs))
+	mux.HandleFunc("GET /jobs/{id}", g.authed(g.getJob))
+	Health(mux, g.Checks, g.Logger)
+	return Middleware(mux, g.Logger)
+}
+
+type authedHandler func(w http.ResponseWriter, r *http.Request, c *auth.Claims)
+
+func (g *Gateway) authed(h authedHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := authenticate(r, g.Tokens)
+		if err != nil {
+			Error(w, r, g.Logger, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h(w, r, c)
+	}
+}
+
+var (
+	errOneFile  = mp3converter.Errorf(mp3converter.EINVALID, "exactly 1 file required")
+	errNoFID    = mp3converter.Errorf(mp3converter.EINVALID, "fid is required")
+	errBadFID   = mp3converter.Errorf(mp3converter.EINVALID, "fid must be a 24-digit hexadecimal ObjectId")
+	errNotFound = mp3converter.Errorf(mp3converter.ENOTFOUND, "file not found")
+	errNoJob    = mp3converter.Errorf(mp3converter.ENOTFOUND, "job not found")
+	errAborted  = mp3converter.Errorf(mp3converter.EINVALID, "the upload was interrupted")
+)
+
+func (g *Gateway) errTooLarge() error {
+	return mp3converter.Errorf(mp3converter.ETOOLARGE, "the file is larger than the %s limit", humanBytes(g.MaxUpload))
+}
+
+// multipartSlack is what a multipart body may carry besides its file:
+// boundaries, part headers and small form fields.
+const multipartSlack = 1 << 20
+
+// upload serves POST /upload: it streams the one file of a multipart form to
+// the video store, records a job and queues it.
+func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
+	if r.ContentLength > g.MaxUpload+multipartSlack {
+		Error(w, r, g.Logger, g.errTooLarge())
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, g.MaxUpload+multipartSlack)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		Error(w, r, g.Logger, errOneFile)
+		return
+	}
+	ctx := r.Context()
+	var videoFID, filename string
+	var size int64
+	cleanup := func() {
+		if videoFID != "" {
+			g.deleteBlob(g.Videos, videoFID)
+		}
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			cleanup()
+			Error(w, r, g.Logger, g.bodyError(r, err))
+			return
+		}
+		if part.FileName() == "" && part.FormName() != "file" {
+			// An ordinary form field: ignored, but bounded by the body limit.
+			_, err := io.Copy(io.Discard, part)
+			if err != nil {
+				cleanup()
+				Error(w, r, g.Logger, g.bodyError(r, err))
+				return
+			}
+			continue
+		}
+		if videoFID != "" { // a second file
+			cleanup()
+			Error(w, r, g.Logger, errOneFile)
+			return
+		}
+		videoFID, filename = mp3converter.NewID(), mp3converter.SanitizeFilename(part.FileName())
+		lr := &limitedReader{r: part, left: g.MaxUpload}
+		size, err = g.Videos.Put(ctx, videoFID, lr)
+		if err != nil {
+			videoFID = "" // Put leaves nothing behind
+			if lr.exceeded {
+				err = g.errTooLarge()
+			} else {
+				err = g.bodyError(r, err)
+			}
+			Error(w, r, g.Logger, err)
+			return
+		}
+	}
+	if videoFID == "" {
+		Error(w, r, g.Logger, errOneFile)
+		return
+	}
+
+	job := &mp3converter.Job{ID: mp3converter.NewID(), Owner: c.Username, Filename: filename, VideoFID: videoFID, Size: size}
+	if err := g.Jobs.CreateJob(ctx, job); err != nil {
+		cleanup()
+		Error(w, r, g.Logger, err)
+		return
+	}
+	body, _ := mp3converter.Message{VideoFID: videoFID, Username: c.Username, JobID: job.ID, Filename: filename}.MarshalJSON()
+	if err := g.Queue.Publish(ctx, g.VideoQueue, body); err != nil {
+		// Not accepted: leave nothing half-done.
+		bg := context.WithoutCancel(ctx)
+		if err := g.Jobs.DeleteJob(bg, job.ID); err != nil {
+			g.Logger.Error("JobDeleteFailed", "job_id", job.ID, "err", err)
+		}
+		cleanup()
+		g.Logger.Warn("PublishFailed", "request_id", requestID(ctx), "err", err)
+		Error(w, r, g.Logger, fmt.Errorf("upload: %w", queueUnavailable(err)))
+		return
+	}
+	g.Logger.Info("JobAccepted", "request_id", requestID(ctx), "job_id", job.ID, "video_fid", videoFID, "bytes", size)
+	w.Header().Set("Location", "/jobs/"+job.ID)
+	writeJSON(w, http.StatusAccepted, map[string]string{"job_id": job.ID, "video_fid": videoFID, "status": string(mp3converter.JobQueued)})
+}
+
+func queueUnavailable(err error) error {
+	if mp3converter.ErrorCode(err) == mp3converter.EUNAVAILABLE {
+		return &mp3converter.Error{Code: mp3converter.EUNAVAILABLE, Message: "the job queue is unavailable; try again shortly"}
+	}
+	return err
+}
+
+// bodyError turns a failure to read the request body into the client's error.
+func (g *Gateway) bodyError(r *http.Request, err error) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return g.errTooLarge()
+	case isClientGone(r, err), errors.Is(err, io.ErrUnexpectedEOF):
+		return errAborted
+	case mp3converter.ErrorCode(err) != mp3converter.EINTERNAL:
+		return err // a storage error with a code, e.g. unavailable
+	case strings.Contains(err.Error(), "multipart"):
+		return mp3converter.Errorf(mp3converter.EINVALID, "malformed multipart body: %v", strings.TrimPrefix(err.Error(), "multipart: "))
+	}
+	return err
+}
+
+// limitedReader fails once more than left bytes are read.
+type limitedReader struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
+}
+
+var errLimit = errors.New("upload limit exceeded")
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.exceeded = true
+		return n, errLimit
+	}
+	return n, err
+}
+
+// download serves GET /download?fid=: the caller's MP3, with ranges.
+func (g *Gateway) download(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
+	fid := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("fid")))
+	if fid == "" {
+		Error(w, r, g.Logger, errNoFID)
+		return
+	}
+	if !mp3converter.ValidID(fid) {
+		Error(w, r, g.Logger, errBadFID)
+		return
+	}
+	job, err := g.Jobs.JobByMP3(r.Context(), fid)
+	if errors.Is(err, mp3converter.ErrNotFound) || err == nil && (!mayRead(c, job) || job.Status != mp3converter.JobDone) {
+		Error(w, r, g.Logger, errNotFound)
+		return
+	}
+	if err != nil {
+		Error(w, r, g.Logger, err)
+		return
+	}
+	rc, err := g.MP3s.Get(r.Context(), fid)
+	if errors.Is(err, mp3converter.ErrNotFound) {
+		Error(w, r, g.Logger, errNotFound)
+		return
+	}
+	if err != nil {
+		Error(w, r, g.Logger, err)
+		return
+	}
+	defer rc.Close()
+	name := mp3converter.MP3Filename(job.Filename)
+	w.Header().Set("Content-Type", "audio/mpeg")
+	w.Header().Set("Content-Disposition", ContentDisposition(name))
+	w.Header().Set("ETag", `"`+fid+`"`)
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	if rs, ok := rc.(io.ReadSeeker); ok {
+		http.ServeContent(w, r, name, job.UpdatedAt, rs)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(job.MP3Size, 10))
+	if r.Method != http.MethodHead {
+		io.Copy(w, rc)
+	}
+}
+
+// ContentDisposition returns an attachment header naming name: an ASCII
+// fallback for old clients and the exact UTF-8 name (RFC 6266).
+func ContentDisposition(name string) string {
+	fallback := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == '%' {
+			return '_'
+		}
+		return r
+	}, name)
+	v := mime.FormatMediaType("attachment", map[string]string{"filename": name})
+	if v == "" || !strings.Contains(v, "filename*") {
+		return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, fallback, url.PathEscape(name))
+	}
+	return fmt.Sprintf(`attachment; filename="%s"; %s`, fallback, strings.TrimPrefix(v, "attachment; "))
+}
+
+func mayRead(c *auth.Claims, j *mp3converter.Job) bool { return c.Admin || j.Owner == c.Username }
+
+// jobJSON is a job as the API shows it.
+type jobJSON struct {
+	ID          string     `json:"id"`
+	Status      string     `json:"status"`
+	Filename    string     `json:"filename"`
+	VideoFID    string     `json:"video_fid"`
+	MP3FID      *string    `json:"mp3_fid"`
+	Error       *string    `json:"error"`
+	Attempts    int        `json:"attempts"`
+	Progress    float64    `json:"progress"`
+	Duration    float64    `json:"duration_seconds"`
+	Size        int64      `json:"size"`
+	MP3Size     int64      `json:"mp3_size"`
+	Copied      bool       `json:"audio_copied"`
+	Owner       string     `json:"owner"`
+	DownloadURL string     `json:"download_url,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	NotifiedAt  *time.Time `json:"notified_at"`
+}
+
+func toJSON(j *mp3converter.Job) jobJSON {
+	v := jobJSON{ID: j.ID, Status: string(j.Status), Filename: j.Filename, VideoFID: j.VideoFID, Attempts: j.Attempts,
+		Progress: j.Progress, Duration: j.Duration, Size: j.Size, MP3Size: j.MP3Size, Copied: j.Copied, Owner: j.Owner,
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, NotifiedAt: j.NotifiedAt}
+	if j.Status == mp3converter.JobDone && j.MP3FID != "" {
+		fid := j.MP3FID
+		v.MP3FID = &fid
+		v.DownloadURL = "/download?fid=" + fid
+	}
+	if j.Error != "" {
+		e := j.Error
+		v.Error = &e
+	}
+	return v
+}
+
+// listJobs serves GET /jobs: the caller's jobs, newest first; an admin may
+// ask for everyone's with ?all=true.
+func (g *Gateway) listJobs(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
+	f := mp3converter.JobFilter{Owner: c.Username, Limit: 100}
+	q := r.URL.Query()
+	if all, _ := strconv.ParseBool(q.Get("all")); all && c.Admin {
+		f.Owner = ""
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			Error(w, r, g.Logger, mp3converter.Errorf(mp3converter.EINVALID, "limit must be a number from 1 to 1000"))
+			return
+		}
+		f.Limit = n
+	}
+	if s := q.Get("status"); s != "" {
+		switch st := mp3converter.JobStatus(s); st {
+		case mp3converter.JobQueued, mp3converter.JobProcessing, mp3converter.JobDone, mp3converter.JobFailed:
+			f.Status = st
+		default:
+			Error(w, r, g.Logger, mp3converter.Errorf(mp3converter.EINVALID, "status must be queued, processing, done or failed"))
+			return
+		}
+	}
+	jobs, err := g.Jobs.ListJobs(r.Context(), f)
+	if err != nil {
+		Error(w, r, g.Logger, err)
+		return
+	}
+	out := make([]jobJSON, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, toJSON(j))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// getJob serves GET /jobs/{id}.
+func (g *Gateway) getJob(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
+	job, err := g.ownJob(r, c)
+	if err != nil {
+		Error(w, r, g.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(job))
+}
+
+// ownJob loads the job named in the path if the caller may see it; anyone
+// else's job is not found, so that ids cannot be probed.
+func (g *Gateway) ownJob(r *http.Request, c *auth.Claims) (*mp3converter.Job, error) {
+	id := strings.ToLower(r.PathValue("id"))
+	if !mp3converter.ValidID(id) {
+		return nil, errNoJob
+	}
+	job, err := g.Jobs.Job(r.Context(), id)
+	if errors.Is(err, mp3converter.ErrNotFound) || err == nil && !mayRead(c, job) {
+		return nil, errNoJob
+	}
+	return job, err
+}
+
+func (g *Gateway) deleteBlob(s mp3converter.BlobStore, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Delete(ctx, id); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
+		g.Logger.Error("BlobDeleteFailed", "fid", id, "err", err)
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d %ciB", int64(v), "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
+}

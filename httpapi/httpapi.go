@@ -1,0 +1,187 @@
+// Package httpapi serves the public HTTP API: the seed's routes (/login,
+// /validate, /upload, /download) with their wire formats, the job routes,
+// and health checks.
+//
+// Errors map to statuses in one table (see Error). A client sees the
+// message of an mp3converter.Error, or "internal error" for anything else;
+// the full error is logged with the request's id. Every request is logged
+// without its credentials.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// statusOf maps error codes to HTTP statuses.
+var statusOf = map[string]int{
+	mp3converter.EINVALID:      http.StatusBadRequest,
+	mp3converter.EUNAUTHORIZED: http.StatusUnauthorized,
+	mp3converter.EFORBIDDEN:    http.StatusForbidden,
+	mp3converter.ENOTFOUND:     http.StatusNotFound,
+	mp3converter.ECONFLICT:     http.StatusConflict,
+	mp3converter.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	mp3converter.ETOOMANY:      http.StatusTooManyRequests,
+	mp3converter.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	mp3converter.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// Error writes err to the client: its status from the table, its message as
+// text (as the seed does) or as {"error": ...} when the client asks for JSON.
+func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := mp3converter.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	msg := mp3converter.ErrorMessage(err)
+	if status >= 500 {
+		log.Error("RequestFailed", "request_id", requestID(r.Context()), "status", status, "err", err)
+	}
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mp3converter"`)
+	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "5")
+	}
+	if wantsJSON(r) {
+		writeJSON(w, status, map[string]string{"error": msg})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// statusRecorder remembers the status and size of a response for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Middleware wraps h with what every route gets: a request id, security
+// headers, panic recovery and an access log line.
+func Middleware(h http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-ID")
+		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+			id = rand.Text()[:16]
+		}
+		w.Header().Set("X-Request-ID", id)
+		hdr := w.Header()
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("X-Frame-Options", "DENY")
+		hdr.Set("Referrer-Policy", "no-referrer")
+		hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if hdr.Get("Content-Security-Policy") == "" {
+			hdr.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.Error("Panic", "request_id", id, "panic", p)
+				if rec.status == 0 {
+					Error(rec, r, log, fmt.Errorf("panic: %v", p))
+				}
+			}
+			log.Info("Request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "bytes", rec.bytes, "ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr)
+		}()
+		h.ServeHTTP(rec, r)
+	})
+}
+
+// Check is a named readiness check.
+type Check struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// Health adds /healthz (the process answers) and /readyz (every check
+// passes within 3 s) to mux.
+func Health(mux *http.ServeMux, checks []Check, log *slog.Logger) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		var failed []string
+		for _, c := range checks {
+			if err := c.Check(ctx); err != nil {
+				log.Warn("NotReady", "check", c.Name, "err", err)
+				failed = append(failed, c.Name)
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if len(failed) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: %s unreachable\n", strings.Join(failed, ", "))
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+}
+
+// isClientGone reports errors caused by the client going away mid-request.
+func isClientGone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil || errors.Is(err, context.Canceled)
+}
