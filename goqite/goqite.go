@@ -304,6 +304,20 @@ func (q *Queue) Requeue(ctx context.Context, name, id string) error {
 	return nil
 }
 
+// Recover makes every hidden message visible now. Call it at start-up only
+// when no other process consumes from the database (serve holds a lock on
+// its data dir): the messages of a process that died are then redelivered at
+// once instead of after the visibility timeout. Retries waiting out their
+// backoff come due early too. It returns how many messages it released.
+func (q *Queue) Recover(ctx context.Context) (int64, error) {
+	now := time.Now().UTC().Format(rfc3339Milli)
+	res, err := q.db.ExecContext(ctx, `UPDATE goqite SET timeout = ? WHERE timeout > ?`, now, now)
+	if err != nil {
+		return 0, fmt.Errorf("goqite recover: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // Ping implements mp3converter.Pinger.
 func (q *Queue) Ping(ctx context.Context) error { return q.db.PingContext(ctx) }
 

@@ -126,10 +126,11 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		size, err = g.Videos.Put(ctx, videoFID, lr)
 		if err != nil {
 			videoFID = "" // Put leaves nothing behind
-			if lr.exceeded {
+			switch {
+			case lr.exceeded:
 				err = g.errTooLarge()
-			} else {
-				err = g.bodyError(r, err)
+			case lr.err != nil:
+				err = g.bodyError(r, lr.err)
 			}
 			Error(w, r, g.Logger, err)
 			return
@@ -170,7 +171,8 @@ func queueUnavailable(err error) error {
 	return err
 }
 
-// bodyError turns a failure to read the request body into the client's error.
+// bodyError turns a failure to read the request body into the client's
+// error: the body was too large, cut short or malformed.
 func (g *Gateway) bodyError(r *http.Request, err error) error {
 	var mbe *http.MaxBytesError
 	switch {
@@ -178,19 +180,18 @@ func (g *Gateway) bodyError(r *http.Request, err error) error {
 		return g.errTooLarge()
 	case isClientGone(r, err), errors.Is(err, io.ErrUnexpectedEOF):
 		return errAborted
-	case mp3converter.ErrorCode(err) != mp3converter.EINTERNAL:
-		return err // a storage error with a code, e.g. unavailable
-	case strings.Contains(err.Error(), "multipart"):
-		return mp3converter.Errorf(mp3converter.EINVALID, "malformed multipart body: %v", strings.TrimPrefix(err.Error(), "multipart: "))
 	}
-	return err
+	return mp3converter.Errorf(mp3converter.EINVALID, "malformed multipart body: %s", strings.TrimPrefix(err.Error(), "multipart: "))
 }
 
-// limitedReader fails once more than left bytes are read.
+// limitedReader reads a part of the request body. It fails once more than
+// left bytes are read, and remembers whether reading the body failed, which
+// is the client's doing, unlike a failure of the store.
 type limitedReader struct {
 	r        io.Reader
 	left     int64
 	exceeded bool
+	err      error
 }
 
 var errLimit = errors.New("upload limit exceeded")
@@ -201,6 +202,9 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.left < 0 {
 		l.exceeded = true
 		return n, errLimit
+	}
+	if err != nil && err != io.EOF {
+		l.err = err
 	}
 	return n, err
 }

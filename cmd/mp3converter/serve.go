@@ -184,6 +184,9 @@ func (m *Serve) Run(ctx context.Context) error {
 	policy := mp3converter.DefaultRetryPolicy
 	policy.MaxAttempts = c.MaxAttempts
 	m.queue = goqite.New(m.db.DB, goqite.Options{Policy: policy, Logger: log})
+	if err := m.recover(ctx); err != nil {
+		return err
+	}
 
 	secret, err := jwtSecret(c.JWTSecret, c.DataDir)
 	if err != nil {
@@ -242,6 +245,31 @@ func (m *Serve) Run(ctx context.Context) error {
 		}
 	}()
 	log.Info("Serving", "addr", m.Addr, "data_dir", c.DataDir, "workers", c.Workers, "notices", notifierName(c.SMTPURL, notifier))
+	return nil
+}
+
+// recover picks up after a process that died holding work: its messages are
+// redelivered now, and its jobs show as queued until they are.
+func (m *Serve) recover(ctx context.Context) error {
+	n, err := m.queue.Recover(ctx)
+	if err != nil {
+		return err
+	}
+	stuck, err := m.db.Jobs.ListJobs(ctx, mp3converter.JobFilter{Status: mp3converter.JobProcessing})
+	if err != nil {
+		return err
+	}
+	for _, j := range stuck {
+		if _, err := m.db.Jobs.UpdateJob(ctx, j.ID, func(j *mp3converter.Job) error {
+			j.Status, j.Progress = mp3converter.JobQueued, 0
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if n > 0 || len(stuck) > 0 {
+		m.Logger.Info("Recovered", "messages", n, "jobs", len(stuck))
+	}
 	return nil
 }
 

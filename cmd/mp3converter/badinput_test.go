@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/internal/testmedia"
+)
+
+func forge(t *testing.T, method jwt.SigningMethod, key any, user string, exp time.Time) string {
+	t.Helper()
+	c := auth.Claims{Username: user, Admin: true, RegisteredClaims: jwt.RegisteredClaims{
+		IssuedAt: jwt.NewNumericDate(time.Now().Add(-2 * time.Hour)), ExpiresAt: jwt.NewNumericDate(exp)}}
+	s, err := jwt.NewWithClaims(method, c).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestBadRequests sends requests a client gets wrong: each gets a 4xx with
+// a message saying what is wrong, never a 5xx.
+func TestBadRequests(t *testing.T) {
+	cfg := testConfig(t)
+	srv := startServe(t, cfg)
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	srv.addUser(t, "bob@example.com", "bob-password", false)
+	ann := login(t, srv.URL, "ann@example.com", "ann-password")
+	bob := login(t, srv.URL, "bob@example.com", "bob-password")
+
+	// Bob has a finished MP3; its fid must stay his.
+	j := bob.waitJob(bob.upload(testmedia.Make(t, testmedia.MP4, 2), "bob.mp4").JobID, time.Minute)
+	if j.Status != "done" {
+		t.Fatalf("bob's job %s: %s", j.Status, deref(j.Error))
+	}
+	bobFID := *j.MP3FID
+
+	secret := []byte(cfg.JWTSecret)
+	future := time.Now().Add(time.Hour)
+
+	form := func(files int, field string) (string, []byte) {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		mw.WriteField("note", "hello")
+		for i := 0; i < files; i++ {
+			w, _ := mw.CreateFormFile(field, "v.mp4")
+			w.Write([]byte("not really a video"))
+		}
+		mw.Close()
+		return mw.FormDataContentType(), b.Bytes()
+	}
+
+	type req struct {
+		name    string
+		method  string
+		path    string
+		token   string // "" for none; "ann" for a good one
+		rawAuth string
+		basic   []string
+		ctype   string
+		body    []byte
+		status  int
+		message string
+	}
+	oneType, oneBody := form(1, "file")
+	zeroType, zeroBody := form(0, "file")
+	twoType, twoBody := form(2, "file")
+	tests := []req{
+		{name: "login without credentials", method: "POST", path: "/login", status: 401, message: "missing credentials"},
+		{name: "login with a wrong password", method: "POST", path: "/login", basic: []string{"ann@example.com", "nope"}, status: 401, message: "invalid credentials"},
+		{name: "login as nobody", method: "POST", path: "/login", basic: []string{"zed@example.com", "whatever"}, status: 401, message: "invalid credentials"},
+		{name: "upload without a token", method: "POST", path: "/upload", ctype: oneType, body: oneBody, status: 401, message: "missing credentials"},
+		{name: "upload with a garbage token", method: "POST", path: "/upload", token: "garbage", ctype: oneType, body: oneBody, status: 401, message: "invalid token"},
+		{name: "upload with Basic instead of Bearer", method: "POST", path: "/upload", rawAuth: "Basic YW5uOng=", ctype: oneType, body: oneBody, status: 401, message: "malformed Authorization header"},
+		{name: "Bearer without a token", method: "GET", path: "/jobs", rawAuth: "Bearer ", status: 401, message: "malformed Authorization header"},
+		{name: "token signed with another key", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS256, []byte("some other secret, long enough"), "ann@example.com", future), status: 401, message: "invalid token"},
+		{name: "expired token", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS256, secret, "ann@example.com", time.Now().Add(-time.Hour)), status: 401, message: "token expired"},
+		{name: "alg none", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "ann@example.com", future), status: 401, message: "invalid token"},
+		{name: "HS512 token", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS512, secret, "ann@example.com", future), status: 401, message: "invalid token"},
+		{name: "validate without a token", method: "POST", path: "/validate", status: 401, message: "missing credentials"},
+		{name: "validate a garbage token", method: "POST", path: "/validate", token: "a.b.c", status: 401, message: "invalid token"},
+		{name: "upload with zero files", method: "POST", path: "/upload", token: "ann", ctype: zeroType, body: zeroBody, status: 400, message: "exactly 1 file required"},
+		{name: "upload with two files", method: "POST", path: "/upload", token: "ann", ctype: twoType, body: twoBody, status: 400, message: "exactly 1 file required"},
+		{name: "upload that is not multipart", method: "POST", path: "/upload", token: "ann", ctype: "application/json", body: []byte(`{"file":"x"}`), status: 400, message: "exactly 1 file required"},
+		{name: "upload with a broken multipart body", method: "POST", path: "/upload", token: "ann", ctype: oneType, body: oneBody[:len(oneBody)/2], status: 400, message: ""},
+		{name: "download without fid", method: "GET", path: "/download", token: "ann", status: 400, message: "fid is required"},
+		{name: "download with a malformed fid", method: "GET", path: "/download?fid=xyz", token: "ann", status: 400, message: "fid must be a 24-digit hexadecimal ObjectId"},
+		{name: "download with an unknown fid", method: "GET", path: "/download?fid=0123456789abcdef01234567", token: "ann", status: 404, message: "file not found"},
+		{name: "download another user's fid", method: "GET", path: "/download?fid=" + bobFID, token: "ann", status: 404, message: "file not found"},
+		{name: "another user's job", method: "GET", path: "/jobs/" + j.ID, token: "ann", status: 404, message: "job not found"},
+		{name: "a malformed job id", method: "GET", path: "/jobs/..%2f..%2fetc", token: "ann", status: 404, message: ""},
+		{name: "jobs with a bad limit", method: "GET", path: "/jobs?limit=-1", token: "ann", status: 400, message: "limit must be"},
+		{name: "GET on /upload", method: "GET", path: "/upload", token: "ann", status: 405, message: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body *bytes.Reader
+			if tt.body != nil {
+				body = bytes.NewReader(tt.body)
+			} else {
+				body = bytes.NewReader(nil)
+			}
+			r, _ := http.NewRequest(tt.method, srv.URL+tt.path, body)
+			switch {
+			case tt.token == "ann":
+				r.Header.Set("Authorization", "Bearer "+ann.token)
+			case tt.token != "":
+				r.Header.Set("Authorization", "Bearer "+tt.token)
+			case tt.rawAuth != "":
+				r.Header.Set("Authorization", tt.rawAuth)
+			case tt.basic != nil:
+				r.SetBasicAuth(tt.basic[0], tt.basic[1])
+			}
+			if tt.ctype != "" {
+				r.Header.Set("Content-Type", tt.ctype)
+			}
+			resp, b := do(t, r)
+			if resp.StatusCode != tt.status {
+				t.Errorf("status %d, want %d (body %q)", resp.StatusCode, tt.status, b)
+			}
+			if !strings.Contains(string(b), tt.message) {
+				t.Errorf("body %q does not say %q", b, tt.message)
+			}
+			if strings.Contains(string(b), "goroutine") || strings.Contains(string(b), ".go:") || strings.Contains(string(b), bobFID) && tt.token == "ann" {
+				t.Errorf("body leaks internals or another user's data: %q", b)
+			}
+		})
+	}
+	// None of the refused uploads left a job behind.
+	if js := ann.jobs(""); len(js) != 0 {
+		t.Errorf("refused uploads created %d jobs", len(js))
+	}
+}
+
+// TestUploadLimit refuses a file over --max-upload with 413.
+func TestUploadLimit(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxUpload = 64 << 10
+	srv := startServe(t, cfg)
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	c := login(t, srv.URL, "ann@example.com", "ann-password")
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	w, _ := mw.CreateFormFile("file", "big.mp4")
+	w.Write(make([]byte, 100<<10))
+	mw.Close()
+	r := c.request("POST", "/upload", &b)
+	r.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, msg := do(t, r)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(msg), "larger than the 64 KiB limit") {
+		t.Errorf("oversized upload: %s %q", resp.Status, msg)
+	}
+	if js := c.jobs(""); len(js) != 0 {
+		t.Errorf("oversized upload created a job")
+	}
+}
+
+// TestPoisonUploads: files ffmpeg cannot convert fail their job at once,
+// with a reason, and the server goes on converting good files.
+func TestPoisonUploads(t *testing.T) {
+	srv := startServe(t, testConfig(t))
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	c := login(t, srv.URL, "ann@example.com", "ann-password")
+	for _, tt := range []struct {
+		name, path, reason string
+	}{
+		{"garbage.mp4", testmedia.Random(t), "not a video or audio file ffmpeg can read"},
+		{"silent.mp4", testmedia.Make(t, testmedia.NoAudio, 2), "the video has no audio track"},
+	} {
+		a := c.upload(tt.path, tt.name)
+		j := c.waitJob(a.JobID, 30*time.Second)
+		if j.Status != "failed" || deref(j.Error) != tt.reason || j.Attempts != 1 {
+			t.Errorf("%s: %s after %d attempts, error %q; want failed after 1 with %q", tt.name, j.Status, j.Attempts, deref(j.Error), tt.reason)
+		}
+		if j.MP3FID != nil {
+			t.Errorf("%s: failed job shows an mp3_fid", tt.name)
+		}
+	}
+	// Not retried: still one attempt a while later.
+	time.Sleep(3 * time.Second)
+	for _, j := range c.jobs("") {
+		if j.Attempts != 1 || j.Status != "failed" {
+			t.Errorf("job %s retried: %s, %d attempts", j.Filename, j.Status, j.Attempts)
+		}
+	}
+	waitReady(t, srv.URL, time.Second)
+	good := c.waitJob(c.upload(testmedia.Make(t, testmedia.MKV, 2), "good.mkv").JobID, 30*time.Second)
+	if good.Status != "done" {
+		t.Errorf("good file after poison: %s %s", good.Status, deref(good.Error))
+	}
+}

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/auth"
+)
+
+// testServer is the real Serve, on a loopback port and a temp data dir.
+type testServer struct {
+	*Serve
+	URL string
+}
+
+func testConfig(t *testing.T) ServeConfig {
+	return ServeConfig{
+		DataDir: t.TempDir(), Addr: "127.0.0.1:0", Workers: 2, MaxUpload: 64 << 20,
+		MaxDuration: time.Hour, JWTSecret: "test-secret-0123456789abcdef", TokenTTL: time.Hour,
+		MailFrom: "mp3converter@example.com", VideoQueue: "video", MP3Queue: "mp3",
+		MaxAttempts: 3, ShutdownGrace: 5 * time.Second, FFmpeg: "ffmpeg", FFprobe: "ffprobe",
+	}
+}
+
+func startServe(t *testing.T, cfg ServeConfig) *testServer {
+	t.Helper()
+	s := &Serve{Config: cfg, Logger: testLogger(t), Stdout: io.Discard}
+	if err := s.Run(context.Background()); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &testServer{Serve: s, URL: "http://" + s.Addr}
+}
+
+// testLogger writes to the test log, so failures show what the server did.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// addUser creates a user straight in the store.
+func (s *testServer) addUser(t *testing.T, email, password string, admin bool) {
+	t.Helper()
+	h, err := (&auth.Service{Cost: 4}).HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Users.CreateUser(context.Background(), &mp3converter.User{Email: email, PasswordHash: h, Admin: admin}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// client talks to one server as one user.
+type client struct {
+	t     testing.TB
+	base  string
+	token string
+}
+
+func login(t testing.TB, base, email, password string) *client {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/login", nil)
+	req.SetBasicAuth(email, password)
+	resp, body := do(t, req)
+	if resp.StatusCode != 200 {
+		t.Fatalf("login %s: %s %s", email, resp.Status, body)
+	}
+	return &client{t: t, base: base, token: string(body)}
+}
+
+func do(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+func (c *client) request(method, path string, body io.Reader) *http.Request {
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req
+}
+
+// multipartBody streams files as one multipart form, as curl -F does.
+func multipartBody(t testing.TB, files map[string]string) (io.Reader, string) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		for name, path := range files {
+			f, err := os.Open(path)
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			part, err := mw.CreateFormFile("file", name)
+			if err == nil {
+				_, err = io.Copy(part, f)
+			}
+			f.Close()
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		pw.CloseWithError(mw.Close())
+	}()
+	return pr, mw.FormDataContentType()
+}
+
+type accepted struct {
+	JobID    string `json:"job_id"`
+	VideoFID string `json:"video_fid"`
+	Status   string `json:"status"`
+}
+
+// upload sends one file under the given name and expects 202.
+func (c *client) upload(path, name string) accepted {
+	c.t.Helper()
+	body, ctype := multipartBody(c.t, map[string]string{name: path})
+	req := c.request("POST", "/upload", body)
+	req.Header.Set("Content-Type", ctype)
+	resp, b := do(c.t, req)
+	if resp.StatusCode != http.StatusAccepted {
+		c.t.Fatalf("upload %s: %s %s", name, resp.Status, b)
+	}
+	var a accepted
+	if err := json.Unmarshal(b, &a); err != nil {
+		c.t.Fatal(err)
+	}
+	if loc := resp.Header.Get("Location"); loc != "/jobs/"+a.JobID {
+		c.t.Errorf("Location %q, want /jobs/%s", loc, a.JobID)
+	}
+	return a
+}
+
+type jobView struct {
+	ID          string  `json:"id"`
+	Status      string  `json:"status"`
+	Filename    string  `json:"filename"`
+	VideoFID    string  `json:"video_fid"`
+	MP3FID      *string `json:"mp3_fid"`
+	Error       *string `json:"error"`
+	Attempts    int     `json:"attempts"`
+	Progress    float64 `json:"progress"`
+	Copied      bool    `json:"audio_copied"`
+	Owner       string  `json:"owner"`
+	DownloadURL string  `json:"download_url"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+func (c *client) job(id string) (jobView, int) {
+	c.t.Helper()
+	resp, b := do(c.t, c.request("GET", "/jobs/"+id, nil))
+	var j jobView
+	if resp.StatusCode == 200 {
+		if err := json.Unmarshal(b, &j); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	return j, resp.StatusCode
+}
+
+func (c *client) jobs(query string) []jobView {
+	c.t.Helper()
+	resp, b := do(c.t, c.request("GET", "/jobs"+query, nil))
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("GET /jobs%s: %s %s", query, resp.Status, b)
+	}
+	var js []jobView
+	if err := json.Unmarshal(b, &js); err != nil {
+		c.t.Fatal(err)
+	}
+	return js
+}
+
+// waitJob polls a job until it is done or failed.
+func (c *client) waitJob(id string, timeout time.Duration) jobView {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		j, code := c.job(id)
+		if code != 200 {
+			c.t.Fatalf("GET /jobs/%s: %d", id, code)
+		}
+		if j.Status == "done" || j.Status == "failed" {
+			return j
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("job %s still %s after %v", id, j.Status, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// download fetches an MP3 into dir and returns its path and the response.
+func (c *client) download(fid, dir string) (string, *http.Response) {
+	c.t.Helper()
+	resp, b := do(c.t, c.request("GET", "/download?fid="+fid, nil))
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("download %s: %s %s", fid, resp.Status, b)
+	}
+	p := filepath.Join(dir, fid+".mp3")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	return p, resp
+}
+
+// binary builds the command once per test run.
+var binary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "mp3converter-bin-")
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "mp3converter")
+	out, err := exec.Command("go", "build", "-o", p, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return p, nil
+})
+
+func buildBinary(t testing.TB) string {
+	t.Helper()
+	p, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// process is the built binary running as a child.
+type process struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	mu     *sync.Mutex
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func startProcess(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(buildBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &process{cmd: cmd, stderr: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	cmd.Stdout = lockedWriter{p.mu, p.stderr}
+	cmd.Stderr = lockedWriter{p.mu, p.stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("output of %v:\n%s", args, p.output())
+		}
+	})
+	return p
+}
+
+// waitReady polls url/readyz until it answers 200.
+func waitReady(t testing.TB, base string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready after %v", base, timeout)
+}
+
+// freePort returns a loopback address nobody listens on now.
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
