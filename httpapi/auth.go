@@ -94,7 +94,8 @@ func AuthHandler(svc *auth.Service, checks []Check, log *slog.Logger) http.Handl
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", loginHandler(svc, log))
 	mux.HandleFunc("POST /validate", validateHandler(svc, log))
-	Health(mux, checks, log)
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", readyz(checks, log))
 	return Middleware(mux, log)
 }
 

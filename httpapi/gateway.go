@@ -31,16 +31,26 @@ type Gateway struct {
 	Logger     *slog.Logger
 }
 
+// routes are the gateway's routes, as docs/openapi.yaml documents them.
+func (g *Gateway) routes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"POST /login":    loginHandler(g.Auth, g.Logger),
+		"POST /validate": validateHandler(g.Tokens, g.Logger),
+		"POST /upload":   g.authed(g.upload),
+		"GET /download":  g.authed(g.download),
+		"GET /jobs":      g.authed(g.listJobs),
+		"GET /jobs/{id}": g.authed(g.getJob),
+		"GET /healthz":   healthz,
+		"GET /readyz":    readyz(g.Checks, g.Logger),
+	}
+}
+
 // Handler returns the gateway's routes.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", loginHandler(g.Auth, g.Logger))
-	mux.HandleFunc("POST /validate", validateHandler(g.Tokens, g.Logger))
-	mux.HandleFunc("POST /upload", g.authed(g.upload))
-	mux.HandleFunc("GET /download", g.authed(g.download))
-	mux.HandleFunc("GET /jobs", g.authed(g.listJobs))
-	mux.HandleFunc("GET /jobs/{id}", g.authed(g.getJob))
-	Health(mux, g.Checks, g.Logger)
+	for pattern, h := range g.routes() {
+		mux.HandleFunc(pattern, h)
+	}
 	return Middleware(mux, g.Logger)
 }
 

@@ -153,14 +153,15 @@ type Check struct {
 	Check func(context.Context) error
 }
 
-// Health adds /healthz (the process answers) and /readyz (every check
-// passes within 3 s) to mux.
-func Health(mux *http.ServeMux, checks []Check, log *slog.Logger) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+// healthz serves GET /healthz: the process answers.
+func healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+// readyz serves GET /readyz: every check passes within 3 s.
+func readyz(checks []Check, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		var failed []string
@@ -178,7 +179,7 @@ func Health(mux *http.ServeMux, checks []Check, log *slog.Logger) {
 			return
 		}
 		fmt.Fprintln(w, "ready")
-	})
+	}
 }
 
 // isClientGone reports errors caused by the client going away mid-request.

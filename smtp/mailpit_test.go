@@ -11,8 +11,8 @@ import (
 	"github.com/mp3converter/mp3converter/smtp"
 )
 
-// TestMailpit runs the notifier suite against a real SMTP server.
-func TestMailpit(t *testing.T) {
+// TestIntegrationMailpit runs the notifier suite against a real SMTP server.
+func TestIntegrationMailpit(t *testing.T) {
 	smtpAddr, api := mailpit.Addr(t)
 	n, err := smtp.New("smtp://"+smtpAddr, "mp3converter@example.com", 0)
 	if err != nil {

@@ -1,0 +1,31 @@
+# The two commands a new machine needs: `make run` and `make test`.
+GO ?= go
+BIN := bin/mp3converter
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: run test build deps integration fuzz ci clean
+
+## run: build and run every role in one process on ./data (http://localhost:8080)
+run: deps build
+	./$(BIN) serve
+
+## test: the unit and end-to-end tests on embedded backends, with real ffmpeg
+test: deps
+	$(GO) test ./...
+
+## integration: the tests against real servers (RabbitMQ, MariaDB, FerretDB, Mailpit); see .ci/run
+integration: deps
+	$(GO) test -tags integration -run "^TestIntegration" ./...
+
+## ci: what CI runs, on a clean checkout
+ci:
+	.ci/run
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/mp3converter
+
+deps:
+	@scripts/ensure-ffmpeg.sh
+
+clean:
+	rm -rf bin
