@@ -1,0 +1,511 @@
+// Package rabbitmq implements mp3converter.Queue on RabbitMQ with
+// github.com/rabbitmq/amqp091-go, on the wire as the seed's services use it:
+// durable queues named video and mp3 on the default exchange, persistent
+// JSON messages.
+//
+// For each queue Q it declares three durable queues: Q itself with no
+// arguments (so it matches queues the seed made by hand), Q.retry, whose
+// messages return to Q when their per-message TTL (the backoff) expires, and
+// Q.dead for dead letters. The attempt number travels in the x-attempt
+// header. Publishes wait for the broker's confirm. Each Consume call has its
+// own channel with a prefetch of one and acks by hand; a message is acked
+// only after whatever replaces it (retry, dead letter, hand-back) is
+// confirmed, so a crash at any point loses nothing.
+//
+// A delivery marked redelivered was given to a consumer that never answered
+// (it died, or lost its connection). It counts as an attempt: it is
+// republished with the next attempt number, or dead-lettered when none are
+// left, so a message that kills its consumer cannot loop forever.
+//
+// The connection is opened on first use and reopened after it drops, with
+// backoff for consumers; a publish while the broker is down fails at once
+// with mp3converter.ErrUnavailable.
+//
+// A known limit: Q.retry expires messages in order, so a message with a long
+// backoff delays shorter ones queued behind it.
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// Options configure a Queue. Zero values take the defaults.
+type Options struct {
+	Policy         mp3converter.RetryPolicy // DefaultRetryPolicy if MaxAttempts is 0
+	Prefetch       int                      // unacked messages per consumer (1)
+	DialTimeout    time.Duration            // 5 s
+	ReconnectDelay time.Duration            // longest wait between reconnects (10 s)
+	ConnectionName string                   // shown in the management console
+	Logger         *slog.Logger
+}
+
+// Queue is a client of one RabbitMQ broker.
+type Queue struct {
+	url     string
+	display string // url without password
+	opts    Options
+
+	mu       sync.Mutex
+	conn     *amqp.Connection
+	pub      *amqp.Channel // confirm mode; guarded by pubMu
+	declared map[string]bool
+	pubMu    sync.Mutex
+
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+var (
+	_ mp3converter.Queue           = (*Queue)(nil)
+	_ mp3converter.DeadLetterStore = (*Queue)(nil)
+	_ mp3converter.Pinger          = (*Queue)(nil)
+)
+
+// errClosed is returned after Close.
+var errClosed = errors.New("rabbitmq: queue closed")
+
+// New returns a client of the broker at rawURL (amqp:// or amqps://). It
+// does not connect until first used.
+func New(rawURL string, opts Options) (*Queue, error) {
+	if _, err := amqp.ParseURI(rawURL); err != nil {
+		// amqp's error quotes the URL, password and all.
+		return nil, fmt.Errorf("queue URL %s: want amqp://user:pass@host:5672/vhost (or amqps://)", redact(rawURL))
+	}
+	if opts.Policy.MaxAttempts == 0 {
+		opts.Policy = mp3converter.DefaultRetryPolicy
+	}
+	if opts.Prefetch <= 0 {
+		opts.Prefetch = 1
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	if opts.ReconnectDelay <= 0 {
+		opts.ReconnectDelay = 10 * time.Second
+	}
+	if opts.ConnectionName == "" {
+		opts.ConnectionName = "mp3converter"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Queue{url: rawURL, display: redact(rawURL), opts: opts, closed: make(chan struct{})}, nil
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+func (q *Queue) isClosed() bool {
+	select {
+	case <-q.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close drops the connection. Messages handed to consumers and not yet
+// answered go back to their queues, as if the process had died.
+func (q *Queue) Close() error {
+	q.closeOnce.Do(func() { close(q.closed) })
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.conn != nil {
+		q.conn.Close()
+	}
+	return nil
+}
+
+// connection returns the open connection, dialling if there is none.
+func (q *Queue) connection() (*amqp.Connection, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.isClosed() {
+		return nil, errClosed
+	}
+	if q.conn != nil && !q.conn.IsClosed() {
+		return q.conn, nil
+	}
+	conn, err := amqp.DialConfig(q.url, amqp.Config{
+		Dial:       amqp.DefaultDial(q.opts.DialTimeout),
+		Heartbeat:  10 * time.Second,
+		Properties: amqp.Table{"connection_name": q.opts.ConnectionName},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq %s: %w: %w", q.display, mp3converter.ErrUnavailable, err)
+	}
+	q.conn, q.declared = conn, map[string]bool{}
+	q.opts.Logger.Info("QueueConnected", "broker", q.display)
+	return conn, nil
+}
+
+// declare makes queue's topology exist, once per connection.
+func (q *Queue) declare(ch *amqp.Channel, queue string) error {
+	q.mu.Lock()
+	done := q.declared[queue]
+	q.mu.Unlock()
+	if done {
+		return nil
+	}
+	for _, d := range []struct {
+		name string
+		args amqp.Table
+	}{
+		{queue, nil},
+		{queue + ".retry", amqp.Table{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}},
+		{mp3converter.DeadLetterQueue(queue), nil},
+	} {
+		if _, err := ch.QueueDeclare(d.name, true, false, false, false, d.args); err != nil {
+			return fmt.Errorf("declare queue %s: %w", d.name, err)
+		}
+	}
+	q.mu.Lock()
+	if q.declared != nil {
+		q.declared[queue] = true
+	}
+	q.mu.Unlock()
+	return nil
+}
+
+// Publish implements mp3converter.Queue.
+func (q *Queue) Publish(ctx context.Context, queue string, body []byte) error {
+	return q.publish(ctx, queue, queue, amqp.Publishing{Body: body, Headers: amqp.Table{"x-attempt": int32(1)}})
+}
+
+// publish sends p to the queue key, one of queue's topology, and waits for
+// the broker's confirm.
+func (q *Queue) publish(ctx context.Context, queue, key string, p amqp.Publishing) error {
+	q.pubMu.Lock()
+	defer q.pubMu.Unlock()
+	ch, err := q.publisher()
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		ch.Close()
+		return fmt.Errorf("rabbitmq publish to %s: %w: %w", key, mp3converter.ErrUnavailable, err)
+	}
+	if err := q.declare(ch, queue); err != nil {
+		return fail(err)
+	}
+	p.DeliveryMode = amqp.Persistent
+	if p.ContentType == "" {
+		p.ContentType = "application/json"
+	}
+	if p.MessageId == "" {
+		p.MessageId = mp3converter.NewID()
+	}
+	if p.Timestamp.IsZero() {
+		p.Timestamp = time.Now().UTC()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", key, false, false, p)
+	if err != nil {
+		return fail(err)
+	}
+	ok, err := dc.WaitContext(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if !ok {
+		return fmt.Errorf("rabbitmq publish to %s: %w: the broker refused the message", key, mp3converter.ErrUnavailable)
+	}
+	return nil
+}
+
+// publisher returns the confirm-mode channel, opening one if needed.
+// Callers hold pubMu.
+func (q *Queue) publisher() (*amqp.Channel, error) {
+	if q.pub != nil && !q.pub.IsClosed() {
+		return q.pub, nil
+	}
+	conn, err := q.connection()
+	if err != nil {
+		return nil, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq channel: %w: %w", mp3converter.ErrUnavailable, err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		ch.Close()
+		return nil, fmt.Errorf("rabbitmq confirm mode: %w: %w", mp3converter.ErrUnavailable, err)
+	}
+	q.pub = ch
+	return ch, nil
+}
+
+// Consume implements mp3converter.Queue. It reconnects with backoff until
+// ctx ends.
+func (q *Queue) Consume(ctx context.Context, queue string, h mp3converter.Handler) error {
+	log := q.opts.Logger.With("queue", queue)
+	delay := 100 * time.Millisecond
+	for {
+		start := time.Now()
+		err := q.consumeOnce(ctx, queue, h, log)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if q.isClosed() {
+			return errClosed
+		}
+		if time.Since(start) > time.Minute {
+			delay = 100 * time.Millisecond
+		}
+		log.Warn("ConsumerDisconnected", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-q.closed:
+			return errClosed
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, q.opts.ReconnectDelay)
+	}
+}
+
+func (q *Queue) consumeOnce(ctx context.Context, queue string, h mp3converter.Handler, log *slog.Logger) error {
+	conn, err := q.connection()
+	if err != nil {
+		return err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if err := q.declare(ch, queue); err != nil {
+		return err
+	}
+	if err := ch.Qos(q.opts.Prefetch, 0, false); err != nil {
+		return err
+	}
+	tag := "mp3converter-" + mp3converter.NewID()
+	deliveries, err := ch.Consume(queue, tag, false, false, false, false, nil)
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-q.closed:
+			return errClosed
+		case <-ctx.Done():
+			// Stop deliveries, then hand back any that arrived meanwhile
+			// without counting them as attempts.
+			ch.Cancel(tag, false)
+			for d := range deliveries {
+				q.handBack(queue, d, header(d, "x-attempt"), log)
+			}
+			return ctx.Err()
+		case d, ok := <-deliveries:
+			if !ok {
+				return errors.New("delivery channel closed")
+			}
+			q.handle(ctx, queue, d, h, log)
+		}
+	}
+}
+
+func (q *Queue) handle(ctx context.Context, queue string, d amqp.Delivery, h mp3converter.Handler, log *slog.Logger) {
+	bg := context.WithoutCancel(ctx)
+	attempt := header(d, "x-attempt")
+	log = log.With("message_id", d.MessageId)
+	policy := q.opts.Policy
+	if d.Redelivered {
+		// The last delivery was never answered: count it.
+		if attempt >= policy.MaxAttempts {
+			q.deadLetter(bg, queue, d, attempt, fmt.Sprintf("delivered %d times without an answer (consumer died?)", attempt), log)
+			return
+		}
+		if err := q.republish(bg, queue, queue, d, attempt+1, 0); err != nil {
+			log.Error("QueueRepublishFailed", "err", err)
+			return
+		}
+		d.Ack(false)
+		return
+	}
+
+	err := h(bg, mp3converter.Delivery{Body: d.Body, Attempt: attempt, Final: policy.Final(attempt)})
+	if q.isClosed() {
+		return // as if we had died: no answer
+	}
+	switch {
+	case err == nil:
+		if err := d.Ack(false); err != nil {
+			log.Warn("QueueAckFailed", "err", err) // redelivered, and handled idempotently
+		}
+	case errors.Is(err, mp3converter.ErrShutdown):
+		q.handBack(queue, d, attempt, log)
+	case mp3converter.IsPermanent(err) || policy.Final(attempt):
+		q.deadLetter(bg, queue, d, attempt, err.Error(), log)
+	default:
+		delay := policy.Backoff(attempt)
+		log.Info("QueueRetryScheduled", "attempt", attempt, "delay", delay, "err", err)
+		if err := q.republish(bg, queue, queue+".retry", d, attempt+1, delay); err != nil {
+			log.Error("QueueRetryFailed", "err", err)
+			return
+		}
+		d.Ack(false)
+	}
+}
+
+// handBack returns a message to the tail of its queue with the same attempt
+// number.
+func (q *Queue) handBack(queue string, d amqp.Delivery, attempt int, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.republish(ctx, queue, queue, d, attempt, 0); err != nil {
+		log.Error("QueueHandBackFailed", "err", err) // not acked: the broker redelivers it
+		return
+	}
+	d.Ack(false)
+}
+
+// republish sends a copy of d to key with a new attempt number and, for the
+// retry queue, a time to wait there.
+func (q *Queue) republish(ctx context.Context, queue, key string, d amqp.Delivery, attempt int, wait time.Duration) error {
+	p := amqp.Publishing{Body: d.Body, ContentType: d.ContentType, MessageId: d.MessageId, Timestamp: d.Timestamp,
+		Headers: amqp.Table{"x-attempt": int32(attempt)}}
+	if key != queue {
+		p.Expiration = strconv.FormatInt(max(wait.Milliseconds(), 0), 10)
+	}
+	return q.publish(ctx, queue, key, p)
+}
+
+func (q *Queue) deadLetter(ctx context.Context, queue string, d amqp.Delivery, attempts int, reason string, log *slog.Logger) {
+	if len(reason) > 1000 {
+		reason = reason[:1000]
+	}
+	p := amqp.Publishing{Body: d.Body, ContentType: d.ContentType, MessageId: d.MessageId, Timestamp: d.Timestamp,
+		Headers: amqp.Table{"x-attempts": int32(attempts), "x-reason": reason, "x-queue": queue, "x-dead-at": time.Now().UTC().Format(time.RFC3339Nano)}}
+	if err := q.publish(ctx, queue, mp3converter.DeadLetterQueue(queue), p); err != nil {
+		log.Error("QueueDeadLetterFailed", "err", err)
+		return
+	}
+	d.Ack(false)
+	log.Warn("QueueDeadLettered", "attempts", attempts, "reason", reason)
+}
+
+// header reads a positive integer header, 1 if absent or bad.
+func header(d amqp.Delivery, name string) int {
+	var n int64
+	switch v := d.Headers[name].(type) {
+	case int8:
+		n = int64(v)
+	case int16:
+		n = int64(v)
+	case int32:
+		n = int64(v)
+	case int64:
+		n = v
+	case int:
+		n = int64(v)
+	case uint8:
+		n = int64(v)
+	case uint16:
+		n = int64(v)
+	case uint32:
+		n = int64(v)
+	}
+	if n < 1 {
+		return 1
+	}
+	return int(n)
+}
+
+// maxListed caps DeadLetters, which holds what it lists in memory.
+const maxListed = 1000
+
+// DeadLetters implements mp3converter.DeadLetterStore. It takes the dead
+// letters without acking them and closes its channel, which returns them.
+func (q *Queue) DeadLetters(ctx context.Context, queue string) ([]mp3converter.DeadLetter, error) {
+	ch, err := q.adminChannel(queue)
+	if err != nil {
+		return nil, err
+	}
+	defer ch.Close()
+	var out []mp3converter.DeadLetter
+	for len(out) < maxListed {
+		d, ok, err := ch.Get(mp3converter.DeadLetterQueue(queue), false)
+		if err != nil {
+			return nil, fmt.Errorf("rabbitmq dead letters: %w", err)
+		}
+		if !ok {
+			break
+		}
+		at, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(d.Headers["x-dead-at"]))
+		reason, _ := d.Headers["x-reason"].(string)
+		from, _ := d.Headers["x-queue"].(string)
+		if from == "" {
+			from = queue
+		}
+		out = append(out, mp3converter.DeadLetter{ID: d.MessageId, Queue: from, Body: d.Body, Reason: reason,
+			Attempts: header(d, "x-attempts"), At: at})
+	}
+	return out, nil
+}
+
+// Requeue implements mp3converter.DeadLetterStore.
+func (q *Queue) Requeue(ctx context.Context, queue, id string) error {
+	ch, err := q.adminChannel(queue)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	for {
+		d, ok, err := ch.Get(mp3converter.DeadLetterQueue(queue), false)
+		if err != nil {
+			return fmt.Errorf("rabbitmq requeue: %w", err)
+		}
+		if !ok {
+			return fmt.Errorf("dead letter %s: %w", id, mp3converter.ErrNotFound)
+		}
+		if d.MessageId != id {
+			continue // returned to the queue when the channel closes
+		}
+		p := amqp.Publishing{Body: d.Body, ContentType: d.ContentType, MessageId: d.MessageId, Headers: amqp.Table{"x-attempt": int32(1)}}
+		if err := q.publish(ctx, queue, queue, p); err != nil {
+			return err
+		}
+		return d.Ack(false)
+	}
+}
+
+func (q *Queue) adminChannel(queue string) (*amqp.Channel, error) {
+	conn, err := q.connection()
+	if err != nil {
+		return nil, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq channel: %w: %w", mp3converter.ErrUnavailable, err)
+	}
+	if err := q.declare(ch, queue); err != nil {
+		ch.Close()
+		return nil, err
+	}
+	return ch, nil
+}
+
+// Ping implements mp3converter.Pinger: the broker is reachable.
+func (q *Queue) Ping(ctx context.Context) error {
+	_, err := q.connection()
+	return err
+}
