@@ -29,6 +29,10 @@ type Dialect struct {
 type Migration struct {
 	Version int
 	SQL     []string
+	// Func, if set, runs after SQL on the same connection, for steps that
+	// must look before they act (such as adding a column only if missing).
+	// Like SQL, it must be safe to re-run.
+	Func func(ctx context.Context, conn *sql.Conn) error
 }
 
 // Migrate applies the migrations not yet recorded in schema_migrations.
@@ -62,6 +66,11 @@ func Migrate(ctx context.Context, db *sql.DB, lock func(context.Context, *sql.Co
 		for _, stmt := range m.SQL {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migrate to version %d: %w\n%s", m.Version, err, stmt)
+			}
+		}
+		if m.Func != nil {
+			if err := m.Func(ctx, conn); err != nil {
+				return fmt.Errorf("migrate to version %d: %w", m.Version, err)
 			}
 		}
 		if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, micros(time.Now())); err != nil {

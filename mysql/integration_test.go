@@ -1,0 +1,236 @@
+//go:build integration
+
+package mysql_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/mysql"
+	"github.com/mp3converter/mp3converter/storetest"
+)
+
+// serverURL names the server the integration tests use; its database is
+// only used to create and drop per-test databases.
+func serverURL() string {
+	if u := os.Getenv("MP3CONVERTER_TEST_MYSQL_URL"); u != "" {
+		return u
+	}
+	return "mysql://root@127.0.0.1:3306/test"
+}
+
+// newDatabase creates an empty database with a random name, dropped when
+// the test ends, and returns its URL. A missing server fails the test.
+func newDatabase(t testing.TB) (dbURL string, admin *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	dsn, err := mysql.DSN(serverURL())
+	if err != nil {
+		t.Fatalf("MP3CONVERTER_TEST_MYSQL_URL: %v", err)
+	}
+	admin, err = sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := admin.PingContext(pingCtx); err != nil {
+		u, _ := url.Parse(serverURL())
+		t.Fatalf("no MySQL server at %s (set MP3CONVERTER_TEST_MYSQL_URL to one whose user may CREATE DATABASE): %v", u.Redacted(), err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "mp3c_test_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` DEFAULT CHARACTER SET utf8mb4"); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE `"+name+"`"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(serverURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String(), admin
+}
+
+func open(t testing.TB, dbURL string) *mysql.DB {
+	t.Helper()
+	db, err := mysql.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestIntegrationUsers(t *testing.T) {
+	storetest.RunUsers(t, func(t *testing.T) mp3converter.UserStore {
+		dbURL, _ := newDatabase(t)
+		return open(t, dbURL).Users
+	})
+}
+
+func TestIntegrationJobs(t *testing.T) {
+	storetest.RunJobs(t, func(t *testing.T) mp3converter.JobStore {
+		dbURL, _ := newDatabase(t)
+		return open(t, dbURL).Jobs
+	})
+}
+
+func TestIntegrationPing(t *testing.T) {
+	dbURL, _ := newDatabase(t)
+	if err := open(t, dbURL).Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// migrations returns schema_migrations as version -> applied_at.
+func migrations(t *testing.T, db *sql.DB) map[int]int64 {
+	t.Helper()
+	rows, err := db.Query(`SELECT version, applied_at FROM schema_migrations`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	m := map[int]int64{}
+	for rows.Next() {
+		var v int
+		var at int64
+		if err := rows.Scan(&v, &at); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := m[v]; dup {
+			t.Errorf("version %d recorded twice", v)
+		}
+		m[v] = at
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestIntegrationSeedTable opens a database holding the seed's auth.user
+// table: the migration adds our columns and keeps its rows.
+func TestIntegrationSeedTable(t *testing.T) {
+	ctx := context.Background()
+	dbURL, _ := newDatabase(t)
+	seedDSN, err := mysql.DSN(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := sql.Open("mysql", seedDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seed.Close()
+	for _, stmt := range []string{
+		`CREATE TABLE user (id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE, password VARCHAR(255) NOT NULL)`,
+		`INSERT INTO user (email, password) VALUES ('seed@example.com', 'Admin123')`,
+	} {
+		if _, err := seed.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+	}
+
+	db := open(t, dbURL)
+	u, err := db.Users.UserByEmail(ctx, "seed@example.com")
+	if err != nil {
+		t.Fatalf("seed user: %v", err)
+	}
+	if u.ID != 1 || u.PasswordHash != "Admin123" || u.Admin || !u.CreatedAt.IsZero() {
+		t.Errorf("seed user read back as %+v", u)
+	}
+	// New users go into the same table, after the seed's ids.
+	ann := &mp3converter.User{Email: "ann@example.com", PasswordHash: "$2a$10$hash", Admin: true}
+	if err := db.Users.CreateUser(ctx, ann); err != nil {
+		t.Fatal(err)
+	}
+	if ann.ID != 2 {
+		t.Errorf("new user id %d, want 2", ann.ID)
+	}
+	if err := db.Users.CreateUser(ctx, &mp3converter.User{Email: "seed@example.com", PasswordHash: "x"}); !errors.Is(err, mp3converter.ErrConflict) {
+		t.Errorf("seed email reused: %v, want ErrConflict", err)
+	}
+	first := migrations(t, db.DB)
+	if len(first) != 1 || first[1] == 0 {
+		t.Fatalf("schema_migrations = %v, want version 1 only", first)
+	}
+
+	// A second Open finds the migration recorded and does nothing.
+	time.Sleep(2 * time.Millisecond)
+	db2 := open(t, dbURL)
+	if again := migrations(t, db2.DB); len(again) != 1 || again[1] != first[1] {
+		t.Errorf("after a second Open schema_migrations = %v, want %v", again, first)
+	}
+
+	// A migration interrupted before it was recorded runs again safely.
+	if _, err := db2.ExecContext(ctx, `DELETE FROM schema_migrations`); err != nil {
+		t.Fatal(err)
+	}
+	db3 := open(t, dbURL)
+	if again := migrations(t, db3.DB); len(again) != 1 {
+		t.Errorf("after re-running, schema_migrations = %v", again)
+	}
+	if u, err := db3.Users.UserByEmail(ctx, "seed@example.com"); err != nil || u.PasswordHash != "Admin123" {
+		t.Errorf("seed user after re-running the migration: %+v, %v", u, err)
+	}
+	var columns int
+	if err := db3.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'user'`).Scan(&columns); err != nil {
+		t.Fatal(err)
+	}
+	if columns != 5 {
+		t.Errorf("user has %d columns, want 5", columns)
+	}
+}
+
+// TestIntegrationConcurrentOpen starts several processes' worth of Open at
+// once on a fresh database: the migration lock lets one migrate.
+func TestIntegrationConcurrentOpen(t *testing.T) {
+	dbURL, admin := newDatabase(t)
+	const n = 4
+	dbs := make([]*mysql.DB, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbs[i], errs[i] = mysql.Open(context.Background(), dbURL)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+			continue
+		}
+		dbs[i].Close()
+	}
+	if t.Failed() {
+		return
+	}
+	db := open(t, dbURL)
+	if m := migrations(t, db.DB); len(m) != 1 {
+		t.Errorf("schema_migrations = %v, want version 1 once", m)
+	}
+	var free sql.NullInt64
+	if err := admin.QueryRow(`SELECT IS_FREE_LOCK('mp3converter_migrate')`).Scan(&free); err != nil || free.Int64 != 1 {
+		t.Errorf("migration lock still held after Open: %v, %v", free, err)
+	}
+}
