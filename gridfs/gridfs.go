@@ -1,0 +1,424 @@
+// Package gridfs implements mp3converter.BlobStore on MongoDB GridFS.
+//
+// A Store owns the default bucket, fs, of one database: "videos" or "mp3s",
+// the layout of the seed system. A blob id is the hex form of the file's
+// ObjectId _id (and its filename), so the seed's
+// gridfs.GridFS(db).get(ObjectId(fid)) reads what Put writes, and Get reads
+// what the seed's put wrote.
+//
+// Put streams (the driver buffers at most 16 MiB) and never touches an
+// existing file: it checks that the id is free before writing any chunk. The
+// files document is written last, and a failed or cancelled Put deletes its
+// chunks, so a blob appears whole or not at all. Get returns a file that
+// seeks, for range requests. Connection failures and timeouts wrap
+// mp3converter.ErrUnavailable.
+package gridfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+const (
+	// connectTimeout bounds connecting and server selection, unless the URI
+	// sets connectTimeoutMS or serverSelectionTimeoutMS.
+	connectTimeout = 5 * time.Second
+	// cleanupTimeout bounds deleting the chunks of a failed Put, which runs
+	// even when the Put's context has ended.
+	cleanupTimeout = 10 * time.Second
+)
+
+// Connect connects to the MongoDB server at uri and pings it. A server that
+// cannot be reached in time is an error wrapping mp3converter.ErrUnavailable;
+// a malformed uri is an internal error. Error messages never contain the
+// uri's password. The caller disconnects the client.
+func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
+	opts := options.Client().
+		SetConnectTimeout(connectTimeout).
+		SetServerSelectionTimeout(connectTimeout).
+		ApplyURI(uri)
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("gridfs connect %s: invalid URI: %w", redact(uri), scrub(err, uri))
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("gridfs connect %s: %w: %w", redact(uri), mp3converter.ErrUnavailable, scrub(err, uri))
+	}
+	if err := client.Ping(ctx, readpref.Primary()); err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), connectTimeout)
+		defer cancel()
+		client.Disconnect(dctx)
+		return nil, fmt.Errorf("gridfs connect %s: %w: %w", redact(uri), mp3converter.ErrUnavailable, scrub(err, uri))
+	}
+	return client, nil
+}
+
+// Store is the GridFS bucket fs of one database.
+type Store struct {
+	db *mongo.Database
+	// bucket serves Get and Delete, which keep no state in it. Uploads use
+	// a bucket each: see Put.
+	bucket *mongo.GridFSBucket
+}
+
+var (
+	_ mp3converter.BlobStore = (*Store)(nil)
+	_ mp3converter.Pinger    = (*Store)(nil)
+)
+
+// New returns the store of the bucket fs in database.
+func New(client *mongo.Client, database string) *Store {
+	db := client.Database(database)
+	return &Store{db: db, bucket: db.GridFSBucket()}
+}
+
+// Put implements mp3converter.BlobStore. It stores r as the file with _id
+// ObjectId(id) and filename id. It returns an EINVALID *Error if id is not
+// a valid id, an error wrapping mp3converter.ErrConflict if the file exists,
+// and one wrapping mp3converter.ErrUnavailable if the server cannot be
+// reached. Concurrent Puts of one id are not supported: ids are new.
+func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) {
+	if !mp3converter.ValidID(id) {
+		return 0, mp3converter.Errorf(mp3converter.EINVALID, "invalid blob id %q", id)
+	}
+	oid, _ := bson.ObjectIDFromHex(id)
+
+	// Check first: a failed upload deletes chunks by files_id, which would
+	// delete the chunks of an existing file with this id.
+	exists, err := s.exists(ctx, oid)
+	if err != nil {
+		return 0, wrap("put", id, err)
+	}
+	if exists {
+		return 0, fmt.Errorf("gridfs put %s: %w", id, mp3converter.ErrConflict)
+	}
+
+	// A bucket per upload: a GridFSBucket records in an unguarded field that
+	// it has checked its indexes, and UploadFromStream reads into a buffer
+	// of the bucket, so concurrent uploads through one bucket race.
+	us, err := s.db.GridFSBucket().OpenUploadStreamWithID(ctx, oid, id)
+	if err != nil {
+		return 0, wrap("put", id, err)
+	}
+	n, err := io.Copy(us, ctxReader{ctx, r})
+	if err == nil {
+		err = us.Close()
+	}
+	if err != nil {
+		return 0, s.abandon(ctx, id, oid, err)
+	}
+	return n, nil
+}
+
+// abandon cleans up after the upload of oid failed with err and returns the
+// error Put returns. The chunks written so far are deleted, with a context
+// of their own since ctx may have ended, unless a files document for oid
+// exists: then the chunks are those of a whole file, written by another Put
+// of the same id or by this one if only the server's reply was lost.
+// (GridFSUploadStream.Abort is not used: it deletes the chunks with the
+// upload's context, which fails once ctx has ended.)
+func (s *Store) abandon(ctx context.Context, id string, oid bson.ObjectID, err error) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	exists, xerr := s.exists(cctx, oid)
+	switch {
+	case xerr != nil:
+		err = errors.Join(err, fmt.Errorf("checking for the file before deleting its chunks: %w", xerr))
+	case exists:
+		if mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("gridfs put %s: %w", id, mp3converter.ErrConflict)
+		}
+	default:
+		_, derr := s.bucket.GetChunksCollection().DeleteMany(cctx, bson.D{{Key: "files_id", Value: oid}})
+		if derr != nil {
+			err = errors.Join(err, fmt.Errorf("deleting the chunks written: %w", derr))
+		}
+	}
+	return wrap("put", id, err)
+}
+
+// exists reports whether the files collection has a document for oid.
+func (s *Store) exists(ctx context.Context, oid bson.ObjectID) (bool, error) {
+	err := s.bucket.GetFilesCollection().FindOne(ctx,
+		bson.D{{Key: "_id", Value: oid}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}}),
+	).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Get implements mp3converter.BlobStore. The returned file implements
+// io.Seeker; ctx governs its reads too. Get returns an error wrapping
+// mp3converter.ErrNotFound if id is invalid or the file does not exist, and
+// one wrapping mp3converter.ErrUnavailable if the server cannot be reached.
+func (s *Store) Get(ctx context.Context, id string) (io.ReadCloser, error) {
+	if !mp3converter.ValidID(id) {
+		return nil, fmt.Errorf("gridfs get %q: %w", id, mp3converter.ErrNotFound)
+	}
+	oid, _ := bson.ObjectIDFromHex(id)
+	ds, err := s.bucket.OpenDownloadStream(ctx, oid)
+	if errors.Is(err, mongo.ErrFileNotFound) {
+		return nil, fmt.Errorf("gridfs get %s: %w", id, mp3converter.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap("get", id, err)
+	}
+	return &file{
+		ctx:    ctx,
+		bucket: s.bucket,
+		id:     id,
+		oid:    oid,
+		size:   ds.GetFile().Length,
+		ds:     ds,
+	}, nil
+}
+
+// Delete implements mp3converter.BlobStore. It returns an error wrapping
+// mp3converter.ErrNotFound if id is invalid or the file does not exist, and
+// one wrapping mp3converter.ErrUnavailable if the server cannot be reached.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if !mp3converter.ValidID(id) {
+		return fmt.Errorf("gridfs delete %q: %w", id, mp3converter.ErrNotFound)
+	}
+	oid, _ := bson.ObjectIDFromHex(id)
+	err := s.bucket.Delete(ctx, oid)
+	if errors.Is(err, mongo.ErrFileNotFound) {
+		return fmt.Errorf("gridfs delete %s: %w", id, mp3converter.ErrNotFound)
+	}
+	if err != nil {
+		return wrap("delete", id, err)
+	}
+	return nil
+}
+
+// Ping checks that the server answers. Any failure wraps
+// mp3converter.ErrUnavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.Client().Ping(ctx, readpref.Primary()); err != nil {
+		return fmt.Errorf("gridfs ping: %w: %w", mp3converter.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// file is a blob open for reading. Seek only records the position; the next
+// Read moves the download stream there: forward by skipping, backward by
+// reopening the stream and skipping. So seeking to the end to learn the size
+// and back to the start, as http.ServeContent does, costs nothing. A file is
+// not safe for concurrent use.
+type file struct {
+	ctx    context.Context
+	bucket *mongo.GridFSBucket
+	id     string
+	oid    bson.ObjectID
+	size   int64
+
+	pos    int64                       // where the next Read reads
+	ds     *mongo.GridFSDownloadStream // nil until reopened
+	dsPos  int64                       // where ds is
+	closed bool
+}
+
+func (f *file) Read(p []byte) (int, error) {
+	if f.closed {
+		return 0, fs.ErrClosed
+	}
+	if f.pos >= f.size {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := f.move(); err != nil {
+		return 0, err
+	}
+	n, err := f.ds.Read(p)
+	f.pos += int64(n)
+	f.dsPos += int64(n)
+	if err != nil && err != io.EOF {
+		err = wrap("read", f.id, err)
+	}
+	return n, err
+}
+
+// move brings the download stream to f.pos.
+func (f *file) move() error {
+	if f.ds != nil && f.dsPos > f.pos {
+		f.ds.Close()
+		f.ds = nil
+	}
+	if f.ds == nil {
+		ds, err := f.bucket.OpenDownloadStream(f.ctx, f.oid)
+		if errors.Is(err, mongo.ErrFileNotFound) {
+			return fmt.Errorf("gridfs read %s: deleted while open: %w", f.id, mp3converter.ErrNotFound)
+		}
+		if err != nil {
+			return wrap("read", f.id, err)
+		}
+		if ds.GetFile().Length != f.size {
+			ds.Close()
+			return fmt.Errorf("gridfs read %s: replaced while open", f.id)
+		}
+		f.ds, f.dsPos = ds, 0
+	}
+	if skip := f.pos - f.dsPos; skip > 0 {
+		n, err := f.ds.Skip(skip)
+		f.dsPos += n
+		if err != nil {
+			return wrap("read", f.id, err)
+		}
+		if n < skip {
+			return fmt.Errorf("gridfs read %s: %w", f.id, io.ErrUnexpectedEOF)
+		}
+	}
+	return nil
+}
+
+func (f *file) Seek(offset int64, whence int) (int64, error) {
+	if f.closed {
+		return 0, fs.ErrClosed
+	}
+	pos, err := seekPos(f.pos, f.size, offset, whence)
+	if err != nil {
+		return 0, fmt.Errorf("gridfs seek %s: %w", f.id, err)
+	}
+	f.pos = pos
+	return pos, nil
+}
+
+// seekPos returns the position that Seek(offset, whence) moves to from pos
+// in a file of size bytes. Positions past the end are allowed, as in
+// *os.File; reads there return io.EOF.
+func seekPos(pos, size, offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += pos
+	case io.SeekEnd:
+		offset += size
+	default:
+		return 0, fmt.Errorf("invalid whence %d", whence)
+	}
+	if offset < 0 {
+		return 0, errors.New("negative position")
+	}
+	return offset, nil
+}
+
+func (f *file) Close() error {
+	if f.closed {
+		return fs.ErrClosed
+	}
+	f.closed = true
+	if f.ds == nil {
+		return nil
+	}
+	err := f.ds.Close()
+	f.ds = nil
+	if err != nil {
+		return wrap("close", f.id, err)
+	}
+	return nil
+}
+
+// wrap wraps err with the operation and id, and with
+// mp3converter.ErrUnavailable if the server could not be reached in time.
+func wrap(op, id string, err error) error {
+	if unavailable(err) {
+		return fmt.Errorf("gridfs %s %s: %w: %w", op, id, mp3converter.ErrUnavailable, err)
+	}
+	return fmt.Errorf("gridfs %s %s: %w", op, id, err)
+}
+
+// unavailable reports whether err is a connection-level failure: no server
+// selected, a network error, a timeout, or a disconnected client.
+func unavailable(err error) bool {
+	return errors.As(err, new(topology.ServerSelectionError)) ||
+		mongo.IsNetworkError(err) ||
+		mongo.IsTimeout(err) ||
+		errors.Is(err, mongo.ErrClientDisconnected)
+}
+
+// ctxReader stops a copy when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// redact returns uri with the password of its user information, if any,
+// replaced by "xxxxx".
+func redact(uri string) string {
+	start, end, ok := passwordSpan(uri)
+	if !ok {
+		return uri
+	}
+	return uri[:start] + "xxxxx" + uri[end:]
+}
+
+// passwordSpan returns where the password is in a URI of the form
+// scheme://user:password@hosts/db?options. The user information ends at the
+// last '@' before the options, so a password with an unescaped '/' is found.
+func passwordSpan(uri string) (start, end int, ok bool) {
+	i := strings.Index(uri, "://")
+	if i < 0 {
+		return 0, 0, false
+	}
+	authority := uri[i+3:]
+	if q := strings.IndexByte(authority, '?'); q >= 0 {
+		authority = authority[:q]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return 0, 0, false
+	}
+	colon := strings.IndexByte(authority[:at], ':')
+	if colon < 0 || colon+1 == at {
+		return 0, 0, false
+	}
+	return i + 3 + colon + 1, i + 3 + at, true
+}
+
+// scrub returns err with the password of uri, as written and unescaped,
+// removed from its message. It unwraps to err.
+func scrub(err error, uri string) error {
+	start, end, ok := passwordSpan(uri)
+	if !ok {
+		return err
+	}
+	pw := uri[start:end]
+	msg := strings.ReplaceAll(err.Error(), pw, "xxxxx")
+	if u, uerr := url.PathUnescape(pw); uerr == nil && u != "" {
+		msg = strings.ReplaceAll(msg, u, "xxxxx")
+	}
+	return scrubbedError{msg, err}
+}
+
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e scrubbedError) Error() string { return e.msg }
+func (e scrubbedError) Unwrap() error { return e.err }

@@ -1,0 +1,278 @@
+//go:build integration
+
+package gridfs_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/blobtest"
+	"github.com/mp3converter/mp3converter/gridfs"
+)
+
+// These tests need a MongoDB-compatible server: CI starts FerretDB with
+// scripts/start-ferretdb.sh. A missing server fails them.
+
+func TestIntegrationConformance(t *testing.T) {
+	client := connect(t)
+	blobtest.Run(t, func(t *testing.T) mp3converter.BlobStore {
+		return gridfs.New(client, newDatabase(t, client).Name())
+	})
+}
+
+// TestIntegrationSeedLayout shows that the seed system and Store read each
+// other's files: bucket fs, _id an ObjectId, fid its hex.
+func TestIntegrationSeedLayout(t *testing.T) {
+	ctx := context.Background()
+	client := connect(t)
+	db := newDatabase(t, client)
+	s := gridfs.New(client, db.Name())
+
+	t.Run("SeedToStore", func(t *testing.T) {
+		// What pymongo's gridfs.GridFS(db).put(data) writes: chunks of
+		// 255 KiB, a files document without filename, int32 numbers where
+		// they fit, an md5 (pymongo 3), and a fresh ObjectId as _id.
+		data := randomBytes(600<<10 + 7)
+		const chunkSize = 255 << 10
+		oid := bson.NewObjectID()
+		for n := 0; n*chunkSize < len(data); n++ {
+			chunk := data[n*chunkSize : min((n+1)*chunkSize, len(data))]
+			_, err := db.Collection("fs.chunks").InsertOne(ctx, bson.D{
+				{Key: "files_id", Value: oid},
+				{Key: "n", Value: int32(n)},
+				{Key: "data", Value: bson.Binary{Data: chunk}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		sum := md5.Sum(data)
+		_, err := db.Collection("fs.files").InsertOne(ctx, bson.D{
+			{Key: "_id", Value: oid},
+			{Key: "chunkSize", Value: int32(chunkSize)},
+			{Key: "length", Value: int32(len(data))},
+			{Key: "uploadDate", Value: bson.NewDateTimeFromTime(time.Now())},
+			{Key: "md5", Value: hex.EncodeToString(sum[:])},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		rc, err := s.Get(ctx, oid.Hex())
+		if err != nil {
+			t.Fatalf("Get of a seed file: %v", err)
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("Get returned %d bytes differing from the %d the seed wrote", len(got), len(data))
+		}
+		rs := rc.(io.ReadSeeker)
+		if end, err := rs.Seek(0, io.SeekEnd); err != nil || end != int64(len(data)) {
+			t.Errorf("Seek to end = %d, %v; want %d", end, err, len(data))
+		}
+	})
+
+	t.Run("StoreToSeed", func(t *testing.T) {
+		data := randomBytes(300<<10 + 1)
+		id := mp3converter.NewID()
+		if _, err := s.Put(ctx, id, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		oid, err := bson.ObjectIDFromHex(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			ID        bson.ObjectID `bson:"_id"`
+			Length    int64         `bson:"length"`
+			ChunkSize int32         `bson:"chunkSize"`
+			Filename  string        `bson:"filename"`
+		}
+		if err := db.Collection("fs.files").FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&doc); err != nil {
+			t.Fatalf("no document with _id ObjectId(%q) in %s.fs.files: %v", id, db.Name(), err)
+		}
+		if doc.Length != int64(len(data)) || doc.ChunkSize != 255<<10 || doc.Filename != id {
+			t.Errorf("files document = %+v; want length %d, chunkSize %d, filename %s", doc, len(data), 255<<10, id)
+		}
+		if n, err := db.Collection("fs.chunks").CountDocuments(ctx, bson.D{{Key: "files_id", Value: oid}}); err != nil || n != 2 {
+			t.Errorf("chunks = %d, %v; want 2", n, err)
+		}
+		ds, err := db.GridFSBucket().OpenDownloadStream(ctx, oid)
+		if err != nil {
+			t.Fatalf("plain driver cannot open the file Put wrote: %v", err)
+		}
+		defer ds.Close()
+		got, err := io.ReadAll(ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("plain driver read %d bytes differing from the %d put", len(got), len(data))
+		}
+	})
+}
+
+// TestIntegrationRangeRequest serves a file the way /download does.
+func TestIntegrationRangeRequest(t *testing.T) {
+	ctx := context.Background()
+	client := connect(t)
+	s := gridfs.New(client, newDatabase(t, client).Name())
+	data := randomBytes(1<<20 + 3)
+	id := mp3converter.NewID()
+	if _, err := s.Put(ctx, id, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	for _, rng := range []struct {
+		header     string
+		start, end int
+	}{{"bytes=700000-700099", 700000, 700100}, {"bytes=10-19", 10, 20}, {"bytes=-5", len(data) - 5, len(data)}} {
+		rc, err := s.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodGet, "/download", nil)
+		req.Header.Set("Range", rng.header)
+		w := httptest.NewRecorder()
+		http.ServeContent(w, req, "a.mp3", time.Time{}, rc.(io.ReadSeeker))
+		rc.Close()
+		if w.Code != http.StatusPartialContent || !bytes.Equal(w.Body.Bytes(), data[rng.start:rng.end]) {
+			t.Errorf("Range %s: status %d, %d bytes; want 206 and bytes %d-%d", rng.header, w.Code, w.Body.Len(), rng.start, rng.end-1)
+		}
+	}
+}
+
+// TestIntegrationFailedLargePut fails Puts after the driver has flushed
+// chunks to the server (it buffers 16 MiB), which the suite's smaller Puts
+// do not reach, and checks that no chunk is left.
+func TestIntegrationFailedLargePut(t *testing.T) {
+	ctx := context.Background()
+	client := connect(t)
+	db := newDatabase(t, client)
+	s := gridfs.New(client, db.Name())
+	const failAt = 17 << 20
+
+	check := func(t *testing.T, id string) {
+		t.Helper()
+		oid, _ := bson.ObjectIDFromHex(id)
+		for _, coll := range []struct{ name, field string }{{"fs.files", "_id"}, {"fs.chunks", "files_id"}} {
+			n, err := db.Collection(coll.name).CountDocuments(ctx, bson.D{{Key: coll.field, Value: oid}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("%d documents left in %s", n, coll.name)
+			}
+		}
+	}
+
+	t.Run("ReaderFails", func(t *testing.T) {
+		id := mp3converter.NewID()
+		r := io.MultiReader(io.LimitReader(rand.Reader, failAt), errReader{errors.New("client went away")})
+		if _, err := s.Put(ctx, id, r); err == nil {
+			t.Fatal("Put with a failing reader succeeded")
+		}
+		check(t, id)
+	})
+
+	t.Run("Cancelled", func(t *testing.T) {
+		id := mp3converter.NewID()
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		r := io.MultiReader(io.LimitReader(rand.Reader, failAt), cancelReader{cancel}, io.LimitReader(rand.Reader, 1<<20))
+		_, err := s.Put(cctx, id, r)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Put with a cancelled context: %v, want context.Canceled", err)
+		}
+		check(t, id)
+	})
+
+	t.Run("ConflictKeepsChunks", func(t *testing.T) {
+		id := mp3converter.NewID()
+		data := randomBytes(600 << 10)
+		if _, err := s.Put(ctx, id, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Put(ctx, id, io.MultiReader(io.LimitReader(rand.Reader, failAt), errReader{errors.New("fail")}))
+		if !errors.Is(err, mp3converter.ErrConflict) {
+			t.Fatalf("second Put: %v, want ErrConflict", err)
+		}
+		rc, err := s.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if got, err := io.ReadAll(rc); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("first file damaged: %d bytes, %v", len(got), err)
+		}
+	})
+}
+
+func connect(t *testing.T) *mongo.Client {
+	t.Helper()
+	uri := os.Getenv("MP3CONVERTER_TEST_MONGODB_URL")
+	if uri == "" {
+		uri = "mongodb://127.0.0.1:27017"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := gridfs.Connect(ctx, uri)
+	if err != nil {
+		t.Fatalf("no MongoDB-compatible server (set MP3CONVERTER_TEST_MONGODB_URL or run scripts/start-ferretdb.sh): %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		client.Disconnect(ctx)
+	})
+	return client
+}
+
+// newDatabase returns a database of a new random name, dropped when t ends.
+func newDatabase(t *testing.T, client *mongo.Client) *mongo.Database {
+	t.Helper()
+	db := client.Database("test_" + hex.EncodeToString(randomBytes(8)))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := db.Drop(ctx); err != nil {
+			t.Errorf("drop %s: %v", db.Name(), err)
+		}
+	})
+	return db
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// cancelReader cancels its context when read, and reads nothing.
+type cancelReader struct{ cancel func() }
+
+func (c cancelReader) Read([]byte) (int, error) {
+	c.cancel()
+	return 0, io.EOF
+}
