@@ -153,6 +153,14 @@ type Check struct {
 	Check func(context.Context) error
 }
 
+// HealthHandler serves only /healthz and /readyz, for roles without an API.
+func HealthHandler(checks []Check, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", readyz(checks, log))
+	return mux
+}
+
 // healthz serves GET /healthz: the process answers.
 func healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -1,6 +1,8 @@
 // Command mp3converter turns uploaded videos into MP3 files.
 //
 //	mp3converter serve          everything in one process, embedded storage
+//	mp3converter gateway|auth|converter|notification
+//	                            one role, on MySQL, RabbitMQ and MongoDB GridFS
 //	mp3converter user add|list|delete
 //
 // Run "mp3converter help" for all commands.
@@ -28,6 +30,10 @@ const help = `mp3converter turns uploaded videos into MP3 files.
 
 Usage:
   mp3converter serve            run every role in one process with embedded storage
+  mp3converter gateway          the public HTTP API, on MySQL, RabbitMQ and GridFS
+  mp3converter auth             users and tokens, on MySQL
+  mp3converter converter        ffmpeg workers on the video queue
+  mp3converter notification     mails users when their MP3 is ready
   mp3converter user add --email E --password-stdin [--admin]
   mp3converter user list
   mp3converter user delete --email E
@@ -50,6 +56,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "serve":
 		err = runServe(ctx, args[1:], stdout, stderr)
+	case "gateway", "auth", "converter", "notification":
+		err = runRole(ctx, args[0], args[1:], stderr)
 	case "user":
 		err = runUser(ctx, args[1:], stdin, stdout, stderr)
 	case "version":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/mysql"
 	"github.com/mp3converter/mp3converter/sqlite"
 )
 
@@ -23,9 +24,10 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageError{errors.New("user: want add, list or delete")}
 	}
 	s := newSettings("user " + args[0])
-	var dataDir, email string
+	var dataDir, databaseURL, email string
 	var admin, passwordStdin bool
 	s.String(&dataDir, "data-dir", "./data", "data directory of \"serve\"", "MP3CONVERTER_DATA_DIR")
+	s.Secret(&databaseURL, "database-url", "MySQL of the auth role, mysql://user:pass@host:3306/auth (or the seed's MYSQL_* variables); when set, used instead of --data-dir", "MP3CONVERTER_DATABASE_URL")
 	switch args[0] {
 	case "add":
 		s.fs.StringVar(&email, "email", "", "the user's email address")
@@ -39,6 +41,17 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if err := s.Parse(args[1:]); err != nil {
 		return usageError{err}
+	}
+	if databaseURL == "" {
+		databaseURL = seedDatabaseURL()
+	}
+	if databaseURL != "" {
+		db, err := mysql.Open(ctx, databaseURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return userCommand(ctx, args[0], db.Users, email, admin, passwordStdin, stdin, stdout)
 	}
 	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "mp3converter.db"))
 	if err != nil {

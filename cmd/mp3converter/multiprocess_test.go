@@ -1,0 +1,282 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mp3converter/mp3converter/internal/mailpit"
+	"github.com/mp3converter/mp3converter/internal/testmedia"
+)
+
+// cluster runs roles as separate OS processes of the built binary, on the
+// real engines.
+type cluster struct {
+	t        *testing.T
+	env      []string
+	queueURL string
+	storeURL string
+	gateway  string // base URL
+	mu       sync.Mutex
+	procs    map[string]*process
+}
+
+func newCluster(t *testing.T, queueURL string) *cluster {
+	smtpAddr, _ := mailpit.Addr(t)
+	c := &cluster{t: t, queueURL: queueURL, storeURL: startFerretDB(t), procs: map[string]*process{}}
+	c.env = []string{
+		"MP3CONVERTER_DATABASE_URL=" + newMySQLDatabase(t),
+		"MP3CONVERTER_QUEUE_URL=" + queueURL,
+		"MP3CONVERTER_STORAGE_URL=" + c.storeURL,
+		"MP3CONVERTER_SMTP_URL=smtp://" + smtpAddr,
+		"MP3CONVERTER_MAIL_FROM=mp3converter@example.com",
+		"JWT_SECRET=" + randomName("jwt-secret-for-tests-"),
+		"MP3CONVERTER_SHUTDOWN_GRACE=5s",
+		"MP3CONVERTER_TEMP_DIR=" + t.TempDir(),
+	}
+	return c
+}
+
+// start runs a role and waits until it is ready.
+func (c *cluster) start(name, role string, env ...string) *process {
+	c.t.Helper()
+	addr := freePort(c.t)
+	env = append(append([]string{}, c.env...), env...)
+	env = append(env, "MP3CONVERTER_ADDR="+addr, "MP3CONVERTER_HEALTH_ADDR="+addr)
+	p := startProcess(c.t, env, role)
+	waitReady(c.t, "http://"+addr, 60*time.Second)
+	c.mu.Lock()
+	c.procs[name] = p
+	c.mu.Unlock()
+	if role == "auth" {
+		c.env = append(c.env, "AUTH_SVC_ADDRESS="+addr)
+	}
+	if role == "gateway" {
+		c.gateway = "http://" + addr
+		c.env = append(c.env, "MP3CONVERTER_PUBLIC_URL="+c.gateway)
+	}
+	return p
+}
+
+// addUser runs `mp3converter user add` against the cluster's database.
+func (c *cluster) addUser(email, password string) {
+	c.t.Helper()
+	cmd := exec.Command(buildBinary(c.t), "user", "add", "--email", email, "--password-stdin")
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		c.t.Fatalf("user add: %v\n%s", err, out)
+	}
+}
+
+func curl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("curl", append([]string{"-sS", "--fail-with-body"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("curl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// startedBy returns the job ids a converter's log says it started.
+var startedRE = regexp.MustCompile(`msg=ConversionStarted .*job_id=([0-9a-f]{24})`)
+
+func startedBy(p *process) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range startedRE.FindAllStringSubmatch(p.output(), -1) {
+		out[m[1]] = true
+	}
+	return out
+}
+
+// TestIntegrationMultiProcess runs auth, gateway, two converters and
+// notification as separate processes on MySQL, RabbitMQ, FerretDB (GridFS)
+// and Mailpit, and goes through the seed's curl flow.
+func TestIntegrationMultiProcess(t *testing.T) {
+	_, api := mailpit.Addr(t)
+	c := newCluster(t, newVhost(t))
+	email := randomName("user-") + "@example.com"
+	c.addUser(email, "curl-password")
+	c.start("auth", "auth")
+	c.start("gateway", "gateway")
+	conv1 := c.start("converter-1", "converter", "MP3CONVERTER_WORKERS=1")
+	conv2 := c.start("converter-2", "converter", "MP3CONVERTER_WORKERS=1")
+
+	// 1. curl -X POST http://mp3converter.com/login -u <email>:<password>
+	token := curl(t, "-X", "POST", c.gateway+"/login", "-u", email+":curl-password")
+	if strings.Count(token, ".") != 2 {
+		t.Fatalf("login printed %q, not a JWT", token)
+	}
+	// 2. curl -X POST -F 'file=@./test.mkv' -H 'Authorization: Bearer <jwt>' .../upload
+	dir := t.TempDir()
+	mkv := filepath.Join(dir, "test.mkv")
+	copyFile(t, testmedia.Make(t, testmedia.MKV, 5), mkv)
+	var acc accepted
+	if err := json.Unmarshal([]byte(curl(t, "-X", "POST", "-F", "file=@"+mkv, "-H", "Authorization: Bearer "+token, c.gateway+"/upload")), &acc); err != nil {
+		t.Fatal(err)
+	}
+	cl := &client{t: t, base: c.gateway, token: token}
+	j := cl.waitJob(acc.JobID, 2*time.Minute)
+	if j.Status != "done" {
+		t.Fatalf("job %s: %s", j.Status, deref(j.Error))
+	}
+	mp3FID := *j.MP3FID
+
+	// 3. The message on mp3 carries video_fid, mp3_fid and username. The
+	// notification role is not running yet, so it waits there.
+	msg := peekMessage(t, c.queueURL, "mp3")
+	if msg["video_fid"] != acc.VideoFID || msg["mp3_fid"] != mp3FID || msg["username"] != email {
+		t.Errorf("message on mp3 = %v", msg)
+	}
+	// The MP3 is in GridFS database mp3s, bucket fs.
+	if n := gridfsCount(t, c.storeURL, "mp3s", mp3FID); n != 1 {
+		t.Errorf("mp3s.fs.files holds %d files with _id %s, want 1", n, mp3FID)
+	}
+	// The source video was deleted after conversion.
+	if n := gridfsCount(t, c.storeURL, "videos", acc.VideoFID); n != 0 {
+		t.Errorf("the converted video is still stored")
+	}
+
+	// 4. curl --output out.mp3 -H 'Authorization: Bearer <jwt>' '.../download?fid=<mp3_fid>'
+	out := filepath.Join(dir, "out.mp3")
+	curl(t, "--output", out, "-H", "Authorization: Bearer "+token, c.gateway+"/download?fid="+mp3FID)
+	_, srcSeconds := testmedia.Probe(t, mkv)
+	if format, d := testmedia.Probe(t, out); format != "mp3" || abs(d-srcSeconds) > 0.5 {
+		t.Errorf("download is %s of %.2f s, source %.2f s", format, d, srcSeconds)
+	}
+
+	// The notification role mails the user, naming the mp3 fid.
+	c.start("notification", "notification")
+	var mails []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && len(mails) == 0; time.Sleep(200 * time.Millisecond) {
+		for _, m := range mailpit.Inbox(t, api, email) {
+			mails = append(mails, m.Body)
+		}
+	}
+	if len(mails) != 1 || !strings.Contains(mails[0], "mp3 file_id: "+mp3FID+" is now ready!") {
+		t.Errorf("mails to %s: %q", email, mails)
+	}
+
+	// Ten uploads at once: both converters take jobs.
+	src := testmedia.Make(t, testmedia.MP4, 20)
+	var wg sync.WaitGroup
+	ids := make([]string, 10)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids[i] = cl.upload(src, fmt.Sprintf("batch-%d.mp4", i)).JobID
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if j := cl.waitJob(id, 3*time.Minute); j.Status != "done" {
+			t.Errorf("batch job %s: %s %s", id, j.Status, deref(j.Error))
+		}
+	}
+	by1, by2 := startedBy(conv1), startedBy(conv2)
+	n1, n2 := 0, 0
+	for _, id := range ids {
+		if by1[id] {
+			n1++
+		}
+		if by2[id] {
+			n2++
+		}
+	}
+	t.Logf("converter-1 took %d jobs, converter-2 took %d", n1, n2)
+	if n1 == 0 || n2 == 0 || n1+n2 < 10 {
+		t.Errorf("converters took %d and %d of 10 jobs; want both working", n1, n2)
+	}
+}
+
+// peekMessage reads the next message of a queue without taking it.
+func peekMessage(t *testing.T, queueURL, queue string) map[string]any {
+	t.Helper()
+	conn, err := amqp.Dial(queueURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close() // returns the message to the queue
+	d, ok, err := ch.Get(queue, false)
+	if err != nil || !ok {
+		t.Fatalf("no message on %s: %v", queue, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(d.Body, &m); err != nil {
+		t.Fatalf("message on %s is not JSON: %s", queue, d.Body)
+	}
+	if d.DeliveryMode != amqp.Persistent {
+		t.Errorf("message on %s is not persistent", queue)
+	}
+	return m
+}
+
+// gridfsCount counts files with the ObjectId fid in db's bucket fs.
+func gridfsCount(t *testing.T, uri, db, fid string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(ctx)
+	oid, err := bson.ObjectIDFromHex(fid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := client.Database(db).Collection("fs.files").CountDocuments(ctx, bson.D{{Key: "_id", Value: oid}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// gridfsFiles counts the files in db's bucket fs.
+func gridfsFiles(t *testing.T, uri, db string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(ctx)
+	n, err := client.Database(db).Collection("fs.files").CountDocuments(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
