@@ -92,3 +92,62 @@ func TestServeSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestRoleSettings: a role with a bad or missing setting stops at start
+// with a message naming it, before connecting to anything; no role signs
+// tokens with an empty, short or placeholder secret.
+func TestRoleSettings(t *testing.T) {
+	good := map[string]string{
+		"MP3CONVERTER_DATABASE_URL": "mysql://u:p@127.0.0.1:1/auth",
+		"MP3CONVERTER_QUEUE_URL":    "amqp://u:p@127.0.0.1:1/",
+		"MP3CONVERTER_STORAGE_URL":  "mongodb://127.0.0.1:1",
+		"JWT_SECRET":                "a-long-random-secret-for-tests-0123",
+	}
+	for _, tt := range []struct {
+		role  string
+		unset []string
+		set   map[string]string
+		want  string
+	}{
+		{"gateway", []string{"JWT_SECRET"}, nil, "JWT_SECRET is not set"},
+		{"auth", []string{"JWT_SECRET"}, nil, "JWT_SECRET is not set"},
+		{"gateway", nil, map[string]string{"JWT_SECRET": "CHANGE-ME"}, "JWT_SECRET: too short"},
+		{"auth", nil, map[string]string{"JWT_SECRET": "changeme-changeme"}, "JWT_SECRET: looks like a placeholder"},
+		{"auth", []string{"MP3CONVERTER_DATABASE_URL"}, nil, "MP3CONVERTER_DATABASE_URL is not set"},
+		{"auth", nil, map[string]string{"MP3CONVERTER_DATABASE_URL": "postgres://x/y"}, "MP3CONVERTER_DATABASE_URL"},
+		{"gateway", []string{"MP3CONVERTER_QUEUE_URL"}, nil, "MP3CONVERTER_QUEUE_URL is not set"},
+		{"converter", []string{"MP3CONVERTER_STORAGE_URL"}, nil, "MP3CONVERTER_STORAGE_URL is not set"},
+		{"converter", nil, map[string]string{"MP3CONVERTER_WORKERS": "0"}, "MP3CONVERTER_WORKERS"},
+		{"notification", nil, map[string]string{"MP3CONVERTER_HEALTH_ADDR": "8081"}, "MP3CONVERTER_HEALTH_ADDR"},
+		{"notification", nil, map[string]string{"MP3CONVERTER_SHUTDOWN_GRACE": "soon"}, "MP3CONVERTER_SHUTDOWN_GRACE"},
+		{"gateway", nil, map[string]string{"MP3CONVERTER_MAX_UPLOAD": "lots"}, "MP3CONVERTER_MAX_UPLOAD"},
+		{"gateway", nil, map[string]string{"MP3CONVERTER_QUEUE_URL": "amqp://u:hunter2@host:notaport/"}, "MP3CONVERTER_QUEUE_URL"},
+	} {
+		env := map[string]string{}
+		for k, v := range good {
+			env[k] = v
+		}
+		for _, k := range tt.unset {
+			delete(env, k)
+		}
+		for k, v := range tt.set {
+			env[k] = v
+		}
+		for k := range good {
+			t.Setenv(k, env[k])
+		}
+		for k, v := range tt.set {
+			t.Setenv(k, v)
+		}
+		code, _, errs := runCmd(t, "", tt.role)
+		if code != 2 || !strings.Contains(errs, tt.want) {
+			t.Errorf("%s with %v, without %v: exit %d, %q; want 2 and %q", tt.role, tt.set, tt.unset, code, errs, tt.want)
+		}
+		if strings.Contains(errs, "hunter2") {
+			t.Errorf("a password reached the error: %q", errs)
+		}
+		for k := range tt.set {
+			t.Setenv(k, "")
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -17,8 +18,11 @@ type settings struct {
 	errs []string
 }
 
-func newSettings(name string) *settings {
+// newSettings returns the settings of a command; usage and flag errors go
+// to out.
+func newSettings(name string, out io.Writer) *settings {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
 	return &settings{fs: fs}
 }
 

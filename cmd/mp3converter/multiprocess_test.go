@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,6 +173,15 @@ func TestIntegrationMultiProcess(t *testing.T) {
 		t.Errorf("mails to %s: %q", email, mails)
 	}
 
+	// A seed gateway's message (no job_id) converts too: swapping services
+	// one at a time works. The video goes into GridFS as pymongo puts it.
+	seedVideo := gridfsPut(t, c.storeURL, "videos", testmedia.Make(t, testmedia.WebM, 2))
+	publishRaw(t, c.queueURL, "video", fmt.Sprintf(`{"video_fid": %q, "mp3_fid": null, "username": %q}`, seedVideo, email))
+	sj := cl.waitJob(seedVideo, time.Minute) // keyed by the video's fid
+	if sj.Status != "done" || sj.MP3FID == nil || gridfsCount(t, c.storeURL, "mp3s", *sj.MP3FID) != 1 {
+		t.Errorf("seed-style message: job %+v", sj)
+	}
+
 	// Ten uploads at once: both converters take jobs.
 	src := testmedia.Make(t, testmedia.MP4, 20)
 	var wg sync.WaitGroup
@@ -203,6 +213,63 @@ func TestIntegrationMultiProcess(t *testing.T) {
 	if n1 == 0 || n2 == 0 || n1+n2 < 10 {
 		t.Errorf("converters took %d and %d of 10 jobs; want both working", n1, n2)
 	}
+
+	// The gateway checks tokens itself: with auth down, signed-in users go on;
+	// only logins fail, with 503.
+	auth := c.procs["auth"]
+	auth.cmd.Process.Kill()
+	auth.cmd.Wait()
+	if js := cl.jobs(""); len(js) != 12 {
+		t.Errorf("with auth down, GET /jobs listed %d jobs, want 12", len(js))
+	}
+	req := cl.request("POST", "/login", nil)
+	req.SetBasicAuth(email, "curl-password")
+	if resp, body := do(t, req); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("login with auth down: %d %q, want 503", resp.StatusCode, body)
+	}
+}
+
+// publishRaw puts a persistent message on a queue, as the seed's services do.
+func publishRaw(t *testing.T, queueURL, queue, body string) {
+	t.Helper()
+	conn, err := amqp.Dial(queueURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	err = ch.PublishWithContext(context.Background(), "", queue, false, false,
+		amqp.Publishing{DeliveryMode: amqp.Persistent, ContentType: "application/json", Body: []byte(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gridfsPut stores a file with a driver-generated ObjectId and no name, as
+// the seed's fs.put(data) does, and returns the id's hex.
+func gridfsPut(t *testing.T, uri, db, path string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(ctx)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id, err := client.Database(db).GridFSBucket().UploadFromStream(ctx, "", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.Hex()
 }
 
 // peekMessage reads the next message of a queue without taking it.

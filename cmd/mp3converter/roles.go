@@ -185,10 +185,17 @@ func (c *RoleConfig) validate(role string) error {
 	}
 	if uses("gateway", "converter", "notification") {
 		need(c.QueueURL != "", "MP3CONVERTER_QUEUE_URL is not set")
+		if c.QueueURL != "" {
+			if _, err := rabbitmq.New(c.QueueURL, rabbitmq.Options{}); err != nil {
+				bad = append(bad, fmt.Sprintf("MP3CONVERTER_QUEUE_URL: %v", err))
+			}
+		}
 		need(c.MaxAttempts >= 1, "MP3CONVERTER_MAX_ATTEMPTS must be 1 or more")
 	}
 	if uses("gateway", "converter") {
 		need(c.StorageURL != "", "MP3CONVERTER_STORAGE_URL is not set")
+		need(c.StorageURL == "" || strings.HasPrefix(c.StorageURL, "mongodb://") || strings.HasPrefix(c.StorageURL, "mongodb+srv://"),
+			"MP3CONVERTER_STORAGE_URL: want mongodb://host:27017")
 		need(c.VideoQueue != "", "VIDEO_QUEUE is empty")
 	}
 	if uses("converter", "notification") {
@@ -204,6 +211,12 @@ func (c *RoleConfig) validate(role string) error {
 		need(c.MaxDuration >= 0, "MP3CONVERTER_MAX_DURATION must not be negative")
 	case "auth":
 		need(c.TokenTTL > 0, "MP3CONVERTER_TOKEN_TTL must be positive")
+	case "notification":
+		if c.SMTPURL != "" {
+			if _, err := smtp.New(c.SMTPURL, c.MailFrom, 0); err != nil {
+				bad = append(bad, fmt.Sprintf("MP3CONVERTER_SMTP_URL: %v", err))
+			}
+		}
 	}
 	need(c.ShutdownGrace >= 0, "MP3CONVERTER_SHUTDOWN_GRACE must not be negative")
 	if len(bad) > 0 {
@@ -229,7 +242,7 @@ type Role struct {
 }
 
 func runRole(ctx context.Context, name string, args []string, stderr io.Writer) error {
-	s := newSettings(name)
+	s := newSettings(name, stderr)
 	var cfg RoleConfig
 	cfg.register(name, s)
 	if err := s.Parse(args); err != nil {
@@ -270,7 +283,7 @@ func (r *Role) Run(ctx context.Context) error {
 	if c.QueueURL != "" {
 		queue, err = rabbitmq.New(c.QueueURL, rabbitmq.Options{Policy: policy, Logger: log, ConnectionName: "mp3converter-" + r.Name})
 		if err != nil {
-			return usageError{fmt.Errorf("bad setting: MP3CONVERTER_QUEUE_URL: %w", err)}
+			return err
 		}
 		r.closers = append(r.closers, func() { queue.Close() })
 		checks = append(checks, httpapi.Check{Name: "queue", Check: queue.Ping})
@@ -318,7 +331,7 @@ func (r *Role) Run(ctx context.Context) error {
 		if c.SMTPURL != "" {
 			sn, err := smtp.New(c.SMTPURL, c.MailFrom, 30*time.Second)
 			if err != nil {
-				return usageError{fmt.Errorf("bad setting: MP3CONVERTER_SMTP_URL: %w", err)}
+				return err
 			}
 			n = sn
 		}

@@ -123,7 +123,7 @@ type Serve struct {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	s := newSettings("serve")
+	s := newSettings("serve", stderr)
 	var cfg ServeConfig
 	cfg.register(s)
 	if err := s.Parse(args); err != nil {

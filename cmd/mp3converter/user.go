@@ -23,7 +23,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if len(args) == 0 {
 		return usageError{errors.New("user: want add, list or delete")}
 	}
-	s := newSettings("user " + args[0])
+	s := newSettings("user "+args[0], stderr)
 	var dataDir, databaseURL, email string
 	var admin, passwordStdin bool
 	s.String(&dataDir, "data-dir", "./data", "data directory of \"serve\"", "MP3CONVERTER_DATA_DIR")
