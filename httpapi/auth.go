@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +37,11 @@ var (
 	_ Authenticator = (*AuthClient)(nil)
 )
 
-// loginHandler serves POST /login: HTTP Basic in, the raw JWT out.
-func loginHandler(a Authenticator, log *slog.Logger) http.HandlerFunc {
+// loginHandler serves POST /login: HTTP Basic in, the raw JWT out. Failed
+// logins count against the account and the client's address; past the
+// throttle's limits the answer is 429 with Retry-After, before any password
+// is checked.
+func loginHandler(a Authenticator, t *Throttle, proxies Proxies, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		email, password, ok := r.BasicAuth()
@@ -46,13 +50,29 @@ func loginHandler(a Authenticator, log *slog.Logger) http.HandlerFunc {
 			Error(w, r, log, auth.ErrMissingCredentials)
 			return
 		}
-		token, err := a.Login(r.Context(), email, password)
+		addr := proxies.ClientAddr(r)
+		account := "account:" + strings.ToLower(strings.TrimSpace(email))
+		keys := []string{account, "addr:" + addr}
+		if t != nil {
+			if wait := t.Wait(keys...); wait > 0 {
+				log.Warn("LoginThrottled", "request_id", requestID(r.Context()), "client", addr)
+				Error(w, r, log, tooMany(wait))
+				return
+			}
+		}
+		token, err := a.Login(withClientAddr(r.Context(), addr), email, password)
 		if err != nil {
+			if errors.Is(err, auth.ErrInvalidCredentials) && t != nil {
+				t.Fail(keys...)
+			}
 			if mp3converter.ErrorCode(err) == mp3converter.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
 			}
 			Error(w, r, log, err)
 			return
+		}
+		if t != nil {
+			t.Forget(account)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, token)
@@ -88,15 +108,24 @@ func authenticate(r *http.Request, v Verifier) (*auth.Claims, error) {
 	return v.Verify(r.Context(), token)
 }
 
-// AuthHandler returns the auth role's routes: /login and /validate, and
+// AuthServer serves the auth role's routes: /login and /validate, and
 // health checks.
-func AuthHandler(svc *auth.Service, checks []Check, log *slog.Logger) http.Handler {
+type AuthServer struct {
+	Service  *auth.Service
+	Throttle *Throttle
+	Proxies  Proxies // whose X-Forwarded-For to believe: the gateways
+	Checks   []Check
+	Logger   *slog.Logger
+}
+
+// Handler returns the routes.
+func (a *AuthServer) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", loginHandler(svc, log))
-	mux.HandleFunc("POST /validate", validateHandler(svc, log))
+	mux.HandleFunc("POST /login", loginHandler(a.Service, a.Throttle, a.Proxies, a.Logger))
+	mux.HandleFunc("POST /validate", validateHandler(a.Service, a.Logger))
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.HandleFunc("GET /readyz", readyz(checks, log))
-	return Middleware(mux, log)
+	mux.HandleFunc("GET /readyz", readyz(a.Checks, a.Logger))
+	return Middleware(mux, a.Logger)
 }
 
 // AuthClient forwards logins to the auth service over HTTP, as the seed's
@@ -125,6 +154,9 @@ func (c *AuthClient) Login(ctx context.Context, email, password string) (string,
 		return "", err
 	}
 	req.SetBasicAuth(email, password)
+	if addr := clientAddrFrom(ctx); addr != "" {
+		req.Header.Set("X-Forwarded-For", addr)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("auth service %s: %w: %w", c.Addr, mp3converter.ErrUnavailable, redact(err))
@@ -143,7 +175,8 @@ func (c *AuthClient) Login(ctx context.Context, email, password string) (string,
 	case resp.StatusCode == http.StatusUnauthorized:
 		return "", auth.ErrInvalidCredentials
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return "", &mp3converter.Error{Code: mp3converter.ETOOMANY, Message: text}
+		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return "", &retryAfterError{err: &mp3converter.Error{Code: mp3converter.ETOOMANY, Message: text}, after: time.Duration(secs) * time.Second}
 	default:
 		return "", fmt.Errorf("auth service %s answered %s: %w", c.Addr, resp.Status, mp3converter.ErrUnavailable)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/retention"
 )
 
 // Gateway serves the gateway role's routes.
@@ -27,21 +28,27 @@ type Gateway struct {
 	Queue      mp3converter.Queue
 	VideoQueue string
 	MaxUpload  int64 // bytes of one uploaded file
-	Checks     []Check
-	Logger     *slog.Logger
+	Throttle   *Throttle
+	Proxies    Proxies // whose X-Forwarded-For to believe: the ingress
+	// IdleTimeout cuts an upload or download that moves no byte for this
+	// long, so that slow clients cannot hold connections (60 s if 0).
+	IdleTimeout time.Duration
+	Checks      []Check
+	Logger      *slog.Logger
 }
 
 // routes are the gateway's routes, as docs/openapi.yaml documents them.
 func (g *Gateway) routes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"POST /login":    loginHandler(g.Auth, g.Logger),
-		"POST /validate": validateHandler(g.Tokens, g.Logger),
-		"POST /upload":   g.authed(g.upload),
-		"GET /download":  g.authed(g.download),
-		"GET /jobs":      g.authed(g.listJobs),
-		"GET /jobs/{id}": g.authed(g.getJob),
-		"GET /healthz":   healthz,
-		"GET /readyz":    readyz(g.Checks, g.Logger),
+		"POST /login":       loginHandler(g.Auth, g.Throttle, g.Proxies, g.Logger),
+		"POST /validate":    validateHandler(g.Tokens, g.Logger),
+		"POST /upload":      g.authed(g.upload),
+		"GET /download":     g.authed(g.download),
+		"GET /jobs":         g.authed(g.listJobs),
+		"GET /jobs/{id}":    g.authed(g.getJob),
+		"DELETE /jobs/{id}": g.authed(g.deleteJob),
+		"GET /healthz":      healthz,
+		"GET /readyz":       readyz(g.Checks, g.Logger),
 	}
 }
 
@@ -92,7 +99,7 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		Error(w, r, g.Logger, g.errTooLarge())
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, g.MaxUpload+multipartSlack)
+	r.Body = http.MaxBytesReader(w, &idleReader{r: r.Body, rc: http.NewResponseController(w), idle: g.idle()}, g.MaxUpload+multipartSlack)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		Error(w, r, g.Logger, errOneFile)
@@ -254,6 +261,7 @@ func (g *Gateway) download(w http.ResponseWriter, r *http.Request, c *auth.Claim
 	w.Header().Set("Content-Disposition", ContentDisposition(name))
 	w.Header().Set("ETag", `"`+fid+`"`)
 	w.Header().Set("Cache-Control", "private, max-age=3600")
+	w = &idleWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: g.idle()}
 	if rs, ok := rc.(io.ReadSeeker); ok {
 		http.ServeContent(w, r, name, job.UpdatedAt, rs)
 		return
@@ -366,6 +374,23 @@ func (g *Gateway) getJob(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	writeJSON(w, http.StatusOK, toJSON(job))
 }
 
+// deleteJob serves DELETE /jobs/{id}: the job and its files go.
+func (g *Gateway) deleteJob(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
+	job, err := g.ownJob(r, c)
+	if err == nil {
+		err = retention.Delete(r.Context(), g.Jobs, g.Videos, g.MP3s, job)
+	}
+	if errors.Is(err, mp3converter.ErrNotFound) {
+		err = errNoJob
+	}
+	if err != nil {
+		Error(w, r, g.Logger, err)
+		return
+	}
+	g.Logger.Info("JobDeleted", "request_id", requestID(r.Context()), "job_id", job.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // ownJob loads the job named in the path if the caller may see it; anyone
 // else's job is not found, so that ids cannot be probed.
 func (g *Gateway) ownJob(r *http.Request, c *auth.Claims) (*mp3converter.Job, error) {
@@ -386,6 +411,40 @@ func (g *Gateway) deleteBlob(s mp3converter.BlobStore, id string) {
 	if err := s.Delete(ctx, id); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
 		g.Logger.Error("BlobDeleteFailed", "fid", id, "err", err)
 	}
+}
+
+func (g *Gateway) idle() time.Duration {
+	if g.IdleTimeout > 0 {
+		return g.IdleTimeout
+	}
+	return time.Minute
+}
+
+// idleReader pushes the connection's read deadline forward before each
+// read: a client may upload slowly, but not stall.
+type idleReader struct {
+	r    io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	i.rc.SetReadDeadline(time.Now().Add(i.idle))
+	return i.r.Read(p)
+}
+
+func (i *idleReader) Close() error { return i.r.Close() }
+
+// idleWriter does the same for writes, against clients that stop reading.
+type idleWriter struct {
+	http.ResponseWriter
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (i *idleWriter) Write(p []byte) (int, error) {
+	i.rc.SetWriteDeadline(time.Now().Add(i.idle))
+	return i.ResponseWriter.Write(p)
 }
 
 func humanBytes(n int64) string {

@@ -37,6 +37,8 @@ Usage:
   mp3converter user add --email E --password-stdin [--admin]
   mp3converter user list
   mp3converter user delete --email E
+  mp3converter dead-letters list [--queue video,mp3]
+  mp3converter dead-letters requeue --queue Q (--id ID | --all)
   mp3converter version
 
 Run "mp3converter <command> -h" for a command's settings. Every setting can
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runRole(ctx, args[0], args[1:], stderr)
 	case "user":
 		err = runUser(ctx, args[1:], stdin, stdout, stderr)
+	case "dead-letters":
+		err = runDeadLetters(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mp3converter", version)
 	case "help", "-h", "-help", "--help":

@@ -23,6 +23,7 @@ import (
 	"github.com/mp3converter/mp3converter/mysql"
 	"github.com/mp3converter/mp3converter/notification"
 	"github.com/mp3converter/mp3converter/rabbitmq"
+	"github.com/mp3converter/mp3converter/retention"
 	"github.com/mp3converter/mp3converter/smtp"
 )
 
@@ -46,6 +47,8 @@ type RoleConfig struct {
 	MaxUpload     int64
 	MaxDuration   time.Duration
 	KeepVideos    bool
+	Retention     time.Duration
+	Proxies       string
 	MaxAttempts   int
 	TokenTTL      time.Duration
 	ShutdownGrace time.Duration
@@ -71,6 +74,7 @@ func (c *RoleConfig) register(role string, s *settings) {
 	uses := func(rs ...string) bool { return contains(rs, role) }
 	if uses("auth", "gateway") {
 		s.String(&c.Addr, "addr", d.Addr, "HTTP listen address", "MP3CONVERTER_ADDR")
+		s.String(&c.Proxies, "trusted-proxies", "127.0.0.1/8,::1", "proxies whose X-Forwarded-For names the client (the ingress; for auth, the gateways), comma-separated CIDRs", "MP3CONVERTER_TRUSTED_PROXIES")
 		s.Secret(&c.JWTSecret, "jwt-secret", "JWT signing secret, 16 characters or more, the same for auth and gateway", "JWT_SECRET")
 	}
 	if uses("converter", "notification") {
@@ -94,6 +98,7 @@ func (c *RoleConfig) register(role string, s *settings) {
 	case "gateway":
 		s.String(&c.AuthAddr, "auth-address", d.AuthAddr, "the auth service, host:port", "AUTH_SVC_ADDRESS")
 		s.Bytes(&c.MaxUpload, "max-upload", 2<<30, "largest file accepted", "MP3CONVERTER_MAX_UPLOAD")
+		s.Duration(&c.Retention, "retention", 30*24*time.Hour, "jobs and their files are deleted this long after their last change; 0 keeps them", "MP3CONVERTER_RETENTION")
 	case "converter":
 		s.Int(&c.Workers, "workers", runtime.NumCPU(), "conversions run in parallel", "MP3CONVERTER_WORKERS")
 		s.String(&c.TempDir, "temp-dir", os.TempDir(), "where media is written while converting", "MP3CONVERTER_TEMP_DIR")
@@ -177,6 +182,9 @@ func (c *RoleConfig) validate(role string) error {
 		if err := checkJWTSecret(c.JWTSecret); err != nil {
 			bad = append(bad, err.Error())
 		}
+		if _, err := httpapi.ParseProxies(c.Proxies); err != nil {
+			bad = append(bad, fmt.Sprintf("MP3CONVERTER_TRUSTED_PROXIES=%q: %v", c.Proxies, err))
+		}
 	}
 	if uses("converter", "notification") {
 		if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
@@ -205,6 +213,7 @@ func (c *RoleConfig) validate(role string) error {
 	case "gateway":
 		need(c.AuthAddr != "", "AUTH_SVC_ADDRESS is not set")
 		need(c.MaxUpload > 0, "MP3CONVERTER_MAX_UPLOAD must be positive")
+		need(c.Retention >= 0, "MP3CONVERTER_RETENTION must not be negative")
 	case "converter":
 		need(c.Workers >= 1, "MP3CONVERTER_WORKERS must be 1 or more")
 		need(c.VideoQueue != c.MP3Queue, "VIDEO_QUEUE and MP3_QUEUE must differ")
@@ -301,27 +310,36 @@ func (r *Role) Run(ctx context.Context) error {
 
 	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.cancel = cancel
+	proxies, _ := httpapi.ParseProxies(c.Proxies) // checked by validate
 	var handler http.Handler
 	addr := c.Addr
 	switch r.Name {
 	case "auth":
 		svc := &auth.Service{Users: db.Users, Secret: []byte(c.JWTSecret), TTL: c.TokenTTL, Logger: log}
-		handler = httpapi.AuthHandler(svc, checks, log)
+		handler = (&httpapi.AuthServer{Service: svc, Throttle: httpapi.NewThrottle(), Proxies: proxies, Checks: checks, Logger: log}).Handler()
 	case "gateway":
 		tokens := &auth.Service{Users: db.Users, Secret: []byte(c.JWTSecret), Logger: log}
 		gw := &httpapi.Gateway{
 			Auth: &httpapi.AuthClient{Addr: c.AuthAddr}, Tokens: tokens, Jobs: db.Jobs, Videos: videos, MP3s: mp3s,
 			Queue: queue, VideoQueue: c.VideoQueue, MaxUpload: c.MaxUpload, Checks: checks, Logger: log,
+			Throttle: httpapi.NewThrottle(), Proxies: proxies,
 		}
 		handler = gw.Handler()
+		sweeper := &retention.Sweeper{Jobs: db.Jobs, Videos: videos, MP3s: mp3s, Retention: c.Retention, Logger: log}
+		r.start(func() { sweeper.Run(workCtx, retention.Interval(c.Retention)) })
 	case "converter":
 		conv := &ffmpeg.Converter{FFmpeg: c.FFmpeg, FFprobe: c.FFprobe}
 		if err := conv.Check(ctx); err != nil {
 			return err
 		}
+		scratch, err := converter.ScratchDir(c.TempDir)
+		if err != nil {
+			return err
+		}
+		r.closers = append(r.closers, func() { os.RemoveAll(scratch) })
 		w := &converter.Worker{
 			Videos: videos, MP3s: mp3s, Jobs: db.Jobs, Queue: queue, Converter: conv,
-			VideoQueue: c.VideoQueue, MP3Queue: c.MP3Queue, TempDir: c.TempDir,
+			VideoQueue: c.VideoQueue, MP3Queue: c.MP3Queue, TempDir: scratch,
 			MaxDuration: c.MaxDuration, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace, Logger: log,
 		}
 		r.start(func() { w.Run(workCtx, c.Workers) })

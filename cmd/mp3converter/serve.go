@@ -26,6 +26,7 @@ import (
 	"github.com/mp3converter/mp3converter/httpapi"
 	"github.com/mp3converter/mp3converter/localfs"
 	"github.com/mp3converter/mp3converter/notification"
+	"github.com/mp3converter/mp3converter/retention"
 	"github.com/mp3converter/mp3converter/smtp"
 	"github.com/mp3converter/mp3converter/sqlite"
 )
@@ -39,6 +40,8 @@ type ServeConfig struct {
 	MaxUpload     int64
 	MaxDuration   time.Duration
 	KeepVideos    bool
+	Retention     time.Duration
+	Proxies       string
 	JWTSecret     string
 	TokenTTL      time.Duration
 	SMTPURL       string
@@ -61,6 +64,8 @@ func (c *ServeConfig) register(s *settings) {
 	s.Bytes(&c.MaxUpload, "max-upload", 2<<30, "largest file accepted", "MP3CONVERTER_MAX_UPLOAD")
 	s.Duration(&c.MaxDuration, "max-duration", 4*time.Hour, "longest media converted; 0 for no limit", "MP3CONVERTER_MAX_DURATION")
 	s.Bool(&c.KeepVideos, "keep-videos", false, "keep source videos after conversion", "MP3CONVERTER_KEEP_VIDEOS")
+	s.Duration(&c.Retention, "retention", 30*24*time.Hour, "jobs and their files are deleted this long after their last change; 0 keeps them", "MP3CONVERTER_RETENTION")
+	s.String(&c.Proxies, "trusted-proxies", "127.0.0.1/8,::1", "proxies whose X-Forwarded-For names the client, comma-separated CIDRs", "MP3CONVERTER_TRUSTED_PROXIES")
 	s.Secret(&c.JWTSecret, "jwt-secret", "JWT signing secret, 16 characters or more (default: generated and kept in the data dir)", "JWT_SECRET")
 	s.Duration(&c.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of a login token", "MP3CONVERTER_TOKEN_TTL")
 	s.Secret(&c.SMTPURL, "smtp-url", "SMTP server for notices, smtp://user:pass@host:587 (default: notices go to the log)", "MP3CONVERTER_SMTP_URL")
@@ -89,8 +94,11 @@ func (c *ServeConfig) validate() error {
 	if c.MaxAttempts < 1 {
 		bad = append(bad, fmt.Sprintf("MP3CONVERTER_MAX_ATTEMPTS=%d: want 1 or more", c.MaxAttempts))
 	}
-	if c.MaxDuration < 0 || c.ShutdownGrace < 0 || c.TokenTTL <= 0 {
+	if c.MaxDuration < 0 || c.ShutdownGrace < 0 || c.TokenTTL <= 0 || c.Retention < 0 {
 		bad = append(bad, "durations must not be negative, and MP3CONVERTER_TOKEN_TTL must be positive")
+	}
+	if _, err := httpapi.ParseProxies(c.Proxies); err != nil {
+		bad = append(bad, fmt.Sprintf("MP3CONVERTER_TRUSTED_PROXIES=%q: %v", c.Proxies, err))
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < auth.MinSecretLength {
 		bad = append(bad, fmt.Sprintf("JWT_SECRET: too short (%d characters, want %d or more)", len(c.JWTSecret), auth.MinSecretLength))
@@ -188,6 +196,7 @@ func (m *Serve) Run(ctx context.Context) error {
 		return err
 	}
 
+	proxies, _ := httpapi.ParseProxies(c.Proxies) // checked by validate
 	secret, err := jwtSecret(c.JWTSecret, c.DataDir)
 	if err != nil {
 		return err
@@ -229,13 +238,16 @@ func (m *Serve) Run(ctx context.Context) error {
 		Queue: m.queue, MP3Queue: c.MP3Queue, Notifier: notifier, Jobs: m.db.Jobs,
 		PublicURL: publicURL, Logger: log.With("role", "notification"),
 	}
-	m.workers.Add(2)
+	sweeper := &retention.Sweeper{Jobs: m.db.Jobs, Videos: videos, MP3s: mp3s, Retention: c.Retention, Logger: log.With("role", "retention")}
+	m.workers.Add(3)
 	go func() { defer m.workers.Done(); conv2.Run(workCtx, c.Workers) }()
 	go func() { defer m.workers.Done(); notifier2.Run(workCtx, 2) }()
+	go func() { defer m.workers.Done(); sweeper.Run(workCtx, retention.Interval(c.Retention)) }()
 
 	gw := &httpapi.Gateway{
 		Auth: authSvc, Tokens: authSvc, Jobs: m.db.Jobs, Videos: videos, MP3s: mp3s, Queue: m.queue,
 		VideoQueue: c.VideoQueue, MaxUpload: c.MaxUpload, Logger: log.With("role", "gateway"),
+		Throttle: httpapi.NewThrottle(), Proxies: proxies,
 		Checks: []httpapi.Check{{Name: "database", Check: m.db.Ping}, {Name: "videos", Check: videos.Ping}, {Name: "mp3s", Check: mp3s.Ping}},
 	}
 	m.server = newHTTPServer(gw.Handler(), log)
