@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -273,7 +271,7 @@ func (g *Gateway) download(w http.ResponseWriter, r *http.Request, c *auth.Claim
 }
 
 // ContentDisposition returns an attachment header naming name: an ASCII
-// fallback for old clients and the exact UTF-8 name (RFC 6266).
+// fallback for old clients and the exact UTF-8 name (RFC 6266, RFC 8187).
 func ContentDisposition(name string) string {
 	fallback := strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == '%' {
@@ -281,11 +279,15 @@ func ContentDisposition(name string) string {
 		}
 		return r
 	}, name)
-	v := mime.FormatMediaType("attachment", map[string]string{"filename": name})
-	if v == "" || !strings.Contains(v, "filename*") {
-		return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, fallback, url.PathEscape(name))
+	var ext strings.Builder
+	for _, b := range []byte(name) {
+		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("!#$&+-.^_`|~", b) >= 0 {
+			ext.WriteByte(b)
+		} else {
+			fmt.Fprintf(&ext, "%%%02X", b)
+		}
 	}
-	return fmt.Sprintf(`attachment; filename="%s"; %s`, fallback, strings.TrimPrefix(v, "attachment; "))
+	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, fallback, ext.String())
 }
 
 func mayRead(c *auth.Claims, j *mp3converter.Job) bool { return c.Admin || j.Owner == c.Username }
