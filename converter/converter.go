@@ -78,12 +78,18 @@ var errJobGone = errors.New("job deleted")
 // Handle converts the job of one delivery. See mp3converter.Queue for what
 // its error means.
 func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
+	if ctx.Err() != nil {
+		return mp3converter.ErrShutdown
+	}
 	msg, err := mp3converter.DecodeMessage(d.Body, false)
 	if err != nil {
 		w.Logger.Error("MessageRejected", "queue", w.VideoQueue, "err", err)
 		return err
 	}
 	job, err := w.job(ctx, msg)
+	if err != nil && ctx.Err() != nil {
+		return mp3converter.ErrShutdown
+	}
 	if errors.Is(err, errJobGone) {
 		w.Logger.Info("JobGone", "job_id", msg.JobID)
 		return nil
@@ -108,6 +114,9 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		return nil
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return mp3converter.ErrShutdown
+		}
 		return err
 	}
 	log.Info("ConversionStarted", "video_fid", job.VideoFID, "mp3_fid", job.MP3FID)

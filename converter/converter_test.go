@@ -1,0 +1,266 @@
+package converter_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/converter"
+	"github.com/mp3converter/mp3converter/ffmpeg"
+	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/localfs"
+	"github.com/mp3converter/mp3converter/sqlite"
+)
+
+// queue records publishes; failPublish makes the next n fail.
+type queue struct {
+	mu          sync.Mutex
+	published   [][]byte
+	failPublish int
+}
+
+func (q *queue) Publish(_ context.Context, _ string, body []byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.failPublish > 0 {
+		q.failPublish--
+		return mp3converter.ErrUnavailable
+	}
+	q.published = append(q.published, body)
+	return nil
+}
+
+func (q *queue) Consume(context.Context, string, mp3converter.Handler) error { return nil }
+
+type fixture struct {
+	w      *converter.Worker
+	q      *queue
+	db     *sqlite.DB
+	videos *localfs.Store
+	dir    string
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	videos, _ := localfs.Open(filepath.Join(dir, "videos"))
+	mp3s, _ := localfs.Open(filepath.Join(dir, "mp3s"))
+	q := &queue{}
+	os.MkdirAll(filepath.Join(dir, "tmp"), 0o700)
+	w := &converter.Worker{Videos: videos, MP3s: mp3s, Jobs: db.Jobs, Queue: q, Converter: &ffmpeg.Converter{},
+		VideoQueue: "video", MP3Queue: "mp3", TempDir: filepath.Join(dir, "tmp"), Logger: slog.New(slog.DiscardHandler)}
+	return &fixture{w: w, q: q, db: db, videos: videos, dir: dir}
+}
+
+// upload stores a video and its job and returns the queue message.
+func (f *fixture) upload(t *testing.T, path string) (*mp3converter.Job, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	file, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	j := &mp3converter.Job{ID: mp3converter.NewID(), Owner: "ann@example.com", VideoFID: mp3converter.NewID(), Filename: filepath.Base(path)}
+	if _, err := f.videos.Put(ctx, j.VideoFID, file); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Jobs.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := mp3converter.Message{VideoFID: j.VideoFID, Username: j.Owner, JobID: j.ID, Filename: j.Filename}.MarshalJSON()
+	return j, body
+}
+
+func (f *fixture) job(t *testing.T, id string) *mp3converter.Job {
+	t.Helper()
+	j, err := f.db.Jobs.Job(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// files counts the blobs and temp files on disk.
+func (f *fixture) files(t *testing.T, sub string) int {
+	t.Helper()
+	n := 0
+	filepath.Walk(filepath.Join(f.dir, sub), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && !filepath.HasPrefix(filepath.Base(filepath.Dir(p)), ".") {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// A redelivered message for a done job converts nothing and announces
+// nothing again.
+func TestRedeliveryOfDoneJob(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	j, msg := f.upload(t, testmedia.Make(t, testmedia.MKV, 2))
+	if err := f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	done := f.job(t, j.ID)
+	if done.Status != mp3converter.JobDone || done.Attempts != 1 || len(f.q.published) != 1 {
+		t.Fatalf("after one delivery: %s, %d attempts, %d published", done.Status, done.Attempts, len(f.q.published))
+	}
+	if f.files(t, "videos") != 0 || f.files(t, "mp3s") != 1 || f.files(t, "tmp") != 0 {
+		t.Errorf("files after conversion: %d videos, %d mp3s, %d temp; want 0, 1, 0", f.files(t, "videos"), f.files(t, "mp3s"), f.files(t, "tmp"))
+	}
+	for i := 0; i < 2; i++ {
+		if err := f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 2 + i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := f.job(t, j.ID)
+	if again.MP3FID != done.MP3FID || again.Attempts != 1 || len(f.q.published) != 1 || f.files(t, "mp3s") != 1 {
+		t.Errorf("redeliveries changed things: mp3 %s→%s, attempts %d, %d published, %d mp3s",
+			done.MP3FID, again.MP3FID, again.Attempts, len(f.q.published), f.files(t, "mp3s"))
+	}
+}
+
+// An attempt that stored its MP3 but did not finish (here the publish
+// fails) leaves no orphan: the retry replaces the same blob.
+func TestRetryAfterStoringReplacesTheMP3(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	j, msg := f.upload(t, testmedia.Make(t, testmedia.MP4, 2))
+	f.q.failPublish = 1
+	err := f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 1})
+	if err == nil || mp3converter.IsPermanent(err) {
+		t.Fatalf("first attempt: %v, want a transient error", err)
+	}
+	mid := f.job(t, j.ID)
+	if mid.Status != mp3converter.JobQueued || mid.MP3FID == "" || f.files(t, "mp3s") != 1 || mid.Error == "" {
+		t.Fatalf("after the failed attempt: %+v, %d mp3s", mid, f.files(t, "mp3s"))
+	}
+	if err := f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 2}); err != nil {
+		t.Fatal(err)
+	}
+	end := f.job(t, j.ID)
+	if end.Status != mp3converter.JobDone || end.MP3FID != mid.MP3FID || end.Attempts != 2 || end.Error != "" {
+		t.Errorf("after the retry: %+v", end)
+	}
+	if n := f.files(t, "mp3s"); n != 1 {
+		t.Errorf("%d MP3s stored for one job", n)
+	}
+}
+
+func TestPermanentFailure(t *testing.T) {
+	f := setup(t)
+	j, msg := f.upload(t, testmedia.Make(t, testmedia.NoAudio, 1))
+	err := f.w.Handle(context.Background(), mp3converter.Delivery{Body: msg, Attempt: 1})
+	if !mp3converter.IsPermanent(err) {
+		t.Fatalf("err = %v, want permanent", err)
+	}
+	got := f.job(t, j.ID)
+	if got.Status != mp3converter.JobFailed || got.Error != "the video has no audio track" || got.Attempts != 1 {
+		t.Errorf("job %+v", got)
+	}
+	if f.files(t, "mp3s") != 0 || f.files(t, "tmp") != 0 || len(f.q.published) != 0 {
+		t.Error("a failed job left an MP3, temp files or a message")
+	}
+}
+
+// Out of attempts, a server-side failure fails the job without leaking
+// internal detail to the user.
+func TestLastAttempt(t *testing.T) {
+	f := setup(t)
+	j, msg := f.upload(t, testmedia.Make(t, testmedia.MP4, 1))
+	f.q.failPublish = 1
+	err := f.w.Handle(context.Background(), mp3converter.Delivery{Body: msg, Attempt: 3, Final: true})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	got := f.job(t, j.ID)
+	if got.Status != mp3converter.JobFailed || got.Error != "conversion failed after 1 attempts because of a server problem; try again later" {
+		t.Errorf("job %+v", got)
+	}
+	if f.files(t, "mp3s") != 0 {
+		t.Error("the failed job's MP3 was kept")
+	}
+}
+
+// A job deleted while queued is skipped, and one deleted while converting
+// leaves nothing behind.
+func TestDeletedJob(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	j, msg := f.upload(t, testmedia.Make(t, testmedia.MP4, 1))
+	f.db.Jobs.DeleteJob(ctx, j.ID)
+	if err := f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if f.files(t, "mp3s") != 0 || len(f.q.published) != 0 {
+		t.Error("a deleted job was converted")
+	}
+}
+
+// On shutdown a conversion is handed back, not failed: before it starts,
+// and in the middle.
+func TestShutdownHandsBack(t *testing.T) {
+	f := setup(t)
+	j, msg := f.upload(t, testmedia.Make(t, testmedia.MKV, 60))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 1}); !errors.Is(err, mp3converter.ErrShutdown) {
+		t.Fatalf("before starting: err = %v, want ErrShutdown", err)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() {
+		for f.job(t, j.ID).Status != mp3converter.JobProcessing {
+			time.Sleep(2 * time.Millisecond)
+		}
+		cancel()
+	}()
+	err := f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 1})
+	if !errors.Is(err, mp3converter.ErrShutdown) {
+		t.Fatalf("mid-conversion: err = %v, want ErrShutdown", err)
+	}
+	if got := f.job(t, j.ID); got.Status != mp3converter.JobQueued || got.Error != "" || got.Attempts != 1 {
+		t.Errorf("job %+v", got)
+	}
+	if f.files(t, "tmp") != 0 || f.files(t, "mp3s") != 0 {
+		t.Error("temp files or an MP3 left")
+	}
+	// The next delivery finishes it.
+	if err := f.w.Handle(context.Background(), mp3converter.Delivery{Body: msg, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.job(t, j.ID); got.Status != mp3converter.JobDone || got.Attempts != 2 {
+		t.Errorf("after the hand-back: %+v", got)
+	}
+}
+
+// A seed gateway's message, without job_id, gets a job keyed by its video.
+func TestSeedMessage(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	j, _ := f.upload(t, testmedia.Make(t, testmedia.MP4, 1))
+	f.db.Jobs.DeleteJob(ctx, j.ID)
+	seed := []byte(`{"video_fid": "` + j.VideoFID + `", "mp3_fid": null, "username": "Seed@Example.com"}`)
+	for i := 1; i <= 2; i++ {
+		if err := f.w.Handle(ctx, mp3converter.Delivery{Body: seed, Attempt: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := f.job(t, j.VideoFID)
+	if got.Status != mp3converter.JobDone || got.Owner != "seed@example.com" || len(f.q.published) != 1 {
+		t.Errorf("seed job %+v, %d published", got, len(f.q.published))
+	}
+}
