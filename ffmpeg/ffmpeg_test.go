@@ -180,6 +180,7 @@ func TestPoison(t *testing.T) {
 		{"empty", testmedia.Empty(t), "empty"},
 		{"truncated", testmedia.Truncated(t), "not a video or audio file"},
 		{"no audio", testmedia.Make(t, testmedia.NoAudio, 2), "no audio track"},
+		{"audio cut short", testmedia.Damaged(t), "the file is damaged: its audio stops at"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			info, err := c.Probe(ctx, tt.path)

@@ -25,7 +25,25 @@ import (
 // testServer is the real Serve, on a loopback port and a temp data dir.
 type testServer struct {
 	*Serve
-	URL string
+	URL  string
+	logs *syncBuffer // everything the server logged
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func testConfig(t *testing.T) ServeConfig {
@@ -34,25 +52,24 @@ func testConfig(t *testing.T) ServeConfig {
 		MaxDuration: time.Hour, JWTSecret: "test-secret-0123456789abcdef", TokenTTL: time.Hour,
 		MailFrom: "mp3converter@example.com", VideoQueue: "video", MP3Queue: "mp3",
 		MaxAttempts: 3, ShutdownGrace: 5 * time.Second, FFmpeg: "ffmpeg", FFprobe: "ffprobe",
+		Proxies: "127.0.0.1/8,::1",
 	}
 }
 
 func startServe(t *testing.T, cfg ServeConfig) *testServer {
 	t.Helper()
-	s := &Serve{Config: cfg, Logger: testLogger(t), Stdout: io.Discard}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := &Serve{Config: cfg, Logger: log, Stdout: io.Discard}
 	if err := s.Run(context.Background()); err != nil {
 		s.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &testServer{Serve: s, URL: "http://" + s.Addr}
+	return &testServer{Serve: s, URL: "http://" + s.Addr, logs: logs}
 }
 
-// testLogger writes to the test log, so failures show what the server did.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
+// tWriter writes to the test log, so failures show what the server did.
 type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
@@ -338,9 +355,34 @@ func freePort(t testing.TB) string {
 	return ln.Addr().String()
 }
 
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
 func abs(f float64) float64 {
 	if f < 0 {
 		return -f
 	}
 	return f
+}
+
+// report writes a markdown table of a test's figures to
+// $MP3CONVERTER_REPORT_DIR/name, for RELIABILITY.md, and to the test log.
+func report(t *testing.T, name, header string, rows [][]string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(header)
+	for _, r := range rows {
+		for i := range r {
+			r[i] = strings.ReplaceAll(strings.ReplaceAll(r[i], "|", `\|`), "\n", " ")
+			if len(r[i]) > 90 {
+				r[i] = r[i][:87] + "..."
+			}
+		}
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	t.Logf("%s:\n%s", name, b.String())
+	if dir := os.Getenv("MP3CONVERTER_REPORT_DIR"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
 }

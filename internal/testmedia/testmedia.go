@@ -26,6 +26,9 @@ const (
 	MP4MP3  Kind = "mp3.mp4"     // H.264 + MP3: converts by copying
 	NoAudio Kind = "noaudio.mp4" // H.264 only
 	MP3     Kind = "mp3"         // audio only
+	// FastStart is MP4 with its index at the front, so that a truncated
+	// copy still probes as whole.
+	FastStart Kind = "faststart.mp4"
 )
 
 // version changes whenever the generation changes, so stale cache entries
@@ -64,6 +67,8 @@ func Make(tb testing.TB, kind Kind, seconds float64) string {
 	switch kind {
 	case MP4:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k")
+	case FastStart:
+		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart")
 	case MKV:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libvorbis")
 	case WebM:
@@ -125,6 +130,17 @@ func Truncated(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	return write(tb, "truncated.mp4", b[:len(b)/3])
+}
+
+// Damaged writes the first half of a 6 s MP4 whose index is at the front:
+// ffprobe reads it as whole, but its audio stops half way.
+func Damaged(tb testing.TB) string {
+	tb.Helper()
+	b, err := os.ReadFile(Make(tb, FastStart, 6))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return write(tb, "damaged.mp4", b[:len(b)/2])
 }
 
 func write(tb testing.TB, name string, b []byte) string {

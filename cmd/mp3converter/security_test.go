@@ -1,0 +1,117 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter/internal/testmedia"
+)
+
+func tryLogin(t *testing.T, base, email, password, client string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/login", nil)
+	req.SetBasicAuth(email, password)
+	if client != "" {
+		// The test reaches the server over loopback, a trusted proxy by
+		// default, so it can stand for different clients.
+		req.Header.Set("X-Forwarded-For", client)
+	}
+	resp, _ := do(t, req)
+	return resp
+}
+
+// TestLoginThrottling: password guessing is cut off per account and per
+// client address, with 429 and Retry-After, even for the right password.
+func TestLoginThrottling(t *testing.T) {
+	srv := startServe(t, testConfig(t))
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	srv.addUser(t, "bob@example.com", "bob-password", false)
+
+	for i := 1; i <= 5; i++ {
+		if resp := tryLogin(t, srv.URL, "ann@example.com", "guess"+strconv.Itoa(i), "198.51.100.1"); resp.StatusCode != 401 {
+			t.Fatalf("guess %d: %d, want 401", i, resp.StatusCode)
+		}
+	}
+	for _, tt := range []struct{ password, client string }{
+		{"guess6", "198.51.100.1"},
+		{"ann-password", "198.51.100.1"}, // the lock holds even for the right password
+		{"ann-password", "198.51.100.2"}, // and from another address: it is the account's
+	} {
+		resp := tryLogin(t, srv.URL, "ANN@example.com", tt.password, tt.client)
+		ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if resp.StatusCode != http.StatusTooManyRequests || ra < 1 || ra > 15*60 {
+			t.Errorf("%s from %s after 5 failures: %d, Retry-After %q", tt.password, tt.client, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	if resp := tryLogin(t, srv.URL, "bob@example.com", "bob-password", "198.51.100.1"); resp.StatusCode != 200 {
+		t.Errorf("another account from the same address: %d, want 200", resp.StatusCode)
+	}
+	// One address spraying many accounts is stopped after 20 failures.
+	for i := 0; i < 20; i++ {
+		tryLogin(t, srv.URL, "user"+strconv.Itoa(i)+"@example.com", "x", "203.0.113.66")
+	}
+	if resp := tryLogin(t, srv.URL, "bob@example.com", "bob-password", "203.0.113.66"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("after 20 failures from one address: %d, want 429", resp.StatusCode)
+	}
+	if resp := tryLogin(t, srv.URL, "bob@example.com", "bob-password", "203.0.113.67"); resp.StatusCode != 200 {
+		t.Errorf("a neighbouring address: %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestDeleteJob: DELETE /jobs/{id} removes the job and its files; nobody
+// else can.
+func TestDeleteJob(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.KeepVideos = true
+	srv := startServe(t, cfg)
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	srv.addUser(t, "bob@example.com", "bob-password", false)
+	ann := login(t, srv.URL, "ann@example.com", "ann-password")
+	bob := login(t, srv.URL, "bob@example.com", "bob-password")
+	j := ann.waitJob(ann.upload(testmedia.Make(t, testmedia.MP4, 1), "a.mp4").JobID, 30*time.Second)
+	keep := ann.waitJob(ann.upload(testmedia.Make(t, testmedia.MP4, 1), "b.mp4").JobID, 30*time.Second)
+	if n := countFiles(t, cfg.DataDir, "videos") + countFiles(t, cfg.DataDir, "mp3s"); n != 4 {
+		t.Fatalf("%d files stored for two jobs kept with their videos, want 4", n)
+	}
+
+	if resp, _ := do(t, bob.request("DELETE", "/jobs/"+j.ID, nil)); resp.StatusCode != 404 {
+		t.Errorf("bob deleting ann's job: %d, want 404", resp.StatusCode)
+	}
+	if resp, _ := do(t, ann.request("DELETE", "/jobs/"+j.ID, nil)); resp.StatusCode != 204 {
+		t.Fatalf("DELETE: %d, want 204", resp.StatusCode)
+	}
+	if _, code := ann.job(j.ID); code != 404 {
+		t.Errorf("GET a deleted job: %d", code)
+	}
+	if resp, _ := do(t, ann.request("GET", "/download?fid="+*j.MP3FID, nil)); resp.StatusCode != 404 {
+		t.Errorf("download a deleted job's MP3: %d", resp.StatusCode)
+	}
+	if resp, _ := do(t, ann.request("DELETE", "/jobs/"+j.ID, nil)); resp.StatusCode != 404 {
+		t.Errorf("DELETE twice: %d, want 404", resp.StatusCode)
+	}
+	if n := countFiles(t, cfg.DataDir, "videos") + countFiles(t, cfg.DataDir, "mp3s"); n != 2 {
+		t.Errorf("%d files left, want the other job's 2", n)
+	}
+	if _, code := ann.job(keep.ID); code != 200 {
+		t.Errorf("the other job: %d", code)
+	}
+}
+
+// countFiles counts the blobs of a localfs store.
+func countFiles(t *testing.T, dataDir, store string) int {
+	t.Helper()
+	n := 0
+	root := filepath.Join(dataDir, store)
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && !strings.Contains(p, "/.tmp/") {
+			n++
+		}
+		return nil
+	})
+	return n
+}
