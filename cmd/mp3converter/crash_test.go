@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,7 +61,7 @@ func TestKillAndRestart(t *testing.T) {
 		t.Fatalf("want queued jobs at the kill: %v", statuses)
 	}
 
-	startProcess(t, env, "serve")
+	p2 := startProcess(t, env, "serve")
 	waitReady(t, base, 30*time.Second)
 	_, srcSeconds := testmedia.Probe(t, src)
 	dir := t.TempDir()
@@ -77,6 +78,14 @@ func TestKillAndRestart(t *testing.T) {
 		if format, d := testmedia.Probe(t, path); format != "mp3" || abs(d-srcSeconds) > 0.5 {
 			t.Errorf("job %s: %s of %.2f s, want mp3 of %.2f s", id, format, d, srcSeconds)
 		}
+	}
+	// No duplicates: one MP3 and one notice per job.
+	if n := countFiles(t, dataDir, "mp3s"); n != len(ids) {
+		t.Errorf("%d MP3s stored for %d jobs", n, len(ids))
+	}
+	time.Sleep(time.Second) // let the last notice go out
+	if m := strings.Count(p.output(), "msg=MailNotSent") + strings.Count(p2.output(), "msg=MailNotSent"); m != len(ids) {
+		t.Errorf("%d notices for %d jobs", m, len(ids))
 	}
 	// No temp file of the killed run is left.
 	if entries, _ := os.ReadDir(dataDir + "/tmp"); len(entries) != 0 {
