@@ -17,6 +17,11 @@ test: deps
 integration: deps
 	$(GO) test -tags integration -run "^TestIntegration" ./...
 
+## fuzz: every fuzz target for FUZZTIME (default 30s) each
+fuzz:
+	@for t in .:FuzzDecodeMessage .:FuzzSanitizeFilename ./auth:FuzzVerify ./ffmpeg:FuzzParseProbe ./ffmpeg:FuzzParseProgress ./httpapi:FuzzUpload; do \
+	  $(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
+
 ## ci: what CI runs, on a clean checkout
 ci:
 	.ci/run

@@ -2,6 +2,7 @@ package ffmpeg_test
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -234,4 +235,39 @@ func errorsIs(err, target error) bool {
 		e = u.Unwrap()
 	}
 	return false
+}
+
+// FuzzParseProbe: whatever ffprobe prints, parsing does not panic, and a
+// result has a sane duration.
+func FuzzParseProbe(f *testing.F) {
+	f.Add([]byte(`{"streams":[{"codec_type":"audio","codec_name":"aac","duration":"4.98"}],"format":{"format_name":"mov,mp4","duration":"5.02"}}`))
+	f.Add([]byte(`{"streams":[{"codec_type":"video","codec_name":"ansi"}],"format":{"format_name":"tty"}}`))
+	f.Add([]byte(`{"streams":[{"codec_type":"audio","duration":"NaN"}],"format":{"format_name":"x","duration":"-Inf"}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		info, err := ffmpeg.ParseProbe(out)
+		if err != nil {
+			if !errorsIs(err, ffmpeg.ErrNotMedia) {
+				t.Fatalf("error %v is not ErrNotMedia", err)
+			}
+			return
+		}
+		if info.Duration < 0 || math.IsNaN(info.Duration) || math.IsInf(info.Duration, 0) || info.Format == "" {
+			t.Fatalf("ParseProbe(%q) = %+v", out, info)
+		}
+	})
+}
+
+// FuzzParseProgress: progress lines never parse to a negative or non-finite
+// time.
+func FuzzParseProgress(f *testing.F) {
+	for _, s := range []string{"out_time_us=1500000", "out_time=00:01:02.500000", "out_time=-00:00:01", "progress=end", "out_time=1:2:3:4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		sec, ok := ffmpeg.ParseProgress(line)
+		if ok && (sec < 0 || math.IsNaN(sec) || math.IsInf(sec, 0)) {
+			t.Fatalf("ParseProgress(%q) = %v", line, sec)
+		}
+	})
 }
