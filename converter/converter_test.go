@@ -264,3 +264,16 @@ func TestSeedMessage(t *testing.T) {
 		t.Errorf("seed job %+v, %d published", got, len(f.q.published))
 	}
 }
+
+func TestMaxDuration(t *testing.T) {
+	f := setup(t)
+	f.w.MaxDuration = 2 * time.Second
+	j, msg := f.upload(t, testmedia.Make(t, testmedia.MP4, 4))
+	err := f.w.Handle(context.Background(), mp3converter.Delivery{Body: msg, Attempt: 1})
+	if !mp3converter.IsPermanent(err) {
+		t.Fatalf("err = %v, want permanent", err)
+	}
+	if got := f.job(t, j.ID); got.Status != mp3converter.JobFailed || got.Error != "the media lasts 4s, longer than the 2s limit" {
+		t.Errorf("job %+v", got)
+	}
+}
