@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/mp3converter
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test build deps integration fuzz ci clean
+.PHONY: run test build deps integration fuzz bench ci clean
 
 ## run: build and run every role in one process on ./data (http://localhost:8080)
 run: deps build
@@ -21,6 +21,10 @@ integration: deps
 fuzz:
 	@for t in .:FuzzDecodeMessage .:FuzzSanitizeFilename ./auth:FuzzVerify ./ffmpeg:FuzzParseProbe ./ffmpeg:FuzzParseProgress ./httpapi:FuzzUpload; do \
 	  $(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
+
+## bench: the benchmarks of BENCHMARKS.md
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime $${BENCHTIME:-5x} ./ffmpeg ./httpapi ./auth
 
 ## ci: what CI runs, on a clean checkout
 ci:

@@ -74,15 +74,18 @@ func (s *Service) HashPassword(password string) (string, error) {
 	if len(password) > 72 {
 		return "", mp3converter.Errorf(mp3converter.EINVALID, "password is longer than 72 bytes")
 	}
-	cost := s.Cost
-	if cost == 0 {
-		cost = bcrypt.DefaultCost
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cost())
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	return string(h), nil
+}
+
+func (s *Service) cost() int {
+	if s.Cost == 0 {
+		return bcrypt.DefaultCost
+	}
+	return s.Cost
 }
 
 func isBcrypt(hash string) bool {
@@ -132,7 +135,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (string, er
 // burnTime spends the time of one bcrypt comparison.
 func (s *Service) burnTime(password string) {
 	s.dummyOnce.Do(func() {
-		s.dummy, _ = bcrypt.GenerateFromPassword([]byte("not a password"), max(s.Cost, bcrypt.MinCost))
+		s.dummy, _ = bcrypt.GenerateFromPassword([]byte("not a password"), s.cost())
 	})
 	bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
 }

@@ -59,8 +59,17 @@ func (m *memBlobs) Delete(_ context.Context, id string) error {
 }
 
 type memJobs struct {
-	mp3converter.JobStore // only CreateJob and DeleteJob are used
+	mp3converter.JobStore // only the methods below are used
 	jobs                  map[string]*mp3converter.Job
+}
+
+func (m *memJobs) JobByMP3(_ context.Context, fid string) (*mp3converter.Job, error) {
+	for _, j := range m.jobs {
+		if j.MP3FID == fid {
+			return j, nil
+		}
+	}
+	return nil, mp3converter.ErrNotFound
 }
 
 func (m *memJobs) CreateJob(_ context.Context, j *mp3converter.Job) error {

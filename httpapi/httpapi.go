@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -141,7 +142,7 @@ func Middleware(h http.Handler, log *slog.Logger) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				log.Error("Panic", "request_id", id, "panic", p)
+				log.Error("Panic", "request_id", id, "panic", p, "stack", string(debug.Stack()))
 				if rec.status == 0 {
 					Error(rec, r, log, fmt.Errorf("panic: %v", p))
 				}

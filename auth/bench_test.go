@@ -1,0 +1,47 @@
+package auth_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/sqlite"
+)
+
+// BenchmarkLoginTiming times, side by side at the default bcrypt cost, a
+// login with a wrong password for a real account, one for an unknown email
+// and one for a seed row's plain-text password. unknown/known and
+// legacy/known near 1 mean the answer's timing does not tell which emails
+// have accounts.
+func BenchmarkLoginTiming(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "a.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	s := &auth.Service{Users: db.Users, Secret: secret}
+	h, _ := s.HashPassword("correct horse")
+	db.Users.CreateUser(ctx, &mp3converter.User{Email: "ann@example.com", PasswordHash: h})
+	db.Users.CreateUser(ctx, &mp3converter.User{Email: "seed@example.com", PasswordHash: "plain-text"})
+	s.Login(ctx, "nobody@example.com", "warm up")
+	var known, unknown, legacy time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		s.Login(ctx, "ann@example.com", "wrong")
+		known += time.Since(start)
+		start = time.Now()
+		s.Login(ctx, "nobody@example.com", "wrong")
+		unknown += time.Since(start)
+		start = time.Now()
+		s.Login(ctx, "seed@example.com", "wrong")
+		legacy += time.Since(start)
+	}
+	b.ReportMetric(float64(known.Microseconds())/float64(b.N)/1000, "known-ms/op")
+	b.ReportMetric(unknown.Seconds()/known.Seconds(), "unknown/known")
+	b.ReportMetric(legacy.Seconds()/known.Seconds(), "legacy/known")
+}
