@@ -236,13 +236,9 @@ func (q *Queue) publisher() (*amqp.Channel, error) {
 	if q.pub != nil && !q.pub.IsClosed() {
 		return q.pub, nil
 	}
-	conn, err := q.connection()
+	ch, err := q.channel()
 	if err != nil {
 		return nil, err
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		return nil, fmt.Errorf("rabbitmq channel: %w: %w", mp3converter.ErrUnavailable, err)
 	}
 	if err := ch.Confirm(false); err != nil {
 		ch.Close()
@@ -282,11 +278,7 @@ func (q *Queue) Consume(ctx context.Context, queue string, h mp3converter.Handle
 }
 
 func (q *Queue) consumeOnce(ctx context.Context, queue string, h mp3converter.Handler, log *slog.Logger) error {
-	conn, err := q.connection()
-	if err != nil {
-		return err
-	}
-	ch, err := conn.Channel()
+	ch, err := q.channel()
 	if err != nil {
 		return err
 	}
@@ -488,7 +480,8 @@ func (q *Queue) Requeue(ctx context.Context, queue, id string) error {
 	}
 }
 
-func (q *Queue) adminChannel(queue string) (*amqp.Channel, error) {
+// channel opens a channel on the connection.
+func (q *Queue) channel() (*amqp.Channel, error) {
 	conn, err := q.connection()
 	if err != nil {
 		return nil, err
@@ -496,6 +489,14 @@ func (q *Queue) adminChannel(queue string) (*amqp.Channel, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, fmt.Errorf("rabbitmq channel: %w: %w", mp3converter.ErrUnavailable, err)
+	}
+	return ch, nil
+}
+
+func (q *Queue) adminChannel(queue string) (*amqp.Channel, error) {
+	ch, err := q.channel()
+	if err != nil {
+		return nil, err
 	}
 	if err := q.declare(ch, queue); err != nil {
 		ch.Close()

@@ -249,23 +249,27 @@ func publishRaw(t *testing.T, queueURL, queue, body string) {
 	}
 }
 
+// mongoDB connects to a database, for the rest of the test.
+func mongoDB(t *testing.T, uri, db string) *mongo.Database {
+	t.Helper()
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(30 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Disconnect(context.Background()) })
+	return client.Database(db)
+}
+
 // gridfsPut stores a file with a driver-generated ObjectId and no name, as
 // the seed's fs.put(data) does, and returns the id's hex.
 func gridfsPut(t *testing.T, uri, db, path string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Disconnect(ctx)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	id, err := client.Database(db).GridFSBucket().UploadFromStream(ctx, "", f)
+	id, err := mongoDB(t, uri, db).GridFSBucket().UploadFromStream(context.Background(), "", f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,18 +306,11 @@ func peekMessage(t *testing.T, queueURL, queue string) map[string]any {
 // gridfsCount counts files with the ObjectId fid in db's bucket fs.
 func gridfsCount(t *testing.T, uri, db, fid string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Disconnect(ctx)
 	oid, err := bson.ObjectIDFromHex(fid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := client.Database(db).Collection("fs.files").CountDocuments(ctx, bson.D{{Key: "_id", Value: oid}})
+	n, err := mongoDB(t, uri, db).Collection("fs.files").CountDocuments(context.Background(), bson.D{{Key: "_id", Value: oid}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,14 +320,7 @@ func gridfsCount(t *testing.T, uri, db, fid string) int64 {
 // gridfsFiles counts the files in db's bucket fs.
 func gridfsFiles(t *testing.T, uri, db string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Disconnect(ctx)
-	n, err := client.Database(db).Collection("fs.files").CountDocuments(ctx, bson.D{})
+	n, err := mongoDB(t, uri, db).Collection("fs.files").CountDocuments(context.Background(), bson.D{})
 	if err != nil {
 		t.Fatal(err)
 	}
