@@ -3,6 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +154,49 @@ func TestRoleSettings(t *testing.T) {
 		for k := range tt.set {
 			t.Setenv(k, "")
 		}
+	}
+}
+
+// TestFirstAdmin: a first start with no users and no settings creates an
+// admin with a generated password, printed once, and a JWT secret kept in
+// the data dir, so tokens outlive a restart.
+func TestFirstAdmin(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.JWTSecret = ""
+	var out bytes.Buffer
+	s := &Serve{Config: cfg, Logger: slog.New(slog.DiscardHandler), Stdout: &out}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`email: +(\S+)\n +password: +(\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		s.Close()
+		t.Fatalf("no admin printed:\n%s", out.String())
+	}
+	c := login(t, "http://"+s.Addr, m[1], m[2])
+	var claims struct{ Admin bool }
+	resp, body := do(t, c.request("POST", "/validate", nil))
+	json.Unmarshal(body, &claims)
+	if resp.StatusCode != 200 || !claims.Admin {
+		t.Errorf("the first user is not an admin: %d %s", resp.StatusCode, body)
+	}
+	s.Close()
+	if fi, err := os.Stat(filepath.Join(cfg.DataDir, "jwt-secret")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("jwt-secret: %v %v", fi, err)
+	}
+
+	// Restarted: no second admin, no password printed, the token still works.
+	out.Reset()
+	s = &Serve{Config: cfg, Logger: slog.New(slog.DiscardHandler), Stdout: &out}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if out.Len() != 0 {
+		t.Errorf("a restart printed %q", out.String())
+	}
+	c.base = "http://" + s.Addr
+	if resp, _ := do(t, c.request("GET", "/jobs", nil)); resp.StatusCode != 200 {
+		t.Errorf("a token from before the restart: %d", resp.StatusCode)
 	}
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -232,5 +233,30 @@ func TestIntegrationPoisonAndDeadLetters(t *testing.T) {
 	}
 	if n := strings.Count(deadLetters(), "\n") - 1; n != len(poison) {
 		t.Errorf("%d dead letters after the retry, want %d", n, len(poison))
+	}
+}
+
+// TestIntegrationUserCommands manages users of a MySQL database, given as a
+// URL or, as the seed's services are, as MYSQL_* variables.
+func TestIntegrationUserCommands(t *testing.T) {
+	dbURL := newMySQLDatabase(t)
+	if code, _, errs := runCmd(t, "a-long-password\n", "user", "add", "--database-url", dbURL, "--email", "ann@example.com", "--password-stdin", "--admin"); code != 0 {
+		t.Fatalf("user add: %s", errs)
+	}
+	u, _ := url.Parse(dbURL)
+	pass, _ := u.User.Password()
+	t.Setenv("MYSQL_HOST", u.Hostname())
+	t.Setenv("MYSQL_PORT", u.Port())
+	t.Setenv("MYSQL_USER", u.User.Username())
+	t.Setenv("MYSQL_PASSWORD", pass)
+	t.Setenv("MYSQL_DB", strings.TrimPrefix(u.Path, "/"))
+	if code, out, errs := runCmd(t, "", "user", "list"); code != 0 || !strings.Contains(out, "ann@example.com") || !strings.Contains(out, "true") {
+		t.Errorf("user list from MYSQL_*: %d %q %q", code, out, errs)
+	}
+	if code, _, errs := runCmd(t, "", "user", "delete", "--email", "ann@example.com"); code != 0 {
+		t.Errorf("user delete: %s", errs)
+	}
+	if _, out, _ := runCmd(t, "", "user", "list"); strings.Contains(out, "ann@") {
+		t.Errorf("deleted user listed: %q", out)
 	}
 }

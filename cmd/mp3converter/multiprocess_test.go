@@ -161,6 +161,14 @@ func TestIntegrationMultiProcess(t *testing.T) {
 		t.Errorf("download is %s of %.2f s, source %.2f s", format, d, srcSeconds)
 	}
 
+	// Range requests are served from GridFS.
+	req := cl.request("GET", "/download?fid="+mp3FID, nil)
+	req.Header.Set("Range", "bytes=100-199")
+	whole, _ := os.ReadFile(out)
+	if resp, part := do(t, req); resp.StatusCode != http.StatusPartialContent || string(part) != string(whole[100:200]) {
+		t.Errorf("range request: %d, %d bytes, match %v", resp.StatusCode, len(part), string(part) == string(whole[100:200]))
+	}
+
 	// The notification role mails the user, naming the mp3 fid.
 	c.start("notification", "notification")
 	var mails []string
@@ -222,7 +230,7 @@ func TestIntegrationMultiProcess(t *testing.T) {
 	if js := cl.jobs(""); len(js) != 12 {
 		t.Errorf("with auth down, GET /jobs listed %d jobs, want 12", len(js))
 	}
-	req := cl.request("POST", "/login", nil)
+	req = cl.request("POST", "/login", nil)
 	req.SetBasicAuth(email, "curl-password")
 	if resp, body := do(t, req); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("login with auth down: %d %q, want 503", resp.StatusCode, body)
