@@ -44,8 +44,8 @@ type role struct {
 }
 
 var roles = []role{
-	{"gateway", 2, "MP3CONVERTER_ADDR", []string{"MP3CONVERTER_ADDR", "MP3CONVERTER_TRUSTED_PROXIES", "AUTH_SVC_ADDRESS", "JWT_SECRET", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_QUEUE_URL", "MP3CONVERTER_STORAGE_URL", "VIDEO_QUEUE", "MP3CONVERTER_SHUTDOWN_GRACE"}},
-	{"auth", 2, "MP3CONVERTER_ADDR", []string{"MP3CONVERTER_ADDR", "MP3CONVERTER_TRUSTED_PROXIES", "JWT_SECRET", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_SHUTDOWN_GRACE"}},
+	{"gateway", 2, "MP3CONVERTER_ADDR", []string{"MP3CONVERTER_ADDR", "MP3CONVERTER_DRAIN_DELAY", "MP3CONVERTER_TRUSTED_PROXIES", "AUTH_SVC_ADDRESS", "JWT_SECRET", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_QUEUE_URL", "MP3CONVERTER_STORAGE_URL", "VIDEO_QUEUE", "MP3CONVERTER_SHUTDOWN_GRACE"}},
+	{"auth", 2, "MP3CONVERTER_ADDR", []string{"MP3CONVERTER_ADDR", "MP3CONVERTER_DRAIN_DELAY", "MP3CONVERTER_TRUSTED_PROXIES", "JWT_SECRET", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_SHUTDOWN_GRACE"}},
 	{"converter", 4, "MP3CONVERTER_HEALTH_ADDR", []string{"MP3CONVERTER_HEALTH_ADDR", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_QUEUE_URL", "MP3CONVERTER_STORAGE_URL", "VIDEO_QUEUE", "MP3_QUEUE", "MP3CONVERTER_SHUTDOWN_GRACE"}},
 	{"notification", 2, "MP3CONVERTER_HEALTH_ADDR", []string{"MP3CONVERTER_HEALTH_ADDR", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_QUEUE_URL", "MP3CONVERTER_SMTP_URL", "MP3_QUEUE", "MP3CONVERTER_SHUTDOWN_GRACE"}},
 }
@@ -796,9 +796,16 @@ func checkRoleSettings(t *testing.T, m *manifests) {
 			checkServiceAddr(t, m, what, "AUTH_SVC_ADDRESS", addr, "auth")
 		}
 
-		// Shutdown: in-flight work gets its grace before the kubelet kills.
+		// Shutdown: the drain delay (readiness fails, requests still
+		// served) and then in-flight work's grace both pass before the
+		// kubelet kills.
 		if s := env["MP3CONVERTER_SHUTDOWN_GRACE"]; s.value != "" {
 			grace, err := time.ParseDuration(s.value)
+			if d := env["MP3CONVERTER_DRAIN_DELAY"].value; d != "" && err == nil {
+				var drain time.Duration
+				drain, err = time.ParseDuration(d)
+				grace += drain
+			}
 			tgps := d.Spec.Template.Spec.TerminationGracePeriodSeconds
 			switch {
 			case err != nil:
@@ -806,7 +813,7 @@ func checkRoleSettings(t *testing.T, m *manifests) {
 			case tgps == nil:
 				t.Errorf("%s: no terminationGracePeriodSeconds (the default 30s may cut MP3CONVERTER_SHUTDOWN_GRACE=%s short)", what, s.value)
 			case time.Duration(*tgps)*time.Second <= grace:
-				t.Errorf("%s: terminationGracePeriodSeconds %d is not greater than MP3CONVERTER_SHUTDOWN_GRACE=%s", what, *tgps, s.value)
+				t.Errorf("%s: terminationGracePeriodSeconds %d is not greater than MP3CONVERTER_DRAIN_DELAY plus MP3CONVERTER_SHUTDOWN_GRACE (%v)", what, *tgps, grace)
 			}
 		}
 

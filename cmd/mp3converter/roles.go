@@ -52,6 +52,7 @@ type RoleConfig struct {
 	MaxAttempts   int
 	TokenTTL      time.Duration
 	ShutdownGrace time.Duration
+	DrainDelay    time.Duration
 	LogFormat     string
 	LogLevel      string
 	FFmpeg        string
@@ -112,6 +113,7 @@ func (c *RoleConfig) register(role string, s *settings) {
 		s.String(&c.PublicURL, "public-url", "http://localhost:8080", "the gateway's address as users reach it, for links in mail", "MP3CONVERTER_PUBLIC_URL")
 	}
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", d.ShutdownGrace, "time in-flight work gets to finish on SIGTERM", "MP3CONVERTER_SHUTDOWN_GRACE")
+	s.Duration(&c.DrainDelay, "drain-delay", 0, "on SIGTERM, fail /readyz but keep serving this long first, so a load balancer stops sending requests", "MP3CONVERTER_DRAIN_DELAY")
 	s.String(&c.LogFormat, "log-format", "text", "text or json", "MP3CONVERTER_LOG_FORMAT")
 	s.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error", "MP3CONVERTER_LOG_LEVEL")
 }
@@ -228,6 +230,7 @@ func (c *RoleConfig) validate(role string) error {
 		}
 	}
 	need(c.ShutdownGrace >= 0, "MP3CONVERTER_SHUTDOWN_GRACE must not be negative")
+	need(c.DrainDelay >= 0, "MP3CONVERTER_DRAIN_DELAY must not be negative")
 	if len(bad) > 0 {
 		return usageError{fmt.Errorf("bad setting: %s", strings.Join(bad, "; "))}
 	}
@@ -244,10 +247,11 @@ type Role struct {
 	// Addr is where its HTTP server listens, once Run returns.
 	Addr string
 
-	server  *http.Server
-	closers []func()
-	cancel  context.CancelFunc
-	workers sync.WaitGroup
+	server   *http.Server
+	draining drainFlag
+	closers  []func()
+	cancel   context.CancelFunc
+	workers  sync.WaitGroup
 }
 
 func runRole(ctx context.Context, name string, args []string, stderr io.Writer) error {
@@ -286,7 +290,7 @@ func (r *Role) Run(ctx context.Context) error {
 		return err
 	}
 	r.closers = append(r.closers, func() { db.Close() })
-	checks := []httpapi.Check{{Name: "database", Check: db.Ping}}
+	checks := []httpapi.Check{r.draining.check(), {Name: "database", Check: db.Ping}}
 
 	var queue *rabbitmq.Queue
 	if c.QueueURL != "" {
@@ -384,6 +388,7 @@ func (r *Role) start(f func()) {
 // the grace period, and closes connections.
 func (r *Role) Close() error {
 	if r.server != nil {
+		r.draining.drain(r.Config.DrainDelay, r.Logger)
 		ctx, cancel := context.WithTimeout(context.Background(), r.Config.ShutdownGrace)
 		r.server.Shutdown(ctx)
 		cancel()

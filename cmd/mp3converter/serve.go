@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,6 +51,7 @@ type ServeConfig struct {
 	MP3Queue      string
 	MaxAttempts   int
 	ShutdownGrace time.Duration
+	DrainDelay    time.Duration
 	LogFormat     string
 	LogLevel      string
 	FFmpeg        string
@@ -74,6 +76,7 @@ func (c *ServeConfig) register(s *settings) {
 	s.String(&c.MP3Queue, "mp3-queue", mp3converter.DefaultMP3Queue, "queue of finished MP3s", "MP3_QUEUE")
 	s.Int(&c.MaxAttempts, "max-attempts", mp3converter.DefaultRetryPolicy.MaxAttempts, "deliveries of a message before it is dead-lettered", "MP3CONVERTER_MAX_ATTEMPTS")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", 25*time.Second, "time in-flight work gets to finish on SIGTERM", "MP3CONVERTER_SHUTDOWN_GRACE")
+	s.Duration(&c.DrainDelay, "drain-delay", 0, "on SIGTERM, fail /readyz but keep serving this long first, so a load balancer stops sending requests", "MP3CONVERTER_DRAIN_DELAY")
 	s.String(&c.LogFormat, "log-format", "text", "text or json", "MP3CONVERTER_LOG_FORMAT")
 	s.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error", "MP3CONVERTER_LOG_LEVEL")
 	s.String(&c.FFmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary", "MP3CONVERTER_FFMPEG")
@@ -94,7 +97,7 @@ func (c *ServeConfig) validate() error {
 	if c.MaxAttempts < 1 {
 		bad = append(bad, fmt.Sprintf("MP3CONVERTER_MAX_ATTEMPTS=%d: want 1 or more", c.MaxAttempts))
 	}
-	if c.MaxDuration < 0 || c.ShutdownGrace < 0 || c.TokenTTL <= 0 || c.Retention < 0 {
+	if c.MaxDuration < 0 || c.ShutdownGrace < 0 || c.DrainDelay < 0 || c.TokenTTL <= 0 || c.Retention < 0 {
 		bad = append(bad, "durations must not be negative, and MP3CONVERTER_TOKEN_TTL must be positive")
 	}
 	if _, err := httpapi.ParseProxies(c.Proxies); err != nil {
@@ -122,12 +125,13 @@ type Serve struct {
 	// Addr is the address the HTTP server listens on, once Run returns.
 	Addr string
 
-	lock    *os.File
-	db      *sqlite.DB
-	queue   *goqite.Queue
-	server  *http.Server
-	cancel  context.CancelFunc
-	workers sync.WaitGroup
+	lock     *os.File
+	draining drainFlag
+	db       *sqlite.DB
+	queue    *goqite.Queue
+	server   *http.Server
+	cancel   context.CancelFunc
+	workers  sync.WaitGroup
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -248,7 +252,7 @@ func (m *Serve) Run(ctx context.Context) error {
 		Auth: authSvc, Tokens: authSvc, Jobs: m.db.Jobs, Videos: videos, MP3s: mp3s, Queue: m.queue,
 		VideoQueue: c.VideoQueue, MaxUpload: c.MaxUpload, Logger: log.With("role", "gateway"),
 		Throttle: httpapi.NewThrottle(), Proxies: proxies,
-		Checks: []httpapi.Check{{Name: "database", Check: m.db.Ping}, {Name: "videos", Check: videos.Ping}, {Name: "mp3s", Check: mp3s.Ping}},
+		Checks: []httpapi.Check{m.draining.check(), {Name: "database", Check: m.db.Ping}, {Name: "videos", Check: videos.Ping}, {Name: "mp3s", Check: mp3s.Ping}},
 	}
 	m.server = newHTTPServer(gw.Handler(), log)
 	go func() {
@@ -290,6 +294,7 @@ func (m *Serve) recover(ctx context.Context) error {
 func (m *Serve) Close() error {
 	grace := m.Config.ShutdownGrace
 	if m.server != nil {
+		m.draining.drain(m.Config.DrainDelay, m.Logger)
 		ctx, cancel := context.WithTimeout(context.Background(), grace)
 		m.server.Shutdown(ctx)
 		cancel()
@@ -308,6 +313,28 @@ func (m *Serve) Close() error {
 		m.lock.Close()
 	}
 	return nil
+}
+
+// drainFlag fails readiness while a stopping server still serves, so that
+// load balancers stop sending it requests before it stops listening.
+type drainFlag struct{ on atomic.Bool }
+
+func (d *drainFlag) check() httpapi.Check {
+	return httpapi.Check{Name: "shutdown", Check: func(context.Context) error {
+		if d.on.Load() {
+			return errors.New("shutting down")
+		}
+		return nil
+	}}
+}
+
+func (d *drainFlag) drain(delay time.Duration, log *slog.Logger) {
+	if delay <= 0 {
+		return
+	}
+	d.on.Store(true)
+	log.Info("Draining", "delay", delay)
+	time.Sleep(delay)
 }
 
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {

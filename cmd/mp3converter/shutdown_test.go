@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -67,4 +68,25 @@ func TestGracefulShutdown(t *testing.T) {
 	if j.Status != "done" || j.Attempts != 2 {
 		t.Errorf("the handed-back job: %s after %d attempts, want done after 2", j.Status, j.Attempts)
 	}
+}
+
+// TestDrain: on shutdown with a drain delay, /readyz fails at once while
+// requests are still served, so a load balancer can stop sending them.
+func TestDrain(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.DrainDelay = 2 * time.Second
+	srv := startServe(t, cfg)
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	c := login(t, srv.URL, "ann@example.com", "ann-password")
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	time.Sleep(300 * time.Millisecond)
+	resp, body := do(t, c.request("GET", "/readyz", nil))
+	if resp.StatusCode != 503 || !strings.Contains(string(body), "shutdown") {
+		t.Errorf("/readyz while draining: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, c.request("GET", "/jobs", nil)); resp.StatusCode != 200 {
+		t.Errorf("a request while draining: %d", resp.StatusCode)
+	}
+	<-closed
 }
