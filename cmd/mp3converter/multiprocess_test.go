@@ -185,7 +185,14 @@ func TestIntegrationMultiProcess(t *testing.T) {
 	// one at a time works. The video goes into GridFS as pymongo puts it.
 	seedVideo := gridfsPut(t, c.storeURL, "videos", testmedia.Make(t, testmedia.WebM, 2))
 	publishRaw(t, c.queueURL, "video", fmt.Sprintf(`{"video_fid": %q, "mp3_fid": null, "username": %q}`, seedVideo, email))
-	sj := cl.waitJob(seedVideo, time.Minute) // keyed by the video's fid
+	// The converter makes the job, keyed by the video's fid, when it takes
+	// the message.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if _, code := cl.job(seedVideo); code == 200 || time.Now().After(deadline) {
+			break
+		}
+	}
+	sj := cl.waitJob(seedVideo, time.Minute)
 	if sj.Status != "done" || sj.MP3FID == nil || gridfsCount(t, c.storeURL, "mp3s", *sj.MP3FID) != 1 {
 		t.Errorf("seed-style message: job %+v", sj)
 	}
