@@ -198,17 +198,7 @@ func TestIntegrationMultiProcess(t *testing.T) {
 	}
 
 	// Ten uploads at once: both converters take jobs.
-	src := testmedia.Make(t, testmedia.MP4, 20)
-	var wg sync.WaitGroup
-	ids := make([]string, 10)
-	for i := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ids[i] = cl.upload(src, fmt.Sprintf("batch-%d.mp4", i)).JobID
-		}()
-	}
-	wg.Wait()
+	ids := batch(t, cl, testmedia.Make(t, testmedia.MP4, 20), 10)
 	for _, id := range ids {
 		if j := cl.waitJob(id, 3*time.Minute); j.Status != "done" {
 			t.Errorf("batch job %s: %s %s", id, j.Status, deref(j.Error))
@@ -244,20 +234,27 @@ func TestIntegrationMultiProcess(t *testing.T) {
 	}
 }
 
-// publishRaw puts a persistent message on a queue, as the seed's services do.
-func publishRaw(t *testing.T, queueURL, queue, body string) {
+// amqpChannel opens a channel, closed when the test ends.
+func amqpChannel(t *testing.T, queueURL string) *amqp.Channel {
 	t.Helper()
 	conn, err := amqp.Dial(queueURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	ch, err := conn.Channel()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ch
+}
+
+// publishRaw puts a persistent message on a queue, as the seed's services do.
+func publishRaw(t *testing.T, queueURL, queue, body string) {
+	t.Helper()
+	ch := amqpChannel(t, queueURL)
 	defer ch.Close()
-	err = ch.PublishWithContext(context.Background(), "", queue, false, false,
+	err := ch.PublishWithContext(context.Background(), "", queue, false, false,
 		amqp.Publishing{DeliveryMode: amqp.Persistent, ContentType: "application/json", Body: []byte(body)})
 	if err != nil {
 		t.Fatal(err)
@@ -294,15 +291,7 @@ func gridfsPut(t *testing.T, uri, db, path string) string {
 // peekMessage reads the next message of a queue without taking it.
 func peekMessage(t *testing.T, queueURL, queue string) map[string]any {
 	t.Helper()
-	conn, err := amqp.Dial(queueURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := amqpChannel(t, queueURL)
 	defer ch.Close() // returns the message to the queue
 	d, ok, err := ch.Get(queue, false)
 	if err != nil || !ok {
