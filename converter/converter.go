@@ -86,39 +86,16 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		w.Logger.Error("MessageRejected", "queue", w.VideoQueue, "err", err)
 		return err
 	}
-	job, err := w.job(ctx, msg)
-	if err != nil && ctx.Err() != nil {
+	job, err := w.begin(ctx, msg, d.Attempt)
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return mp3converter.ErrShutdown
-	}
-	if errors.Is(err, errJobGone) {
-		w.Logger.Info("JobGone", "job_id", msg.JobID)
-		return nil
-	}
-	if err != nil {
+	case err != nil:
 		return err
+	case job == nil:
+		return nil // deleted, or done already
 	}
 	log := w.Logger.With("job_id", job.ID, "attempt", d.Attempt)
-	if job.Status == mp3converter.JobDone {
-		log.Info("JobAlreadyDone") // a redelivery: nothing to do
-		return nil
-	}
-	job, err = w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error {
-		if j.MP3FID == "" {
-			j.MP3FID = mp3converter.NewID()
-		}
-		j.Status, j.Progress, j.Error = mp3converter.JobProcessing, 0, ""
-		j.Attempts++
-		return nil
-	})
-	if errors.Is(err, mp3converter.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return mp3converter.ErrShutdown
-		}
-		return err
-	}
 	log.Info("ConversionStarted", "video_fid", job.VideoFID, "mp3_fid", job.MP3FID)
 	start := time.Now()
 	err = w.convert(ctx, job, log)
@@ -150,6 +127,36 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		w.setStatus(job.ID, mp3converter.JobQueued, fmt.Sprintf("attempt %d failed (%s); retrying", job.Attempts, mp3converter.ErrorMessage(err)))
 		return err
 	}
+}
+
+// begin finds the job of msg and records the start of an attempt on it. It
+// returns a nil job when there is nothing to do: the job was deleted, or a
+// redelivery finds it done.
+func (w *Worker) begin(ctx context.Context, msg mp3converter.Message, attempt int) (*mp3converter.Job, error) {
+	job, err := w.job(ctx, msg)
+	if errors.Is(err, errJobGone) {
+		w.Logger.Info("JobGone", "job_id", msg.JobID)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if job.Status == mp3converter.JobDone {
+		w.Logger.Info("JobAlreadyDone", "job_id", job.ID, "attempt", attempt)
+		return nil, nil
+	}
+	job, err = w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error {
+		if j.MP3FID == "" {
+			j.MP3FID = mp3converter.NewID()
+		}
+		j.Status, j.Progress, j.Error = mp3converter.JobProcessing, 0, ""
+		j.Attempts++
+		return nil
+	})
+	if errors.Is(err, mp3converter.ErrNotFound) {
+		return nil, nil
+	}
+	return job, err
 }
 
 // job finds the job of msg. A seed gateway sends no job_id: its job is then

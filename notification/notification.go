@@ -118,6 +118,9 @@ type LogNotifier struct{ Logger *slog.Logger }
 
 var _ mp3converter.Notifier = LogNotifier{}
 
+// String names where notices go, for logs.
+func (LogNotifier) String() string { return "log" }
+
 // Notify implements mp3converter.Notifier.
 func (n LogNotifier) Notify(ctx context.Context, m mp3converter.Mail) error {
 	if _, err := mp3converter.NormalizeEmail(m.To); err != nil {

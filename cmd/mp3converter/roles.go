@@ -349,13 +349,9 @@ func (r *Role) Run(ctx context.Context) error {
 		r.start(func() { w.Run(workCtx, c.Workers) })
 		handler, addr = httpapi.HealthHandler(checks, log), c.HealthAddr
 	case "notification":
-		var n mp3converter.Notifier = notification.LogNotifier{Logger: log}
-		if c.SMTPURL != "" {
-			sn, err := smtp.New(c.SMTPURL, c.MailFrom, 30*time.Second)
-			if err != nil {
-				return err
-			}
-			n = sn
+		n, err := newNotifier(c.SMTPURL, c.MailFrom, log)
+		if err != nil {
+			return err
 		}
 		w := &notification.Worker{Queue: queue, MP3Queue: c.MP3Queue, Notifier: n, Jobs: db.Jobs, PublicURL: c.PublicURL, Logger: log}
 		r.start(func() { w.Run(workCtx, 2) })

@@ -207,13 +207,9 @@ func (m *Serve) Run(ctx context.Context) error {
 	}
 	authSvc := &auth.Service{Users: m.db.Users, Secret: secret, TTL: c.TokenTTL, Logger: log}
 
-	var notifier mp3converter.Notifier = notification.LogNotifier{Logger: log}
-	if c.SMTPURL != "" {
-		n, err := smtp.New(c.SMTPURL, c.MailFrom, 30*time.Second)
-		if err != nil {
-			return usageError{fmt.Errorf("bad setting: MP3CONVERTER_SMTP_URL: %w", err)}
-		}
-		notifier = n
+	notifier, err := newNotifier(c.SMTPURL, c.MailFrom, log)
+	if err != nil {
+		return err
 	}
 
 	ln, err := net.Listen("tcp", c.Addr)
@@ -232,20 +228,20 @@ func (m *Serve) Run(ctx context.Context) error {
 
 	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
-	conv2 := &converter.Worker{
+	converterWorker := &converter.Worker{
 		Videos: videos, MP3s: mp3s, Jobs: m.db.Jobs, Queue: m.queue, Converter: conv,
 		VideoQueue: c.VideoQueue, MP3Queue: c.MP3Queue, TempDir: tmp,
 		MaxDuration: c.MaxDuration, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace,
 		Logger: log.With("role", "converter"),
 	}
-	notifier2 := &notification.Worker{
+	notificationWorker := &notification.Worker{
 		Queue: m.queue, MP3Queue: c.MP3Queue, Notifier: notifier, Jobs: m.db.Jobs,
 		PublicURL: publicURL, Logger: log.With("role", "notification"),
 	}
 	sweeper := &retention.Sweeper{Jobs: m.db.Jobs, Videos: videos, MP3s: mp3s, Retention: c.Retention, Logger: log.With("role", "retention")}
 	m.workers.Add(3)
-	go func() { defer m.workers.Done(); conv2.Run(workCtx, c.Workers) }()
-	go func() { defer m.workers.Done(); notifier2.Run(workCtx, 2) }()
+	go func() { defer m.workers.Done(); converterWorker.Run(workCtx, c.Workers) }()
+	go func() { defer m.workers.Done(); notificationWorker.Run(workCtx, 2) }()
 	go func() { defer m.workers.Done(); sweeper.Run(workCtx, retention.Interval(c.Retention)) }()
 
 	gw := &httpapi.Gateway{
@@ -260,7 +256,7 @@ func (m *Serve) Run(ctx context.Context) error {
 			log.Error("HTTPServerFailed", "err", err)
 		}
 	}()
-	log.Info("Serving", "addr", m.Addr, "data_dir", c.DataDir, "workers", c.Workers, "notices", notifierName(c.SMTPURL, notifier))
+	log.Info("Serving", "addr", m.Addr, "data_dir", c.DataDir, "workers", c.Workers, "notices", fmt.Sprint(notifier))
 	return nil
 }
 
@@ -347,11 +343,16 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-func notifierName(smtpURL string, n mp3converter.Notifier) string {
+// newNotifier sends notices over SMTP when smtpURL is set, else to the log.
+func newNotifier(smtpURL, from string, log *slog.Logger) (mp3converter.Notifier, error) {
 	if smtpURL == "" {
-		return "log"
+		return notification.LogNotifier{Logger: log}, nil
 	}
-	return fmt.Sprint(n)
+	n, err := smtp.New(smtpURL, from, 30*time.Second)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("bad setting: MP3CONVERTER_SMTP_URL: %w", err)}
+	}
+	return n, nil
 }
 
 // localAddr turns a listen address into one a local user can open.
