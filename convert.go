@@ -9,15 +9,15 @@ type MediaInfo struct {
 	Duration   float64 // seconds of the first audio stream, or of the file
 }
 
-// ConvertResult describes an MP3 that Converter wrote.
+// ConvertResult describes an MP3 that a Transcoder wrote.
 type ConvertResult struct {
 	Duration float64 // seconds, measured on the output
 	Copied   bool    // the audio was already MP3 and was copied, not re-encoded
 }
 
-// Converter extracts audio as MP3. It works on files, never pipes: an MP4
+// Transcoder extracts audio as MP3. It works on files, never pipes: an MP4
 // whose index is at its end cannot be read from a pipe.
-type Converter interface {
+type Transcoder interface {
 	// Probe inspects the file at path. A file that is not readable media
 	// gives a Permanent EINVALID error.
 	Probe(ctx context.Context, path string) (*MediaInfo, error)

@@ -3,7 +3,7 @@
 //
 // It holds the types every role shares (User, Job, the queue Message) and the
 // small interfaces the roles talk through: BlobStore for media, Queue for
-// messages between roles, UserStore and JobStore for state, Converter for the
+// messages between roles, UserStore and JobStore for state, Transcoder for the
 // media work and Notifier for telling users. It imports nothing heavy; each
 // engine lives in its own package (sqlite, goqite, localfs, ffmpeg, smtp,
 // rabbitmq, gridfs, mysql) and the binary in cmd/mp3converter picks them.

@@ -19,7 +19,7 @@ import (
 func BenchmarkConvert(b *testing.B) {
 	ctx := context.Background()
 	src := testmedia.Make(b, testmedia.MP4MP3, 120)
-	c := &ffmpeg.Converter{}
+	c := &ffmpeg.Transcoder{}
 	info, err := c.Probe(ctx, src)
 	if err != nil {
 		b.Fatal(err)

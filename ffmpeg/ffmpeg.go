@@ -1,4 +1,4 @@
-// Package ffmpeg implements mp3converter.Converter with the ffmpeg and
+// Package ffmpeg implements mp3converter.Transcoder with the ffmpeg and
 // ffprobe command-line tools.
 //
 // It always works on files: an MP4 whose index (moov atom) is at its end
@@ -8,6 +8,7 @@
 package ffmpeg
 
 import (
+	"cmp"
 	"bufio"
 	"bytes"
 	"context"
@@ -25,15 +26,15 @@ import (
 	"github.com/mp3converter/mp3converter"
 )
 
-// Converter runs ffmpeg and ffprobe. The zero value uses the tools on PATH.
-type Converter struct {
+// Transcoder runs ffmpeg and ffprobe. The zero value uses the tools on PATH.
+type Transcoder struct {
 	FFmpeg  string // path of ffmpeg; "ffmpeg" if empty
 	FFprobe string // path of ffprobe; "ffprobe" if empty
 	// Quality is LAME's VBR quality, 0 (best) to 9; 2 (about 190 kbit/s) if 0.
 	Quality int
 }
 
-var _ mp3converter.Converter = (*Converter)(nil)
+var _ mp3converter.Transcoder = (*Transcoder)(nil)
 
 // Errors a user is shown. They are Permanent: the same file fails the same way.
 var (
@@ -41,18 +42,11 @@ var (
 	ErrNoAudio  = mp3converter.Errorf(mp3converter.EINVALID, "the video has no audio track")
 )
 
-func (c *Converter) ffmpeg() string  { return cmp(c.FFmpeg, "ffmpeg") }
-func (c *Converter) ffprobe() string { return cmp(c.FFprobe, "ffprobe") }
-
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
+func (c *Transcoder) ffmpeg() string  { return cmp.Or(c.FFmpeg, "ffmpeg") }
+func (c *Transcoder) ffprobe() string { return cmp.Or(c.FFprobe, "ffprobe") }
 
 // Check verifies that both tools run, for start-up.
-func (c *Converter) Check(ctx context.Context) error {
+func (c *Transcoder) Check(ctx context.Context) error {
 	for _, tool := range []string{c.ffmpeg(), c.ffprobe()} {
 		if err := exec.CommandContext(ctx, tool, "-version").Run(); err != nil {
 			return fmt.Errorf("%s -version: %w (install ffmpeg, e.g. apt-get install -y ffmpeg)", tool, err)
@@ -62,7 +56,7 @@ func (c *Converter) Check(ctx context.Context) error {
 }
 
 // Probe runs ffprobe on path.
-func (c *Converter) Probe(ctx context.Context, path string) (*mp3converter.MediaInfo, error) {
+func (c *Transcoder) Probe(ctx context.Context, path string) (*mp3converter.MediaInfo, error) {
 	if fi, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
 	} else if fi.Size() == 0 {
@@ -151,8 +145,8 @@ func Args(src, dst string, info *mp3converter.MediaInfo, quality int) []string {
 	return append(args, "-f", "mp3", "-progress", "pipe:1", "-nostats", dst)
 }
 
-// ToMP3 converts src to dst; see mp3converter.Converter.
-func (c *Converter) ToMP3(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, progress func(float64)) (*mp3converter.ConvertResult, error) {
+// ToMP3 converts src to dst; see mp3converter.Transcoder.
+func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, progress func(float64)) (*mp3converter.ConvertResult, error) {
 	if info.AudioCodec == "" {
 		return nil, mp3converter.Permanent(ErrNoAudio)
 	}
@@ -189,7 +183,7 @@ func (c *Converter) ToMP3(ctx context.Context, src, dst string, info *mp3convert
 }
 
 // verify probes the MP3 and compares its duration with the source's.
-func (c *Converter) verify(ctx context.Context, dst string, src *mp3converter.MediaInfo) (*mp3converter.ConvertResult, error) {
+func (c *Transcoder) verify(ctx context.Context, dst string, src *mp3converter.MediaInfo) (*mp3converter.ConvertResult, error) {
 	fi, err := os.Stat(dst)
 	if err != nil {
 		return nil, fmt.Errorf("ffmpeg wrote no output: %w", err)

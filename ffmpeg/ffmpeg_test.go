@@ -120,7 +120,7 @@ func TestDurationsMatch(t *testing.T) {
 
 // TestConvert converts real files made by ffmpeg and checks the output.
 func TestConvert(t *testing.T) {
-	c := &ffmpeg.Converter{}
+	c := &ffmpeg.Transcoder{}
 	ctx := context.Background()
 	for _, tt := range []struct {
 		kind   testmedia.Kind
@@ -169,7 +169,7 @@ func TestConvert(t *testing.T) {
 }
 
 func TestPoison(t *testing.T) {
-	c := &ffmpeg.Converter{}
+	c := &ffmpeg.Transcoder{}
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name string
@@ -202,7 +202,7 @@ func TestPoison(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	c := &ffmpeg.Converter{}
+	c := &ffmpeg.Transcoder{}
 	src := testmedia.Make(t, testmedia.MP4, 3)
 	info, err := c.Probe(context.Background(), src)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
-	"github.com/mp3converter/mp3converter/converter"
+	"github.com/mp3converter/mp3converter/conversion"
 	"github.com/mp3converter/mp3converter/ffmpeg"
 	"github.com/mp3converter/mp3converter/gridfs"
 	"github.com/mp3converter/mp3converter/httpapi"
@@ -332,17 +332,17 @@ func (r *Role) Run(ctx context.Context) error {
 		sweeper := &retention.Sweeper{Jobs: db.Jobs, Videos: videos, MP3s: mp3s, Retention: c.Retention, Logger: log}
 		r.start(func() { sweeper.Run(workCtx, retention.Interval(c.Retention)) })
 	case "converter":
-		conv := &ffmpeg.Converter{FFmpeg: c.FFmpeg, FFprobe: c.FFprobe}
+		conv := &ffmpeg.Transcoder{FFmpeg: c.FFmpeg, FFprobe: c.FFprobe}
 		if err := conv.Check(ctx); err != nil {
 			return err
 		}
-		scratch, err := converter.ScratchDir(c.TempDir)
+		scratch, err := conversion.ScratchDir(c.TempDir)
 		if err != nil {
 			return err
 		}
 		r.closers = append(r.closers, func() { os.RemoveAll(scratch) })
-		w := &converter.Worker{
-			Videos: videos, MP3s: mp3s, Jobs: db.Jobs, Queue: queue, Converter: conv,
+		w := &conversion.Worker{
+			Videos: videos, MP3s: mp3s, Jobs: db.Jobs, Queue: queue, Transcoder: conv,
 			VideoQueue: c.VideoQueue, MP3Queue: c.MP3Queue, TempDir: scratch,
 			MaxDuration: c.MaxDuration, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace, Logger: log,
 		}

@@ -21,7 +21,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
-	"github.com/mp3converter/mp3converter/converter"
+	"github.com/mp3converter/mp3converter/conversion"
 	"github.com/mp3converter/mp3converter/ffmpeg"
 	"github.com/mp3converter/mp3converter/goqite"
 	"github.com/mp3converter/mp3converter/httpapi"
@@ -171,7 +171,7 @@ func (m *Serve) Run(ctx context.Context) error {
 	}
 	m.lock = lock
 
-	conv := &ffmpeg.Converter{FFmpeg: c.FFmpeg, FFprobe: c.FFprobe}
+	conv := &ffmpeg.Transcoder{FFmpeg: c.FFmpeg, FFprobe: c.FFprobe}
 	if err := conv.Check(ctx); err != nil {
 		return err
 	}
@@ -228,8 +228,8 @@ func (m *Serve) Run(ctx context.Context) error {
 
 	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
-	converterWorker := &converter.Worker{
-		Videos: videos, MP3s: mp3s, Jobs: m.db.Jobs, Queue: m.queue, Converter: conv,
+	converterWorker := &conversion.Worker{
+		Videos: videos, MP3s: mp3s, Jobs: m.db.Jobs, Queue: m.queue, Transcoder: conv,
 		VideoQueue: c.VideoQueue, MP3Queue: c.MP3Queue, TempDir: tmp,
 		MaxDuration: c.MaxDuration, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace,
 		Logger: log.With("role", "converter"),

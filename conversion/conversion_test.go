@@ -1,4 +1,4 @@
-package converter_test
+package conversion_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter"
-	"github.com/mp3converter/mp3converter/converter"
+	"github.com/mp3converter/mp3converter/conversion"
 	"github.com/mp3converter/mp3converter/ffmpeg"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 	"github.com/mp3converter/mp3converter/localfs"
@@ -39,7 +39,7 @@ func (q *queue) Publish(_ context.Context, _ string, body []byte) error {
 func (q *queue) Consume(context.Context, string, mp3converter.Handler) error { return nil }
 
 type fixture struct {
-	w      *converter.Worker
+	w      *conversion.Worker
 	q      *queue
 	db     *sqlite.DB
 	videos *localfs.Store
@@ -58,7 +58,7 @@ func setup(t *testing.T) *fixture {
 	mp3s, _ := localfs.Open(filepath.Join(dir, "mp3s"))
 	q := &queue{}
 	os.MkdirAll(filepath.Join(dir, "tmp"), 0o700)
-	w := &converter.Worker{Videos: videos, MP3s: mp3s, Jobs: db.Jobs, Queue: q, Converter: &ffmpeg.Converter{},
+	w := &conversion.Worker{Videos: videos, MP3s: mp3s, Jobs: db.Jobs, Queue: q, Transcoder: &ffmpeg.Transcoder{},
 		VideoQueue: "video", MP3Queue: "mp3", TempDir: filepath.Join(dir, "tmp"), Logger: slog.New(slog.DiscardHandler)}
 	return &fixture{w: w, q: q, db: db, videos: videos, dir: dir}
 }

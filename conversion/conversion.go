@@ -1,5 +1,5 @@
-// Package converter is the converter role: it takes jobs off the video
-// queue, extracts their audio as MP3 with a mp3converter.Converter, stores
+// Package conversion is the converter role: it takes jobs off the video
+// queue, extracts their audio as MP3 with a mp3converter.Transcoder, stores
 // it, and announces it on the mp3 queue.
 //
 // Handling is idempotent, because the queue delivers at least once: a job
@@ -8,7 +8,7 @@
 // leaving an orphan. Failures a retry cannot fix fail the job at once, with a
 // reason for the user; others are retried by the queue, and the job fails
 // with the last reason when the attempts run out.
-package converter
+package conversion
 
 import (
 	"context"
@@ -30,7 +30,7 @@ type Worker struct {
 	MP3s      mp3converter.BlobStore
 	Jobs      mp3converter.JobStore
 	Queue     mp3converter.Queue
-	Converter mp3converter.Converter
+	Transcoder mp3converter.Transcoder
 
 	VideoQueue string // the queue jobs come from ("video")
 	MP3Queue   string // the queue results go to ("mp3")
@@ -217,7 +217,7 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 	if err := w.download(ctx, job.VideoFID, src); err != nil {
 		return err
 	}
-	info, err := w.Converter.Probe(ctx, src)
+	info, err := w.Transcoder.Probe(ctx, src)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 
 	dst := filepath.Join(dir, "audio.mp3")
 	var last time.Time
-	res, err := w.Converter.ToMP3(ctx, src, dst, info, func(p float64) {
+	res, err := w.Transcoder.ToMP3(ctx, src, dst, info, func(p float64) {
 		if time.Since(last) < time.Second {
 			return
 		}
