@@ -26,10 +26,10 @@ import (
 
 // Worker converts the jobs of one queue.
 type Worker struct {
-	Videos    mp3converter.BlobStore
-	MP3s      mp3converter.BlobStore
-	Jobs      mp3converter.JobStore
-	Queue     mp3converter.Queue
+	Videos     mp3converter.BlobStore
+	MP3s       mp3converter.BlobStore
+	Jobs       mp3converter.JobStore
+	Queue      mp3converter.Queue
 	Transcoder mp3converter.Transcoder
 
 	VideoQueue string // the queue jobs come from ("video")
