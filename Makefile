@@ -3,15 +3,20 @@ GO ?= go
 BIN := bin/mp3converter
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test build deps integration fuzz bench ci clean
+.PHONY: run test test-deploy build deps integration fuzz bench ci clean
 
 ## run: build and run every role in one process on ./data (http://localhost:8080)
 run: deps build
 	./$(BIN) serve
 
-## test: the unit and end-to-end tests on embedded backends, with real ffmpeg
+## test: the unit and end-to-end tests on embedded backends, with real ffmpeg, and test-deploy
 test: deps
 	$(GO) test ./...
+	$(MAKE) test-deploy
+
+## test-deploy: render deploy/base and check it; deploy/ is its own module, keeping Kubernetes out of go.mod
+test-deploy:
+	cd deploy && $(GO) test ./...
 
 ## integration: the tests against real servers (RabbitMQ, MariaDB, FerretDB, Mailpit); see .ci/run
 integration: deps

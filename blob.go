@@ -3,6 +3,7 @@ package mp3converter
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // BlobStore keeps media files (videos or MP3s) under ids of the form NewID
@@ -19,8 +20,35 @@ type BlobStore interface {
 	Delete(ctx context.Context, id string) error
 }
 
-// Pinger is implemented by stores and queues that can check that their
-// backend is reachable, for readiness probes.
-type Pinger interface {
-	Ping(ctx context.Context) error
+// BlobInfo describes a stored blob.
+type BlobInfo struct {
+	Size    int64
+	Name    string    // the name another program stored it under; "" if none
+	Created time.Time // when it was stored, if the store knows
+}
+
+// BlobStater is implemented by stores that describe a blob without
+// reading it. Stat returns ErrNotFound if the blob is absent.
+type BlobStater interface {
+	Stat(ctx context.Context, id string) (BlobInfo, error)
+}
+
+// StatBlob describes blob id of s: with Stat where s has it, else by
+// seeking to the end of the blob (every store's Get is seekable).
+func StatBlob(ctx context.Context, s BlobStore, id string) (BlobInfo, error) {
+	if st, ok := s.(BlobStater); ok {
+		return st.Stat(ctx, id)
+	}
+	rc, err := s.Get(ctx, id)
+	if err != nil {
+		return BlobInfo{}, err
+	}
+	defer rc.Close()
+	seeker, ok := rc.(io.Seeker)
+	if !ok {
+		n, err := io.Copy(io.Discard, rc)
+		return BlobInfo{Size: n}, err
+	}
+	n, err := seeker.Seek(0, io.SeekEnd)
+	return BlobInfo{Size: n}, err
 }

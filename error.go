@@ -43,27 +43,25 @@ var (
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
 // for any other non-nil error, and "" for nil.
 func ErrorCode(err error) string {
-	if err == nil {
-		return ""
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return EINTERNAL
+	return errorField(err, func(e *Error) string { return e.Code }, EINTERNAL)
 }
 
 // ErrorMessage returns the user-facing message of err: the Message of the
 // first *Error in its chain, or "internal error".
 func ErrorMessage(err error) string {
+	return errorField(err, func(e *Error) string { return e.Message }, "internal error")
+}
+
+// errorField is field of the first *Error in err's chain, other for any
+// other error, and "" for nil.
+func errorField(err error, field func(*Error) string, other string) string {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return field(e)
+	}
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Message
-	}
-	return "internal error"
+	return other
 }
 
 // Permanent marks err as one that retrying cannot fix (a file that is not

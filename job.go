@@ -63,3 +63,22 @@ type JobStore interface {
 	// DeleteJob removes a job; ErrNotFound if absent.
 	DeleteJob(ctx context.Context, id string) error
 }
+
+// RequeueProcessing marks every processing job queued again, with no
+// progress. A process that owns all the work calls it at start, after a
+// crash: those jobs' messages are about to be delivered again.
+func RequeueProcessing(ctx context.Context, jobs JobStore) (int, error) {
+	stuck, err := jobs.ListJobs(ctx, JobFilter{Status: JobProcessing})
+	if err != nil {
+		return 0, err
+	}
+	for _, j := range stuck {
+		if _, err := jobs.UpdateJob(ctx, j.ID, func(j *Job) error {
+			j.Status, j.Progress = JobQueued, 0
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+	}
+	return len(stuck), nil
+}

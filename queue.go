@@ -3,7 +3,6 @@ package mp3converter
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 )
 
@@ -49,7 +48,7 @@ type DeadLetter struct {
 	ID       string
 	Queue    string // the queue it came from
 	Body     []byte
-	Reason   string // the last handler error
+	Reason   string // the last handler error, at most MaxReasonBytes
 	Attempts int
 	At       time.Time
 }
@@ -57,42 +56,14 @@ type DeadLetter struct {
 // DeadLetterStore is implemented by queues whose dead letters can be listed
 // and re-queued, for operators.
 type DeadLetterStore interface {
-	// DeadLetters lists the dead letters of queue, oldest first.
+	// DeadLetters lists the dead letters of queue, oldest first, at most
+	// MaxListedDeadLetters of them.
 	DeadLetters(ctx context.Context, queue string) ([]DeadLetter, error)
 	// Requeue moves dead letter id back onto queue as a first attempt.
 	// ErrNotFound if there is no such dead letter.
 	Requeue(ctx context.Context, queue, id string) error
 }
 
-// RetryPolicy says how often and how soon a failed message is retried.
-type RetryPolicy struct {
-	MaxAttempts int           // deliveries before a message is dead-lettered; at least 1
-	MinBackoff  time.Duration // delay before the second attempt
-	MaxBackoff  time.Duration // cap on the delay
-}
-
-// DefaultRetryPolicy: three attempts, 2 s then about 4 s apart.
-var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 3, MinBackoff: 2 * time.Second, MaxBackoff: 5 * time.Minute}
-
-// Backoff returns the delay before the attempt after attempt: exponential
-// from MinBackoff, capped at MaxBackoff, with jitter in [d/2, d] so that
-// consumers failing together do not retry together.
-func (p RetryPolicy) Backoff(attempt int) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	d := p.MinBackoff
-	for i := 1; i < attempt && d < p.MaxBackoff; i++ {
-		d *= 2
-	}
-	if p.MaxBackoff > 0 && d > p.MaxBackoff {
-		d = p.MaxBackoff
-	}
-	if d <= 0 {
-		return 0
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// Final reports whether attempt is the last one the policy allows.
-func (p RetryPolicy) Final(attempt int) bool { return attempt >= max(p.MaxAttempts, 1) }
+// MaxListedDeadLetters caps DeadLetterStore.DeadLetters, which holds what it
+// lists in memory; requeueing the listed ones brings the rest into view.
+const MaxListedDeadLetters = 1000

@@ -34,10 +34,20 @@ var (
 // MinSecretLength is the shortest JWT secret a service accepts.
 const MinSecretLength = 16
 
-// Claims are the JWT's claims, as in the seed.
+// MinPasswordLength is the shortest password an account may have.
+const MinPasswordLength = 8
+
+// Claims are the JWT's claims: the seed's, and one of ours.
 type Claims struct {
 	Username string `json:"username"`
-	Admin    bool   `json:"admin"`
+	// Admin is the seed's claim, which the original gateway reads as "may
+	// upload and download". Every signed-in user may, so it is always true,
+	// and tokens of ours work behind the original gateway.
+	Admin bool `json:"admin"`
+	// SiteAdmin is our admin right: reading everyone's jobs. Verify takes it
+	// from the user store, never from the token, so a token signed by the
+	// original auth (admin: true for everyone) never gains it.
+	SiteAdmin bool `json:"mp3converter_admin,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -87,6 +97,10 @@ func (s *Service) cost() int {
 	}
 	return s.Cost
 }
+
+// IsPlainText reports whether a stored password is the original system's
+// plain text, not yet re-hashed by a login through our auth.
+func IsPlainText(stored string) bool { return !isBcrypt(stored) }
 
 func isBcrypt(hash string) bool {
 	return len(hash) == 60 && (strings.HasPrefix(hash, "$2a$") || strings.HasPrefix(hash, "$2b$") || strings.HasPrefix(hash, "$2y$"))
@@ -151,8 +165,9 @@ func (s *Service) Issue(u *mp3converter.User) (string, error) {
 	}
 	now := s.now()
 	claims := Claims{
-		Username: u.Email,
-		Admin:    u.Admin,
+		Username:  u.Email,
+		Admin:     true,
+		SiteAdmin: u.Admin,
 		RegisteredClaims: jwt.RegisteredClaims{
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
@@ -162,7 +177,8 @@ func (s *Service) Issue(u *mp3converter.User) (string, error) {
 }
 
 // Verify checks a token's signature, algorithm and expiry and that its user
-// still exists, and returns its claims with Admin as the user is now.
+// still exists, and returns its claims with SiteAdmin as the user is now
+// (false when no user store is set).
 // Errors: ErrInvalidToken, ErrTokenExpired, or an internal one.
 func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 	var c Claims
@@ -189,7 +205,10 @@ func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.Admin = u.Admin
+		c.SiteAdmin = u.Admin
+	} else {
+		c.SiteAdmin = false
 	}
+	c.Admin = true
 	return &c, nil
 }

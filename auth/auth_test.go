@@ -3,7 +3,6 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,18 +12,14 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
-	"github.com/mp3converter/mp3converter/sqlite"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
 
 func newService(t *testing.T) (*auth.Service, mp3converter.UserStore) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testsupport.SQLite(t)
 	s := &auth.Service{Users: db.Users, Secret: secret, Cost: bcrypt.MinCost}
 	h, err := s.HashPassword("correct horse")
 	if err != nil {
@@ -63,7 +58,8 @@ func TestLogin(t *testing.T) {
 			if err != nil {
 				t.Fatalf("fresh token: %v", err)
 			}
-			if c.Username != "ann@example.com" || c.Admin {
+			// admin is the seed's "may upload": true for all; ours is apart.
+			if c.Username != "ann@example.com" || !c.Admin || c.SiteAdmin {
 				t.Errorf("claims %+v", c)
 			}
 			if d := c.ExpiresAt.Sub(c.IssuedAt.Time); d != 24*time.Hour {
@@ -116,7 +112,8 @@ func TestVerify(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	claims := func(user string, iat, exp time.Time) auth.Claims {
-		c := auth.Claims{Username: user, Admin: true}
+		// Both admin claims set: neither may grant our admin right.
+		c := auth.Claims{Username: user, Admin: true, SiteAdmin: true}
 		if !iat.IsZero() {
 			c.IssuedAt = jwt.NewNumericDate(iat)
 		}
@@ -155,8 +152,8 @@ func TestVerify(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				// Admin comes from the user as stored, not from the token.
-				if c.Username != "ann@example.com" || c.Admin {
+				// SiteAdmin comes from the user as stored, not from the token.
+				if c.Username != "ann@example.com" || !c.Admin || c.SiteAdmin {
 					t.Errorf("claims %+v", c)
 				}
 				return

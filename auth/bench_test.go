@@ -2,13 +2,12 @@ package auth_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
-	"github.com/mp3converter/mp3converter/sqlite"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // BenchmarkLoginTiming times, side by side at the default bcrypt cost, a
@@ -18,11 +17,7 @@ import (
 // have accounts.
 func BenchmarkLoginTiming(b *testing.B) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "a.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := testsupport.SQLite(b)
 	s := &auth.Service{Users: db.Users, Secret: secret}
 	h, _ := s.HashPassword("correct horse")
 	db.Users.CreateUser(ctx, &mp3converter.User{Email: "ann@example.com", PasswordHash: h})

@@ -5,7 +5,6 @@ package blobtest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -13,165 +12,183 @@ import (
 	"testing"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // Run runs the suite. newStore returns an empty store, cleaned up by the
 // test that asked for it.
 func Run(t *testing.T, newStore func(t *testing.T) mp3converter.BlobStore) {
+	for _, tc := range blobCases {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
+	}
+}
+
+// blobCases are the suite's subtests; each gets an empty store.
+var blobCases = []struct {
+	name string
+	test func(t *testing.T, s mp3converter.BlobStore)
+}{
+	{"RoundTrip", testRoundTrip},
+	{"NotFound", testNotFound},
+	{"Delete", testDelete},
+	{"NoOverwrite", testNoOverwrite},
+	{"FailedPutLeavesNothing", testFailedPutLeavesNothing},
+	{"CancelledPutLeavesNothing", testCancelledPutLeavesNothing},
+	{"Seek", testSeek},
+	{"Concurrent", testConcurrent},
+}
+
+func testRoundTrip(t *testing.T, s mp3converter.BlobStore) {
 	ctx := context.Background()
-
-	t.Run("RoundTrip", func(t *testing.T) {
-		s := newStore(t)
-		for _, size := range []int{0, 1, 255 << 10, 3<<20 + 17} {
-			id := mp3converter.NewID()
-			data := randomBytes(size)
-			n, err := s.Put(ctx, id, bytes.NewReader(data))
-			if err != nil {
-				t.Fatalf("Put %d bytes: %v", size, err)
-			}
-			if n != int64(size) {
-				t.Errorf("Put returned size %d, want %d", n, size)
-			}
-			if got := read(t, s, id); !bytes.Equal(got, data) {
-				t.Fatalf("Get returned %d bytes differing from the %d put", len(got), size)
-			}
-		}
-	})
-
-	t.Run("NotFound", func(t *testing.T) {
-		s := newStore(t)
+	for _, size := range []int{0, 1, 255 << 10, 3<<20 + 17} {
 		id := mp3converter.NewID()
-		if _, err := s.Get(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("Get missing: %v, want ErrNotFound", err)
-		}
-		if err := s.Delete(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("Delete missing: %v, want ErrNotFound", err)
-		}
-		for _, bad := range []string{"", "nothex", "../../etc/passwd", "zzzzzzzzzzzzzzzzzzzzzzzz"} {
-			if _, err := s.Get(ctx, bad); mp3converter.ErrorCode(err) != mp3converter.ENOTFOUND && mp3converter.ErrorCode(err) != mp3converter.EINVALID {
-				t.Errorf("Get(%q): %v, want not found or invalid", bad, err)
-			}
-		}
-	})
-
-	t.Run("Delete", func(t *testing.T) {
-		s := newStore(t)
-		id := put(t, s, []byte("to be deleted"))
-		keep := put(t, s, []byte("to be kept"))
-		if err := s.Delete(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Get(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("Get after Delete: %v, want ErrNotFound", err)
-		}
-		if err := s.Delete(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("second Delete: %v, want ErrNotFound", err)
-		}
-		if got := read(t, s, keep); string(got) != "to be kept" {
-			t.Errorf("other blob changed: %q", got)
-		}
-		// The id can be used again.
-		if _, err := s.Put(ctx, id, bytes.NewReader([]byte("again"))); err != nil {
-			t.Fatalf("Put after Delete: %v", err)
-		}
-		if got := read(t, s, id); string(got) != "again" {
-			t.Errorf("got %q", got)
-		}
-	})
-
-	t.Run("NoOverwrite", func(t *testing.T) {
-		s := newStore(t)
-		id := put(t, s, []byte("first"))
-		if _, err := s.Put(ctx, id, bytes.NewReader([]byte("second"))); !errors.Is(err, mp3converter.ErrConflict) {
-			t.Errorf("Put over existing blob: %v, want ErrConflict", err)
-		}
-		if got := read(t, s, id); string(got) != "first" {
-			t.Errorf("blob overwritten: %q", got)
-		}
-	})
-
-	t.Run("FailedPutLeavesNothing", func(t *testing.T) {
-		s := newStore(t)
-		id := mp3converter.NewID()
-		r := io.MultiReader(bytes.NewReader(randomBytes(1<<20)), errReader{errors.New("client went away")})
-		if _, err := s.Put(ctx, id, r); err == nil {
-			t.Fatal("Put with a failing reader succeeded")
-		}
-		if _, err := s.Get(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("Get after failed Put: %v, want ErrNotFound", err)
-		}
-		if _, err := s.Put(ctx, id, bytes.NewReader([]byte("retry"))); err != nil {
-			t.Fatalf("Put after failed Put: %v", err)
-		}
-	})
-
-	t.Run("CancelledPutLeavesNothing", func(t *testing.T) {
-		s := newStore(t)
-		id := mp3converter.NewID()
-		cctx, cancel := context.WithCancel(ctx)
-		r := &cancelAfter{r: bytes.NewReader(randomBytes(4 << 20)), n: 1 << 20, cancel: cancel}
-		if _, err := s.Put(cctx, id, r); err == nil {
-			t.Fatal("Put with a cancelled context succeeded")
-		}
-		if _, err := s.Get(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("Get after cancelled Put: %v, want ErrNotFound", err)
-		}
-	})
-
-	t.Run("Seek", func(t *testing.T) {
-		s := newStore(t)
-		data := randomBytes(2<<20 + 100)
-		id := put(t, s, data)
-		rc, err := s.Get(ctx, id)
+		data := testsupport.RandomBytes(size)
+		n, err := s.Put(ctx, id, bytes.NewReader(data))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("Put %d bytes: %v", size, err)
 		}
-		defer rc.Close()
-		rs, ok := rc.(io.ReadSeeker)
-		if !ok {
-			t.Fatal("Get does not return an io.Seeker: /download needs one for range requests")
+		if n != int64(size) {
+			t.Errorf("Put returned size %d, want %d", n, size)
 		}
-		for _, off := range []int64{int64(len(data)) - 10, 5, 1<<20 + 3, 0} {
-			if _, err := rs.Seek(off, io.SeekStart); err != nil {
-				t.Fatalf("Seek %d: %v", off, err)
-			}
-			buf := make([]byte, 10)
-			if _, err := io.ReadFull(rs, buf); err != nil {
-				t.Fatalf("read at %d: %v", off, err)
-			}
-			if !bytes.Equal(buf, data[off:off+10]) {
-				t.Errorf("bytes at %d differ", off)
-			}
+		if got := read(t, s, id); !bytes.Equal(got, data) {
+			t.Fatalf("Get returned %d bytes differing from the %d put", len(got), size)
 		}
-		if end, err := rs.Seek(0, io.SeekEnd); err != nil || end != int64(len(data)) {
-			t.Errorf("Seek to end = %d, %v; want %d", end, err, len(data))
-		}
-	})
+	}
+}
 
-	t.Run("Concurrent", func(t *testing.T) {
-		s := newStore(t)
-		var wg sync.WaitGroup
-		ids := make([]string, 8)
-		sums := make([][32]byte, 8)
-		for i := range ids {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				data := randomBytes(300<<10 + i)
-				ids[i] = mp3converter.NewID()
-				sums[i] = sha256.Sum256(data)
-				if _, err := s.Put(ctx, ids[i], bytes.NewReader(data)); err != nil {
-					t.Errorf("Put %d: %v", i, err)
-				}
-			}()
+func testNotFound(t *testing.T, s mp3converter.BlobStore) {
+	ctx := context.Background()
+	id := mp3converter.NewID()
+	if _, err := s.Get(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("Get missing: %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("Delete missing: %v, want ErrNotFound", err)
+	}
+	for _, bad := range []string{"", "nothex", "../../etc/passwd", "zzzzzzzzzzzzzzzzzzzzzzzz"} {
+		if _, err := s.Get(ctx, bad); mp3converter.ErrorCode(err) != mp3converter.ENOTFOUND && mp3converter.ErrorCode(err) != mp3converter.EINVALID {
+			t.Errorf("Get(%q): %v, want not found or invalid", bad, err)
 		}
-		wg.Wait()
-		for i, id := range ids {
-			if sha256.Sum256(read(t, s, id)) != sums[i] {
-				t.Errorf("blob %d corrupted", i)
+	}
+}
+
+func testDelete(t *testing.T, s mp3converter.BlobStore) {
+	ctx := context.Background()
+	id := put(t, s, []byte("to be deleted"))
+	keep := put(t, s, []byte("to be kept"))
+	if err := s.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("Get after Delete: %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("second Delete: %v, want ErrNotFound", err)
+	}
+	if got := read(t, s, keep); string(got) != "to be kept" {
+		t.Errorf("other blob changed: %q", got)
+	}
+	// The id can be used again.
+	if _, err := s.Put(ctx, id, bytes.NewReader([]byte("again"))); err != nil {
+		t.Fatalf("Put after Delete: %v", err)
+	}
+	if got := read(t, s, id); string(got) != "again" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func testNoOverwrite(t *testing.T, s mp3converter.BlobStore) {
+	ctx := context.Background()
+	id := put(t, s, []byte("first"))
+	if _, err := s.Put(ctx, id, bytes.NewReader([]byte("second"))); !errors.Is(err, mp3converter.ErrConflict) {
+		t.Errorf("Put over existing blob: %v, want ErrConflict", err)
+	}
+	if got := read(t, s, id); string(got) != "first" {
+		t.Errorf("blob overwritten: %q", got)
+	}
+}
+
+func testFailedPutLeavesNothing(t *testing.T, s mp3converter.BlobStore) {
+	ctx := context.Background()
+	id := mp3converter.NewID()
+	r := testsupport.FailAfter(bytes.NewReader(testsupport.RandomBytes(1<<20)), 1<<20, errors.New("client went away"))
+	if _, err := s.Put(ctx, id, r); err == nil {
+		t.Fatal("Put with a failing reader succeeded")
+	}
+	if _, err := s.Get(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("Get after failed Put: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Put(ctx, id, bytes.NewReader([]byte("retry"))); err != nil {
+		t.Fatalf("Put after failed Put: %v", err)
+	}
+}
+
+func testCancelledPutLeavesNothing(t *testing.T, s mp3converter.BlobStore) {
+	ctx := context.Background()
+	id := mp3converter.NewID()
+	cctx, cancel := context.WithCancel(ctx)
+	r := &cancelAfter{r: bytes.NewReader(testsupport.RandomBytes(4 << 20)), n: 1 << 20, cancel: cancel}
+	if _, err := s.Put(cctx, id, r); err == nil {
+		t.Fatal("Put with a cancelled context succeeded")
+	}
+	if _, err := s.Get(ctx, id); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("Get after cancelled Put: %v, want ErrNotFound", err)
+	}
+}
+
+func testSeek(t *testing.T, s mp3converter.BlobStore) {
+	ctx := context.Background()
+	data := testsupport.RandomBytes(2<<20 + 100)
+	id := put(t, s, data)
+	rc, err := s.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	rs, ok := rc.(io.ReadSeeker)
+	if !ok {
+		t.Fatal("Get does not return an io.Seeker: /download needs one for range requests")
+	}
+	for _, off := range []int64{int64(len(data)) - 10, 5, 1<<20 + 3, 0} {
+		if _, err := rs.Seek(off, io.SeekStart); err != nil {
+			t.Fatalf("Seek %d: %v", off, err)
+		}
+		buf := make([]byte, 10)
+		if _, err := io.ReadFull(rs, buf); err != nil {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+		if !bytes.Equal(buf, data[off:off+10]) {
+			t.Errorf("bytes at %d differ", off)
+		}
+	}
+	if end, err := rs.Seek(0, io.SeekEnd); err != nil || end != int64(len(data)) {
+		t.Errorf("Seek to end = %d, %v; want %d", end, err, len(data))
+	}
+}
+
+func testConcurrent(t *testing.T, s mp3converter.BlobStore) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	ids := make([]string, 8)
+	sums := make([][32]byte, 8)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			data := testsupport.RandomBytes(300<<10 + i)
+			ids[i] = mp3converter.NewID()
+			sums[i] = sha256.Sum256(data)
+			if _, err := s.Put(ctx, ids[i], bytes.NewReader(data)); err != nil {
+				t.Errorf("Put %d: %v", i, err)
 			}
+		}()
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if sha256.Sum256(read(t, s, id)) != sums[i] {
+			t.Errorf("blob %d corrupted", i)
 		}
-	})
+	}
 }
 
 func put(t *testing.T, s mp3converter.BlobStore, data []byte) string {
@@ -196,16 +213,6 @@ func read(t *testing.T, s mp3converter.BlobStore, id string) []byte {
 	}
 	return b
 }
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // cancelAfter cancels its context once n bytes have been read.
 type cancelAfter struct {

@@ -11,6 +11,7 @@
 package conversion
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,10 +19,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/consumers"
 )
 
 // Worker converts the jobs of one queue.
@@ -46,8 +47,9 @@ type Worker struct {
 }
 
 // Run consumes the video queue with n parallel handlers until ctx ends,
-// then lets conversions in flight finish within the grace period.
-func (w *Worker) Run(ctx context.Context, n int) error {
+// then lets conversions in flight finish within the grace period. A
+// consumer that stops before then is logged: the others go on.
+func (w *Worker) Run(ctx context.Context, n int) {
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	stop := context.AfterFunc(ctx, func() {
@@ -55,21 +57,9 @@ func (w *Worker) Run(ctx context.Context, n int) error {
 		time.AfterFunc(w.Grace, stopWork)
 	})
 	defer stop()
-	var wg sync.WaitGroup
-	for range max(n, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := w.Queue.Consume(ctx, w.VideoQueue, func(_ context.Context, d mp3converter.Delivery) error {
-				return w.Handle(work, d)
-			})
-			if err != nil && ctx.Err() == nil {
-				w.Logger.Error("ConsumerStopped", "queue", w.VideoQueue, "err", err)
-			}
-		}()
-	}
-	wg.Wait()
-	return nil
+	consumers.Run(ctx, w.Queue, w.VideoQueue, n, func(_ context.Context, d mp3converter.Delivery) error {
+		return w.Handle(work, d)
+	}, w.Logger)
 }
 
 // errJobGone stops work on a job that was deleted meanwhile.
@@ -177,17 +167,40 @@ func (w *Worker) job(ctx context.Context, msg mp3converter.Message) (*mp3convert
 	if err != nil {
 		return nil, mp3converter.Permanent(err)
 	}
-	name := msg.Filename
-	if name == "" {
-		name = msg.VideoFID
+	j = &mp3converter.Job{ID: msg.VideoFID, Owner: owner, VideoFID: msg.VideoFID}
+	if err := w.describeForeign(ctx, j, msg.Filename); err != nil {
+		return nil, err
 	}
-	j = &mp3converter.Job{ID: msg.VideoFID, Owner: owner, VideoFID: msg.VideoFID, Filename: mp3converter.SanitizeFilename(name)}
 	if err := w.Jobs.CreateJob(ctx, j); errors.Is(err, mp3converter.ErrConflict) {
 		return w.Jobs.Job(ctx, msg.VideoFID)
 	} else if err != nil {
 		return nil, err
 	}
 	return j, nil
+}
+
+// describeForeign names and sizes the job of an upload that the original
+// gateway stored: from GridFS's filename where it has one, else after the
+// upload's time, so that the MP3 downloads under a name a person accepts.
+func (w *Worker) describeForeign(ctx context.Context, j *mp3converter.Job, name string) error {
+	info, err := mp3converter.StatBlob(ctx, w.Videos, j.VideoFID)
+	if errors.Is(err, mp3converter.ErrNotFound) {
+		return errJobGone
+	}
+	if err != nil {
+		return err
+	}
+	j.Size = info.Size
+	name = cmp.Or(name, info.Name)
+	if name == "" {
+		at := info.Created
+		if at.IsZero() {
+			at = time.Now()
+		}
+		name = "video-" + at.UTC().Format("2006-01-02-150405")
+	}
+	j.Filename = mp3converter.SanitizeFilename(name)
+	return nil
 }
 
 // setStatus records an outcome even while shutting down.

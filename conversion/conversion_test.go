@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/mp3converter/mp3converter/conversion"
 	"github.com/mp3converter/mp3converter/ffmpeg"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 	"github.com/mp3converter/mp3converter/localfs"
 	"github.com/mp3converter/mp3converter/sqlite"
 )
@@ -49,11 +51,7 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testsupport.SQLite(t)
 	videos, _ := localfs.Open(filepath.Join(dir, "videos"))
 	mp3s, _ := localfs.Open(filepath.Join(dir, "mp3s"))
 	q := &queue{}
@@ -262,6 +260,10 @@ func TestSeedMessage(t *testing.T) {
 	got := f.job(t, j.VideoFID)
 	if got.Status != mp3converter.JobDone || got.Owner != "seed@example.com" || len(f.q.published) != 1 {
 		t.Errorf("seed job %+v, %d published", got, len(f.q.published))
+	}
+	// Named and sized from the store, not after its fid.
+	if got.Size == 0 || !strings.HasPrefix(got.Filename, "video-") || strings.Contains(got.Filename, j.VideoFID) {
+		t.Errorf("seed job named %q, size %d", got.Filename, got.Size)
 	}
 }
 

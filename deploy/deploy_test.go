@@ -47,7 +47,7 @@ var roles = []role{
 	{"gateway", 2, "MP3CONVERTER_ADDR", []string{"MP3CONVERTER_ADDR", "MP3CONVERTER_DRAIN_DELAY", "MP3CONVERTER_TRUSTED_PROXIES", "AUTH_SVC_ADDRESS", "JWT_SECRET", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_QUEUE_URL", "MP3CONVERTER_STORAGE_URL", "VIDEO_QUEUE", "MP3CONVERTER_SHUTDOWN_GRACE"}},
 	{"auth", 2, "MP3CONVERTER_ADDR", []string{"MP3CONVERTER_ADDR", "MP3CONVERTER_DRAIN_DELAY", "MP3CONVERTER_TRUSTED_PROXIES", "JWT_SECRET", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_SHUTDOWN_GRACE"}},
 	{"converter", 4, "MP3CONVERTER_HEALTH_ADDR", []string{"MP3CONVERTER_HEALTH_ADDR", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_QUEUE_URL", "MP3CONVERTER_STORAGE_URL", "VIDEO_QUEUE", "MP3_QUEUE", "MP3CONVERTER_SHUTDOWN_GRACE"}},
-	{"notification", 2, "MP3CONVERTER_HEALTH_ADDR", []string{"MP3CONVERTER_HEALTH_ADDR", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_QUEUE_URL", "MP3CONVERTER_SMTP_URL", "MP3_QUEUE", "MP3CONVERTER_SHUTDOWN_GRACE"}},
+	{"notification", 2, "MP3CONVERTER_HEALTH_ADDR", []string{"MP3CONVERTER_HEALTH_ADDR", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_QUEUE_URL", "MP3CONVERTER_STORAGE_URL", "MP3CONVERTER_SMTP_URL", "MP3_QUEUE", "MP3CONVERTER_SHUTDOWN_GRACE"}},
 }
 
 // secretSettings must come from a Secret, never a ConfigMap or a literal.
@@ -580,75 +580,94 @@ func imageTag(image string) string {
 
 func checkReferences(t *testing.T, m *manifests) {
 	for _, w := range m.workloads() {
-		spec := &w.pod.Spec
-		volumes := map[string]bool{}
-		for _, v := range spec.Volumes {
-			volumes[v.Name] = true
-			switch {
-			case v.ConfigMap != nil:
-				if m.configMaps[key(w.ns, v.ConfigMap.Name)] == nil {
-					t.Errorf("%s: volume %s: no ConfigMap %s", w, v.Name, v.ConfigMap.Name)
-				}
-			case v.Secret != nil:
-				if m.secrets[key(w.ns, v.Secret.SecretName)] == nil {
-					t.Errorf("%s: volume %s: no Secret %s", w, v.Name, v.Secret.SecretName)
-				}
-			case v.PersistentVolumeClaim != nil:
-				if m.claims[key(w.ns, v.PersistentVolumeClaim.ClaimName)] == nil {
-					t.Errorf("%s: volume %s: no PersistentVolumeClaim %s", w, v.Name, v.PersistentVolumeClaim.ClaimName)
-				}
-			case v.Projected != nil:
-				for _, src := range v.Projected.Sources {
-					if src.ConfigMap != nil && m.configMaps[key(w.ns, src.ConfigMap.Name)] == nil {
-						t.Errorf("%s: volume %s: no ConfigMap %s", w, v.Name, src.ConfigMap.Name)
-					}
-					if src.Secret != nil && m.secrets[key(w.ns, src.Secret.Name)] == nil {
-						t.Errorf("%s: volume %s: no Secret %s", w, v.Name, src.Secret.Name)
-					}
-				}
-			}
+		volumes := checkVolumeRefs(t, m, w)
+		for _, c := range slices.Concat(w.pod.Spec.InitContainers, w.pod.Spec.Containers) {
+			checkContainerRefs(t, m, w, &c, volumes)
 		}
-		for _, pvc := range w.claims {
-			volumes[pvc.Name] = true
-		}
-		for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
-			what := fmt.Sprintf("%s container %s", w, c.Name)
-			for _, vm := range c.VolumeMounts {
-				if !volumes[vm.Name] {
-					t.Errorf("%s: volumeMount %s at %s: no such volume or volumeClaimTemplate", what, vm.Name, vm.MountPath)
-				}
+	}
+	checkStatefulSetServices(t, m)
+	checkIngressBackends(t, m)
+}
+
+// checkVolumeRefs checks that w's volumes name rendered ConfigMaps, Secrets
+// and claims, and returns the names its containers may mount.
+func checkVolumeRefs(t *testing.T, m *manifests, w workload) map[string]bool {
+	volumes := map[string]bool{}
+	for _, v := range w.pod.Spec.Volumes {
+		volumes[v.Name] = true
+		switch {
+		case v.ConfigMap != nil:
+			if m.configMaps[key(w.ns, v.ConfigMap.Name)] == nil {
+				t.Errorf("%s: volume %s: no ConfigMap %s", w, v.Name, v.ConfigMap.Name)
 			}
-			for _, from := range c.EnvFrom {
-				if r := from.ConfigMapRef; r != nil && m.configMaps[key(w.ns, r.Name)] == nil {
-					t.Errorf("%s: envFrom configMapRef %q: no such ConfigMap in namespace %s", what, r.Name, w.ns)
-				}
-				if r := from.SecretRef; r != nil && m.secrets[key(w.ns, r.Name)] == nil {
-					t.Errorf("%s: envFrom secretRef %q: no such Secret in namespace %s", what, r.Name, w.ns)
-				}
+		case v.Secret != nil:
+			if m.secrets[key(w.ns, v.Secret.SecretName)] == nil {
+				t.Errorf("%s: volume %s: no Secret %s", w, v.Name, v.Secret.SecretName)
 			}
-			for _, e := range c.Env {
-				if e.ValueFrom == nil {
-					continue
+		case v.PersistentVolumeClaim != nil:
+			if m.claims[key(w.ns, v.PersistentVolumeClaim.ClaimName)] == nil {
+				t.Errorf("%s: volume %s: no PersistentVolumeClaim %s", w, v.Name, v.PersistentVolumeClaim.ClaimName)
+			}
+		case v.Projected != nil:
+			for _, src := range v.Projected.Sources {
+				if src.ConfigMap != nil && m.configMaps[key(w.ns, src.ConfigMap.Name)] == nil {
+					t.Errorf("%s: volume %s: no ConfigMap %s", w, v.Name, src.ConfigMap.Name)
 				}
-				if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
-					cm := m.configMaps[key(w.ns, r.Name)]
-					if cm == nil {
-						t.Errorf("%s: env %s: configMapKeyRef %q: no such ConfigMap in namespace %s", what, e.Name, r.Name, w.ns)
-					} else if _, ok := cm.Data[r.Key]; !ok {
-						t.Errorf("%s: env %s: ConfigMap %s has no key %q", what, e.Name, r.Name, r.Key)
-					}
-				}
-				if r := e.ValueFrom.SecretKeyRef; r != nil {
-					s := m.secrets[key(w.ns, r.Name)]
-					if s == nil {
-						t.Errorf("%s: env %s: secretKeyRef %q: no such Secret in namespace %s", what, e.Name, r.Name, w.ns)
-					} else if _, ok := secretData(s)[r.Key]; !ok {
-						t.Errorf("%s: env %s: Secret %s has no key %q", what, e.Name, r.Name, r.Key)
-					}
+				if src.Secret != nil && m.secrets[key(w.ns, src.Secret.Name)] == nil {
+					t.Errorf("%s: volume %s: no Secret %s", w, v.Name, src.Secret.Name)
 				}
 			}
 		}
 	}
+	for _, pvc := range w.claims {
+		volumes[pvc.Name] = true
+	}
+	return volumes
+}
+
+// checkContainerRefs checks that c, a container of w, mounts only volumes
+// and reads settings only from ConfigMaps, Secrets and keys that exist.
+func checkContainerRefs(t *testing.T, m *manifests, w workload, c *corev1.Container, volumes map[string]bool) {
+	what := fmt.Sprintf("%s container %s", w, c.Name)
+	for _, vm := range c.VolumeMounts {
+		if !volumes[vm.Name] {
+			t.Errorf("%s: volumeMount %s at %s: no such volume or volumeClaimTemplate", what, vm.Name, vm.MountPath)
+		}
+	}
+	for _, from := range c.EnvFrom {
+		if r := from.ConfigMapRef; r != nil && m.configMaps[key(w.ns, r.Name)] == nil {
+			t.Errorf("%s: envFrom configMapRef %q: no such ConfigMap in namespace %s", what, r.Name, w.ns)
+		}
+		if r := from.SecretRef; r != nil && m.secrets[key(w.ns, r.Name)] == nil {
+			t.Errorf("%s: envFrom secretRef %q: no such Secret in namespace %s", what, r.Name, w.ns)
+		}
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			continue
+		}
+		if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
+			cm := m.configMaps[key(w.ns, r.Name)]
+			if cm == nil {
+				t.Errorf("%s: env %s: configMapKeyRef %q: no such ConfigMap in namespace %s", what, e.Name, r.Name, w.ns)
+			} else if _, ok := cm.Data[r.Key]; !ok {
+				t.Errorf("%s: env %s: ConfigMap %s has no key %q", what, e.Name, r.Name, r.Key)
+			}
+		}
+		if r := e.ValueFrom.SecretKeyRef; r != nil {
+			s := m.secrets[key(w.ns, r.Name)]
+			if s == nil {
+				t.Errorf("%s: env %s: secretKeyRef %q: no such Secret in namespace %s", what, e.Name, r.Name, w.ns)
+			} else if _, ok := secretData(s)[r.Key]; !ok {
+				t.Errorf("%s: env %s: Secret %s has no key %q", what, e.Name, r.Name, r.Key)
+			}
+		}
+	}
+}
+
+// checkStatefulSetServices checks that each StatefulSet's serviceName is a
+// headless Service selecting its pods.
+func checkStatefulSetServices(t *testing.T, m *manifests) {
 	for _, k := range sortedKeys(m.statefulSets) {
 		s := m.statefulSets[k]
 		svc := m.services[key(s.Namespace, s.Spec.ServiceName)]
@@ -661,6 +680,11 @@ func checkReferences(t *testing.T, m *manifests) {
 			t.Errorf("StatefulSet %s: serviceName %q: Service does not select its pods", k, s.Spec.ServiceName)
 		}
 	}
+}
+
+// checkIngressBackends checks that every Ingress backend is a rendered
+// Service and one of its ports.
+func checkIngressBackends(t *testing.T, m *manifests) {
 	for _, k := range sortedKeys(m.ingresses) {
 		ing := m.ingresses[k]
 		var backends []*networkingv1.IngressServiceBackend
@@ -731,106 +755,125 @@ func checkRoleSettings(t *testing.T, m *manifests) {
 		c := &d.Spec.Template.Spec.Containers[0]
 		env := m.env(d.Namespace, c)
 		what := "Deployment " + key(namespace, r.name)
-		for _, name := range r.needs {
-			if env[name].value == "" {
-				t.Errorf("%s: %s is not set (from its ConfigMap, Secret or env)", what, name)
-			}
-		}
-		for _, name := range secretSettings {
-			if s, ok := env[name]; ok && s.kind != "Secret" {
-				t.Errorf("%s: %s comes from %s, want a Secret", what, name, s.source())
-			}
-		}
+		checkRoleEnv(t, what, r, env)
 		if s, ok := env["JWT_SECRET"]; ok {
 			jwt[r.name] = s
 		}
-		for _, name := range sortedKeys(exactSettings) {
-			if s, ok := env[name]; ok && s.value != exactSettings[name] {
-				t.Errorf("%s: %s=%q (from %s), want %q", what, name, s.value, s.source(), exactSettings[name])
-			}
-		}
-
-		// The probes reach the port the role listens on.
-		if addr := env[r.addr].value; addr != "" {
-			_, port, err := net.SplitHostPort(addr)
-			n, err2 := strconv.Atoi(port)
-			if err != nil || err2 != nil {
-				t.Errorf("%s: %s=%q is not host:port", what, r.addr, addr)
-			} else {
-				if _, ok := containerPort(c, intstr.FromInt(n)); !ok {
-					t.Errorf("%s: %s=%q but the container declares no port %d", what, r.addr, addr, n)
-				}
-				for _, pr := range []struct {
-					name, path string
-					probe      *corev1.Probe
-				}{{"livenessProbe", "/healthz", c.LivenessProbe}, {"readinessProbe", "/readyz", c.ReadinessProbe}} {
-					if pr.probe == nil || pr.probe.HTTPGet == nil {
-						t.Errorf("%s: %s is not an httpGet probe", what, pr.name)
-						continue
-					}
-					if got := pr.probe.HTTPGet.Path; got != pr.path {
-						t.Errorf("%s: %s path %q, want %q", what, pr.name, got, pr.path)
-					}
-					if got, _ := containerPort(c, pr.probe.HTTPGet.Port); got != int32(n) {
-						t.Errorf("%s: %s reaches port %s, but %s=%q", what, pr.name, pr.probe.HTTPGet.Port.String(), r.addr, addr)
-					}
-				}
-			}
-		}
-
-		// Settings naming in-cluster Services name rendered ones.
-		for _, name := range sortedKeys(serviceURLs) {
-			scheme := serviceURLs[name]
-			s, ok := env[name]
-			if !ok || s.value == "" {
-				continue
-			}
-			u, err := url.Parse(s.value)
-			if err != nil || u.Scheme != scheme || u.Port() == "" {
-				t.Errorf("%s: %s from %s is not a %s:// URL with a host and port", what, name, s.source(), scheme)
-				continue
-			}
-			checkServiceAddr(t, m, what, name, u.Host, "")
-		}
-		if addr := env["AUTH_SVC_ADDRESS"].value; addr != "" {
-			checkServiceAddr(t, m, what, "AUTH_SVC_ADDRESS", addr, "auth")
-		}
-
-		// Shutdown: the drain delay (readiness fails, requests still
-		// served) and then in-flight work's grace both pass before the
-		// kubelet kills.
-		if s := env["MP3CONVERTER_SHUTDOWN_GRACE"]; s.value != "" {
-			grace, err := time.ParseDuration(s.value)
-			if d := env["MP3CONVERTER_DRAIN_DELAY"].value; d != "" && err == nil {
-				var drain time.Duration
-				drain, err = time.ParseDuration(d)
-				grace += drain
-			}
-			tgps := d.Spec.Template.Spec.TerminationGracePeriodSeconds
-			switch {
-			case err != nil:
-				t.Errorf("%s: MP3CONVERTER_SHUTDOWN_GRACE=%q: %v", what, s.value, err)
-			case tgps == nil:
-				t.Errorf("%s: no terminationGracePeriodSeconds (the default 30s may cut MP3CONVERTER_SHUTDOWN_GRACE=%s short)", what, s.value)
-			case time.Duration(*tgps)*time.Second <= grace:
-				t.Errorf("%s: terminationGracePeriodSeconds %d is not greater than MP3CONVERTER_DRAIN_DELAY plus MP3CONVERTER_SHUTDOWN_GRACE (%v)", what, *tgps, grace)
-			}
-		}
-
-		// A temp dir on a read-only root must be a mounted volume; the
-		// converter writes media there (default /tmp).
-		dir := env["MP3CONVERTER_TEMP_DIR"].value
-		if dir == "" && r.name == "converter" {
-			dir = "/tmp"
-		}
-		if dir != "" {
-			if !slices.ContainsFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.MountPath == dir && !vm.ReadOnly }) {
-				t.Errorf("%s: MP3CONVERTER_TEMP_DIR=%q is not a writable volume mount", what, dir)
-			}
-		}
+		checkRoleProbes(t, what, r, c, env)
+		checkRoleServiceURLs(t, m, what, env)
+		checkRoleShutdown(t, what, d, env)
+		checkRoleTempDir(t, what, r, c, env)
 	}
 	if g, a := jwt["gateway"], jwt["auth"]; g.kind != "Secret" || g != a {
 		t.Errorf("JWT_SECRET: gateway reads %s, auth reads %s; want the same Secret and key", g.source(), a.source())
+	}
+}
+
+// checkRoleEnv checks that a role's settings are all set, secrets come from
+// a Secret and the fixed ones have their values.
+func checkRoleEnv(t *testing.T, what string, r role, env map[string]setting) {
+	for _, name := range r.needs {
+		if env[name].value == "" {
+			t.Errorf("%s: %s is not set (from its ConfigMap, Secret or env)", what, name)
+		}
+	}
+	for _, name := range secretSettings {
+		if s, ok := env[name]; ok && s.kind != "Secret" {
+			t.Errorf("%s: %s comes from %s, want a Secret", what, name, s.source())
+		}
+	}
+	for _, name := range sortedKeys(exactSettings) {
+		if s, ok := env[name]; ok && s.value != exactSettings[name] {
+			t.Errorf("%s: %s=%q (from %s), want %q", what, name, s.value, s.source(), exactSettings[name])
+		}
+	}
+}
+
+// checkRoleProbes checks that the probes reach the port the role listens on.
+func checkRoleProbes(t *testing.T, what string, r role, c *corev1.Container, env map[string]setting) {
+	if addr := env[r.addr].value; addr != "" {
+		_, port, err := net.SplitHostPort(addr)
+		n, err2 := strconv.Atoi(port)
+		if err != nil || err2 != nil {
+			t.Errorf("%s: %s=%q is not host:port", what, r.addr, addr)
+		} else {
+			if _, ok := containerPort(c, intstr.FromInt(n)); !ok {
+				t.Errorf("%s: %s=%q but the container declares no port %d", what, r.addr, addr, n)
+			}
+			for _, pr := range []struct {
+				name, path string
+				probe      *corev1.Probe
+			}{{"livenessProbe", "/healthz", c.LivenessProbe}, {"readinessProbe", "/readyz", c.ReadinessProbe}} {
+				if pr.probe == nil || pr.probe.HTTPGet == nil {
+					t.Errorf("%s: %s is not an httpGet probe", what, pr.name)
+					continue
+				}
+				if got := pr.probe.HTTPGet.Path; got != pr.path {
+					t.Errorf("%s: %s path %q, want %q", what, pr.name, got, pr.path)
+				}
+				if got, _ := containerPort(c, pr.probe.HTTPGet.Port); got != int32(n) {
+					t.Errorf("%s: %s reaches port %s, but %s=%q", what, pr.name, pr.probe.HTTPGet.Port.String(), r.addr, addr)
+				}
+			}
+		}
+	}
+}
+
+// checkRoleServiceURLs checks that settings naming in-cluster Services name
+// rendered ones.
+func checkRoleServiceURLs(t *testing.T, m *manifests, what string, env map[string]setting) {
+	for _, name := range sortedKeys(serviceURLs) {
+		scheme := serviceURLs[name]
+		s, ok := env[name]
+		if !ok || s.value == "" {
+			continue
+		}
+		u, err := url.Parse(s.value)
+		if err != nil || u.Scheme != scheme || u.Port() == "" {
+			t.Errorf("%s: %s from %s is not a %s:// URL with a host and port", what, name, s.source(), scheme)
+			continue
+		}
+		checkServiceAddr(t, m, what, name, u.Host, "")
+	}
+	if addr := env["AUTH_SVC_ADDRESS"].value; addr != "" {
+		checkServiceAddr(t, m, what, "AUTH_SVC_ADDRESS", addr, "auth")
+	}
+}
+
+// checkRoleShutdown checks that the drain delay (readiness fails, requests
+// still served) and then in-flight work's grace both pass before the
+// kubelet kills.
+func checkRoleShutdown(t *testing.T, what string, d *appsv1.Deployment, env map[string]setting) {
+	if s := env["MP3CONVERTER_SHUTDOWN_GRACE"]; s.value != "" {
+		grace, err := time.ParseDuration(s.value)
+		if d := env["MP3CONVERTER_DRAIN_DELAY"].value; d != "" && err == nil {
+			var drain time.Duration
+			drain, err = time.ParseDuration(d)
+			grace += drain
+		}
+		tgps := d.Spec.Template.Spec.TerminationGracePeriodSeconds
+		switch {
+		case err != nil:
+			t.Errorf("%s: MP3CONVERTER_SHUTDOWN_GRACE=%q: %v", what, s.value, err)
+		case tgps == nil:
+			t.Errorf("%s: no terminationGracePeriodSeconds (the default 30s may cut MP3CONVERTER_SHUTDOWN_GRACE=%s short)", what, s.value)
+		case time.Duration(*tgps)*time.Second <= grace:
+			t.Errorf("%s: terminationGracePeriodSeconds %d is not greater than MP3CONVERTER_DRAIN_DELAY plus MP3CONVERTER_SHUTDOWN_GRACE (%v)", what, *tgps, grace)
+		}
+	}
+}
+
+// checkRoleTempDir checks that a temp dir on a read-only root is a mounted
+// volume; the converter writes media there (default /tmp).
+func checkRoleTempDir(t *testing.T, what string, r role, c *corev1.Container, env map[string]setting) {
+	dir := env["MP3CONVERTER_TEMP_DIR"].value
+	if dir == "" && r.name == "converter" {
+		dir = "/tmp"
+	}
+	if dir != "" {
+		if !slices.ContainsFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.MountPath == dir && !vm.ReadOnly }) {
+			t.Errorf("%s: MP3CONVERTER_TEMP_DIR=%q is not a writable volume mount", what, dir)
+		}
 	}
 }
 
@@ -1054,6 +1097,25 @@ func flags(args string) (map[string]string, []string) {
 // TestDockerfile checks the image build: a build stage, a runtime stage with
 // ffmpeg running the copied binary as a numeric non-root user, pinned bases.
 func TestDockerfile(t *testing.T) {
+	stages, names := readDockerfile(t)
+	final := stages[len(stages)-1]
+	checkDockerfileRuntime(t, final)
+	build, built := checkDockerfileBinary(t, final, names)
+	checkDockerfileBuild(t, build, built)
+	checkDockerfileExpose(t, final)
+
+	ignore, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Fields(string(ignore)), ".git") {
+		t.Errorf(".dockerignore does not exclude .git")
+	}
+}
+
+// readDockerfile parses ../Dockerfile, checks it has a build and a runtime
+// stage on pinned bases, and returns its stages and them by name and index.
+func readDockerfile(t *testing.T) ([]*stage, map[string]*stage) {
 	data, err := os.ReadFile("../Dockerfile")
 	if err != nil {
 		t.Fatal(err)
@@ -1077,8 +1139,12 @@ func TestDockerfile(t *testing.T) {
 		}
 		names[strconv.Itoa(st.index)] = st
 	}
-	final := stages[len(stages)-1]
+	return stages, names
+}
 
+// checkDockerfileRuntime checks the final stage installs ffmpeg and runs as
+// a numeric non-root user.
+func checkDockerfileRuntime(t *testing.T, final *stage) {
 	// ffmpeg is installed where the binary runs.
 	if !slices.ContainsFunc(final.body, func(in instruction) bool {
 		return in.cmd == "RUN" && strings.Contains(in.args, "apt-get install") && slices.Contains(strings.Fields(in.args), "ffmpeg")
@@ -1099,8 +1165,12 @@ func TestDockerfile(t *testing.T) {
 			break
 		}
 	}
+}
 
-	// The binary is copied from a build stage and is the exec-form ENTRYPOINT.
+// checkDockerfileBinary checks the binary is copied from a build stage and
+// is the exec-form ENTRYPOINT. It returns the build stage and the path the
+// binary is copied from.
+func checkDockerfileBinary(t *testing.T, final *stage, names map[string]*stage) (*stage, string) {
 	var bin, built string
 	var build *stage
 	for _, in := range final.body {
@@ -1130,9 +1200,13 @@ func TestDockerfile(t *testing.T) {
 	if len(entrypoint) == 0 || entrypoint[0] != bin {
 		t.Errorf("Dockerfile: ENTRYPOINT %q, want [%q] (the copied binary)", entrypoint, bin)
 	}
+	return build, built
+}
 
-	// The build stage builds that binary statically from ./cmd/mp3converter,
-	// downloading modules before copying the source.
+// checkDockerfileBuild checks the build stage builds the binary at built
+// statically from ./cmd/mp3converter, downloading modules before copying
+// the source.
+func checkDockerfileBuild(t *testing.T, build *stage, built string) {
 	var modDownload, copyAll, goBuild int
 	for i, in := range build.body {
 		switch {
@@ -1160,8 +1234,11 @@ func TestDockerfile(t *testing.T) {
 	if _, err := os.Stat("../cmd/mp3converter"); err != nil {
 		t.Errorf("Dockerfile builds ./cmd/mp3converter: %v", err)
 	}
+}
 
-	// Every port the role Deployments declare is exposed.
+// checkDockerfileExpose checks every port the role Deployments declare is
+// exposed by the final stage.
+func checkDockerfileExpose(t *testing.T, final *stage) {
 	var exposed []string
 	for _, in := range final.body {
 		if in.cmd == "EXPOSE" {
@@ -1179,13 +1256,5 @@ func TestDockerfile(t *testing.T) {
 				}
 			}
 		}
-	}
-
-	ignore, err := os.ReadFile("../.dockerignore")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(strings.Fields(string(ignore)), ".git") {
-		t.Errorf(".dockerignore does not exclude .git")
 	}
 }

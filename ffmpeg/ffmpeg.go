@@ -78,7 +78,7 @@ func (c *Transcoder) Probe(ctx context.Context, path string) (*mp3converter.Medi
 		}
 		return nil, fmt.Errorf("ffprobe %s: %w: %s", path, err, stderr.String())
 	}
-	info, err := ParseProbe(out)
+	info, err := parseProbe(out)
 	if err != nil {
 		return nil, mp3converter.Permanent(err)
 	}
@@ -98,9 +98,9 @@ type probeOutput struct {
 	} `json:"format"`
 }
 
-// ParseProbe reads ffprobe's -print_format json output. It returns
+// parseProbe reads ffprobe's -print_format json output. It returns
 // ErrNotMedia for output describing no media (a text file probes as "tty").
-func ParseProbe(out []byte) (*mp3converter.MediaInfo, error) {
+func parseProbe(out []byte) (*mp3converter.MediaInfo, error) {
 	var p probeOutput
 	if err := json.Unmarshal(out, &p); err != nil {
 		return nil, fmt.Errorf("%w (unreadable ffprobe output)", ErrNotMedia)
@@ -131,10 +131,10 @@ func parseSeconds(s string) float64 {
 	return f
 }
 
-// Args returns ffmpeg's arguments for writing src's first audio stream to
+// mp3Args returns ffmpeg's arguments for writing src's first audio stream to
 // dst as MP3: a stream copy when the audio is MP3 already, else LAME VBR at
 // the given quality. Progress goes to stdout as key=value lines.
-func Args(src, dst string, info *mp3converter.MediaInfo, quality int) []string {
+func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int) []string {
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y",
 		"-i", src, "-map", "0:a:0", "-vn", "-sn", "-dn"}
 	if info.AudioCodec == "mp3" {
@@ -154,7 +154,7 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	if q <= 0 || q > 9 {
 		q = 2
 	}
-	cmd := exec.CommandContext(ctx, c.ffmpeg(), Args(src, dst, info, q)...)
+	cmd := exec.CommandContext(ctx, c.ffmpeg(), mp3Args(src, dst, info, q)...)
 	cmd.WaitDelay = 5 * time.Second
 	var stderr tailBuffer
 	cmd.Stderr = &stderr

@@ -23,6 +23,7 @@ import (
 	"maragu.dev/goqite"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/sqldb"
 )
 
 // Options configure a Queue. Zero values take the defaults.
@@ -45,14 +46,15 @@ type Queue struct {
 	mu     sync.Mutex
 	queues map[string]*goqite.Queue
 	wakers map[string]*waker
-	closed chan struct{}
-	once   sync.Once
+	// closing is done once Close is called; a context because cancelling
+	// one is idempotent and its Err says whether it happened.
+	closing context.Context
+	stop    context.CancelFunc
 }
 
 var (
 	_ mp3converter.Queue           = (*Queue)(nil)
 	_ mp3converter.DeadLetterStore = (*Queue)(nil)
-	_ mp3converter.Pinger          = (*Queue)(nil)
 )
 
 // New returns a queue on db, which must hold goqite's table (package sqlite
@@ -70,7 +72,9 @@ func New(db *sql.DB, opts Options) *Queue {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Queue{db: db, opts: opts, queues: map[string]*goqite.Queue{}, wakers: map[string]*waker{}, closed: make(chan struct{})}
+	q := &Queue{db: db, opts: opts, queues: map[string]*goqite.Queue{}, wakers: map[string]*waker{}}
+	q.closing, q.stop = context.WithCancel(context.Background())
+	return q
 }
 
 func (q *Queue) queue(name string) (*goqite.Queue, *waker) {
@@ -100,17 +104,8 @@ func (q *Queue) Publish(ctx context.Context, name string, body []byte) error {
 // answering the ones in flight, as if the process had died: those messages
 // are redelivered after the visibility timeout. The database stays open.
 func (q *Queue) Close() error {
-	q.once.Do(func() { close(q.closed) })
+	q.stop()
 	return nil
-}
-
-func (q *Queue) isClosed() bool {
-	select {
-	case <-q.closed:
-		return true
-	default:
-		return false
-	}
 }
 
 // Consume implements mp3converter.Queue.
@@ -121,7 +116,7 @@ func (q *Queue) Consume(ctx context.Context, name string, h mp3converter.Handler
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if q.isClosed() {
+		if q.closing.Err() != nil {
 			return errors.New("goqite: queue closed")
 		}
 		woken := w.wait()
@@ -132,7 +127,7 @@ func (q *Queue) Consume(ctx context.Context, name string, h mp3converter.Handler
 		if err != nil || m == nil {
 			select {
 			case <-ctx.Done():
-			case <-q.closed:
+			case <-q.closing.Done():
 			case <-woken:
 			case <-time.After(q.opts.Poll):
 			}
@@ -150,16 +145,25 @@ func (q *Queue) handle(ctx context.Context, gq *goqite.Queue, name string, m *go
 		log.Warn("QueueReceiveFailed", "err", err) // the message reappears after the visibility timeout
 		return
 	}
-	if attempt > q.opts.Policy.MaxAttempts {
-		// Earlier deliveries were never answered: their consumers died.
-		q.deadLetter(bg, gq, name, m, attempt-1, fmt.Sprintf("delivered %d times without an answer (consumer died?)", attempt-1), log)
-		return
+	policy := q.opts.Policy
+	var err error
+	// Past the last attempt the earlier deliveries went unanswered (their
+	// consumers died): the handler must not run, and Decide ignores err.
+	if !policy.Exhausted(attempt) {
+		err = q.run(bg, gq, m, h, attempt, log)
+		if q.closing.Err() != nil {
+			return // as if we had died: no answer
+		}
 	}
+	q.carryOut(bg, gq, name, m, attempt, policy.Decide(attempt, err), log)
+}
 
+// run calls h, keeping m hidden meanwhile.
+func (q *Queue) run(ctx context.Context, gq *goqite.Queue, m *goqite.Message, h mp3converter.Handler, attempt int, log *slog.Logger) error {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // heartbeat: keep the message hidden while h runs
+	go func() { // heartbeat
 		defer wg.Done()
 		t := time.NewTicker(q.opts.Visibility / 3)
 		defer t.Stop()
@@ -167,41 +171,42 @@ func (q *Queue) handle(ctx context.Context, gq *goqite.Queue, name string, m *go
 			select {
 			case <-stop:
 				return
-			case <-q.closed:
+			case <-q.closing.Done():
 				return
 			case <-t.C:
-				if err := gq.Extend(bg, m.ID, q.opts.Visibility); err != nil {
+				if err := gq.Extend(ctx, m.ID, q.opts.Visibility); err != nil {
 					log.Warn("QueueExtendFailed", "err", err)
 				}
 			}
 		}
 	}()
-	err := h(bg, mp3converter.Delivery{Body: m.Body, Attempt: attempt, Final: q.opts.Policy.Final(attempt)})
+	err := h(ctx, mp3converter.Delivery{Body: m.Body, Attempt: attempt, Final: q.opts.Policy.Final(attempt)})
 	close(stop)
 	wg.Wait()
-	if q.isClosed() {
-		return // as if we had died: no answer
-	}
+	return err
+}
 
-	switch {
-	case err == nil:
-		if err := gq.Delete(bg, m.ID); err != nil {
+// carryOut does what dec says with m, delivered for the attempt-th time.
+func (q *Queue) carryOut(ctx context.Context, gq *goqite.Queue, name string, m *goqite.Message, attempt int, dec mp3converter.Decision, log *slog.Logger) {
+	switch dec.Action {
+	case mp3converter.ActionAck:
+		if err := gq.Delete(ctx, m.ID); err != nil {
 			log.Error("QueueAckFailed", "err", err)
 		}
-	case errors.Is(err, mp3converter.ErrShutdown):
+	case mp3converter.ActionHandBack:
 		// Visible again at once, and this delivery does not count.
-		_, err := q.db.ExecContext(bg, `UPDATE goqite SET received = received - 1, timeout = ? WHERE queue = ? AND id = ?`,
+		_, err := q.db.ExecContext(ctx, `UPDATE goqite SET received = received - 1, timeout = ? WHERE queue = ? AND id = ?`,
 			time.Now().UTC().Format(rfc3339Milli), name, string(m.ID))
 		if err != nil {
 			log.Error("QueueHandBackFailed", "err", err)
 		}
 		q.wake(name)
-	case mp3converter.IsPermanent(err) || q.opts.Policy.Final(attempt):
-		q.deadLetter(bg, gq, name, m, attempt, err.Error(), log)
-	default:
-		delay := q.opts.Policy.Backoff(attempt)
-		log.Info("QueueRetryScheduled", "attempt", attempt, "delay", delay, "err", err)
-		if err := gq.Extend(bg, m.ID, delay); err != nil {
+	case mp3converter.ActionDeadLetter:
+		q.deadLetter(ctx, gq, name, m, dec, log)
+	case mp3converter.ActionRetry:
+		// The same row, hidden for the backoff; goqite counts the receive.
+		log.Info("QueueRetryScheduled", "attempt", attempt, "delay", dec.Delay, "err", dec.Reason)
+		if err := gq.Extend(ctx, m.ID, dec.Delay); err != nil {
 			log.Error("QueueRetryFailed", "err", err)
 		}
 	}
@@ -219,10 +224,10 @@ type deadEnvelope struct {
 	At       time.Time `json:"at"`
 }
 
-func (q *Queue) deadLetter(ctx context.Context, gq *goqite.Queue, name string, m *goqite.Message, attempts int, reason string, log *slog.Logger) {
-	env, _ := json.Marshal(deadEnvelope{Queue: name, Body: m.Body, Reason: reason, Attempts: attempts, At: time.Now().UTC()})
+func (q *Queue) deadLetter(ctx context.Context, gq *goqite.Queue, name string, m *goqite.Message, dec mp3converter.Decision, log *slog.Logger) {
+	env, _ := json.Marshal(deadEnvelope{Queue: name, Body: m.Body, Reason: dec.Reason, Attempts: dec.Attempts, At: time.Now().UTC()})
 	dead, _ := q.queue(mp3converter.DeadLetterQueue(name))
-	err := q.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqldb.InTx(ctx, q.db, func(tx *sql.Tx) error {
 		if err := dead.SendTx(ctx, tx, goqite.Message{Body: env}); err != nil {
 			return err
 		}
@@ -232,19 +237,7 @@ func (q *Queue) deadLetter(ctx context.Context, gq *goqite.Queue, name string, m
 		log.Error("QueueDeadLetterFailed", "err", err)
 		return
 	}
-	log.Warn("QueueDeadLettered", "attempts", attempts, "reason", reason)
-}
-
-func (q *Queue) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := q.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	log.Warn("QueueDeadLettered", "attempts", dec.Attempts, "reason", dec.Reason)
 }
 
 func (q *Queue) wake(name string) {
@@ -254,7 +247,8 @@ func (q *Queue) wake(name string) {
 
 // DeadLetters implements mp3converter.DeadLetterStore.
 func (q *Queue) DeadLetters(ctx context.Context, name string) ([]mp3converter.DeadLetter, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT id, body FROM goqite WHERE queue = ? ORDER BY created, id`, mp3converter.DeadLetterQueue(name))
+	rows, err := q.db.QueryContext(ctx, `SELECT id, body FROM goqite WHERE queue = ? ORDER BY created, id LIMIT ?`,
+		mp3converter.DeadLetterQueue(name), mp3converter.MaxListedDeadLetters)
 	if err != nil {
 		return nil, fmt.Errorf("goqite dead letters: %w", err)
 	}
@@ -279,7 +273,7 @@ func (q *Queue) DeadLetters(ctx context.Context, name string) ([]mp3converter.De
 func (q *Queue) Requeue(ctx context.Context, name, id string) error {
 	gq, _ := q.queue(name)
 	dead, _ := q.queue(mp3converter.DeadLetterQueue(name))
-	err := q.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqldb.InTx(ctx, q.db, func(tx *sql.Tx) error {
 		var body []byte
 		err := tx.QueryRowContext(ctx, `SELECT body FROM goqite WHERE queue = ? AND id = ?`, mp3converter.DeadLetterQueue(name), id).Scan(&body)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -318,8 +312,9 @@ func (q *Queue) Recover(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
-// Ping implements mp3converter.Pinger.
-func (q *Queue) Ping(ctx context.Context) error { return q.db.PingContext(ctx) }
+// Ping checks that the database answers, for readiness probes. Its error
+// wraps mp3converter.ErrUnavailable.
+func (q *Queue) Ping(ctx context.Context) error { return sqldb.Ping(ctx, q.db, "goqite") }
 
 // waker lets consumers sleep until a publish, without losing a wake-up that
 // comes between their check and their sleep: take wait() before checking.

@@ -20,8 +20,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
-	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -31,6 +29,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/ctxio"
+	"github.com/mp3converter/mp3converter/internal/redact"
 )
 
 const (
@@ -52,17 +52,17 @@ func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
 		SetServerSelectionTimeout(connectTimeout).
 		ApplyURI(uri)
 	if err := opts.Validate(); err != nil {
-		return nil, fmt.Errorf("gridfs connect %s: invalid URI: %w", redact(uri), scrub(err, uri))
+		return nil, fmt.Errorf("gridfs connect %s: invalid URI: %w", redact.URL(uri), redact.Error(err, uri))
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
-		return nil, fmt.Errorf("gridfs connect %s: %w: %w", redact(uri), mp3converter.ErrUnavailable, scrub(err, uri))
+		return nil, fmt.Errorf("gridfs connect %s: %w: %w", redact.URL(uri), mp3converter.ErrUnavailable, redact.Error(err, uri))
 	}
 	if err := client.Ping(ctx, readpref.Primary()); err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), connectTimeout)
 		defer cancel()
 		client.Disconnect(dctx)
-		return nil, fmt.Errorf("gridfs connect %s: %w: %w", redact(uri), mp3converter.ErrUnavailable, scrub(err, uri))
+		return nil, fmt.Errorf("gridfs connect %s: %w: %w", redact.URL(uri), mp3converter.ErrUnavailable, redact.Error(err, uri))
 	}
 	return client, nil
 }
@@ -76,8 +76,8 @@ type Store struct {
 }
 
 var (
-	_ mp3converter.BlobStore = (*Store)(nil)
-	_ mp3converter.Pinger    = (*Store)(nil)
+	_ mp3converter.BlobStore  = (*Store)(nil)
+	_ mp3converter.BlobStater = (*Store)(nil)
 )
 
 // New returns the store of the bucket fs in database.
@@ -114,7 +114,7 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 	if err != nil {
 		return 0, wrap("put", id, err)
 	}
-	n, err := io.Copy(us, ctxReader{ctx, r})
+	n, err := io.Copy(us, ctxio.Reader(ctx, r))
 	if err == nil {
 		err = us.Close()
 	}
@@ -207,8 +207,34 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// Ping checks that the server answers. Any failure wraps
-// mp3converter.ErrUnavailable.
+// Stat implements mp3converter.BlobStater from the file's document. Name
+// is the filename another program gave it (ours name files by their id).
+func (s *Store) Stat(ctx context.Context, id string) (mp3converter.BlobInfo, error) {
+	if !mp3converter.ValidID(id) {
+		return mp3converter.BlobInfo{}, fmt.Errorf("gridfs stat %q: %w", id, mp3converter.ErrNotFound)
+	}
+	oid, _ := bson.ObjectIDFromHex(id)
+	var doc struct {
+		Length     int64     `bson:"length"`
+		Filename   string    `bson:"filename"`
+		UploadDate time.Time `bson:"uploadDate"`
+	}
+	err := s.bucket.GetFilesCollection().FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return mp3converter.BlobInfo{}, fmt.Errorf("gridfs stat %s: %w", id, mp3converter.ErrNotFound)
+	}
+	if err != nil {
+		return mp3converter.BlobInfo{}, wrap("stat", id, err)
+	}
+	info := mp3converter.BlobInfo{Size: doc.Length, Name: doc.Filename, Created: doc.UploadDate}
+	if info.Name == id {
+		info.Name = ""
+	}
+	return info, nil
+}
+
+// Ping checks that the server answers, for readiness probes. Any failure
+// wraps mp3converter.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.Client().Ping(ctx, readpref.Primary()); err != nil {
 		return fmt.Errorf("gridfs ping: %w: %w", mp3converter.ErrUnavailable, err)
@@ -353,72 +379,3 @@ func unavailable(err error) bool {
 		mongo.IsTimeout(err) ||
 		errors.Is(err, mongo.ErrClientDisconnected)
 }
-
-// ctxReader stops a copy when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// redact returns uri with the password of its user information, if any,
-// replaced by "xxxxx".
-func redact(uri string) string {
-	start, end, ok := passwordSpan(uri)
-	if !ok {
-		return uri
-	}
-	return uri[:start] + "xxxxx" + uri[end:]
-}
-
-// passwordSpan returns where the password is in a URI of the form
-// scheme://user:password@hosts/db?options. The user information ends at the
-// last '@' before the options, so a password with an unescaped '/' is found.
-func passwordSpan(uri string) (start, end int, ok bool) {
-	i := strings.Index(uri, "://")
-	if i < 0 {
-		return 0, 0, false
-	}
-	authority := uri[i+3:]
-	if q := strings.IndexByte(authority, '?'); q >= 0 {
-		authority = authority[:q]
-	}
-	at := strings.LastIndexByte(authority, '@')
-	if at < 0 {
-		return 0, 0, false
-	}
-	colon := strings.IndexByte(authority[:at], ':')
-	if colon < 0 || colon+1 == at {
-		return 0, 0, false
-	}
-	return i + 3 + colon + 1, i + 3 + at, true
-}
-
-// scrub returns err with the password of uri, as written and unescaped,
-// removed from its message. It unwraps to err.
-func scrub(err error, uri string) error {
-	start, end, ok := passwordSpan(uri)
-	if !ok {
-		return err
-	}
-	pw := uri[start:end]
-	msg := strings.ReplaceAll(err.Error(), pw, "xxxxx")
-	if u, uerr := url.PathUnescape(pw); uerr == nil && u != "" {
-		msg = strings.ReplaceAll(msg, u, "xxxxx")
-	}
-	return scrubbedError{msg, err}
-}
-
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e scrubbedError) Error() string { return e.msg }
-func (e scrubbedError) Unwrap() error { return e.err }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/blobtest"
 	"github.com/mp3converter/mp3converter/gridfs"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // These tests need a MongoDB-compatible server: CI starts FerretDB with
@@ -37,97 +37,105 @@ func TestIntegrationConformance(t *testing.T) {
 // TestIntegrationSeedLayout shows that the seed system and Store read each
 // other's files: bucket fs, _id an ObjectId, fid its hex.
 func TestIntegrationSeedLayout(t *testing.T) {
-	ctx := context.Background()
 	client := connect(t)
 	db := newDatabase(t, client)
 	s := gridfs.New(client, db.Name())
 
-	t.Run("SeedToStore", func(t *testing.T) {
-		// What pymongo's gridfs.GridFS(db).put(data) writes: chunks of
-		// 255 KiB, a files document without filename, int32 numbers where
-		// they fit, an md5 (pymongo 3), and a fresh ObjectId as _id.
-		data := randomBytes(600<<10 + 7)
-		const chunkSize = 255 << 10
-		oid := bson.NewObjectID()
-		for n := 0; n*chunkSize < len(data); n++ {
-			chunk := data[n*chunkSize : min((n+1)*chunkSize, len(data))]
-			_, err := db.Collection("fs.chunks").InsertOne(ctx, bson.D{
-				{Key: "files_id", Value: oid},
-				{Key: "n", Value: int32(n)},
-				{Key: "data", Value: bson.Binary{Data: chunk}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		sum := md5.Sum(data)
-		_, err := db.Collection("fs.files").InsertOne(ctx, bson.D{
-			{Key: "_id", Value: oid},
-			{Key: "chunkSize", Value: int32(chunkSize)},
-			{Key: "length", Value: int32(len(data))},
-			{Key: "uploadDate", Value: bson.NewDateTimeFromTime(time.Now())},
-			{Key: "md5", Value: hex.EncodeToString(sum[:])},
+	t.Run("SeedToStore", func(t *testing.T) { testSeedToStore(t, db, s) })
+	t.Run("StoreToSeed", func(t *testing.T) { testStoreToSeed(t, db, s) })
+}
+
+// testSeedToStore writes a file as the seed does, into db's bucket fs, and
+// reads it through s.
+func testSeedToStore(t *testing.T, db *mongo.Database, s *gridfs.Store) {
+	ctx := context.Background()
+	// What pymongo's gridfs.GridFS(db).put(data) writes: chunks of
+	// 255 KiB, a files document without filename, int32 numbers where
+	// they fit, an md5 (pymongo 3), and a fresh ObjectId as _id.
+	data := testsupport.RandomBytes(600<<10 + 7)
+	const chunkSize = 255 << 10
+	oid := bson.NewObjectID()
+	for n := 0; n*chunkSize < len(data); n++ {
+		chunk := data[n*chunkSize : min((n+1)*chunkSize, len(data))]
+		_, err := db.Collection("fs.chunks").InsertOne(ctx, bson.D{
+			{Key: "files_id", Value: oid},
+			{Key: "n", Value: int32(n)},
+			{Key: "data", Value: bson.Binary{Data: chunk}},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-
-		rc, err := s.Get(ctx, oid.Hex())
-		if err != nil {
-			t.Fatalf("Get of a seed file: %v", err)
-		}
-		defer rc.Close()
-		got, err := io.ReadAll(rc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, data) {
-			t.Fatalf("Get returned %d bytes differing from the %d the seed wrote", len(got), len(data))
-		}
-		rs := rc.(io.ReadSeeker)
-		if end, err := rs.Seek(0, io.SeekEnd); err != nil || end != int64(len(data)) {
-			t.Errorf("Seek to end = %d, %v; want %d", end, err, len(data))
-		}
+	}
+	sum := md5.Sum(data)
+	_, err := db.Collection("fs.files").InsertOne(ctx, bson.D{
+		{Key: "_id", Value: oid},
+		{Key: "chunkSize", Value: int32(chunkSize)},
+		{Key: "length", Value: int32(len(data))},
+		{Key: "uploadDate", Value: bson.NewDateTimeFromTime(time.Now())},
+		{Key: "md5", Value: hex.EncodeToString(sum[:])},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	t.Run("StoreToSeed", func(t *testing.T) {
-		data := randomBytes(300<<10 + 1)
-		id := mp3converter.NewID()
-		if _, err := s.Put(ctx, id, bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		oid, err := bson.ObjectIDFromHex(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			ID        bson.ObjectID `bson:"_id"`
-			Length    int64         `bson:"length"`
-			ChunkSize int32         `bson:"chunkSize"`
-			Filename  string        `bson:"filename"`
-		}
-		if err := db.Collection("fs.files").FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&doc); err != nil {
-			t.Fatalf("no document with _id ObjectId(%q) in %s.fs.files: %v", id, db.Name(), err)
-		}
-		if doc.Length != int64(len(data)) || doc.ChunkSize != 255<<10 || doc.Filename != id {
-			t.Errorf("files document = %+v; want length %d, chunkSize %d, filename %s", doc, len(data), 255<<10, id)
-		}
-		if n, err := db.Collection("fs.chunks").CountDocuments(ctx, bson.D{{Key: "files_id", Value: oid}}); err != nil || n != 2 {
-			t.Errorf("chunks = %d, %v; want 2", n, err)
-		}
-		ds, err := db.GridFSBucket().OpenDownloadStream(ctx, oid)
-		if err != nil {
-			t.Fatalf("plain driver cannot open the file Put wrote: %v", err)
-		}
-		defer ds.Close()
-		got, err := io.ReadAll(ds)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, data) {
-			t.Fatalf("plain driver read %d bytes differing from the %d put", len(got), len(data))
-		}
-	})
+	rc, err := s.Get(ctx, oid.Hex())
+	if err != nil {
+		t.Fatalf("Get of a seed file: %v", err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("Get returned %d bytes differing from the %d the seed wrote", len(got), len(data))
+	}
+	rs := rc.(io.ReadSeeker)
+	if end, err := rs.Seek(0, io.SeekEnd); err != nil || end != int64(len(data)) {
+		t.Errorf("Seek to end = %d, %v; want %d", end, err, len(data))
+	}
+}
+
+// testStoreToSeed puts a file through s and reads it from db's bucket fs as
+// the seed does.
+func testStoreToSeed(t *testing.T, db *mongo.Database, s *gridfs.Store) {
+	ctx := context.Background()
+	data := testsupport.RandomBytes(300<<10 + 1)
+	id := mp3converter.NewID()
+	if _, err := s.Put(ctx, id, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	oid, err := bson.ObjectIDFromHex(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		ID        bson.ObjectID `bson:"_id"`
+		Length    int64         `bson:"length"`
+		ChunkSize int32         `bson:"chunkSize"`
+		Filename  string        `bson:"filename"`
+	}
+	if err := db.Collection("fs.files").FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&doc); err != nil {
+		t.Fatalf("no document with _id ObjectId(%q) in %s.fs.files: %v", id, db.Name(), err)
+	}
+	if doc.Length != int64(len(data)) || doc.ChunkSize != 255<<10 || doc.Filename != id {
+		t.Errorf("files document = %+v; want length %d, chunkSize %d, filename %s", doc, len(data), 255<<10, id)
+	}
+	if n, err := db.Collection("fs.chunks").CountDocuments(ctx, bson.D{{Key: "files_id", Value: oid}}); err != nil || n != 2 {
+		t.Errorf("chunks = %d, %v; want 2", n, err)
+	}
+	ds, err := db.GridFSBucket().OpenDownloadStream(ctx, oid)
+	if err != nil {
+		t.Fatalf("plain driver cannot open the file Put wrote: %v", err)
+	}
+	defer ds.Close()
+	got, err := io.ReadAll(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("plain driver read %d bytes differing from the %d put", len(got), len(data))
+	}
 }
 
 // TestIntegrationRangeRequest serves a file the way /download does.
@@ -135,7 +143,7 @@ func TestIntegrationRangeRequest(t *testing.T) {
 	ctx := context.Background()
 	client := connect(t)
 	s := gridfs.New(client, newDatabase(t, client).Name())
-	data := randomBytes(1<<20 + 3)
+	data := testsupport.RandomBytes(1<<20 + 3)
 	id := mp3converter.NewID()
 	if _, err := s.Put(ctx, id, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
@@ -185,7 +193,7 @@ func TestIntegrationFailedLargePut(t *testing.T) {
 
 	t.Run("ReaderFails", func(t *testing.T) {
 		id := mp3converter.NewID()
-		r := io.MultiReader(io.LimitReader(rand.Reader, failAt), errReader{errors.New("client went away")})
+		r := testsupport.FailAfter(rand.Reader, failAt, errors.New("client went away"))
 		if _, err := s.Put(ctx, id, r); err == nil {
 			t.Fatal("Put with a failing reader succeeded")
 		}
@@ -206,11 +214,11 @@ func TestIntegrationFailedLargePut(t *testing.T) {
 
 	t.Run("ConflictKeepsChunks", func(t *testing.T) {
 		id := mp3converter.NewID()
-		data := randomBytes(600 << 10)
+		data := testsupport.RandomBytes(600 << 10)
 		if _, err := s.Put(ctx, id, bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
 		}
-		_, err := s.Put(ctx, id, io.MultiReader(io.LimitReader(rand.Reader, failAt), errReader{errors.New("fail")}))
+		_, err := s.Put(ctx, id, testsupport.FailAfter(rand.Reader, failAt, errors.New("fail")))
 		if !errors.Is(err, mp3converter.ErrConflict) {
 			t.Fatalf("second Put: %v, want ErrConflict", err)
 		}
@@ -227,10 +235,7 @@ func TestIntegrationFailedLargePut(t *testing.T) {
 
 func connect(t *testing.T) *mongo.Client {
 	t.Helper()
-	uri := os.Getenv("MP3CONVERTER_TEST_MONGODB_URL")
-	if uri == "" {
-		uri = "mongodb://127.0.0.1:27017"
-	}
+	uri := testsupport.MongoDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	client, err := gridfs.Connect(ctx, uri)
@@ -248,7 +253,7 @@ func connect(t *testing.T) *mongo.Client {
 // newDatabase returns a database of a new random name, dropped when t ends.
 func newDatabase(t *testing.T, client *mongo.Client) *mongo.Database {
 	t.Helper()
-	db := client.Database("test_" + hex.EncodeToString(randomBytes(8)))
+	db := client.Database("test_" + hex.EncodeToString(testsupport.RandomBytes(8)))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -258,16 +263,6 @@ func newDatabase(t *testing.T, client *mongo.Client) *mongo.Database {
 	})
 	return db
 }
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // cancelReader cancels its context when read, and reads nothing.
 type cancelReader struct{ cancel func() }

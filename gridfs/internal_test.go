@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 func TestSeekPos(t *testing.T) {
@@ -46,50 +46,10 @@ func TestSeekPos(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	tests := []struct{ uri, want string }{
-		{"mongodb://127.0.0.1:27017", "mongodb://127.0.0.1:27017"},
-		{"mongodb://user@host/db", "mongodb://user@host/db"},
-		{"mongodb://user:pw@host/db", "mongodb://user:xxxxx@host/db"},
-		{"mongodb://user:p%40w@h1:1,h2:2/videos?authSource=admin", "mongodb://user:xxxxx@h1:1,h2:2/videos?authSource=admin"},
-		{"mongodb+srv://u:a/b@cluster.example/", "mongodb+srv://u:xxxxx@cluster.example/"},
-		{"mongodb://u:pw@host/?appName=a@b", "mongodb://u:xxxxx@host/?appName=a@b"},
-		{"not a uri", "not a uri"},
-	}
-	for _, tt := range tests {
-		if got := redact(tt.uri); got != tt.want {
-			t.Errorf("redact(%q) = %q, want %q", tt.uri, got, tt.want)
-		}
-	}
-}
-
-func TestScrub(t *testing.T) {
-	inner := errors.New("auth failed for s3cr@t and s3cr%40t")
-	err := scrub(inner, "mongodb://u:s3cr%40t@host/")
-	if strings.Contains(err.Error(), "s3cr") {
-		t.Errorf("password left in %q", err)
-	}
-	if !errors.Is(err, inner) {
-		t.Error("scrubbed error does not unwrap to the original")
-	}
-}
-
-// deadAddr returns a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 func TestConnectUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	uri := "mongodb://user:s3cr%2Ft@" + deadAddr(t) + "/?serverSelectionTimeoutMS=300"
+	uri := "mongodb://user:s3cr%2Ft@" + testsupport.FreeAddr(t) + "/?serverSelectionTimeoutMS=300"
 	client, err := Connect(ctx, uri)
 	if err == nil {
 		client.Disconnect(ctx)
@@ -120,7 +80,7 @@ func TestConnectInvalidURI(t *testing.T) {
 // returns an error wrapping ErrUnavailable, for the HTTP layer's 503.
 func TestUnavailable(t *testing.T) {
 	client, err := mongo.Connect(options.Client().
-		ApplyURI("mongodb://" + deadAddr(t)).
+		ApplyURI("mongodb://" + testsupport.FreeAddr(t)).
 		SetServerSelectionTimeout(200 * time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +106,7 @@ func TestUnavailable(t *testing.T) {
 
 func TestInvalidID(t *testing.T) {
 	// No server is needed: ids are checked first.
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + deadAddr(t)))
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + testsupport.FreeAddr(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

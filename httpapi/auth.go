@@ -159,7 +159,7 @@ func (c *AuthClient) Login(ctx context.Context, email, password string) (string,
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("auth service %s: %w: %w", c.Addr, mp3converter.ErrUnavailable, redact(err))
+		return "", fmt.Errorf("auth service %s: %w: %w", c.Addr, mp3converter.ErrUnavailable, stripURL(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
@@ -182,9 +182,9 @@ func (c *AuthClient) Login(ctx context.Context, email, password string) (string,
 	}
 }
 
-// redact drops the URL from a client error; it never holds credentials
-// here, but keeps logs short.
-func redact(err error) error {
+// stripURL drops the method and URL that an http.Client error repeats:
+// the message already names the auth service.
+func stripURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return ue.Err

@@ -13,7 +13,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
-	"github.com/mp3converter/mp3converter/retention"
+	"github.com/mp3converter/mp3converter/internal/bytesize"
 )
 
 // Gateway serves the gateway role's routes.
@@ -83,7 +83,7 @@ var (
 )
 
 func (g *Gateway) errTooLarge() error {
-	return mp3converter.Errorf(mp3converter.ETOOLARGE, "the file is larger than the %s limit", humanBytes(g.MaxUpload))
+	return mp3converter.Errorf(mp3converter.ETOOLARGE, "the file is larger than the %s limit", bytesize.Format(g.MaxUpload))
 }
 
 // multipartSlack is what a multipart body may carry besides its file:
@@ -98,14 +98,45 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, &idleReader{r: r.Body, rc: http.NewResponseController(w), idle: g.idle()}, g.MaxUpload+multipartSlack)
-	mr, err := r.MultipartReader()
+	videoFID, filename, size, err := g.readVideo(r)
 	if err != nil {
-		Error(w, r, g.Logger, errOneFile)
+		Error(w, r, g.Logger, err)
 		return
 	}
 	ctx := r.Context()
-	var videoFID, filename string
-	var size int64
+
+	job := &mp3converter.Job{ID: mp3converter.NewID(), Owner: c.Username, Filename: filename, VideoFID: videoFID, Size: size}
+	if err := g.Jobs.CreateJob(ctx, job); err != nil {
+		g.deleteBlob(g.Videos, videoFID)
+		Error(w, r, g.Logger, err)
+		return
+	}
+	body, _ := mp3converter.Message{VideoFID: videoFID, Username: c.Username, JobID: job.ID, Filename: filename}.MarshalJSON()
+	if err := g.Queue.Publish(ctx, g.VideoQueue, body); err != nil {
+		// Not accepted: leave nothing half-done.
+		bg := context.WithoutCancel(ctx)
+		if err := g.Jobs.DeleteJob(bg, job.ID); err != nil {
+			g.Logger.Error("JobDeleteFailed", "job_id", job.ID, "err", err)
+		}
+		g.deleteBlob(g.Videos, videoFID)
+		g.Logger.Warn("PublishFailed", "request_id", requestID(ctx), "err", err)
+		Error(w, r, g.Logger, fmt.Errorf("upload: %w", queueUnavailable(err)))
+		return
+	}
+	g.Logger.Info("JobAccepted", "request_id", requestID(ctx), "job_id", job.ID, "video_fid", videoFID, "bytes", size)
+	w.Header().Set("Location", "/jobs/"+job.ID)
+	writeJSON(w, http.StatusAccepted, map[string]string{"job_id": job.ID, "video_fid": videoFID, "status": string(mp3converter.JobQueued)})
+}
+
+// readVideo reads r's multipart form and streams its one file to the video
+// store, skipping ordinary fields. It returns the stored video's fid, the
+// file's sanitized name and its size, or the error for the client, having
+// deleted whatever it stored.
+func (g *Gateway) readVideo(r *http.Request) (videoFID, filename string, size int64, err error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return "", "", 0, errOneFile
+	}
 	cleanup := func() {
 		if videoFID != "" {
 			g.deleteBlob(g.Videos, videoFID)
@@ -118,65 +149,39 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		}
 		if err != nil {
 			cleanup()
-			Error(w, r, g.Logger, g.bodyError(r, err))
-			return
+			return "", "", 0, g.bodyError(r, err)
 		}
 		if part.FileName() == "" && part.FormName() != "file" {
 			// An ordinary form field: ignored, but bounded by the body limit.
 			_, err := io.Copy(io.Discard, part)
 			if err != nil {
 				cleanup()
-				Error(w, r, g.Logger, g.bodyError(r, err))
-				return
+				return "", "", 0, g.bodyError(r, err)
 			}
 			continue
 		}
 		if videoFID != "" { // a second file
 			cleanup()
-			Error(w, r, g.Logger, errOneFile)
-			return
+			return "", "", 0, errOneFile
 		}
 		videoFID, filename = mp3converter.NewID(), mp3converter.SanitizeFilename(part.FileName())
 		lr := &limitedReader{r: part, left: g.MaxUpload}
-		size, err = g.Videos.Put(ctx, videoFID, lr)
+		size, err = g.Videos.Put(r.Context(), videoFID, lr)
 		if err != nil {
-			videoFID = "" // Put leaves nothing behind
+			// Put leaves nothing behind.
 			switch {
 			case lr.exceeded:
 				err = g.errTooLarge()
 			case lr.err != nil:
 				err = g.bodyError(r, lr.err)
 			}
-			Error(w, r, g.Logger, err)
-			return
+			return "", "", 0, err
 		}
 	}
 	if videoFID == "" {
-		Error(w, r, g.Logger, errOneFile)
-		return
+		return "", "", 0, errOneFile
 	}
-
-	job := &mp3converter.Job{ID: mp3converter.NewID(), Owner: c.Username, Filename: filename, VideoFID: videoFID, Size: size}
-	if err := g.Jobs.CreateJob(ctx, job); err != nil {
-		cleanup()
-		Error(w, r, g.Logger, err)
-		return
-	}
-	body, _ := mp3converter.Message{VideoFID: videoFID, Username: c.Username, JobID: job.ID, Filename: filename}.MarshalJSON()
-	if err := g.Queue.Publish(ctx, g.VideoQueue, body); err != nil {
-		// Not accepted: leave nothing half-done.
-		bg := context.WithoutCancel(ctx)
-		if err := g.Jobs.DeleteJob(bg, job.ID); err != nil {
-			g.Logger.Error("JobDeleteFailed", "job_id", job.ID, "err", err)
-		}
-		cleanup()
-		g.Logger.Warn("PublishFailed", "request_id", requestID(ctx), "err", err)
-		Error(w, r, g.Logger, fmt.Errorf("upload: %w", queueUnavailable(err)))
-		return
-	}
-	g.Logger.Info("JobAccepted", "request_id", requestID(ctx), "job_id", job.ID, "video_fid", videoFID, "bytes", size)
-	w.Header().Set("Location", "/jobs/"+job.ID)
-	writeJSON(w, http.StatusAccepted, map[string]string{"job_id": job.ID, "video_fid": videoFID, "status": string(mp3converter.JobQueued)})
+	return videoFID, filename, size, nil
 }
 
 func queueUnavailable(err error) error {
@@ -290,7 +295,7 @@ func ContentDisposition(name string) string {
 	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, fallback, ext.String())
 }
 
-func mayRead(c *auth.Claims, j *mp3converter.Job) bool { return c.Admin || j.Owner == c.Username }
+func mayRead(c *auth.Claims, j *mp3converter.Job) bool { return c.SiteAdmin || j.Owner == c.Username }
 
 // jobJSON is a job as the API shows it.
 type jobJSON struct {
@@ -334,7 +339,7 @@ func toJSON(j *mp3converter.Job) jobJSON {
 func (g *Gateway) listJobs(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
 	f := mp3converter.JobFilter{Owner: c.Username, Limit: 100}
 	q := r.URL.Query()
-	if all, _ := strconv.ParseBool(q.Get("all")); all && c.Admin {
+	if all, _ := strconv.ParseBool(q.Get("all")); all && c.SiteAdmin {
 		f.Owner = ""
 	}
 	if s := q.Get("limit"); s != "" {
@@ -380,7 +385,7 @@ func (g *Gateway) getJob(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 func (g *Gateway) deleteJob(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
 	job, err := g.ownJob(r, c)
 	if err == nil {
-		err = retention.Delete(r.Context(), g.Jobs, g.Videos, g.MP3s, job)
+		err = mp3converter.DeleteJobAndFiles(r.Context(), g.Jobs, g.Videos, g.MP3s, job)
 	}
 	if errors.Is(err, mp3converter.ErrNotFound) {
 		err = errNoJob
@@ -447,21 +452,4 @@ type idleWriter struct {
 func (i *idleWriter) Write(p []byte) (int, error) {
 	i.rc.SetWriteDeadline(time.Now().Add(i.idle))
 	return i.ResponseWriter.Write(p)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	if v == float64(int64(v)) {
-		return fmt.Sprintf("%d %ciB", int64(v), "KMGTPE"[exp])
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
 }

@@ -129,9 +129,6 @@ func tooMany(after time.Duration) error {
 // ingress in front of the gateway, the gateway in front of auth.
 type Proxies []netip.Prefix
 
-// DefaultProxies trusts loopback only.
-var DefaultProxies = Proxies{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-
 // ParseProxies reads a comma-separated list of CIDRs or addresses.
 func ParseProxies(s string) (Proxies, error) {
 	var out Proxies

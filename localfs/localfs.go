@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/ctxio"
 )
 
 // Store is a directory of blobs.
@@ -24,10 +25,7 @@ type Store struct {
 	dir string
 }
 
-var (
-	_ mp3converter.BlobStore = (*Store)(nil)
-	_ mp3converter.Pinger    = (*Store)(nil)
-)
+var _ mp3converter.BlobStore = (*Store)(nil)
 
 // Open returns the store in dir, creating it if needed. Temp files older
 // than an hour, left by a crash, are removed.
@@ -68,7 +66,7 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 		return 0, fmt.Errorf("localfs put %s: %w", id, err)
 	}
 	defer os.Remove(f.Name())
-	n, err := io.Copy(f, ctxReader{ctx, r})
+	n, err := io.Copy(f, ctxio.Reader(ctx, r))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -123,14 +121,18 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// Ping checks that the directory is there and writable.
+// Ping checks that the directory is there and writable, for readiness
+// probes. Any failure wraps mp3converter.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	f, err := os.CreateTemp(s.tmpDir(), "ping-*")
-	if err != nil {
-		return fmt.Errorf("localfs: %w", err)
+	if err == nil {
+		f.Close()
+		err = os.Remove(f.Name())
 	}
-	f.Close()
-	return os.Remove(f.Name())
+	if err != nil {
+		return fmt.Errorf("localfs ping: %w: %w", mp3converter.ErrUnavailable, err)
+	}
+	return nil
 }
 
 // syncDir makes a new directory entry durable; errors are ignored because
@@ -140,17 +142,4 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
-}
-
-// ctxReader stops a copy when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

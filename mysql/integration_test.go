@@ -4,68 +4,17 @@ package mysql_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 	"github.com/mp3converter/mp3converter/mysql"
 	"github.com/mp3converter/mp3converter/storetest"
 )
-
-// serverURL names the server the integration tests use; its database is
-// only used to create and drop per-test databases.
-func serverURL() string {
-	if u := os.Getenv("MP3CONVERTER_TEST_MYSQL_URL"); u != "" {
-		return u
-	}
-	return "mysql://root@127.0.0.1:3306/test"
-}
-
-// newDatabase creates an empty database with a random name, dropped when
-// the test ends, and returns its URL. A missing server fails the test.
-func newDatabase(t testing.TB) (dbURL string, admin *sql.DB) {
-	t.Helper()
-	ctx := context.Background()
-	dsn, err := mysql.DSN(serverURL())
-	if err != nil {
-		t.Fatalf("MP3CONVERTER_TEST_MYSQL_URL: %v", err)
-	}
-	admin, err = sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := admin.PingContext(pingCtx); err != nil {
-		u, _ := url.Parse(serverURL())
-		t.Fatalf("no MySQL server at %s (set MP3CONVERTER_TEST_MYSQL_URL to one whose user may CREATE DATABASE): %v", u.Redacted(), err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "mp3c_test_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` DEFAULT CHARACTER SET utf8mb4"); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE `"+name+"`"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(serverURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String(), admin
-}
 
 func open(t testing.TB, dbURL string) *mysql.DB {
 	t.Helper()
@@ -79,21 +28,18 @@ func open(t testing.TB, dbURL string) *mysql.DB {
 
 func TestIntegrationUsers(t *testing.T) {
 	storetest.RunUsers(t, func(t *testing.T) mp3converter.UserStore {
-		dbURL, _ := newDatabase(t)
-		return open(t, dbURL).Users
+		return open(t, testsupport.MySQL(t)).Users
 	})
 }
 
 func TestIntegrationJobs(t *testing.T) {
 	storetest.RunJobs(t, func(t *testing.T) mp3converter.JobStore {
-		dbURL, _ := newDatabase(t)
-		return open(t, dbURL).Jobs
+		return open(t, testsupport.MySQL(t)).Jobs
 	})
 }
 
 func TestIntegrationPing(t *testing.T) {
-	dbURL, _ := newDatabase(t)
-	if err := open(t, dbURL).Ping(context.Background()); err != nil {
+	if err := open(t, testsupport.MySQL(t)).Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -128,7 +74,7 @@ func migrations(t *testing.T, db *sql.DB) map[int]int64 {
 // table: the migration adds our columns and keeps its rows.
 func TestIntegrationSeedTable(t *testing.T) {
 	ctx := context.Background()
-	dbURL, _ := newDatabase(t)
+	dbURL := testsupport.MySQL(t)
 	seedDSN, err := mysql.DSN(dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +148,7 @@ func TestIntegrationSeedTable(t *testing.T) {
 // TestIntegrationConcurrentOpen starts several processes' worth of Open at
 // once on a fresh database: the migration lock lets one migrate.
 func TestIntegrationConcurrentOpen(t *testing.T) {
-	dbURL, admin := newDatabase(t)
+	dbURL := testsupport.MySQL(t)
 	const n = 4
 	dbs := make([]*mysql.DB, n)
 	errs := make([]error, n)
@@ -229,6 +175,7 @@ func TestIntegrationConcurrentOpen(t *testing.T) {
 	if m := migrations(t, db.DB); len(m) != 1 {
 		t.Errorf("schema_migrations = %v, want version 1 once", m)
 	}
+	admin := db.DB // the lock is the server's: any session sees it
 	var free sql.NullInt64
 	if err := admin.QueryRow(`SELECT IS_FREE_LOCK('mp3converter_migrate')`).Scan(&free); err != nil || free.Int64 != 1 {
 		t.Errorf("migration lock still held after Open: %v, %v", free, err)

@@ -26,23 +26,21 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/redact"
 	"github.com/mp3converter/mp3converter/internal/sqldb"
 )
 
 // defaultPort is used when a URL or MYSQL_PORT names none.
 const defaultPort = "3306"
 
-// DB is an open MySQL database with the schema applied.
-type DB struct {
-	*sql.DB
-	Users *sqldb.UserStore
-	Jobs  *sqldb.JobStore
-}
+// DB is an open MySQL database with the schema applied: its Users and
+// Jobs stores, and Ping, whose error wraps mp3converter.ErrUnavailable,
+// for readiness probes. The caller closes it.
+type DB = sqldb.DB
 
 var (
 	_ mp3converter.UserStore = (*sqldb.UserStore)(nil)
 	_ mp3converter.JobStore  = (*sqldb.JobStore)(nil)
-	_ mp3converter.Pinger    = (*DB)(nil)
 )
 
 // Open connects to the database named by rawURL, of the form
@@ -57,7 +55,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := redact(rawURL)
+	name := redact.URL(rawURL)
 	connector, err := gomysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("mysql %s: %w", name, err)
@@ -77,21 +75,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("mysql %s: %w", name, err)
 	}
-	d := sqldb.Dialect{Name: "mysql", ForUpdate: "FOR UPDATE", IsDuplicate: isDuplicate}
-	return &DB{
-		DB:    db,
-		Users: &sqldb.UserStore{DB: db, Dialect: d},
-		Jobs:  &sqldb.JobStore{DB: db, Dialect: d},
-	}, nil
-}
-
-// Ping implements mp3converter.Pinger. Its error wraps
-// mp3converter.ErrUnavailable.
-func (db *DB) Ping(ctx context.Context) error {
-	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("mysql ping: %w: %w", mp3converter.ErrUnavailable, err)
-	}
-	return nil
+	return sqldb.NewDB(db, sqldb.Dialect{Name: "mysql", ForUpdate: "FOR UPDATE", IsDuplicate: isDuplicate}), nil
 }
 
 // DSN returns the go-sql-driver/mysql data source name for rawURL (see
@@ -140,7 +124,7 @@ func config(rawURL string) (*gomysql.Config, error) {
 	if err != nil || u.Opaque != "" {
 		return nil, badURL(rawURL)
 	}
-	name := redact(rawURL)
+	name := redact.URL(rawURL)
 	switch {
 	case u.Scheme != "mysql":
 		return nil, fmt.Errorf("mysql URL %s: scheme must be mysql://", name)
@@ -218,7 +202,7 @@ func strayAt(u *url.URL) bool {
 // badURL reports a URL that url.Parse rejects. url.Parse's own error quotes
 // its input, password included, so it is only used for the redacted URL.
 func badURL(rawURL string) error {
-	name := redact(rawURL)
+	name := redact.URL(rawURL)
 	u, err := url.Parse(name)
 	var uerr *url.Error
 	switch {
@@ -229,33 +213,6 @@ func badURL(rawURL string) error {
 	default:
 		return fmt.Errorf("mysql URL %s: bad user or password (percent-encode special characters)", name)
 	}
-}
-
-// redact returns rawURL with any password replaced by "xxxxx", for error
-// messages. For a URL that does not parse cleanly it takes the last "@" as
-// the end of the password, and without an "@" drops everything after the
-// first ":", so that an unescaped "@", ":", "/", "?" or "#" in a password
-// does not leak part of it.
-func redact(rawURL string) string {
-	if u, err := url.Parse(rawURL); err == nil && u.Opaque == "" && !strayAt(u) {
-		return u.Redacted()
-	}
-	scheme, rest, ok := strings.Cut(rawURL, "://")
-	if ok {
-		scheme += "://"
-	} else {
-		scheme, rest = "", rawURL
-	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		if user, _, ok := strings.Cut(rest[:at], ":"); ok {
-			return scheme + user + ":xxxxx" + rest[at:]
-		}
-		return scheme + rest
-	}
-	if user, _, ok := strings.Cut(rest, ":"); ok {
-		return scheme + user + ":xxxxx"
-	}
-	return scheme + rest
 }
 
 // lock holds a server-wide named lock while migrating, so that processes

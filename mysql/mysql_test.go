@@ -27,76 +27,79 @@ func parseDSN(t *testing.T, rawURL string) *gomysql.Config {
 	return cfg
 }
 
+// dsnTests are TestDSN's cases: a URL, the driver config fields it must
+// give and, optionally, further checks.
+var dsnTests = []struct {
+	name, url                    string
+	user, password, addr, dbName string
+	check                        func(t *testing.T, cfg *gomysql.Config)
+}{
+	{
+		name: "defaults", url: "mysql://root@127.0.0.1:3306/test",
+		user: "root", addr: "127.0.0.1:3306", dbName: "test",
+		check: func(t *testing.T, cfg *gomysql.Config) {
+			if cfg.Net != "tcp" || cfg.Timeout != 5*time.Second || cfg.ReadTimeout != 30*time.Second || cfg.WriteTimeout != 30*time.Second {
+				t.Errorf("net %q, timeouts %v/%v/%v", cfg.Net, cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout)
+			}
+			if cfg.Collation != "utf8mb4_unicode_ci" || cfg.MultiStatements || len(cfg.Params) != 0 {
+				t.Errorf("collation %q, multiStatements %v, params %v", cfg.Collation, cfg.MultiStatements, cfg.Params)
+			}
+		},
+	},
+	{
+		name: "special characters", url: "mysql://app%40corp:p%40ss%3Aw%2Frd@db.example.com:3307/auth",
+		user: "app@corp", password: "p@ss:w/rd", addr: "db.example.com:3307", dbName: "auth",
+	},
+	{
+		name: "more special characters", url: "mysql://u:%25%23%3F%20+%26%3D%28%29@db/auth",
+		user: "u", password: "%#? +&=()", addr: "db:3306", dbName: "auth",
+	},
+	{
+		name: "missing port", url: "mysql://u:pw@mysql/auth",
+		user: "u", password: "pw", addr: "mysql:3306", dbName: "auth",
+	},
+	{
+		name: "ipv6", url: "mysql://u@[::1]:3307/auth",
+		user: "u", addr: "[::1]:3307", dbName: "auth",
+	},
+	{
+		name: "ipv6 missing port", url: "mysql://u@[::1]/auth",
+		user: "u", addr: "[::1]:3306", dbName: "auth",
+	},
+	{
+		name: "no user", url: "mysql://db/auth",
+		addr: "db:3306", dbName: "auth",
+	},
+	{
+		name: "escaped database name", url: "mysql://u@db/my%2Ddb",
+		user: "u", addr: "db:3306", dbName: "my-db",
+	},
+	{
+		name: "params pass through and override defaults",
+		url:  "mysql://u@db/auth?tls=skip-verify&timeout=1s&sql_mode=%27ANSI_QUOTES%27&time_zone=%27%2B00%3A00%27",
+		user: "u", addr: "db:3306", dbName: "auth",
+		check: func(t *testing.T, cfg *gomysql.Config) {
+			if cfg.TLSConfig != "skip-verify" || cfg.Timeout != time.Second || cfg.ReadTimeout != 30*time.Second {
+				t.Errorf("tls %q, timeout %v, read timeout %v", cfg.TLSConfig, cfg.Timeout, cfg.ReadTimeout)
+			}
+			if cfg.Params["sql_mode"] != "'ANSI_QUOTES'" || cfg.Params["time_zone"] != "'+00:00'" {
+				t.Errorf("params %v", cfg.Params)
+			}
+		},
+	},
+	{
+		name: "collation override", url: "mysql://u@db/auth?collation=utf8mb4_bin",
+		user: "u", addr: "db:3306", dbName: "auth",
+		check: func(t *testing.T, cfg *gomysql.Config) {
+			if cfg.Collation != "utf8mb4_bin" {
+				t.Errorf("collation %q", cfg.Collation)
+			}
+		},
+	},
+}
+
 func TestDSN(t *testing.T) {
-	tests := []struct {
-		name, url                    string
-		user, password, addr, dbName string
-		check                        func(t *testing.T, cfg *gomysql.Config)
-	}{
-		{
-			name: "defaults", url: "mysql://root@127.0.0.1:3306/test",
-			user: "root", addr: "127.0.0.1:3306", dbName: "test",
-			check: func(t *testing.T, cfg *gomysql.Config) {
-				if cfg.Net != "tcp" || cfg.Timeout != 5*time.Second || cfg.ReadTimeout != 30*time.Second || cfg.WriteTimeout != 30*time.Second {
-					t.Errorf("net %q, timeouts %v/%v/%v", cfg.Net, cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout)
-				}
-				if cfg.Collation != "utf8mb4_unicode_ci" || cfg.MultiStatements || len(cfg.Params) != 0 {
-					t.Errorf("collation %q, multiStatements %v, params %v", cfg.Collation, cfg.MultiStatements, cfg.Params)
-				}
-			},
-		},
-		{
-			name: "special characters", url: "mysql://app%40corp:p%40ss%3Aw%2Frd@db.example.com:3307/auth",
-			user: "app@corp", password: "p@ss:w/rd", addr: "db.example.com:3307", dbName: "auth",
-		},
-		{
-			name: "more special characters", url: "mysql://u:%25%23%3F%20+%26%3D%28%29@db/auth",
-			user: "u", password: "%#? +&=()", addr: "db:3306", dbName: "auth",
-		},
-		{
-			name: "missing port", url: "mysql://u:pw@mysql/auth",
-			user: "u", password: "pw", addr: "mysql:3306", dbName: "auth",
-		},
-		{
-			name: "ipv6", url: "mysql://u@[::1]:3307/auth",
-			user: "u", addr: "[::1]:3307", dbName: "auth",
-		},
-		{
-			name: "ipv6 missing port", url: "mysql://u@[::1]/auth",
-			user: "u", addr: "[::1]:3306", dbName: "auth",
-		},
-		{
-			name: "no user", url: "mysql://db/auth",
-			addr: "db:3306", dbName: "auth",
-		},
-		{
-			name: "escaped database name", url: "mysql://u@db/my%2Ddb",
-			user: "u", addr: "db:3306", dbName: "my-db",
-		},
-		{
-			name: "params pass through and override defaults",
-			url:  "mysql://u@db/auth?tls=skip-verify&timeout=1s&sql_mode=%27ANSI_QUOTES%27&time_zone=%27%2B00%3A00%27",
-			user: "u", addr: "db:3306", dbName: "auth",
-			check: func(t *testing.T, cfg *gomysql.Config) {
-				if cfg.TLSConfig != "skip-verify" || cfg.Timeout != time.Second || cfg.ReadTimeout != 30*time.Second {
-					t.Errorf("tls %q, timeout %v, read timeout %v", cfg.TLSConfig, cfg.Timeout, cfg.ReadTimeout)
-				}
-				if cfg.Params["sql_mode"] != "'ANSI_QUOTES'" || cfg.Params["time_zone"] != "'+00:00'" {
-					t.Errorf("params %v", cfg.Params)
-				}
-			},
-		},
-		{
-			name: "collation override", url: "mysql://u@db/auth?collation=utf8mb4_bin",
-			user: "u", addr: "db:3306", dbName: "auth",
-			check: func(t *testing.T, cfg *gomysql.Config) {
-				if cfg.Collation != "utf8mb4_bin" {
-					t.Errorf("collation %q", cfg.Collation)
-				}
-			},
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range dsnTests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := parseDSN(t, tt.url)
 			if cfg.User != tt.user || cfg.Passwd != tt.password || cfg.Addr != tt.addr || cfg.DBName != tt.dbName {

@@ -1,6 +1,10 @@
 // Package notification is the notification role: for each message on the
 // mp3 queue it tells the uploader, by mail, that the MP3 is ready.
 //
+// Any converter may have announced the MP3, ours or the original system's,
+// which never touches our jobs: so the role first records the MP3 on its
+// job (mp3converter.RecordAnnouncedMP3), and only then mails a link to it.
+//
 // A job is announced once: the job records when its mail went out, and a
 // redelivered message for a job already announced sends nothing. (A crash
 // between sending and recording can still send twice; the mail's Message-ID
@@ -14,10 +18,10 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/consumers"
 )
 
 // Worker announces finished jobs.
@@ -27,30 +31,22 @@ type Worker struct {
 	Notifier mp3converter.Notifier
 	// Jobs, when set, makes announcements once-only and skips deleted jobs.
 	Jobs mp3converter.JobStore
+	// MP3s, when set with Jobs, is where announced MP3s are, so that the
+	// job of an MP3 that another converter made records it.
+	MP3s mp3converter.BlobStore
 	// PublicURL is the gateway's address as users reach it, for links.
 	PublicURL string
 	Logger    *slog.Logger
 }
 
-// Run consumes the mp3 queue with n parallel handlers until ctx ends.
-func (w *Worker) Run(ctx context.Context, n int) error {
-	var wg sync.WaitGroup
-	for range max(n, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := w.Queue.Consume(ctx, w.MP3Queue, func(hctx context.Context, d mp3converter.Delivery) error {
-				hctx, cancel := context.WithTimeout(hctx, 2*time.Minute)
-				defer cancel()
-				return w.Handle(hctx, d)
-			})
-			if err != nil && ctx.Err() == nil {
-				w.Logger.Error("ConsumerStopped", "queue", w.MP3Queue, "err", err)
-			}
-		}()
-	}
-	wg.Wait()
-	return nil
+// Run consumes the mp3 queue with n parallel handlers until ctx ends. A
+// consumer that stops before then is logged: the others go on.
+func (w *Worker) Run(ctx context.Context, n int) {
+	consumers.Run(ctx, w.Queue, w.MP3Queue, n, func(hctx context.Context, d mp3converter.Delivery) error {
+		hctx, cancel := context.WithTimeout(hctx, 2*time.Minute)
+		defer cancel()
+		return w.Handle(hctx, d)
+	}, w.Logger)
 }
 
 // Handle announces the job of one delivery.
@@ -65,28 +61,30 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		return mp3converter.Permanent(err)
 	}
 	log := w.Logger.With("job_id", msg.JobID, "mp3_fid", msg.MP3FID, "attempt", d.Attempt)
-	if msg.JobID != "" && w.Jobs != nil {
-		job, err := w.Jobs.Job(ctx, msg.JobID)
-		if errors.Is(err, mp3converter.ErrNotFound) {
-			log.Info("JobGone")
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if job.NotifiedAt != nil {
-			log.Info("AlreadyNotified")
-			return nil
-		}
+	job, err := w.job(ctx, msg)
+	if err != nil {
+		log.Warn("JobNotRecorded", "err", err)
+		return err
 	}
-	if err := w.Notifier.Notify(ctx, Compose(msg, to, w.PublicURL)); err != nil {
+	switch {
+	case job == nil && msg.JobID != "" && w.Jobs != nil:
+		log.Info("JobGone")
+		return nil
+	case job != nil && job.MP3FID != msg.MP3FID:
+		log.Info("AnnouncementIgnored", "reason", "the job is done with another MP3", "job_mp3_fid", job.MP3FID)
+		return nil
+	case job != nil && job.NotifiedAt != nil:
+		log.Info("AlreadyNotified")
+		return nil
+	}
+	if err := w.Notifier.Notify(ctx, compose(msg, to, w.PublicURL)); err != nil {
 		log.Warn("NotifyFailed", "err", err)
 		return fmt.Errorf("notify: %w", err)
 	}
 	log.Info("Notified")
-	if msg.JobID != "" && w.Jobs != nil {
+	if job != nil {
 		now := time.Now().UTC()
-		_, err := w.Jobs.UpdateJob(context.WithoutCancel(ctx), msg.JobID, func(j *mp3converter.Job) error { j.NotifiedAt = &now; return nil })
+		_, err := w.Jobs.UpdateJob(context.WithoutCancel(ctx), job.ID, func(j *mp3converter.Job) error { j.NotifiedAt = &now; return nil })
 		if err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
 			// The mail went out; retrying would send it again.
 			log.Error("NotifiedAtNotSaved", "err", err)
@@ -95,8 +93,26 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 	return nil
 }
 
-// Compose writes the seed's notice, with the file's name and a link added.
-func Compose(msg mp3converter.Message, to, publicURL string) mp3converter.Mail {
+// job records the announced MP3 on the job of msg and returns the job; nil
+// when there is no job store or no job.
+func (w *Worker) job(ctx context.Context, msg mp3converter.Message) (*mp3converter.Job, error) {
+	switch {
+	case w.Jobs == nil:
+		return nil, nil
+	case w.MP3s != nil:
+		return mp3converter.RecordAnnouncedMP3(ctx, w.Jobs, w.MP3s, msg)
+	case msg.JobID == "":
+		return nil, nil
+	}
+	job, err := w.Jobs.Job(ctx, msg.JobID)
+	if errors.Is(err, mp3converter.ErrNotFound) {
+		return nil, nil
+	}
+	return job, err
+}
+
+// compose writes the seed's notice, with the file's name and a link added.
+func compose(msg mp3converter.Message, to, publicURL string) mp3converter.Mail {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mp3 file_id: %s is now ready!\n\n", msg.MP3FID)
 	if msg.Filename != "" {

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"testing"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 	"github.com/mp3converter/mp3converter/notification"
-	"github.com/mp3converter/mp3converter/sqlite"
 )
 
 // notifier is a fake with a function field.
@@ -30,11 +29,7 @@ func (n *notifier) Notify(_ context.Context, m mp3converter.Mail) error {
 
 func setup(t *testing.T) (*notification.Worker, *notifier, mp3converter.JobStore) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testsupport.SQLite(t)
 	n := &notifier{}
 	return &notification.Worker{Notifier: n, Jobs: db.Jobs, MP3Queue: "mp3", PublicURL: "http://x", Logger: slog.New(slog.DiscardHandler)}, n, db.Jobs
 }

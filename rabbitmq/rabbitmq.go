@@ -30,7 +30,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
+	"math"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -38,6 +39,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/redact"
 )
 
 // Options configure a Queue. Zero values take the defaults.
@@ -62,14 +64,13 @@ type Queue struct {
 	declared map[string]bool
 	pubMu    sync.Mutex
 
-	closed    chan struct{}
-	closeOnce sync.Once
+	closing context.Context    // done once Close is called
+	stop    context.CancelFunc // cancels closing; idempotent, so Close needs no sync.Once
 }
 
 var (
 	_ mp3converter.Queue           = (*Queue)(nil)
 	_ mp3converter.DeadLetterStore = (*Queue)(nil)
-	_ mp3converter.Pinger          = (*Queue)(nil)
 )
 
 // errClosed is returned after Close.
@@ -80,7 +81,7 @@ var errClosed = errors.New("rabbitmq: queue closed")
 func New(rawURL string, opts Options) (*Queue, error) {
 	if _, err := amqp.ParseURI(rawURL); err != nil {
 		// amqp's error quotes the URL, password and all.
-		return nil, fmt.Errorf("queue URL %s: want amqp://user:pass@host:5672/vhost (or amqps://)", redact(rawURL))
+		return nil, fmt.Errorf("queue URL %s: want amqp://user:pass@host:5672/vhost (or amqps://)", redact.URL(rawURL))
 	}
 	if opts.Policy.MaxAttempts == 0 {
 		opts.Policy = mp3converter.DefaultRetryPolicy
@@ -100,30 +101,15 @@ func New(rawURL string, opts Options) (*Queue, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Queue{url: rawURL, display: redact(rawURL), opts: opts, closed: make(chan struct{})}, nil
-}
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
-func (q *Queue) isClosed() bool {
-	select {
-	case <-q.closed:
-		return true
-	default:
-		return false
-	}
+	q := &Queue{url: rawURL, display: redact.URL(rawURL), opts: opts}
+	q.closing, q.stop = context.WithCancel(context.Background())
+	return q, nil
 }
 
 // Close drops the connection. Messages handed to consumers and not yet
 // answered go back to their queues, as if the process had died.
 func (q *Queue) Close() error {
-	q.closeOnce.Do(func() { close(q.closed) })
+	q.stop()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.conn != nil {
@@ -136,7 +122,7 @@ func (q *Queue) Close() error {
 func (q *Queue) connection() (*amqp.Connection, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.isClosed() {
+	if q.closing.Err() != nil {
 		return nil, errClosed
 	}
 	if q.conn != nil && !q.conn.IsClosed() {
@@ -259,7 +245,7 @@ func (q *Queue) Consume(ctx context.Context, queue string, h mp3converter.Handle
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if q.isClosed() {
+		if q.closing.Err() != nil {
 			return errClosed
 		}
 		if time.Since(start) > time.Minute {
@@ -269,7 +255,7 @@ func (q *Queue) Consume(ctx context.Context, queue string, h mp3converter.Handle
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-q.closed:
+		case <-q.closing.Done():
 			return errClosed
 		case <-time.After(delay):
 		}
@@ -296,7 +282,7 @@ func (q *Queue) consumeOnce(ctx context.Context, queue string, h mp3converter.Ha
 	}
 	for {
 		select {
-		case <-q.closed:
+		case <-q.closing.Done():
 			return errClosed
 		case <-ctx.Done():
 			// Stop deliveries, then hand back any that arrived meanwhile
@@ -321,36 +307,44 @@ func (q *Queue) handle(ctx context.Context, queue string, d amqp.Delivery, h mp3
 	log = log.With("message_id", d.MessageId)
 	policy := q.opts.Policy
 	if d.Redelivered {
-		// The last delivery was never answered: count it.
-		if attempt >= policy.MaxAttempts {
-			q.deadLetter(bg, queue, d, attempt, fmt.Sprintf("delivered %d times without an answer (consumer died?)", attempt), log)
+		// The last delivery was never answered: count it. The header changes
+		// only by republishing; past the last attempt Decide dead-letters.
+		attempt++
+		if !policy.Exhausted(attempt) {
+			if err := q.republish(bg, queue, queue, d, attempt, 0); err != nil {
+				log.Error("QueueRepublishFailed", "err", err)
+				return
+			}
+			d.Ack(false)
 			return
 		}
-		if err := q.republish(bg, queue, queue, d, attempt+1, 0); err != nil {
-			log.Error("QueueRepublishFailed", "err", err)
-			return
-		}
-		d.Ack(false)
+	}
+	if policy.Exhausted(attempt) {
+		q.carryOut(bg, queue, d, attempt, policy.Decide(attempt, nil), log) // the handler must not run
 		return
 	}
-
 	err := h(bg, mp3converter.Delivery{Body: d.Body, Attempt: attempt, Final: policy.Final(attempt)})
-	if q.isClosed() {
+	if q.closing.Err() != nil {
 		return // as if we had died: no answer
 	}
-	switch {
-	case err == nil:
+	q.carryOut(bg, queue, d, attempt, policy.Decide(attempt, err), log)
+}
+
+// carryOut does what dec says with d, delivered for the attempt-th time. d
+// is acked only once what replaces it is confirmed.
+func (q *Queue) carryOut(ctx context.Context, queue string, d amqp.Delivery, attempt int, dec mp3converter.Decision, log *slog.Logger) {
+	switch dec.Action {
+	case mp3converter.ActionAck:
 		if err := d.Ack(false); err != nil {
 			log.Warn("QueueAckFailed", "err", err) // redelivered, and handled idempotently
 		}
-	case errors.Is(err, mp3converter.ErrShutdown):
+	case mp3converter.ActionHandBack:
 		q.handBack(queue, d, attempt, log)
-	case mp3converter.IsPermanent(err) || policy.Final(attempt):
-		q.deadLetter(bg, queue, d, attempt, err.Error(), log)
-	default:
-		delay := policy.Backoff(attempt)
-		log.Info("QueueRetryScheduled", "attempt", attempt, "delay", delay, "err", err)
-		if err := q.republish(bg, queue, queue+".retry", d, attempt+1, delay); err != nil {
+	case mp3converter.ActionDeadLetter:
+		q.deadLetter(ctx, queue, d, dec, log)
+	case mp3converter.ActionRetry:
+		log.Info("QueueRetryScheduled", "attempt", attempt, "delay", dec.Delay, "err", dec.Reason)
+		if err := q.republish(ctx, queue, queue+".retry", d, attempt+1, dec.Delay); err != nil {
 			log.Error("QueueRetryFailed", "err", err)
 			return
 		}
@@ -381,49 +375,32 @@ func (q *Queue) republish(ctx context.Context, queue, key string, d amqp.Deliver
 	return q.publish(ctx, queue, key, p)
 }
 
-func (q *Queue) deadLetter(ctx context.Context, queue string, d amqp.Delivery, attempts int, reason string, log *slog.Logger) {
-	if len(reason) > 1000 {
-		reason = reason[:1000]
-	}
+func (q *Queue) deadLetter(ctx context.Context, queue string, d amqp.Delivery, dec mp3converter.Decision, log *slog.Logger) {
 	p := amqp.Publishing{Body: d.Body, ContentType: d.ContentType, MessageId: d.MessageId, Timestamp: d.Timestamp,
-		Headers: amqp.Table{"x-attempts": int32(attempts), "x-reason": reason, "x-queue": queue, "x-dead-at": time.Now().UTC().Format(time.RFC3339Nano)}}
+		Headers: amqp.Table{"x-attempts": int32(dec.Attempts), "x-reason": dec.Reason, "x-queue": queue, "x-dead-at": time.Now().UTC().Format(time.RFC3339Nano)}}
 	if err := q.publish(ctx, queue, mp3converter.DeadLetterQueue(queue), p); err != nil {
 		log.Error("QueueDeadLetterFailed", "err", err)
 		return
 	}
 	d.Ack(false)
-	log.Warn("QueueDeadLettered", "attempts", attempts, "reason", reason)
+	log.Warn("QueueDeadLettered", "attempts", dec.Attempts, "reason", dec.Reason)
 }
 
-// header reads a positive integer header, 1 if absent or bad.
+// header reads a positive integer header, 1 if absent or bad. Brokers and
+// other clients may send any width of integer, signed or not.
 func header(d amqp.Delivery, name string) int {
 	var n int64
-	switch v := d.Headers[name].(type) {
-	case int8:
-		n = int64(v)
-	case int16:
-		n = int64(v)
-	case int32:
-		n = int64(v)
-	case int64:
-		n = v
-	case int:
-		n = int64(v)
-	case uint8:
-		n = int64(v)
-	case uint16:
-		n = int64(v)
-	case uint32:
-		n = int64(v)
+	switch v := reflect.ValueOf(d.Headers[name]); {
+	case v.CanInt():
+		n = v.Int()
+	case v.CanUint():
+		n = int64(min(v.Uint(), math.MaxInt64))
 	}
 	if n < 1 {
 		return 1
 	}
 	return int(n)
 }
-
-// maxListed caps DeadLetters, which holds what it lists in memory.
-const maxListed = 1000
 
 // DeadLetters implements mp3converter.DeadLetterStore. It takes the dead
 // letters without acking them and closes its channel, which returns them.
@@ -434,7 +411,7 @@ func (q *Queue) DeadLetters(ctx context.Context, queue string) ([]mp3converter.D
 	}
 	defer ch.Close()
 	var out []mp3converter.DeadLetter
-	for len(out) < maxListed {
+	for len(out) < mp3converter.MaxListedDeadLetters {
 		d, ok, err := ch.Get(mp3converter.DeadLetterQueue(queue), false)
 		if err != nil {
 			return nil, fmt.Errorf("rabbitmq dead letters: %w", err)
@@ -505,8 +482,12 @@ func (q *Queue) adminChannel(queue string) (*amqp.Channel, error) {
 	return ch, nil
 }
 
-// Ping implements mp3converter.Pinger: the broker is reachable.
+// Ping checks that the broker is reachable, for readiness probes. Its error
+// wraps mp3converter.ErrUnavailable.
 func (q *Queue) Ping(ctx context.Context) error {
 	_, err := q.connection()
+	if err != nil && !errors.Is(err, mp3converter.ErrUnavailable) { // dial errors wrap it already
+		err = fmt.Errorf("rabbitmq ping: %w: %w", mp3converter.ErrUnavailable, err)
+	}
 	return err
 }

@@ -1,50 +1,16 @@
-// Package retention removes jobs and their files: one job when its owner
-// deletes it, and every job once it is older than the retention period, so
-// that storage does not grow without end and users' files are not kept
-// longer than promised.
+// Package retention removes every job, with its files, once it is older
+// than the retention period, so that storage does not grow without end and
+// users' files are not kept longer than promised.
 package retention
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
 )
-
-// Delete removes a job's files and then the job. A converter working on the
-// job meanwhile finds it gone when it finishes and removes the MP3 it
-// stored; the MP3 is deleted again after the job for the case where it
-// finished just before. A missing file is not an error.
-func Delete(ctx context.Context, jobs mp3converter.JobStore, videos, mp3s mp3converter.BlobStore, j *mp3converter.Job) error {
-	if err := deleteBlob(ctx, videos, j.VideoFID); err != nil {
-		return err
-	}
-	if err := deleteBlob(ctx, mp3s, j.MP3FID); err != nil {
-		return err
-	}
-	if err := jobs.DeleteJob(ctx, j.ID); err != nil {
-		return err
-	}
-	if j.MP3FID != "" {
-		if cur, err := jobs.JobByMP3(ctx, j.MP3FID); errors.Is(err, mp3converter.ErrNotFound) || err == nil && cur.ID == j.ID {
-			return deleteBlob(ctx, mp3s, j.MP3FID)
-		}
-	}
-	return nil
-}
-
-func deleteBlob(ctx context.Context, s mp3converter.BlobStore, id string) error {
-	if id == "" {
-		return nil
-	}
-	if err := s.Delete(ctx, id); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
-		return fmt.Errorf("delete %s: %w", id, err)
-	}
-	return nil
-}
 
 // Sweeper deletes jobs not updated for longer than Retention, with their
 // files. Several sweepers may run at once (one per gateway): deleting is
@@ -76,7 +42,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		for _, j := range old {
-			if err := Delete(ctx, s.Jobs, s.Videos, s.MP3s, j); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
+			if err := mp3converter.DeleteJobAndFiles(ctx, s.Jobs, s.Videos, s.MP3s, j); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
 				return n, err
 			}
 			n++

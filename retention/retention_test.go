@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 	"github.com/mp3converter/mp3converter/localfs"
 	"github.com/mp3converter/mp3converter/retention"
-	"github.com/mp3converter/mp3converter/sqlite"
 )
 
 type env struct {
@@ -23,11 +23,7 @@ type env struct {
 func setup(t *testing.T) env {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testsupport.SQLite(t)
 	v, _ := localfs.Open(filepath.Join(dir, "videos"))
 	m, _ := localfs.Open(filepath.Join(dir, "mp3s"))
 	return env{db.Jobs, v, m}
@@ -66,10 +62,10 @@ func (e env) gone(t *testing.T, j *mp3converter.Job) bool {
 	return jobGone
 }
 
-func TestDelete(t *testing.T) {
+func TestDeleteJobAndFiles(t *testing.T) {
 	e := setup(t)
 	j, other := e.job(t, true), e.job(t, true)
-	if err := retention.Delete(context.Background(), e.jobs, e.videos, e.mp3s, j); err != nil {
+	if err := mp3converter.DeleteJobAndFiles(context.Background(), e.jobs, e.videos, e.mp3s, j); err != nil {
 		t.Fatal(err)
 	}
 	if !e.gone(t, j) || e.gone(t, other) {
@@ -78,7 +74,7 @@ func TestDelete(t *testing.T) {
 	// Files already gone are no error.
 	k := e.job(t, false)
 	e.videos.Delete(context.Background(), k.VideoFID)
-	if err := retention.Delete(context.Background(), e.jobs, e.videos, e.mp3s, k); err != nil {
+	if err := mp3converter.DeleteJobAndFiles(context.Background(), e.jobs, e.videos, e.mp3s, k); err != nil {
 		t.Errorf("Delete with the video already gone: %v", err)
 	}
 }

@@ -18,12 +18,10 @@ import (
 	"github.com/mp3converter/mp3converter/internal/sqldb"
 )
 
-// DB is an open SQLite database with the schema applied.
-type DB struct {
-	*sql.DB
-	Users *sqldb.UserStore
-	Jobs  *sqldb.JobStore
-}
+// DB is an open SQLite database with the schema applied: its Users and
+// Jobs stores, and Ping, whose error wraps mp3converter.ErrUnavailable,
+// for readiness probes. The caller closes it.
+type DB = sqldb.DB
 
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string) (*DB, error) {
@@ -41,16 +39,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	d := sqldb.Dialect{Name: "sqlite", IsDuplicate: isDuplicate}
-	return &DB{
-		DB:    db,
-		Users: &sqldb.UserStore{DB: db, Dialect: d},
-		Jobs:  &sqldb.JobStore{DB: db, Dialect: d},
-	}, nil
+	return sqldb.NewDB(db, sqldb.Dialect{Name: "sqlite", IsDuplicate: isDuplicate}), nil
 }
-
-// Ping implements mp3converter.Pinger.
-func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
 
 func isDuplicate(err error) bool {
 	var e *sqlite.Error

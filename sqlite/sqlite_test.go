@@ -6,26 +6,17 @@ import (
 	"testing"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 	"github.com/mp3converter/mp3converter/sqlite"
 	"github.com/mp3converter/mp3converter/storetest"
 )
 
-func open(t *testing.T) *sqlite.DB {
-	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func TestUsers(t *testing.T) {
-	storetest.RunUsers(t, func(t *testing.T) mp3converter.UserStore { return open(t).Users })
+	storetest.RunUsers(t, func(t *testing.T) mp3converter.UserStore { return testsupport.SQLite(t).Users })
 }
 
 func TestJobs(t *testing.T) {
-	storetest.RunJobs(t, func(t *testing.T) mp3converter.JobStore { return open(t).Jobs })
+	storetest.RunJobs(t, func(t *testing.T) mp3converter.JobStore { return testsupport.SQLite(t).Jobs })
 }
 
 // TestReopen checks that migrations run once and data survives a reopen.

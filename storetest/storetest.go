@@ -104,173 +104,179 @@ func emails(us []*mp3converter.User) []string {
 
 // RunJobs runs the JobStore suite.
 func RunJobs(t *testing.T, newStore func(t *testing.T) mp3converter.JobStore) {
+	t.Run("CreateGet", func(t *testing.T) { testJobCreateGet(t, newStore(t)) })
+	t.Run("Update", func(t *testing.T) { testJobUpdate(t, newStore(t)) })
+	t.Run("UpdateIsAtomic", func(t *testing.T) { testJobUpdateIsAtomic(t, newStore(t)) })
+	t.Run("List", func(t *testing.T) { testJobList(t, newStore(t)) })
+	t.Run("Delete", func(t *testing.T) { testJobDelete(t, newStore(t)) })
+}
+
+// newJob returns a new, not yet stored job of owner.
+func newJob(owner string) *mp3converter.Job {
+	return &mp3converter.Job{ID: mp3converter.NewID(), Owner: owner, Filename: "clip \"one\".mkv",
+		VideoFID: mp3converter.NewID(), Size: 12345}
+}
+
+func testJobCreateGet(t *testing.T, s mp3converter.JobStore) {
 	ctx := context.Background()
-	newJob := func(owner string) *mp3converter.Job {
-		return &mp3converter.Job{ID: mp3converter.NewID(), Owner: owner, Filename: "clip \"one\".mkv",
-			VideoFID: mp3converter.NewID(), Size: 12345}
+	j := newJob("ann@example.com")
+	if err := s.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Status != mp3converter.JobQueued || j.CreatedAt.IsZero() || j.UpdatedAt.IsZero() {
+		t.Errorf("CreateJob did not default status and times: %+v", j)
+	}
+	got, err := s.Job(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Owner != j.Owner || got.Filename != j.Filename || got.VideoFID != j.VideoFID ||
+		got.Size != j.Size || got.Status != mp3converter.JobQueued || got.MP3FID != "" || got.NotifiedAt != nil {
+		t.Errorf("got %+v, want %+v", got, j)
+	}
+	if err := s.CreateJob(ctx, &mp3converter.Job{ID: j.ID, Owner: "x", VideoFID: j.VideoFID}); !errors.Is(err, mp3converter.ErrConflict) {
+		t.Errorf("duplicate id: %v, want ErrConflict", err)
+	}
+	if _, err := s.Job(ctx, mp3converter.NewID()); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("missing job: %v, want ErrNotFound", err)
+	}
+}
+
+func testJobUpdate(t *testing.T, s mp3converter.JobStore) {
+	ctx := context.Background()
+	j := newJob("ann@example.com")
+	if err := s.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	mp3 := mp3converter.NewID()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	before := j.UpdatedAt
+	time.Sleep(2 * time.Millisecond)
+	got, err := s.UpdateJob(ctx, j.ID, func(j *mp3converter.Job) error {
+		j.Status, j.MP3FID, j.Attempts, j.Progress = mp3converter.JobDone, mp3, 2, 1
+		j.Duration, j.MP3Size, j.Copied, j.Error, j.NotifiedAt = 3.5, 999, true, "", &now
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.UpdatedAt.After(before) {
+		t.Errorf("UpdatedAt not advanced: %v -> %v", before, got.UpdatedAt)
+	}
+	stored, err := s.Job(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Status != mp3converter.JobDone || stored.MP3FID != mp3 || stored.Attempts != 2 || stored.Progress != 1 ||
+		stored.Duration != 3.5 || stored.MP3Size != 999 || !stored.Copied || stored.NotifiedAt == nil || !stored.NotifiedAt.Equal(now) {
+		t.Errorf("stored %+v", stored)
+	}
+	byMP3, err := s.JobByMP3(ctx, mp3)
+	if err != nil || byMP3.ID != j.ID {
+		t.Errorf("JobByMP3 = %v, %v", byMP3, err)
+	}
+	if _, err := s.JobByMP3(ctx, mp3converter.NewID()); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("JobByMP3 missing: %v", err)
 	}
 
-	t.Run("CreateGet", func(t *testing.T) {
-		s := newStore(t)
-		j := newJob("ann@example.com")
-		if err := s.CreateJob(ctx, j); err != nil {
-			t.Fatal(err)
-		}
-		if j.Status != mp3converter.JobQueued || j.CreatedAt.IsZero() || j.UpdatedAt.IsZero() {
-			t.Errorf("CreateJob did not default status and times: %+v", j)
-		}
-		got, err := s.Job(ctx, j.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Owner != j.Owner || got.Filename != j.Filename || got.VideoFID != j.VideoFID ||
-			got.Size != j.Size || got.Status != mp3converter.JobQueued || got.MP3FID != "" || got.NotifiedAt != nil {
-			t.Errorf("got %+v, want %+v", got, j)
-		}
-		if err := s.CreateJob(ctx, &mp3converter.Job{ID: j.ID, Owner: "x", VideoFID: j.VideoFID}); !errors.Is(err, mp3converter.ErrConflict) {
-			t.Errorf("duplicate id: %v, want ErrConflict", err)
-		}
-		if _, err := s.Job(ctx, mp3converter.NewID()); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("missing job: %v, want ErrNotFound", err)
-		}
-	})
+	// An error from fn saves nothing and is returned as is.
+	veto := errors.New("veto")
+	if _, err := s.UpdateJob(ctx, j.ID, func(j *mp3converter.Job) error { j.Status = mp3converter.JobFailed; return veto }); !errors.Is(err, veto) {
+		t.Errorf("fn error: %v, want veto", err)
+	}
+	if stored, _ := s.Job(ctx, j.ID); stored.Status != mp3converter.JobDone {
+		t.Errorf("vetoed update was saved: %s", stored.Status)
+	}
+	if _, err := s.UpdateJob(ctx, mp3converter.NewID(), func(*mp3converter.Job) error { return nil }); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("update missing: %v, want ErrNotFound", err)
+	}
+	// Two jobs cannot share an MP3.
+	other := newJob("ann@example.com")
+	s.CreateJob(ctx, other)
+	if _, err := s.UpdateJob(ctx, other.ID, func(j *mp3converter.Job) error { j.MP3FID = mp3; return nil }); !errors.Is(err, mp3converter.ErrConflict) {
+		t.Errorf("shared mp3_fid: %v, want ErrConflict", err)
+	}
+}
 
-	t.Run("Update", func(t *testing.T) {
-		s := newStore(t)
-		j := newJob("ann@example.com")
+func testJobUpdateIsAtomic(t *testing.T, s mp3converter.JobStore) {
+	ctx := context.Background()
+	j := newJob("ann@example.com")
+	if err := s.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.UpdateJob(ctx, j.ID, func(j *mp3converter.Job) error { j.Attempts++; return nil }); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got, _ := s.Job(ctx, j.ID); got.Attempts != 10 {
+		t.Errorf("10 concurrent increments gave %d: updates were lost", got.Attempts)
+	}
+}
+
+func testJobList(t *testing.T, s mp3converter.JobStore) {
+	ctx := context.Background()
+	var ann []string
+	for i := range 5 {
+		owner := "ann@example.com"
+		if i%2 == 1 {
+			owner = "bob@example.com"
+		}
+		j := newJob(owner)
+		j.Filename = fmt.Sprint(i)
 		if err := s.CreateJob(ctx, j); err != nil {
 			t.Fatal(err)
 		}
-		mp3 := mp3converter.NewID()
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		before := j.UpdatedAt
+		if owner == "ann@example.com" {
+			ann = append([]string{j.ID}, ann...)
+		}
 		time.Sleep(2 * time.Millisecond)
-		got, err := s.UpdateJob(ctx, j.ID, func(j *mp3converter.Job) error {
-			j.Status, j.MP3FID, j.Attempts, j.Progress = mp3converter.JobDone, mp3, 2, 1
-			j.Duration, j.MP3Size, j.Copied, j.Error, j.NotifiedAt = 3.5, 999, true, "", &now
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !got.UpdatedAt.After(before) {
-			t.Errorf("UpdatedAt not advanced: %v -> %v", before, got.UpdatedAt)
-		}
-		stored, err := s.Job(ctx, j.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if stored.Status != mp3converter.JobDone || stored.MP3FID != mp3 || stored.Attempts != 2 || stored.Progress != 1 ||
-			stored.Duration != 3.5 || stored.MP3Size != 999 || !stored.Copied || stored.NotifiedAt == nil || !stored.NotifiedAt.Equal(now) {
-			t.Errorf("stored %+v", stored)
-		}
-		byMP3, err := s.JobByMP3(ctx, mp3)
-		if err != nil || byMP3.ID != j.ID {
-			t.Errorf("JobByMP3 = %v, %v", byMP3, err)
-		}
-		if _, err := s.JobByMP3(ctx, mp3converter.NewID()); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("JobByMP3 missing: %v", err)
-		}
+	}
+	jobs, err := s.ListJobs(ctx, mp3converter.JobFilter{Owner: "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(jobs); fmt.Sprint(got) != fmt.Sprint(ann) {
+		t.Errorf("ann's jobs newest first = %v, want %v", got, ann)
+	}
+	if all, _ := s.ListJobs(ctx, mp3converter.JobFilter{}); len(all) != 5 {
+		t.Errorf("all jobs: %d, want 5", len(all))
+	}
+	if lim, _ := s.ListJobs(ctx, mp3converter.JobFilter{Limit: 2}); len(lim) != 2 || lim[0].Filename != "4" {
+		t.Errorf("limit 2: %v", ids(lim))
+	}
+	s.UpdateJob(ctx, ann[0], func(j *mp3converter.Job) error { j.Status = mp3converter.JobFailed; return nil })
+	if failed, _ := s.ListJobs(ctx, mp3converter.JobFilter{Status: mp3converter.JobFailed}); len(failed) != 1 || failed[0].ID != ann[0] {
+		t.Errorf("status filter: %v", ids(failed))
+	}
+	cut := time.Now().Add(time.Hour)
+	if old, _ := s.ListJobs(ctx, mp3converter.JobFilter{UpdatedBefore: cut}); len(old) != 5 {
+		t.Errorf("updated before an hour from now: %d, want 5", len(old))
+	}
+	if old, _ := s.ListJobs(ctx, mp3converter.JobFilter{UpdatedBefore: time.Now().Add(-time.Hour)}); len(old) != 0 {
+		t.Errorf("updated before an hour ago: %d, want 0", len(old))
+	}
+}
 
-		// An error from fn saves nothing and is returned as is.
-		veto := errors.New("veto")
-		if _, err := s.UpdateJob(ctx, j.ID, func(j *mp3converter.Job) error { j.Status = mp3converter.JobFailed; return veto }); !errors.Is(err, veto) {
-			t.Errorf("fn error: %v, want veto", err)
-		}
-		if stored, _ := s.Job(ctx, j.ID); stored.Status != mp3converter.JobDone {
-			t.Errorf("vetoed update was saved: %s", stored.Status)
-		}
-		if _, err := s.UpdateJob(ctx, mp3converter.NewID(), func(*mp3converter.Job) error { return nil }); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("update missing: %v, want ErrNotFound", err)
-		}
-		// Two jobs cannot share an MP3.
-		other := newJob("ann@example.com")
-		s.CreateJob(ctx, other)
-		if _, err := s.UpdateJob(ctx, other.ID, func(j *mp3converter.Job) error { j.MP3FID = mp3; return nil }); !errors.Is(err, mp3converter.ErrConflict) {
-			t.Errorf("shared mp3_fid: %v, want ErrConflict", err)
-		}
-	})
-
-	t.Run("UpdateIsAtomic", func(t *testing.T) {
-		s := newStore(t)
-		j := newJob("ann@example.com")
-		if err := s.CreateJob(ctx, j); err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		for range 10 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := s.UpdateJob(ctx, j.ID, func(j *mp3converter.Job) error { j.Attempts++; return nil }); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		if got, _ := s.Job(ctx, j.ID); got.Attempts != 10 {
-			t.Errorf("10 concurrent increments gave %d: updates were lost", got.Attempts)
-		}
-	})
-
-	t.Run("List", func(t *testing.T) {
-		s := newStore(t)
-		var ann []string
-		for i := range 5 {
-			owner := "ann@example.com"
-			if i%2 == 1 {
-				owner = "bob@example.com"
-			}
-			j := newJob(owner)
-			j.Filename = fmt.Sprint(i)
-			if err := s.CreateJob(ctx, j); err != nil {
-				t.Fatal(err)
-			}
-			if owner == "ann@example.com" {
-				ann = append([]string{j.ID}, ann...)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		jobs, err := s.ListJobs(ctx, mp3converter.JobFilter{Owner: "ann@example.com"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := ids(jobs); fmt.Sprint(got) != fmt.Sprint(ann) {
-			t.Errorf("ann's jobs newest first = %v, want %v", got, ann)
-		}
-		if all, _ := s.ListJobs(ctx, mp3converter.JobFilter{}); len(all) != 5 {
-			t.Errorf("all jobs: %d, want 5", len(all))
-		}
-		if lim, _ := s.ListJobs(ctx, mp3converter.JobFilter{Limit: 2}); len(lim) != 2 || lim[0].Filename != "4" {
-			t.Errorf("limit 2: %v", ids(lim))
-		}
-		s.UpdateJob(ctx, ann[0], func(j *mp3converter.Job) error { j.Status = mp3converter.JobFailed; return nil })
-		if failed, _ := s.ListJobs(ctx, mp3converter.JobFilter{Status: mp3converter.JobFailed}); len(failed) != 1 || failed[0].ID != ann[0] {
-			t.Errorf("status filter: %v", ids(failed))
-		}
-		cut := time.Now().Add(time.Hour)
-		if old, _ := s.ListJobs(ctx, mp3converter.JobFilter{UpdatedBefore: cut}); len(old) != 5 {
-			t.Errorf("updated before an hour from now: %d, want 5", len(old))
-		}
-		if old, _ := s.ListJobs(ctx, mp3converter.JobFilter{UpdatedBefore: time.Now().Add(-time.Hour)}); len(old) != 0 {
-			t.Errorf("updated before an hour ago: %d, want 0", len(old))
-		}
-	})
-
-	t.Run("Delete", func(t *testing.T) {
-		s := newStore(t)
-		j := newJob("ann@example.com")
-		s.CreateJob(ctx, j)
-		if err := s.DeleteJob(ctx, j.ID); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Job(ctx, j.ID); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("deleted job found: %v", err)
-		}
-		if err := s.DeleteJob(ctx, j.ID); !errors.Is(err, mp3converter.ErrNotFound) {
-			t.Errorf("second delete: %v", err)
-		}
-	})
+func testJobDelete(t *testing.T, s mp3converter.JobStore) {
+	ctx := context.Background()
+	j := newJob("ann@example.com")
+	s.CreateJob(ctx, j)
+	if err := s.DeleteJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Job(ctx, j.ID); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("deleted job found: %v", err)
+	}
+	if err := s.DeleteJob(ctx, j.ID); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("second delete: %v", err)
+	}
 }
 
 func ids(jobs []*mp3converter.Job) []string {

@@ -53,114 +53,11 @@ func TestBadRequests(t *testing.T) {
 	}
 	bobFID := *j.MP3FID
 
-	secret := []byte(cfg.JWTSecret)
-	future := time.Now().Add(time.Hour)
-
-	form := func(files int, field string) (string, []byte) {
-		var b bytes.Buffer
-		mw := multipart.NewWriter(&b)
-		mw.WriteField("note", "hello")
-		for i := 0; i < files; i++ {
-			w, _ := mw.CreateFormFile(field, "v.mp4")
-			w.Write([]byte("not really a video"))
-		}
-		mw.Close()
-		return mw.FormDataContentType(), b.Bytes()
-	}
-
-	type req struct {
-		name    string
-		method  string
-		path    string
-		token   string // "" for none; "ann" for a good one
-		rawAuth string
-		basic   []string
-		ctype   string
-		body    []byte
-		status  int
-		message string
-	}
-	oneType, oneBody := form(1, "file")
-	bigType, bigBody := func() (string, []byte) {
-		var b bytes.Buffer
-		mw := multipart.NewWriter(&b)
-		w, _ := mw.CreateFormFile("file", "big.mp4")
-		w.Write(make([]byte, 3<<20))
-		mw.Close()
-		return mw.FormDataContentType(), b.Bytes()
-	}()
-	zeroType, zeroBody := form(0, "file")
-	twoType, twoBody := form(2, "file")
-	tests := []req{
-		{name: "login without credentials", method: "POST", path: "/login", status: 401, message: "missing credentials"},
-		{name: "login with a wrong password", method: "POST", path: "/login", basic: []string{"ann@example.com", "nope"}, status: 401, message: "invalid credentials"},
-		{name: "login as nobody", method: "POST", path: "/login", basic: []string{"zed@example.com", "whatever"}, status: 401, message: "invalid credentials"},
-		{name: "upload without a token", method: "POST", path: "/upload", ctype: oneType, body: oneBody, status: 401, message: "missing credentials"},
-		{name: "upload with a garbage token", method: "POST", path: "/upload", token: "garbage", ctype: oneType, body: oneBody, status: 401, message: "invalid token"},
-		{name: "upload with Basic instead of Bearer", method: "POST", path: "/upload", rawAuth: "Basic YW5uOng=", ctype: oneType, body: oneBody, status: 401, message: "malformed Authorization header"},
-		{name: "Bearer without a token", method: "GET", path: "/jobs", rawAuth: "Bearer ", status: 401, message: "malformed Authorization header"},
-		{name: "token signed with another key", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS256, []byte("some other secret, long enough"), "ann@example.com", future), status: 401, message: "invalid token"},
-		{name: "expired token", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS256, secret, "ann@example.com", time.Now().Add(-time.Hour)), status: 401, message: "token expired"},
-		{name: "alg none", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "ann@example.com", future), status: 401, message: "invalid token"},
-		{name: "HS512 token", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS512, secret, "ann@example.com", future), status: 401, message: "invalid token"},
-		{name: "validate without a token", method: "POST", path: "/validate", status: 401, message: "missing credentials"},
-		{name: "validate a garbage token", method: "POST", path: "/validate", token: "a.b.c", status: 401, message: "invalid token"},
-		{name: "upload with zero files", method: "POST", path: "/upload", token: "ann", ctype: zeroType, body: zeroBody, status: 400, message: "exactly 1 file required"},
-		{name: "upload with two files", method: "POST", path: "/upload", token: "ann", ctype: twoType, body: twoBody, status: 400, message: "exactly 1 file required"},
-		{name: "upload that is not multipart", method: "POST", path: "/upload", token: "ann", ctype: "application/json", body: []byte(`{"file":"x"}`), status: 400, message: "exactly 1 file required"},
-		{name: "upload with a broken multipart body", method: "POST", path: "/upload", token: "ann", ctype: oneType, body: oneBody[:len(oneBody)/2], status: 400, message: ""},
-		{name: "download without fid", method: "GET", path: "/download", token: "ann", status: 400, message: "fid is required"},
-		{name: "download with a malformed fid", method: "GET", path: "/download?fid=xyz", token: "ann", status: 400, message: "fid must be a 24-digit hexadecimal ObjectId"},
-		{name: "download with an unknown fid", method: "GET", path: "/download?fid=0123456789abcdef01234567", token: "ann", status: 404, message: "file not found"},
-		{name: "download another user's fid", method: "GET", path: "/download?fid=" + bobFID, token: "ann", status: 404, message: "file not found"},
-		{name: "another user's job", method: "GET", path: "/jobs/" + j.ID, token: "ann", status: 404, message: "job not found"},
-		{name: "a malformed job id", method: "GET", path: "/jobs/..%2f..%2fetc", token: "ann", status: 404, message: ""},
-		{name: "jobs with a bad limit", method: "GET", path: "/jobs?limit=-1", token: "ann", status: 400, message: "limit must be"},
-		{name: "GET on /upload", method: "GET", path: "/upload", token: "ann", status: 405, message: ""},
-		{name: "token of a deleted user", method: "GET", path: "/jobs", token: carol.token, status: 401, message: "invalid token"},
-		{name: "validate a deleted user's token", method: "POST", path: "/validate", token: carol.token, status: 401, message: "invalid token"},
-		{name: "token naming bob, signed with another key", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS256, []byte("guessed secret, long enough....."), "bob@example.com", future), status: 401, message: "invalid token"},
-		{name: "token without exp", method: "GET", path: "/jobs", token: func() string {
-			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"username": "ann@example.com", "admin": true}).SignedString(secret)
-			return s
-		}(), status: 401, message: "invalid token"},
-		{name: "token with spaces", method: "GET", path: "/jobs", rawAuth: "Bearer a b c", status: 401, message: "invalid token"},
-		{name: "delete another user's job", method: "DELETE", path: "/jobs/" + j.ID, token: "ann", status: 404, message: "job not found"},
-		{name: "another user's fid in upper case", method: "GET", path: "/download?fid=" + strings.ToUpper(bobFID), token: "ann", status: 404, message: "file not found"},
-		{name: "a path as fid", method: "GET", path: "/download?fid=../../etc/passwd", token: "ann", status: 400, message: "fid must be"},
-		{name: "jobs with a bad status", method: "GET", path: "/jobs?status=bogus", token: "ann", status: 400, message: "status must be"},
-		{name: "upload over the size limit", method: "POST", path: "/upload", token: "ann", ctype: bigType, body: bigBody, status: 413, message: "larger than the 1 MiB limit"},
-		{name: "login to a locked-out account", method: "POST", path: "/login", basic: []string{"victim@example.com", "guess"}, status: 429, message: "too many failed logins"},
-		{name: "unknown route", method: "GET", path: "/admin", token: "ann", status: 404, message: ""},
-		{name: "oversized header", method: "GET", path: "/jobs", token: "ann", rawAuth: "", status: 431, message: ""},
-	}
+	tests := badRequestCases(t, []byte(cfg.JWTSecret), bobFID, j.ID, carol.token)
 	results := [][]string{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var body *bytes.Reader
-			if tt.body != nil {
-				body = bytes.NewReader(tt.body)
-			} else {
-				body = bytes.NewReader(nil)
-			}
-			r, _ := http.NewRequest(tt.method, srv.URL+tt.path, body)
-			switch {
-			case tt.token == "ann":
-				r.Header.Set("Authorization", "Bearer "+ann.token)
-			case tt.token != "":
-				r.Header.Set("Authorization", "Bearer "+tt.token)
-			case tt.rawAuth != "":
-				r.Header.Set("Authorization", tt.rawAuth)
-			case tt.basic != nil:
-				r.SetBasicAuth(tt.basic[0], tt.basic[1])
-			}
-			if tt.ctype != "" {
-				r.Header.Set("Content-Type", tt.ctype)
-			}
-			if tt.name == "oversized header" {
-				r.Header.Set("X-Padding", strings.Repeat("x", 128<<10))
-			}
-			resp, b := do(t, r)
+			resp, b := do(t, tt.request(srv.URL, ann.token))
 			results = append(results, []string{tt.name, fmt.Sprint(resp.StatusCode), strings.TrimSpace(string(b))})
 			if resp.StatusCode != tt.status {
 				t.Errorf("status %d, want %d (body %q)", resp.StatusCode, tt.status, b)
@@ -186,6 +83,122 @@ func TestBadRequests(t *testing.T) {
 		}
 	}
 	report(t, "bad-requests.md", "| request | status | message |\n|---|---|---|\n", results)
+}
+
+// badRequest is one case of TestBadRequests: a request and the status and
+// message it must get.
+type badRequest struct {
+	name    string
+	method  string
+	path    string
+	token   string // "" for none; "ann" for a good one
+	rawAuth string
+	basic   []string
+	ctype   string
+	body    []byte
+	status  int
+	message string
+}
+
+// request builds tt's request against base; annToken stands in for "ann".
+func (tt badRequest) request(base, annToken string) *http.Request {
+	var body *bytes.Reader
+	if tt.body != nil {
+		body = bytes.NewReader(tt.body)
+	} else {
+		body = bytes.NewReader(nil)
+	}
+	r, _ := http.NewRequest(tt.method, base+tt.path, body)
+	switch {
+	case tt.token == "ann":
+		r.Header.Set("Authorization", "Bearer "+annToken)
+	case tt.token != "":
+		r.Header.Set("Authorization", "Bearer "+tt.token)
+	case tt.rawAuth != "":
+		r.Header.Set("Authorization", tt.rawAuth)
+	case tt.basic != nil:
+		r.SetBasicAuth(tt.basic[0], tt.basic[1])
+	}
+	if tt.ctype != "" {
+		r.Header.Set("Content-Type", tt.ctype)
+	}
+	if tt.name == "oversized header" {
+		r.Header.Set("X-Padding", strings.Repeat("x", 128<<10))
+	}
+	return r
+}
+
+// badForm returns a multipart form with a note and files parts named field.
+func badForm(files int, field string) (string, []byte) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	mw.WriteField("note", "hello")
+	for i := 0; i < files; i++ {
+		w, _ := mw.CreateFormFile(field, "v.mp4")
+		w.Write([]byte("not really a video"))
+	}
+	mw.Close()
+	return mw.FormDataContentType(), b.Bytes()
+}
+
+// badRequestCases is TestBadRequests' table. secret signs the server's
+// tokens; bob owns bobFID and job bobJob; carolToken is a deleted user's.
+func badRequestCases(t *testing.T, secret []byte, bobFID, bobJob, carolToken string) []badRequest {
+	future := time.Now().Add(time.Hour)
+	oneType, oneBody := badForm(1, "file")
+	bigType, bigBody := func() (string, []byte) {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		w, _ := mw.CreateFormFile("file", "big.mp4")
+		w.Write(make([]byte, 3<<20))
+		mw.Close()
+		return mw.FormDataContentType(), b.Bytes()
+	}()
+	zeroType, zeroBody := badForm(0, "file")
+	twoType, twoBody := badForm(2, "file")
+	return []badRequest{
+		{name: "login without credentials", method: "POST", path: "/login", status: 401, message: "missing credentials"},
+		{name: "login with a wrong password", method: "POST", path: "/login", basic: []string{"ann@example.com", "nope"}, status: 401, message: "invalid credentials"},
+		{name: "login as nobody", method: "POST", path: "/login", basic: []string{"zed@example.com", "whatever"}, status: 401, message: "invalid credentials"},
+		{name: "upload without a token", method: "POST", path: "/upload", ctype: oneType, body: oneBody, status: 401, message: "missing credentials"},
+		{name: "upload with a garbage token", method: "POST", path: "/upload", token: "garbage", ctype: oneType, body: oneBody, status: 401, message: "invalid token"},
+		{name: "upload with Basic instead of Bearer", method: "POST", path: "/upload", rawAuth: "Basic YW5uOng=", ctype: oneType, body: oneBody, status: 401, message: "malformed Authorization header"},
+		{name: "Bearer without a token", method: "GET", path: "/jobs", rawAuth: "Bearer ", status: 401, message: "malformed Authorization header"},
+		{name: "token signed with another key", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS256, []byte("some other secret, long enough"), "ann@example.com", future), status: 401, message: "invalid token"},
+		{name: "expired token", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS256, secret, "ann@example.com", time.Now().Add(-time.Hour)), status: 401, message: "token expired"},
+		{name: "alg none", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "ann@example.com", future), status: 401, message: "invalid token"},
+		{name: "HS512 token", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS512, secret, "ann@example.com", future), status: 401, message: "invalid token"},
+		{name: "validate without a token", method: "POST", path: "/validate", status: 401, message: "missing credentials"},
+		{name: "validate a garbage token", method: "POST", path: "/validate", token: "a.b.c", status: 401, message: "invalid token"},
+		{name: "upload with zero files", method: "POST", path: "/upload", token: "ann", ctype: zeroType, body: zeroBody, status: 400, message: "exactly 1 file required"},
+		{name: "upload with two files", method: "POST", path: "/upload", token: "ann", ctype: twoType, body: twoBody, status: 400, message: "exactly 1 file required"},
+		{name: "upload that is not multipart", method: "POST", path: "/upload", token: "ann", ctype: "application/json", body: []byte(`{"file":"x"}`), status: 400, message: "exactly 1 file required"},
+		{name: "upload with a broken multipart body", method: "POST", path: "/upload", token: "ann", ctype: oneType, body: oneBody[:len(oneBody)/2], status: 400, message: ""},
+		{name: "download without fid", method: "GET", path: "/download", token: "ann", status: 400, message: "fid is required"},
+		{name: "download with a malformed fid", method: "GET", path: "/download?fid=xyz", token: "ann", status: 400, message: "fid must be a 24-digit hexadecimal ObjectId"},
+		{name: "download with an unknown fid", method: "GET", path: "/download?fid=0123456789abcdef01234567", token: "ann", status: 404, message: "file not found"},
+		{name: "download another user's fid", method: "GET", path: "/download?fid=" + bobFID, token: "ann", status: 404, message: "file not found"},
+		{name: "another user's job", method: "GET", path: "/jobs/" + bobJob, token: "ann", status: 404, message: "job not found"},
+		{name: "a malformed job id", method: "GET", path: "/jobs/..%2f..%2fetc", token: "ann", status: 404, message: ""},
+		{name: "jobs with a bad limit", method: "GET", path: "/jobs?limit=-1", token: "ann", status: 400, message: "limit must be"},
+		{name: "GET on /upload", method: "GET", path: "/upload", token: "ann", status: 405, message: ""},
+		{name: "token of a deleted user", method: "GET", path: "/jobs", token: carolToken, status: 401, message: "invalid token"},
+		{name: "validate a deleted user's token", method: "POST", path: "/validate", token: carolToken, status: 401, message: "invalid token"},
+		{name: "token naming bob, signed with another key", method: "GET", path: "/jobs", token: forge(t, jwt.SigningMethodHS256, []byte("guessed secret, long enough....."), "bob@example.com", future), status: 401, message: "invalid token"},
+		{name: "token without exp", method: "GET", path: "/jobs", token: func() string {
+			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"username": "ann@example.com", "admin": true}).SignedString(secret)
+			return s
+		}(), status: 401, message: "invalid token"},
+		{name: "token with spaces", method: "GET", path: "/jobs", rawAuth: "Bearer a b c", status: 401, message: "invalid token"},
+		{name: "delete another user's job", method: "DELETE", path: "/jobs/" + bobJob, token: "ann", status: 404, message: "job not found"},
+		{name: "another user's fid in upper case", method: "GET", path: "/download?fid=" + strings.ToUpper(bobFID), token: "ann", status: 404, message: "file not found"},
+		{name: "a path as fid", method: "GET", path: "/download?fid=../../etc/passwd", token: "ann", status: 400, message: "fid must be"},
+		{name: "jobs with a bad status", method: "GET", path: "/jobs?status=bogus", token: "ann", status: 400, message: "status must be"},
+		{name: "upload over the size limit", method: "POST", path: "/upload", token: "ann", ctype: bigType, body: bigBody, status: 413, message: "larger than the 1 MiB limit"},
+		{name: "login to a locked-out account", method: "POST", path: "/login", basic: []string{"victim@example.com", "guess"}, status: 429, message: "too many failed logins"},
+		{name: "unknown route", method: "GET", path: "/admin", token: "ann", status: 404, message: ""},
+		{name: "oversized header", method: "GET", path: "/jobs", token: "ann", rawAuth: "", status: 431, message: ""},
+	}
 }
 
 // TestUploadLimit refuses a file over --max-upload with 413.

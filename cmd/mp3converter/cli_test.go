@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/sqlite"
 )
 
 func runCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -164,7 +167,7 @@ func TestFirstAdmin(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.JWTSecret = ""
 	var out bytes.Buffer
-	s := &Serve{Config: cfg, Logger: slog.New(slog.DiscardHandler), Stdout: &out}
+	s := newServe(cfg, slog.New(slog.DiscardHandler), &out)
 	if err := s.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -174,10 +177,13 @@ func TestFirstAdmin(t *testing.T) {
 		t.Fatalf("no admin printed:\n%s", out.String())
 	}
 	c := login(t, "http://"+s.Addr, m[1], m[2])
-	var claims struct{ Admin bool }
+	var claims struct {
+		Admin     bool
+		SiteAdmin bool `json:"mp3converter_admin"`
+	}
 	resp, body := do(t, c.request("POST", "/validate", nil))
 	json.Unmarshal(body, &claims)
-	if resp.StatusCode != 200 || !claims.Admin {
+	if resp.StatusCode != 200 || !claims.Admin || !claims.SiteAdmin {
 		t.Errorf("the first user is not an admin: %d %s", resp.StatusCode, body)
 	}
 	s.Close()
@@ -187,7 +193,7 @@ func TestFirstAdmin(t *testing.T) {
 
 	// Restarted: no second admin, no password printed, the token still works.
 	out.Reset()
-	s = &Serve{Config: cfg, Logger: slog.New(slog.DiscardHandler), Stdout: &out}
+	s = newServe(cfg, slog.New(slog.DiscardHandler), &out)
 	if err := s.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +204,31 @@ func TestFirstAdmin(t *testing.T) {
 	c.base = "http://" + s.Addr
 	if resp, _ := do(t, c.request("GET", "/jobs", nil)); resp.StatusCode != 200 {
 		t.Errorf("a token from before the restart: %d", resp.StatusCode)
+	}
+}
+
+// TestUserListShowsPlainText: an operator migrating from the original sees
+// which rows still hold its plain-text passwords.
+func TestUserListShowsPlainText(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errs := runCmd(t, "s3cret-password\n", "user", "add", "--data-dir", dir, "--email", "ann@example.com", "--password-stdin"); code != 0 {
+		t.Fatal(errs)
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "mp3converter.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Users.CreateUser(context.Background(), &mp3converter.User{Email: "seed@example.com", PasswordHash: "Admin123"})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := runCmd(t, "", "user", "list", "--data-dir", dir)
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "ann@") && !strings.Contains(line, "bcrypt"),
+			strings.HasPrefix(line, "seed@") && !strings.Contains(line, "plain text"):
+			t.Errorf("user list: %q", line)
+		}
 	}
 }

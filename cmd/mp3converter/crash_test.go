@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // TestKillAndRestart kills the real binary with SIGKILL while jobs are
@@ -16,7 +17,7 @@ import (
 // checks that every accepted job reaches done with a whole MP3.
 func TestKillAndRestart(t *testing.T) {
 	dataDir := t.TempDir()
-	addr := freePort(t)
+	addr := testsupport.FreeAddr(t)
 	env := []string{
 		"MP3CONVERTER_DATA_DIR=" + dataDir, "MP3CONVERTER_ADDR=" + addr, "MP3CONVERTER_WORKERS=1",
 		"MP3CONVERTER_ADMIN_EMAIL=ann@example.com", "MP3CONVERTER_ADMIN_PASSWORD=ann-password",

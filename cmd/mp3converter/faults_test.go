@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mp3converter/mp3converter/internal/mailpit"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // batch uploads n copies of src at once and returns their job ids.
@@ -61,7 +61,7 @@ func settle(t *testing.T, c *cluster, cl *client, api, email string, ids []strin
 	seen := map[string]int{}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
 		seen = map[string]int{}
-		for _, m := range mailpit.Inbox(t, api, email) {
+		for _, m := range testsupport.MailpitInbox(t, api, email) {
 			for fid := range fids {
 				if strings.Contains(m.Body, "mp3 file_id: "+fid+" ") {
 					seen[fid]++
@@ -73,7 +73,7 @@ func settle(t *testing.T, c *cluster, cl *client, api, email string, ids []strin
 		}
 	}
 	time.Sleep(2 * time.Second)
-	o.mails = len(mailpit.Inbox(t, api, email))
+	o.mails = len(testsupport.MailpitInbox(t, api, email))
 	for _, n := range seen {
 		o.duplicateMails += n - 1
 	}
@@ -92,9 +92,9 @@ func (o outcome) check(t *testing.T, n int) {
 // TestIntegrationConverterKilled kills one of two converters with SIGKILL
 // in the middle of a conversion, during a batch of 20.
 func TestIntegrationConverterKilled(t *testing.T) {
-	_, api := mailpit.Addr(t)
-	c := newCluster(t, newVhost(t))
-	email := randomName("crash-") + "@example.com"
+	_, api := testsupport.Mailpit(t)
+	c := newCluster(t, testsupport.Broker(t))
+	email := testsupport.RandomName("crash-") + "@example.com"
 	c.addUser(email, "crash-password")
 	c.start("auth", "auth")
 	c.start("gateway", "gateway")
@@ -133,10 +133,10 @@ func TestIntegrationConverterKilled(t *testing.T) {
 // TestIntegrationBrokerRestart restarts RabbitMQ in the middle of a batch
 // of 20.
 func TestIntegrationBrokerRestart(t *testing.T) {
-	_, api := mailpit.Addr(t)
+	_, api := testsupport.Mailpit(t)
 	node := newRabbitNode(t)
 	c := newCluster(t, node.url())
-	email := randomName("restart-") + "@example.com"
+	email := testsupport.RandomName("restart-") + "@example.com"
 	c.addUser(email, "restart-password")
 	c.start("auth", "auth")
 	c.start("gateway", "gateway")
@@ -172,8 +172,8 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 // fail after one attempt and wait as dead letters on video.dead, where the
 // dead-letters command lists and re-queues them.
 func TestIntegrationPoisonAndDeadLetters(t *testing.T) {
-	c := newCluster(t, newVhost(t))
-	email := randomName("poison-") + "@example.com"
+	c := newCluster(t, testsupport.Broker(t))
+	email := testsupport.RandomName("poison-") + "@example.com"
 	c.addUser(email, "poison-password")
 	c.start("auth", "auth")
 	c.start("gateway", "gateway")
@@ -239,7 +239,7 @@ func TestIntegrationPoisonAndDeadLetters(t *testing.T) {
 // TestIntegrationUserCommands manages users of a MySQL database, given as a
 // URL or, as the seed's services are, as MYSQL_* variables.
 func TestIntegrationUserCommands(t *testing.T) {
-	dbURL := newMySQLDatabase(t)
+	dbURL := testsupport.MySQL(t)
 	if code, _, errs := runCmd(t, "a-long-password\n", "user", "add", "--database-url", dbURL, "--email", "ann@example.com", "--password-stdin", "--admin"); code != 0 {
 		t.Fatalf("user add: %s", errs)
 	}

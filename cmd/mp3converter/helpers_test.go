@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,12 +18,13 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/app"
 	"github.com/mp3converter/mp3converter/auth"
 )
 
-// testServer is the real Serve, on a loopback port and a temp data dir.
+// testServer is the real serve process, on a loopback port and a temp data dir.
 type testServer struct {
-	*Serve
+	*app.Main
 	URL  string
 	logs *syncBuffer // everything the server logged
 }
@@ -46,8 +46,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func testConfig(t *testing.T) ServeConfig {
-	return ServeConfig{
+func testConfig(t *testing.T) app.Config {
+	return app.Config{
 		DataDir: t.TempDir(), Addr: "127.0.0.1:0", Workers: 2, MaxUpload: 64 << 20,
 		MaxDuration: time.Hour, JWTSecret: "test-secret-0123456789abcdef", TokenTTL: time.Hour,
 		MailFrom: "mp3converter@example.com", VideoQueue: "video", MP3Queue: "mp3",
@@ -56,17 +56,23 @@ func testConfig(t *testing.T) ServeConfig {
 	}
 }
 
-func startServe(t *testing.T, cfg ServeConfig) *testServer {
+func startServe(t *testing.T, cfg app.Config) *testServer {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s := &Serve{Config: cfg, Logger: log, Stdout: io.Discard}
+	s := newServe(cfg, log, io.Discard)
 	if err := s.Run(context.Background()); err != nil {
 		s.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &testServer{Serve: s, URL: "http://" + s.Addr, logs: logs}
+	return &testServer{Main: s, URL: "http://" + s.Addr, logs: logs}
+}
+
+// newServe is the serve process with cfg.
+func newServe(cfg app.Config, log *slog.Logger, stdout io.Writer) *app.Main {
+	p, _ := app.LookupProcess("serve")
+	return &app.Main{Process: p, Config: cfg, Logger: log, Stdout: stdout}
 }
 
 // tWriter writes to the test log, so failures show what the server did.
@@ -84,7 +90,7 @@ func (s *testServer) addUser(t *testing.T, email, password string, admin bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.Users.CreateUser(context.Background(), &mp3converter.User{Email: email, PasswordHash: h, Admin: admin}); err != nil {
+	if err := s.Engines.Users.CreateUser(context.Background(), &mp3converter.User{Email: email, PasswordHash: h, Admin: admin}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -342,17 +348,6 @@ func waitReady(t testing.TB, base string, timeout time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s not ready after %v", base, timeout)
-}
-
-// freePort returns a loopback address nobody listens on now.
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

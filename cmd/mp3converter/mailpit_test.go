@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mp3converter/mp3converter/internal/mailpit"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // TestIntegrationNoticeBySMTP: with --smtp-url set, a finished job mails its owner the
 // seed's notice, naming the MP3's fid, the file and a download link.
 func TestIntegrationNoticeBySMTP(t *testing.T) {
-	smtpAddr, api := mailpit.Addr(t)
+	smtpAddr, api := testsupport.Mailpit(t)
 	cfg := testConfig(t)
 	cfg.SMTPURL = "smtp://" + smtpAddr
 	cfg.PublicURL = "https://mp3converter.example.com"
@@ -28,7 +28,7 @@ func TestIntegrationNoticeBySMTP(t *testing.T) {
 	}
 	var mails []string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		got := mailpit.Inbox(t, api, to)
+		got := testsupport.MailpitInbox(t, api, to)
 		if len(got) > 0 {
 			for _, m := range got {
 				if m.Subject != "MP3 Download" {

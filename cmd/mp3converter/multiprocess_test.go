@@ -21,8 +21,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mp3converter/mp3converter/internal/mailpit"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // cluster runs roles as separate OS processes of the built binary, on the
@@ -38,15 +38,15 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T, queueURL string) *cluster {
-	smtpAddr, _ := mailpit.Addr(t)
-	c := &cluster{t: t, queueURL: queueURL, storeURL: startFerretDB(t), procs: map[string]*process{}}
+	smtpAddr, _ := testsupport.Mailpit(t)
+	c := &cluster{t: t, queueURL: queueURL, storeURL: testsupport.FerretDB(t), procs: map[string]*process{}}
 	c.env = []string{
-		"MP3CONVERTER_DATABASE_URL=" + newMySQLDatabase(t),
+		"MP3CONVERTER_DATABASE_URL=" + testsupport.MySQL(t),
 		"MP3CONVERTER_QUEUE_URL=" + queueURL,
 		"MP3CONVERTER_STORAGE_URL=" + c.storeURL,
 		"MP3CONVERTER_SMTP_URL=smtp://" + smtpAddr,
 		"MP3CONVERTER_MAIL_FROM=mp3converter@example.com",
-		"JWT_SECRET=" + randomName("jwt-secret-for-tests-"),
+		"JWT_SECRET=" + testsupport.RandomName("jwt-secret-for-tests-"),
 		"MP3CONVERTER_SHUTDOWN_GRACE=5s",
 		"MP3CONVERTER_TEMP_DIR=" + t.TempDir(),
 	}
@@ -56,7 +56,7 @@ func newCluster(t *testing.T, queueURL string) *cluster {
 // start runs a role and waits until it is ready.
 func (c *cluster) start(name, role string, env ...string) *process {
 	c.t.Helper()
-	addr := freePort(c.t)
+	addr := testsupport.FreeAddr(c.t)
 	env = append(append([]string{}, c.env...), env...)
 	env = append(env, "MP3CONVERTER_ADDR="+addr, "MP3CONVERTER_HEALTH_ADDR="+addr)
 	p := startProcess(c.t, env, role)
@@ -109,15 +109,38 @@ func startedBy(p *process) map[string]bool {
 // notification as separate processes on MySQL, RabbitMQ, FerretDB (GridFS)
 // and Mailpit, and goes through the seed's curl flow.
 func TestIntegrationMultiProcess(t *testing.T) {
-	_, api := mailpit.Addr(t)
-	c := newCluster(t, newVhost(t))
-	email := randomName("user-") + "@example.com"
+	_, api := testsupport.Mailpit(t)
+	c := newCluster(t, testsupport.Broker(t))
+	email := testsupport.RandomName("user-") + "@example.com"
 	c.addUser(email, "curl-password")
 	c.start("auth", "auth")
 	c.start("gateway", "gateway")
 	conv1 := c.start("converter-1", "converter", "MP3CONVERTER_WORKERS=1")
 	conv2 := c.start("converter-2", "converter", "MP3CONVERTER_WORKERS=1")
 
+	cl, mp3FID := multiProcessCurlFlow(t, c, email)
+
+	// The notification role mails the user, naming the mp3 fid.
+	c.start("notification", "notification")
+	var mails []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && len(mails) == 0; time.Sleep(200 * time.Millisecond) {
+		for _, m := range testsupport.MailpitInbox(t, api, email) {
+			mails = append(mails, m.Body)
+		}
+	}
+	if len(mails) != 1 || !strings.Contains(mails[0], "mp3 file_id: "+mp3FID+" is now ready!") {
+		t.Errorf("mails to %s: %q", email, mails)
+	}
+
+	multiProcessSeedMessage(t, c, cl, email)
+	multiProcessBatch(t, cl, conv1, conv2)
+	multiProcessAuthDown(t, c, cl, email)
+}
+
+// multiProcessCurlFlow goes through the seed's curl flow as email: login,
+// upload, the message on mp3, download and a range request. It returns
+// email's client and the MP3's fid.
+func multiProcessCurlFlow(t *testing.T, c *cluster, email string) (*client, string) {
 	// 1. curl -X POST http://mp3converter.com/login -u <email>:<password>
 	token := curl(t, "-X", "POST", c.gateway+"/login", "-u", email+":curl-password")
 	if strings.Count(token, ".") != 2 {
@@ -168,21 +191,13 @@ func TestIntegrationMultiProcess(t *testing.T) {
 	if resp, part := do(t, req); resp.StatusCode != http.StatusPartialContent || string(part) != string(whole[100:200]) {
 		t.Errorf("range request: %d, %d bytes, match %v", resp.StatusCode, len(part), string(part) == string(whole[100:200]))
 	}
+	return cl, mp3FID
+}
 
-	// The notification role mails the user, naming the mp3 fid.
-	c.start("notification", "notification")
-	var mails []string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && len(mails) == 0; time.Sleep(200 * time.Millisecond) {
-		for _, m := range mailpit.Inbox(t, api, email) {
-			mails = append(mails, m.Body)
-		}
-	}
-	if len(mails) != 1 || !strings.Contains(mails[0], "mp3 file_id: "+mp3FID+" is now ready!") {
-		t.Errorf("mails to %s: %q", email, mails)
-	}
-
-	// A seed gateway's message (no job_id) converts too: swapping services
-	// one at a time works. The video goes into GridFS as pymongo puts it.
+// multiProcessSeedMessage checks that a seed gateway's message (no job_id)
+// converts too: swapping services one at a time works. The video goes into
+// GridFS as pymongo puts it.
+func multiProcessSeedMessage(t *testing.T, c *cluster, cl *client, email string) {
 	seedVideo := gridfsPut(t, c.storeURL, "videos", testmedia.Make(t, testmedia.WebM, 2))
 	publishRaw(t, c.queueURL, "video", fmt.Sprintf(`{"video_fid": %q, "mp3_fid": null, "username": %q}`, seedVideo, email))
 	// The converter makes the job, keyed by the video's fid, when it takes
@@ -196,8 +211,11 @@ func TestIntegrationMultiProcess(t *testing.T) {
 	if sj.Status != "done" || sj.MP3FID == nil || gridfsCount(t, c.storeURL, "mp3s", *sj.MP3FID) != 1 {
 		t.Errorf("seed-style message: job %+v", sj)
 	}
+}
 
-	// Ten uploads at once: both converters take jobs.
+// multiProcessBatch uploads ten videos at once and checks that both
+// converters take jobs.
+func multiProcessBatch(t *testing.T, cl *client, conv1, conv2 *process) {
 	ids := batch(t, cl, testmedia.Make(t, testmedia.MP4, 20), 10)
 	for _, id := range ids {
 		if j := cl.waitJob(id, 3*time.Minute); j.Status != "done" {
@@ -218,16 +236,18 @@ func TestIntegrationMultiProcess(t *testing.T) {
 	if n1 == 0 || n2 == 0 || n1+n2 < 10 {
 		t.Errorf("converters took %d and %d of 10 jobs; want both working", n1, n2)
 	}
+}
 
-	// The gateway checks tokens itself: with auth down, signed-in users go on;
-	// only logins fail, with 503.
+// multiProcessAuthDown kills auth: the gateway checks tokens itself, so
+// signed-in users go on; only logins fail, with 503.
+func multiProcessAuthDown(t *testing.T, c *cluster, cl *client, email string) {
 	auth := c.procs["auth"]
 	auth.cmd.Process.Kill()
 	auth.cmd.Wait()
 	if js := cl.jobs(""); len(js) != 12 {
 		t.Errorf("with auth down, GET /jobs listed %d jobs, want 12", len(js))
 	}
-	req = cl.request("POST", "/login", nil)
+	req := cl.request("POST", "/login", nil)
 	req.SetBasicAuth(email, "curl-password")
 	if resp, body := do(t, req); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("login with auth down: %d %q, want 503", resp.StatusCode, body)

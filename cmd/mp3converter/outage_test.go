@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // rabbitNode is a RabbitMQ node of the test's own: its own node name, ports
@@ -38,7 +39,7 @@ func newRabbitNode(t *testing.T) *rabbitNode {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	port := portNumber(t)
-	n := &rabbitNode{t: t, name: randomName("mp3test") + "@localhost", port: port, dir: dir}
+	n := &rabbitNode{t: t, name: testsupport.RandomName("mp3test") + "@localhost", port: port, dir: dir}
 	for _, d := range []string{"mnesia", "log"} {
 		os.MkdirAll(filepath.Join(dir, d), 0o755)
 	}
@@ -66,7 +67,7 @@ func newRabbitNode(t *testing.T) *rabbitNode {
 }
 
 func portNumber(t *testing.T) int {
-	addr := freePort(t)
+	addr := testsupport.FreeAddr(t)
 	p, _ := strconv.Atoi(addr[strings.LastIndex(addr, ":")+1:])
 	return p
 }
@@ -83,7 +84,7 @@ func (n *rabbitNode) start() {
 		n.t.Fatalf("rabbitmq-server: %v", err)
 	}
 	deadline := time.Now().Add(90 * time.Second)
-	for !tcpOpen(fmt.Sprintf("127.0.0.1:%d", n.port)) {
+	for !testsupport.Listening(fmt.Sprintf("127.0.0.1:%d", n.port)) {
 		if time.Now().After(deadline) {
 			n.t.Fatalf("RabbitMQ node %s did not start:\n%s", n.name, out.String())
 		}
@@ -114,7 +115,7 @@ func (n *rabbitNode) stop() {
 func TestIntegrationBrokerOutage(t *testing.T) {
 	node := newRabbitNode(t)
 	c := newCluster(t, node.url())
-	email := randomName("outage-") + "@example.com"
+	email := testsupport.RandomName("outage-") + "@example.com"
 	c.addUser(email, "outage-password")
 	c.start("auth", "auth")
 	c.start("gateway", "gateway")

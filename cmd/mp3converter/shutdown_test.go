@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // TestGracefulShutdown sends SIGTERM to the real binary mid-conversion:
@@ -14,7 +15,7 @@ import (
 // exits; with no grace it is handed back, and the next process converts it.
 func TestGracefulShutdown(t *testing.T) {
 	dataDir := t.TempDir()
-	addr := freePort(t)
+	addr := testsupport.FreeAddr(t)
 	base := "http://" + addr
 	env := func(grace string) []string {
 		return []string{"MP3CONVERTER_DATA_DIR=" + dataDir, "MP3CONVERTER_ADDR=" + addr, "MP3CONVERTER_WORKERS=1",

@@ -120,26 +120,13 @@ func (s *JobStore) ListJobs(ctx context.Context, f mp3converter.JobFilter) ([]*m
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
-	rows, err := s.DB.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, unavailable("list jobs", err)
-	}
-	defer rows.Close()
-	var jobs []*mp3converter.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, unavailable("list jobs", err)
-		}
-		jobs = append(jobs, j)
-	}
-	return jobs, unavailable("list jobs", rows.Err())
+	return queryAll(ctx, s.DB, "list jobs", scanJob, q, args...)
 }
 
 // UpdateJob implements mp3converter.JobStore.
 func (s *JobStore) UpdateJob(ctx context.Context, id string, fn func(*mp3converter.Job) error) (*mp3converter.Job, error) {
 	var out *mp3converter.Job
-	err := inTx(ctx, s.DB, func(tx *sql.Tx) error {
+	err := InTx(ctx, s.DB, func(tx *sql.Tx) error {
 		j, err := s.jobWhere(ctx, tx, "id = ?", s.Dialect.ForUpdate, id)
 		if err != nil {
 			return err

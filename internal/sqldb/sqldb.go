@@ -94,8 +94,9 @@ func fromMicros(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-// inTx runs fn in a transaction, committing if it returns nil.
-func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+// InTx runs fn in a transaction, committing if it returns nil. It returns
+// fn's error as is, and marks failures to begin or commit ErrUnavailable.
+func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable("begin", err)
@@ -121,3 +122,21 @@ func unavailable(op string, err error) error {
 }
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// queryAll runs a query and scans every row with scan; op names it in errors.
+func queryAll[T any](ctx context.Context, db *sql.DB, op string, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	defer rows.Close()
+	var all []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		all = append(all, v)
+	}
+	return all, unavailable(op, rows.Err())
+}

@@ -62,20 +62,7 @@ func (s *UserStore) UserByEmail(ctx context.Context, email string) (*mp3converte
 
 // ListUsers implements mp3converter.UserStore.
 func (s *UserStore) ListUsers(ctx context.Context) ([]*mp3converter.User, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT `+userColumns+` FROM user ORDER BY email`)
-	if err != nil {
-		return nil, unavailable("list users", err)
-	}
-	defer rows.Close()
-	var users []*mp3converter.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, unavailable("list users", err)
-		}
-		users = append(users, u)
-	}
-	return users, unavailable("list users", rows.Err())
+	return queryAll(ctx, s.DB, "list users", scanUser, `SELECT `+userColumns+` FROM user ORDER BY email`)
 }
 
 // SetPasswordHash implements mp3converter.UserStore.

@@ -125,22 +125,24 @@ func Empty(tb testing.TB) string { return write(tb, "empty.mp4", nil) }
 // Truncated writes the first third of an MP4 (the index, at the end, is lost).
 func Truncated(tb testing.TB) string {
 	tb.Helper()
-	b, err := os.ReadFile(Make(tb, MP4, 3))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return write(tb, "truncated.mp4", b[:len(b)/3])
+	return cut(tb, Make(tb, MP4, 3), "truncated.mp4", 3)
 }
 
 // Damaged writes the first half of a 6 s MP4 whose index is at the front:
 // ffprobe reads it as whole, but its audio stops half way.
 func Damaged(tb testing.TB) string {
 	tb.Helper()
-	b, err := os.ReadFile(Make(tb, FastStart, 6))
+	return cut(tb, Make(tb, FastStart, 6), "damaged.mp4", 2)
+}
+
+// cut writes the first 1/part of the file at path as name.
+func cut(tb testing.TB, path, name string, part int) string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return write(tb, "damaged.mp4", b[:len(b)/2])
+	return write(tb, name, b[:len(b)/part])
 }
 
 func write(tb testing.TB, name string, b []byte) string {

@@ -1,0 +1,234 @@
+package app
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/auth"
+)
+
+// RunProcess runs process p with settings from args and the environment
+// until ctx ends, then stops it gracefully.
+func RunProcess(ctx context.Context, p Process, args []string, stdout, stderr io.Writer) error {
+	cfg, err := ParseConfig(p, args, stderr)
+	if err != nil {
+		return err
+	}
+	log := NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	m := &Main{Process: p, Config: cfg, Logger: log, Stdout: stdout}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	log.Info("ShuttingDown")
+	return m.Close()
+}
+
+// NewLogger logs to w in format (text or json) from level on; both are
+// checked by Validate.
+func NewLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// RunUser manages users: user add|list|delete, on serve's data dir or on
+// the auth role's MySQL.
+func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return UsageError{errors.New("user: want add, list or delete")}
+	}
+	var c Config
+	var email string
+	var admin, passwordStdin bool
+	f := NewFlags("user "+args[0], stderr)
+	f.Settings(&c, "user", Named("data-dir", "database-url"))
+	switch args[0] {
+	case "add":
+		f.StringVar(&email, "email", "", "the user's email address")
+		f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
+		f.BoolVar(&admin, "admin", false, "make the user an admin (sees every job)")
+	case "delete":
+		f.StringVar(&email, "email", "", "the user's email address")
+	case "list":
+	default:
+		return UsageError{fmt.Errorf("user: unknown command %q: want add, list or delete", args[0])}
+	}
+	if err := f.Parse(args[1:]); err != nil {
+		return err
+	}
+	c.DatabaseURL = cmp.Or(c.DatabaseURL, seedDatabaseURL())
+	users, closeUsers, err := openUsers(ctx, &c)
+	if err != nil {
+		return err
+	}
+	defer closeUsers()
+	switch args[0] {
+	case "list":
+		return listUsers(ctx, users, stdout)
+	case "delete":
+		return deleteUser(ctx, users, email, stdout)
+	}
+	return addUser(ctx, users, email, admin, passwordStdin, stdin, stdout)
+}
+
+func listUsers(ctx context.Context, users mp3converter.UserStore, stdout io.Writer) error {
+	list, err := users.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EMAIL\tADMIN\tCREATED\tPASSWORD")
+	for _, u := range list {
+		created := "-"
+		if !u.CreatedAt.IsZero() {
+			created = u.CreatedAt.Format("2006-01-02 15:04")
+		}
+		// A plain-text row is the original auth's; our auth re-hashes it at
+		// its first login, after which the original auth cannot log it in.
+		password := "bcrypt"
+		if auth.IsPlainText(u.PasswordHash) {
+			password = "plain text (original auth)"
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\n", u.Email, u.Admin, created, password)
+	}
+	return tw.Flush()
+}
+
+func deleteUser(ctx context.Context, users mp3converter.UserStore, email string, stdout io.Writer) error {
+	e, err := mp3converter.NormalizeEmail(email)
+	if err != nil {
+		return UsageError{fmt.Errorf("--email: %w", err)}
+	}
+	if err := users.DeleteUser(ctx, e); errors.Is(err, mp3converter.ErrNotFound) {
+		return fmt.Errorf("no user %s", e)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted %s; their tokens no longer work\n", e)
+	return nil
+}
+
+func addUser(ctx context.Context, users mp3converter.UserStore, email string, admin, passwordStdin bool, stdin io.Reader, stdout io.Writer) error {
+	e, err := mp3converter.NormalizeEmail(email)
+	if err != nil {
+		return UsageError{fmt.Errorf("--email: %w", err)}
+	}
+	if !passwordStdin {
+		return UsageError{errors.New("user add: give the password on standard input with --password-stdin")}
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return err
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if len(password) < auth.MinPasswordLength {
+		return UsageError{fmt.Errorf("user add: password shorter than %d characters", auth.MinPasswordLength)}
+	}
+	hash, err := (&auth.Service{}).HashPassword(password)
+	if err != nil {
+		return err
+	}
+	if err := users.CreateUser(ctx, &mp3converter.User{Email: e, PasswordHash: hash, Admin: admin}); errors.Is(err, mp3converter.ErrConflict) {
+		return fmt.Errorf("user %s exists", e)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added %s (admin: %v)\n", e, admin)
+	return nil
+}
+
+// RunDeadLetters lists and re-queues the messages that could not be
+// handled: dead-letters list|requeue.
+func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "requeue") {
+		return UsageError{errors.New("dead-letters: want list or requeue")}
+	}
+	var c Config
+	var queues, id string
+	var all bool
+	f := NewFlags("dead-letters "+args[0], stderr)
+	f.Settings(&c, "dead-letters", Named("data-dir", "queue-url"))
+	f.StringVar(&queues, "queue", mp3converter.DefaultVideoQueue+","+mp3converter.DefaultMP3Queue, "queues whose dead letters to act on, comma-separated")
+	if args[0] == "requeue" {
+		f.StringVar(&id, "id", "", "the dead letter to put back (from list)")
+		f.BoolVar(&all, "all", false, "put back every dead letter of the queues")
+	}
+	if err := f.Parse(args[1:]); err != nil {
+		return err
+	}
+	if args[0] == "requeue" && (id == "") == !all {
+		return UsageError{errors.New("dead-letters requeue: give --id or --all")}
+	}
+	store, closeStore, err := openDeadLetters(ctx, &c)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	if args[0] == "list" {
+		fmt.Fprintln(tw, "ID\tQUEUE\tATTEMPTS\tDEAD SINCE\tJOB\tREASON")
+	}
+	moved := 0
+	for _, queue := range strings.Split(queues, ",") {
+		queue = strings.TrimSpace(queue)
+		dls, err := store.DeadLetters(ctx, queue)
+		if err != nil {
+			return err
+		}
+		for _, dl := range dls {
+			switch {
+			case args[0] == "list":
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", dl.ID, dl.Queue, dl.Attempts, dl.At.Format("2006-01-02 15:04:05"), jobOf(dl.Body), oneLine(dl.Reason))
+			case all || dl.ID == id:
+				if err := store.Requeue(ctx, queue, dl.ID); err != nil {
+					return err
+				}
+				fmt.Fprintf(tw, "requeued %s on %s\n", dl.ID, queue)
+				moved++
+			}
+		}
+	}
+	switch {
+	case args[0] != "requeue" || moved > 0:
+		return nil
+	case all:
+		return fmt.Errorf("no dead letters on %s", queues)
+	}
+	return fmt.Errorf("no dead letter %s", id)
+}
+
+// jobOf names the job a queue message is about.
+func jobOf(body []byte) string {
+	var m mp3converter.Message
+	if json.Unmarshal(body, &m) != nil {
+		return "(not a job message)"
+	}
+	if m.JobID != "" {
+		return m.JobID
+	}
+	return "video " + m.VideoFID
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}

@@ -1,0 +1,339 @@
+package app
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/httpapi"
+	"github.com/mp3converter/mp3converter/mysql"
+	"github.com/mp3converter/mp3converter/rabbitmq"
+	"github.com/mp3converter/mp3converter/smtp"
+)
+
+// Config is every setting of every process. Each process reads the ones
+// its roles and engines use (see settings).
+type Config struct {
+	DataDir       string
+	Addr          string
+	HealthAddr    string
+	PublicURL     string
+	DatabaseURL   string
+	QueueURL      string
+	StorageURL    string
+	SMTPURL       string
+	MailFrom      string
+	JWTSecret     string
+	AuthAddr      string
+	VideoQueue    string
+	MP3Queue      string
+	MaxAttempts   int
+	Workers       int
+	TempDir       string
+	MaxUpload     int64
+	MaxDuration   time.Duration
+	KeepVideos    bool
+	Retention     time.Duration
+	Proxies       string
+	TokenTTL      time.Duration
+	AdminEmail    string
+	AdminPassword string
+	ShutdownGrace time.Duration
+	DrainDelay    time.Duration
+	LogFormat     string
+	LogLevel      string
+	FFmpeg        string
+	FFprobe       string
+}
+
+// setting is one flag, its environment variables and its default.
+type setting struct {
+	flag    string
+	env     []string // the first set one gives the default
+	usage   string
+	def     string            // the default, in flag syntax
+	shown   string            // the default as documented, when def depends on the machine
+	per     map[string]string // defaults that differ by process name
+	secret  bool              // never shown in usage or errors
+	storage Storage           // the engines it applies to
+	roles   Role              // a process uses it when it runs any of these
+	field   func(*Config) any // *string, *int, *bool, *time.Duration, or *int64 for sizes
+	// check returns what is wrong with the value, or "".
+	check func(c *Config, p Process) string
+}
+
+const both = Embedded | Shared
+
+// withQueue are the roles that publish or consume messages.
+const withQueue = Gateway | Converter | Notification
+
+// settings is the one flag table. Order is the order of -h and the README.
+var settings = []setting{
+	{flag: "data-dir", env: []string{"MP3CONVERTER_DATA_DIR"}, def: "./data", storage: Embedded, roles: AllRoles,
+		usage: "directory for the database, media and secrets", field: func(c *Config) any { return &c.DataDir },
+		check: func(c *Config, _ Process) string { return notEmpty(c.DataDir) }},
+	{flag: "addr", env: []string{"MP3CONVERTER_ADDR"}, def: ":8080", per: map[string]string{"auth": ":5000"}, storage: both, roles: Gateway | Auth,
+		usage: "HTTP listen address", field: func(c *Config) any { return &c.Addr },
+		check: func(c *Config, _ Process) string { return hostPort(c.Addr, ":8080") }},
+	{flag: "health-addr", env: []string{"MP3CONVERTER_HEALTH_ADDR"}, def: ":8081", per: map[string]string{"notification": ":8082"}, storage: Shared, roles: Converter | Notification,
+		usage: "listen address of /healthz and /readyz (of a process without --addr)", field: func(c *Config) any { return &c.HealthAddr },
+		check: func(c *Config, p Process) string {
+			if p.serves() {
+				return ""
+			}
+			return hostPort(c.HealthAddr, ":8081")
+		}},
+	{flag: "public-url", env: []string{"MP3CONVERTER_PUBLIC_URL"}, shown: "http://localhost<addr>, or http://localhost:8080", storage: both, roles: Notification,
+		usage: "the gateway's address as users reach it, for links in mail", field: func(c *Config) any { return &c.PublicURL }},
+	{flag: "database-url", env: []string{"MP3CONVERTER_DATABASE_URL"}, secret: true, storage: Shared, roles: AllRoles,
+		usage: "MySQL, mysql://user:pass@host:3306/auth (or the seed's MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DB)",
+		field: func(c *Config) any { return &c.DatabaseURL },
+		check: func(c *Config, _ Process) string {
+			if c.DatabaseURL == "" {
+				return "is not set (nor MYSQL_HOST)"
+			}
+			return errText(mysql.DSN(c.DatabaseURL))
+		}},
+	{flag: "queue-url", env: []string{"MP3CONVERTER_QUEUE_URL"}, secret: true, storage: Shared, roles: withQueue,
+		usage: "RabbitMQ, amqp://user:pass@host:5672/", field: func(c *Config) any { return &c.QueueURL },
+		check: func(c *Config, _ Process) string {
+			if c.QueueURL == "" {
+				return "is not set"
+			}
+			return errText(rabbitmq.New(c.QueueURL, rabbitmq.Options{}))
+		}},
+	{flag: "storage-url", env: []string{"MP3CONVERTER_STORAGE_URL"}, secret: true, storage: Shared, roles: Gateway | Converter | Notification,
+		usage: "MongoDB holding the GridFS databases videos and mp3s, mongodb://host:27017", field: func(c *Config) any { return &c.StorageURL },
+		check: func(c *Config, _ Process) string {
+			switch {
+			case c.StorageURL == "":
+				return "is not set"
+			case !strings.HasPrefix(c.StorageURL, "mongodb://") && !strings.HasPrefix(c.StorageURL, "mongodb+srv://"):
+				return "want mongodb://host:27017"
+			}
+			return ""
+		}},
+	{flag: "smtp-url", env: []string{"MP3CONVERTER_SMTP_URL"}, secret: true, storage: both, roles: Notification,
+		usage: "SMTP server for notices, smtp://user:pass@host:587 (default: notices go to the log)", field: func(c *Config) any { return &c.SMTPURL },
+		check: func(c *Config, _ Process) string {
+			if c.SMTPURL == "" {
+				return ""
+			}
+			return errText(smtp.New(c.SMTPURL, c.MailFrom, 0))
+		}},
+	{flag: "mail-from", env: []string{"MP3CONVERTER_MAIL_FROM"}, def: "mp3converter@localhost", storage: both, roles: Notification,
+		usage: "sender address of notices", field: func(c *Config) any { return &c.MailFrom }},
+	{flag: "jwt-secret", env: []string{"JWT_SECRET"}, secret: true, storage: both, roles: Gateway | Auth,
+		usage: "JWT signing secret, 16 characters or more, the same for auth and gateway (serve: generated and kept in the data dir when unset)",
+		field: func(c *Config) any { return &c.JWTSecret },
+		check: func(c *Config, p Process) string {
+			if c.JWTSecret == "" && p.Storage == Embedded {
+				return ""
+			}
+			return checkJWTSecret(c.JWTSecret)
+		}},
+	{flag: "auth-address", env: []string{"AUTH_SVC_ADDRESS"}, def: "auth:5000", storage: Shared, roles: Gateway,
+		usage: "the auth service, host:port (of a gateway without the auth role)", field: func(c *Config) any { return &c.AuthAddr },
+		check: func(c *Config, p Process) string {
+			if p.Roles.Has(Auth) {
+				return ""
+			}
+			return notEmpty(c.AuthAddr)
+		}},
+	{flag: "video-queue", env: []string{"VIDEO_QUEUE"}, def: mp3converter.DefaultVideoQueue, storage: both, roles: Gateway | Converter,
+		usage: "queue of videos to convert", field: func(c *Config) any { return &c.VideoQueue },
+		check: func(c *Config, _ Process) string {
+			if c.VideoQueue == c.MP3Queue && c.VideoQueue != "" {
+				return "must differ from MP3_QUEUE"
+			}
+			return notEmpty(c.VideoQueue)
+		}},
+	{flag: "mp3-queue", env: []string{"MP3_QUEUE"}, def: mp3converter.DefaultMP3Queue, storage: both, roles: Converter | Notification,
+		usage: "queue of finished MP3s", field: func(c *Config) any { return &c.MP3Queue },
+		check: func(c *Config, _ Process) string { return notEmpty(c.MP3Queue) }},
+	{flag: "max-attempts", env: []string{"MP3CONVERTER_MAX_ATTEMPTS"}, def: fmt.Sprint(mp3converter.DefaultRetryPolicy.MaxAttempts), storage: both, roles: withQueue,
+		usage: "deliveries of a message before it is dead-lettered", field: func(c *Config) any { return &c.MaxAttempts },
+		check: func(c *Config, _ Process) string { return atLeastOne(c.MaxAttempts) }},
+	{flag: "workers", env: []string{"MP3CONVERTER_WORKERS"}, def: fmt.Sprint(runtime.NumCPU()), shown: "the number of CPUs", storage: both, roles: Converter,
+		usage: "conversions run in parallel", field: func(c *Config) any { return &c.Workers },
+		check: func(c *Config, _ Process) string { return atLeastOne(c.Workers) }},
+	{flag: "temp-dir", env: []string{"MP3CONVERTER_TEMP_DIR"}, def: os.TempDir(), shown: "the system's temp dir", storage: Shared, roles: Converter,
+		usage: "where media is written while converting", field: func(c *Config) any { return &c.TempDir },
+		check: func(c *Config, _ Process) string { return notEmpty(c.TempDir) }},
+	{flag: "max-upload", env: []string{"MP3CONVERTER_MAX_UPLOAD"}, def: "2GiB", storage: both, roles: Gateway,
+		usage: "largest file accepted", field: func(c *Config) any { return &c.MaxUpload },
+		check: func(c *Config, _ Process) string { return positive(c.MaxUpload) }},
+	{flag: "max-duration", env: []string{"MP3CONVERTER_MAX_DURATION"}, def: "4h", storage: both, roles: Converter,
+		usage: "longest media converted; 0 for no limit", field: func(c *Config) any { return &c.MaxDuration },
+		check: func(c *Config, _ Process) string { return notNegative(c.MaxDuration) }},
+	{flag: "keep-videos", env: []string{"MP3CONVERTER_KEEP_VIDEOS"}, def: "false", storage: both, roles: Converter,
+		usage: "keep source videos after conversion", field: func(c *Config) any { return &c.KeepVideos }},
+	{flag: "retention", env: []string{"MP3CONVERTER_RETENTION"}, def: "720h", storage: both, roles: Gateway,
+		usage: "jobs and their files are deleted this long after their last change; 0 keeps them", field: func(c *Config) any { return &c.Retention },
+		check: func(c *Config, _ Process) string { return notNegative(c.Retention) }},
+	{flag: "trusted-proxies", env: []string{"MP3CONVERTER_TRUSTED_PROXIES"}, def: "127.0.0.1/8,::1", storage: both, roles: Gateway | Auth,
+		usage: "proxies whose X-Forwarded-For names the client (the ingress; for auth, the gateways), comma-separated CIDRs",
+		field: func(c *Config) any { return &c.Proxies },
+		check: func(c *Config, _ Process) string { return errText(httpapi.ParseProxies(c.Proxies)) }},
+	{flag: "token-ttl", env: []string{"MP3CONVERTER_TOKEN_TTL"}, def: "24h", storage: both, roles: Auth,
+		usage: "lifetime of a login token", field: func(c *Config) any { return &c.TokenTTL },
+		check: func(c *Config, _ Process) string { return positive(c.TokenTTL) }},
+	{flag: "admin-email", env: []string{"MP3CONVERTER_ADMIN_EMAIL"}, def: "admin@localhost", storage: Embedded, roles: Auth,
+		usage: "email of the admin created on a first start with no users", field: func(c *Config) any { return &c.AdminEmail },
+		check: func(c *Config, _ Process) string {
+			return errText(mp3converter.NormalizeEmail(cmp.Or(c.AdminEmail, "admin@localhost")))
+		}},
+	{flag: "admin-password", env: []string{"MP3CONVERTER_ADMIN_PASSWORD"}, secret: true, storage: Embedded, roles: Auth,
+		usage: "password of that admin (default: generated and printed once)", field: func(c *Config) any { return &c.AdminPassword },
+		check: func(c *Config, _ Process) string {
+			if c.AdminPassword != "" && len(c.AdminPassword) < auth.MinPasswordLength {
+				return fmt.Sprintf("shorter than %d characters", auth.MinPasswordLength)
+			}
+			return ""
+		}},
+	{flag: "shutdown-grace", env: []string{"MP3CONVERTER_SHUTDOWN_GRACE"}, def: "25s", per: map[string]string{"auth": "10s", "converter": "5m"}, storage: both, roles: AllRoles,
+		usage: "time in-flight work gets to finish on SIGTERM", field: func(c *Config) any { return &c.ShutdownGrace },
+		check: func(c *Config, _ Process) string { return notNegative(c.ShutdownGrace) }},
+	{flag: "drain-delay", env: []string{"MP3CONVERTER_DRAIN_DELAY"}, def: "0s", storage: both, roles: AllRoles,
+		usage: "on SIGTERM, fail /readyz but keep serving this long first, so a load balancer stops sending requests",
+		field: func(c *Config) any { return &c.DrainDelay },
+		check: func(c *Config, _ Process) string { return notNegative(c.DrainDelay) }},
+	{flag: "log-format", env: []string{"MP3CONVERTER_LOG_FORMAT"}, def: "text", storage: both, roles: AllRoles,
+		usage: "text or json", field: func(c *Config) any { return &c.LogFormat },
+		check: func(c *Config, _ Process) string { return oneOf(c.LogFormat, "text", "json") }},
+	{flag: "log-level", env: []string{"MP3CONVERTER_LOG_LEVEL"}, def: "info", storage: both, roles: AllRoles,
+		usage: "debug, info, warn or error", field: func(c *Config) any { return &c.LogLevel },
+		check: func(c *Config, _ Process) string { return oneOf(c.LogLevel, "debug", "info", "warn", "error") }},
+	{flag: "ffmpeg", env: []string{"MP3CONVERTER_FFMPEG"}, def: "ffmpeg", storage: both, roles: Converter,
+		usage: "ffmpeg binary", field: func(c *Config) any { return &c.FFmpeg }},
+	{flag: "ffprobe", env: []string{"MP3CONVERTER_FFPROBE"}, def: "ffprobe", storage: both, roles: Converter,
+		usage: "ffprobe binary", field: func(c *Config) any { return &c.FFprobe }},
+}
+
+// uses reports whether process p reads setting s.
+func (p Process) uses(s setting) bool { return p.Storage&s.storage != 0 && p.Roles.Has(s.roles) }
+
+// Validate checks the settings p uses and names every bad one.
+func (c *Config) Validate(p Process) error {
+	var bad []string
+	for _, s := range settings {
+		if !p.uses(s) || s.check == nil {
+			continue
+		}
+		msg := s.check(c, p)
+		if msg == "" {
+			continue
+		}
+		name := s.env[0]
+		if !s.secret && !strings.HasPrefix(msg, "is ") {
+			name = fmt.Sprintf("%s=%q", name, fmt.Sprint(deref(s.field(c))))
+		}
+		if strings.HasPrefix(msg, "is ") {
+			bad = append(bad, name+" "+msg)
+		} else {
+			bad = append(bad, name+": "+msg)
+		}
+	}
+	if len(bad) > 0 {
+		return UsageError{fmt.Errorf("bad setting: %s", strings.Join(bad, "; "))}
+	}
+	return nil
+}
+
+// seedDatabaseURL builds the database URL from the seed's MYSQL_* variables.
+func seedDatabaseURL() string {
+	if os.Getenv("MYSQL_HOST") == "" {
+		return ""
+	}
+	return mysql.URLFromSeedEnv(os.Getenv("MYSQL_HOST"), os.Getenv("MYSQL_PORT"), os.Getenv("MYSQL_USER"),
+		os.Getenv("MYSQL_PASSWORD"), cmp.Or(os.Getenv("MYSQL_DB"), "auth"))
+}
+
+// placeholderSecrets are JWT secrets that must never sign tokens.
+var placeholderSecrets = []string{"change-me", "changeme", "change_me", "secret", "jwt_secret", "jwt-secret", "jwtsecret",
+	"sarcasm", "password", "default", "your-secret", "your_secret", "mysecret", "supersecret", "replace-me", "todo"}
+
+// checkJWTSecret refuses empty, short and placeholder secrets.
+func checkJWTSecret(s string) string {
+	switch {
+	case s == "":
+		return "is not set: give the same long random secret to auth and gateway"
+	case len(s) < auth.MinSecretLength:
+		return fmt.Sprintf("too short (%d characters, want %d or more)", len(s), auth.MinSecretLength)
+	}
+	norm := strings.ToLower(strings.TrimSpace(s))
+	for _, p := range placeholderSecrets {
+		if strings.Contains(norm, p) && len(norm) < len(p)+12 {
+			return "looks like a placeholder; use a long random value"
+		}
+	}
+	return ""
+}
+
+func notEmpty(s string) string {
+	if s == "" {
+		return "is empty"
+	}
+	return ""
+}
+
+func hostPort(s, example string) string {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return "want host:port, e.g. " + example
+	}
+	return ""
+}
+
+func atLeastOne(n int) string {
+	if n < 1 {
+		return "want 1 or more"
+	}
+	return ""
+}
+
+func positive[T int64 | time.Duration](v T) string {
+	if v <= 0 {
+		return "must be positive"
+	}
+	return ""
+}
+
+func notNegative(d time.Duration) string {
+	if d < 0 {
+		return "must not be negative"
+	}
+	return ""
+}
+
+func oneOf(s string, choices ...string) string {
+	for _, c := range choices {
+		if s == c {
+			return ""
+		}
+	}
+	return "want " + strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
+}
+
+// errText is the message of a constructor's error, or "".
+func errText[T any](_ T, err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// UsageError is a bad command line or setting: exit status 2.
+type UsageError struct{ Err error }
+
+func (u UsageError) Error() string { return u.Err.Error() }
+func (u UsageError) Unwrap() error { return u.Err }
+
+// IsUsage reports whether err is a usage error.
+func IsUsage(err error) bool { return errors.As(err, new(UsageError)) }

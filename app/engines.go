@@ -1,0 +1,205 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/conversion"
+	"github.com/mp3converter/mp3converter/goqite"
+	"github.com/mp3converter/mp3converter/gridfs"
+	"github.com/mp3converter/mp3converter/httpapi"
+	"github.com/mp3converter/mp3converter/localfs"
+	"github.com/mp3converter/mp3converter/mysql"
+	"github.com/mp3converter/mp3converter/rabbitmq"
+	"github.com/mp3converter/mp3converter/sqlite"
+)
+
+// This file is the one place that chooses backends.
+
+// Engines are the stores and the queue a process runs on, opened once and
+// shared by its roles. A store a process's roles do not need is nil.
+type Engines struct {
+	Users  mp3converter.UserStore
+	Jobs   mp3converter.JobStore
+	Videos mp3converter.BlobStore
+	MP3s   mp3converter.BlobStore
+	Queue  mp3converter.Queue
+
+	checks  []httpapi.Check // readiness of each engine
+	closers []func()        // in opening order
+	// scratch makes the directory where this process's conversions write.
+	scratch func() (string, error)
+	// recover, on an embedded store, puts back the work of a process that
+	// died holding it; shared engines recover by themselves.
+	recover func(context.Context) (int64, error)
+}
+
+func (e *Engines) onClose(f func()) { e.closers = append(e.closers, f) }
+
+// Close closes what was opened, last first.
+func (e *Engines) Close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+	e.closers = nil
+}
+
+func policy(c *Config) mp3converter.RetryPolicy {
+	p := mp3converter.DefaultRetryPolicy
+	if c.MaxAttempts > 0 {
+		p.MaxAttempts = c.MaxAttempts
+	}
+	return p
+}
+
+// openEngines opens what process p's roles need, on p's engines.
+func openEngines(ctx context.Context, p Process, c *Config, log *slog.Logger) (*Engines, error) {
+	e := &Engines{}
+	var err error
+	switch p.Storage {
+	case Embedded:
+		err = e.openEmbedded(ctx, c, log)
+	case Shared:
+		err = e.openShared(ctx, p, c, log)
+	default:
+		err = fmt.Errorf("process %s: no engines", p.Name)
+	}
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// openEmbedded opens everything in the data dir, which it locks so that
+// two processes never share one.
+func (e *Engines) openEmbedded(ctx context.Context, c *Config, log *slog.Logger) error {
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	lock, err := lockDir(c.DataDir)
+	if err != nil {
+		return err
+	}
+	e.onClose(func() { lock.Close() })
+	db, err := openSQLite(ctx, c.DataDir)
+	if err != nil {
+		return err
+	}
+	e.onClose(func() { db.Close() })
+	videos, err := localfs.Open(filepath.Join(c.DataDir, "videos"))
+	if err != nil {
+		return err
+	}
+	mp3s, err := localfs.Open(filepath.Join(c.DataDir, "mp3s"))
+	if err != nil {
+		return err
+	}
+	queue := goqite.New(db.DB, goqite.Options{Policy: policy(c), Logger: log})
+	e.onClose(func() { queue.Close() })
+	e.Users, e.Jobs, e.Videos, e.MP3s, e.Queue = db.Users, db.Jobs, videos, mp3s, queue
+	e.checks = []httpapi.Check{{Name: "database", Check: db.Ping}, {Name: "videos", Check: videos.Ping}, {Name: "mp3s", Check: mp3s.Ping}}
+	e.scratch = func() (string, error) {
+		// Scratch files of a run that died are ours to remove: we hold the lock.
+		dir := filepath.Join(c.DataDir, "tmp")
+		os.RemoveAll(dir)
+		return dir, os.MkdirAll(dir, 0o750)
+	}
+	e.recover = queue.Recover
+	return nil
+}
+
+// openShared connects to the shared engines that p's roles use.
+func (e *Engines) openShared(ctx context.Context, p Process, c *Config, log *slog.Logger) error {
+	db, err := mysql.Open(ctx, c.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	e.onClose(func() { db.Close() })
+	e.Users, e.Jobs = db.Users, db.Jobs
+	e.checks = append(e.checks, httpapi.Check{Name: "database", Check: db.Ping})
+	if p.Roles.Has(withQueue) {
+		q, err := rabbitmq.New(c.QueueURL, rabbitmq.Options{Policy: policy(c), Logger: log, ConnectionName: "mp3converter-" + p.Name})
+		if err != nil {
+			return err
+		}
+		e.onClose(func() { q.Close() })
+		e.Queue = q
+		e.checks = append(e.checks, httpapi.Check{Name: "queue", Check: q.Ping})
+	}
+	if p.Roles.Has(Gateway | Converter | Notification) {
+		client, err := gridfs.Connect(ctx, c.StorageURL)
+		if err != nil {
+			return err
+		}
+		e.onClose(func() { client.Disconnect(context.Background()) })
+		videos := gridfs.New(client, "videos")
+		e.Videos, e.MP3s = videos, gridfs.New(client, "mp3s")
+		e.checks = append(e.checks, httpapi.Check{Name: "storage", Check: videos.Ping})
+	}
+	// Converters may share the temp dir: each makes its own in it.
+	e.scratch = func() (string, error) { return conversion.ScratchDir(c.TempDir) }
+	return nil
+}
+
+// openSQLite opens the embedded database in dataDir, creating the dir.
+func openSQLite(ctx context.Context, dataDir string) (*sqlite.DB, error) {
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(dataDir, "mp3converter.db"))
+}
+
+// openUsers opens the user store of the operator commands: MySQL when a
+// database URL is set, else serve's SQLite in the data dir. It does not
+// take the data dir's lock, so that it works beside a running serve.
+func openUsers(ctx context.Context, c *Config) (mp3converter.UserStore, func(), error) {
+	if c.DatabaseURL != "" {
+		db, err := mysql.Open(ctx, c.DatabaseURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db.Users, func() { db.Close() }, nil
+	}
+	db, err := openSQLite(ctx, c.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db.Users, func() { db.Close() }, nil
+}
+
+// openDeadLetters opens the dead letters of the operator commands:
+// RabbitMQ's when a queue URL is set, else serve's in the data dir.
+func openDeadLetters(ctx context.Context, c *Config) (mp3converter.DeadLetterStore, func(), error) {
+	if c.QueueURL != "" {
+		q, err := rabbitmq.New(c.QueueURL, rabbitmq.Options{ConnectionName: "mp3converter-dead-letters"})
+		if err != nil {
+			return nil, nil, UsageError{fmt.Errorf("bad setting: MP3CONVERTER_QUEUE_URL: %w", err)}
+		}
+		return q, func() { q.Close() }, nil
+	}
+	db, err := openSQLite(ctx, c.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return goqite.New(db.DB, goqite.Options{}), func() { db.Close() }, nil
+}
+
+// lockDir takes an exclusive lock on the data dir, so that two servers
+// never share one.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another mp3converter", dir)
+	}
+	return f, nil
+}

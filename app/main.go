@@ -1,0 +1,253 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/conversion"
+	"github.com/mp3converter/mp3converter/ffmpeg"
+	"github.com/mp3converter/mp3converter/httpapi"
+	"github.com/mp3converter/mp3converter/notification"
+	"github.com/mp3converter/mp3converter/retention"
+	"github.com/mp3converter/mp3converter/smtp"
+)
+
+// Main is one process: its roles on its engines. Run starts it; Close stops
+// it gracefully. A test starts the whole program with Run on port 0.
+type Main struct {
+	Process Process
+	Config  Config
+	Logger  *slog.Logger
+	Stdout  io.Writer // where a generated admin password is printed
+
+	// Set by Run.
+	Addr    string   // where the HTTP server listens
+	Engines *Engines // what the roles run on
+
+	server   *http.Server
+	draining atomic.Bool
+	cancel   context.CancelFunc
+	workers  sync.WaitGroup
+	closers  []func()
+}
+
+// Run opens the engines, starts the roles and the HTTP server, and returns.
+// On error the caller still calls Close.
+func (m *Main) Run(ctx context.Context) error {
+	c, p, log := &m.Config, m.Process, m.Logger
+	var tc *ffmpeg.Transcoder
+	if p.Roles.Has(Converter) {
+		tc = &ffmpeg.Transcoder{FFmpeg: c.FFmpeg, FFprobe: c.FFprobe}
+		if err := tc.Check(ctx); err != nil {
+			return err
+		}
+	}
+	e, err := openEngines(ctx, p, c, log)
+	if err != nil {
+		return err
+	}
+	m.Engines = e
+	m.closers = append(m.closers, e.Close)
+	if err := m.recover(ctx); err != nil {
+		return err
+	}
+	var tokens *auth.Service
+	if p.serves() {
+		secret, err := jwtSecret(c.JWTSecret, p, c.DataDir)
+		if err != nil {
+			return err
+		}
+		tokens = &auth.Service{Users: e.Users, Secret: secret, TTL: c.TokenTTL, Logger: log}
+	}
+	addr := c.Addr
+	if !p.serves() {
+		addr = c.HealthAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	m.Addr = ln.Addr().String()
+	if c.PublicURL == "" {
+		c.PublicURL = "http://localhost:8080"
+		if p.Roles.Has(Gateway) {
+			c.PublicURL = "http://" + localAddr(m.Addr)
+		}
+	}
+	if p.Roles.Has(Auth) && p.Storage == Embedded {
+		if err := firstAdmin(ctx, tokens, e.Users, c, m.Stdout, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	if err := m.startWorkers(workCtx, tc); err != nil {
+		ln.Close()
+		return err
+	}
+	m.server = &http.Server{
+		Handler:           m.handler(tokens),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTPServerFailed", "err", err)
+		}
+	}()
+	log.Info("Serving", "process", p.Name, "roles", p.Roles.String(), "addr", m.Addr)
+	return nil
+}
+
+// recover picks up after a process that died holding work on an embedded
+// store: its messages are redelivered now, and its jobs show as queued
+// until they are.
+func (m *Main) recover(ctx context.Context) error {
+	if m.Engines.recover == nil {
+		return nil
+	}
+	n, err := m.Engines.recover(ctx)
+	if err != nil {
+		return err
+	}
+	stuck, err := mp3converter.RequeueProcessing(ctx, m.Engines.Jobs)
+	if err != nil {
+		return err
+	}
+	if n > 0 || stuck > 0 {
+		m.Logger.Info("Recovered", "messages", n, "jobs", stuck)
+	}
+	return nil
+}
+
+// handler is the process's HTTP API: the gateway's, else the auth
+// service's, else health checks only.
+func (m *Main) handler(tokens *auth.Service) http.Handler {
+	c, e, log := &m.Config, m.Engines, m.Logger
+	checks := append([]httpapi.Check{{Name: "shutdown", Check: m.ready}}, e.checks...)
+	proxies, _ := httpapi.ParseProxies(c.Proxies) // checked by Validate
+	switch {
+	case m.Process.Roles.Has(Gateway):
+		var login httpapi.Authenticator = tokens
+		if !m.Process.Roles.Has(Auth) {
+			login = &httpapi.AuthClient{Addr: c.AuthAddr}
+		}
+		gw := &httpapi.Gateway{
+			Auth: login, Tokens: tokens, Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Queue: e.Queue,
+			VideoQueue: c.VideoQueue, MaxUpload: c.MaxUpload, Checks: checks, Logger: log.With("role", "gateway"),
+			Throttle: httpapi.NewThrottle(), Proxies: proxies,
+		}
+		return gw.Handler()
+	case m.Process.Roles.Has(Auth):
+		return (&httpapi.AuthServer{Service: tokens, Throttle: httpapi.NewThrottle(), Proxies: proxies, Checks: checks, Logger: log.With("role", "auth")}).Handler()
+	}
+	return httpapi.HealthHandler(checks, log)
+}
+
+// startWorkers starts the background work of the process's roles.
+func (m *Main) startWorkers(ctx context.Context, tc *ffmpeg.Transcoder) error {
+	c, e, roles := &m.Config, m.Engines, m.Process.Roles
+	if roles.Has(Gateway) {
+		s := &retention.Sweeper{Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Retention: c.Retention, Logger: m.Logger.With("role", "retention")}
+		m.start(func() { s.Run(ctx, retention.Interval(c.Retention)) })
+	}
+	if roles.Has(Converter) {
+		scratch, err := e.scratch()
+		if err != nil {
+			return err
+		}
+		m.closers = append(m.closers, func() { os.RemoveAll(scratch) })
+		w := &conversion.Worker{
+			Videos: e.Videos, MP3s: e.MP3s, Jobs: e.Jobs, Queue: e.Queue, Transcoder: tc,
+			VideoQueue: c.VideoQueue, MP3Queue: c.MP3Queue, TempDir: scratch,
+			MaxDuration: c.MaxDuration, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace,
+			Logger: m.Logger.With("role", "converter"),
+		}
+		m.start(func() { w.Run(ctx, c.Workers) })
+	}
+	if roles.Has(Notification) {
+		n, err := newNotifier(c, m.Logger)
+		if err != nil {
+			return err
+		}
+		w := &notification.Worker{
+			Queue: e.Queue, MP3Queue: c.MP3Queue, Notifier: n, Jobs: e.Jobs, MP3s: e.MP3s,
+			PublicURL: c.PublicURL, Logger: m.Logger.With("role", "notification"),
+		}
+		m.start(func() { w.Run(ctx, 2) })
+	}
+	return nil
+}
+
+func (m *Main) start(f func()) {
+	m.workers.Add(1)
+	go func() { defer m.workers.Done(); f() }()
+}
+
+// ready fails readiness while a stopping server still serves, so that load
+// balancers stop sending it requests before it stops listening.
+func (m *Main) ready(context.Context) error {
+	if m.draining.Load() {
+		return errors.New("shutting down")
+	}
+	return nil
+}
+
+// Close stops taking requests and work, lets work in flight finish within
+// the grace period, and closes the engines.
+func (m *Main) Close() error {
+	if m.server != nil {
+		if d := m.Config.DrainDelay; d > 0 {
+			m.draining.Store(true)
+			m.Logger.Info("Draining", "delay", d)
+			time.Sleep(d)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
+		m.server.Shutdown(ctx)
+		cancel()
+	}
+	if m.cancel != nil {
+		m.cancel()
+		m.workers.Wait()
+	}
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		m.closers[i]()
+	}
+	m.closers = nil
+	return nil
+}
+
+// newNotifier sends notices over SMTP when a server is set, else to the log.
+func newNotifier(c *Config, log *slog.Logger) (mp3converter.Notifier, error) {
+	if c.SMTPURL == "" {
+		return notification.LogNotifier{Logger: log}, nil
+	}
+	n, err := smtp.New(c.SMTPURL, c.MailFrom, 30*time.Second)
+	if err != nil {
+		return nil, UsageError{fmt.Errorf("bad setting: MP3CONVERTER_SMTP_URL: %w", err)}
+	}
+	return n, nil
+}
+
+// localAddr turns a listen address into one a local user can open.
+func localAddr(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

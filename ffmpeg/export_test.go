@@ -1,0 +1,7 @@
+package ffmpeg
+
+// Names for the external tests and FuzzParseProbe.
+var (
+	ParseProbe = parseProbe
+	Args       = mp3Args
+)

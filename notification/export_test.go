@@ -1,0 +1,4 @@
+package notification
+
+// Compose is compose, for the external tests.
+var Compose = compose
