@@ -62,8 +62,12 @@ func loginHandler(a Authenticator, t *Throttle, proxies Proxies, log *slog.Logge
 		}
 		token, err := a.Login(withClientAddr(r.Context(), addr), email, password)
 		if err != nil {
-			if errors.Is(err, auth.ErrInvalidCredentials) && t != nil {
-				t.Fail(keys...)
+			if errors.Is(err, auth.ErrInvalidCredentials) {
+				// Never the password; the account as typed, cut short.
+				log.Warn("LoginFailed", "request_id", requestID(r.Context()), "account", truncate(email, 254), "client", addr)
+				if t != nil {
+					t.Fail(keys...)
+				}
 			}
 			if mp3converter.ErrorCode(err) == mp3converter.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
@@ -77,6 +81,13 @@ func loginHandler(a Authenticator, t *Throttle, proxies Proxies, log *slog.Logge
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, token)
 	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // validateHandler serves POST /validate: a Bearer token in, its claims out.

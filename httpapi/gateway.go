@@ -266,6 +266,12 @@ func (g *Gateway) download(w http.ResponseWriter, r *http.Request, c *auth.Claim
 	w.Header().Set("Cache-Control", "private, max-age=3600")
 	w = &idleWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: g.idle()}
 	if rs, ok := rc.(io.ReadSeeker); ok {
+		// Many small ranges cost far more to send than the file: past the
+		// cap, the whole file is the answer (RFC 9110 lets a server ignore
+		// Range).
+		if strings.Count(r.Header.Get("Range"), ",") >= maxRanges {
+			r.Header.Del("Range")
+		}
 		http.ServeContent(w, r, name, job.UpdatedAt, rs)
 		return
 	}
@@ -274,6 +280,9 @@ func (g *Gateway) download(w http.ResponseWriter, r *http.Request, c *auth.Claim
 		io.Copy(w, rc)
 	}
 }
+
+// maxRanges is the most byte ranges one download may ask for.
+const maxRanges = 16
 
 // ContentDisposition returns an attachment header naming name: an ASCII
 // fallback for old clients and the exact UTF-8 name (RFC 6266, RFC 8187).

@@ -123,7 +123,7 @@ func Middleware(h http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-ID")
-		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		if !plainRequestID(id) {
 			id = rand.Text()[:16]
 		}
 		w.Header().Set("X-Request-ID", id)
@@ -151,6 +151,18 @@ func Middleware(h http.Handler, log *slog.Logger) http.Handler {
 				"status", rec.status, "bytes", rec.bytes, "ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr)
 		}()
 		h.ServeHTTP(rec, r)
+	})
+}
+
+// plainRequestID reports whether a client's X-Request-ID may be logged as
+// given: short, and only letters, digits, '-', '_' and '.', so that it can
+// forge nothing in a log line.
+func plainRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	return !strings.ContainsFunc(id, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
 	})
 }
 

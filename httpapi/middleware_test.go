@@ -46,7 +46,10 @@ func TestMiddleware(t *testing.T) {
 		}
 	}
 	// A client's request id is kept if it is sane, replaced if not.
-	for id, keep := range map[string]bool{"abc-123": true, "bad id\x01": false, strings.Repeat("x", 100): false} {
+	for id, keep := range map[string]bool{
+		"abc-123": true, "7f3a.b_c": true, "bad id\x01": false, strings.Repeat("x", 100): false,
+		`x" level=ERROR msg=forged`: false, "a=b": false, "<script>": false, "ünïcode": false,
+	} {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest("GET", "/ok", nil)
 		r.Header.Set("X-Request-ID", id)
