@@ -19,6 +19,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,30 @@ var (
 	ErrNoAudio  = mp3converter.Errorf(mp3converter.EINVALID, "the video has no audio track")
 )
 
+// uploadFormats are the demuxers an upload may be read with: containers
+// holding their media themselves. Playlists and scripts that name other files
+// or URLs (hls, concat, image2, ...) are not on it, so ffprobe and ffmpeg
+// refuse an upload that is one, whatever its name.
+const uploadFormats = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,ogg,wav,mp3,aac,flac,asf"
+
+// inputOptions restrict how the input that follows is read: from a local
+// file only (no http, data, concat, subfile, crypto, ...), with one of
+// uploadFormats.
+func inputOptions() []string {
+	return []string{"-protocol_whitelist", "file", "-format_whitelist", uploadFormats}
+}
+
+// localFile returns path as an ffmpeg URL that can only mean a local file,
+// and the directory the tools are run in: the file's own, so that a relative
+// reference cannot leave it.
+func localFile(path string) (url, dir string, err error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", "", err
+	}
+	return "file:" + abs, filepath.Dir(abs), nil
+}
+
 func (c *Transcoder) ffmpeg() string  { return cmp.Or(c.FFmpeg, "ffmpeg") }
 func (c *Transcoder) ffprobe() string { return cmp.Or(c.FFprobe, "ffprobe") }
 
@@ -62,9 +87,15 @@ func (c *Transcoder) Probe(ctx context.Context, path string) (*mp3converter.Medi
 	} else if fi.Size() == 0 {
 		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID, "the file is empty"))
 	}
+	url, dir, err := localFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
 	var stderr tailBuffer
-	cmd := exec.CommandContext(ctx, c.ffprobe(), "-v", "error", "-print_format", "json",
-		"-show_format", "-show_streams", "--", path)
+	args := append([]string{"-v", "error", "-print_format", "json", "-show_format", "-show_streams"},
+		inputOptions()...)
+	cmd := exec.CommandContext(ctx, c.ffprobe(), append(args, "-i", url)...)
+	cmd.Dir = dir
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if ctx.Err() != nil {
@@ -135,8 +166,8 @@ func parseSeconds(s string) float64 {
 // dst as MP3: a stream copy when the audio is MP3 already, else LAME VBR at
 // the given quality. Progress goes to stdout as key=value lines.
 func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int) []string {
-	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-		"-i", src, "-map", "0:a:0", "-vn", "-sn", "-dn"}
+	args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, inputOptions()...)
+	args = append(args, "-i", src, "-map", "0:a:0", "-vn", "-sn", "-dn")
 	if info.AudioCodec == "mp3" {
 		args = append(args, "-c:a", "copy")
 	} else {
@@ -154,7 +185,16 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	if q <= 0 || q > 9 {
 		q = 2
 	}
-	cmd := exec.CommandContext(ctx, c.ffmpeg(), mp3Args(src, dst, info, q)...)
+	in, dir, err := localFile(src)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := localFile(dst)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, c.ffmpeg(), mp3Args(in, out, info, q)...)
+	cmd.Dir = dir
 	cmd.WaitDelay = 5 * time.Second
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
