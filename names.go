@@ -6,12 +6,25 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
-// NormalizeEmail trims and lower-cases an email address and checks that it
-// is a bare address. Errors are EINVALID.
+// NormalizeEmail applies Unicode NFKC to an email address, trims it, checks
+// that it is plain ASCII, case-folds it and checks that it is a bare address,
+// so that one account has one spelling: a full-width "ｆｕｌｌ@x.test" is
+// "full@x.test" and the Kelvin sign (U+212A) is "k". An address that still
+// holds a non-ASCII character after NFKC (a Cyrillic look-alike, a Turkish
+// İ) is refused: on ASCII, case folding is lower-casing, and no non-ASCII
+// letter is folded onto an ASCII one. Errors are EINVALID.
 func NormalizeEmail(email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
+	e := strings.TrimSpace(norm.NFKC.String(email))
+	for i := 0; i < len(e); i++ {
+		if e[i] >= utf8.RuneSelf {
+			return "", Errorf(EINVALID, "%q is not an email address", email)
+		}
+	}
+	e = strings.ToLower(e)
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || a.Name != "" {
 		return "", Errorf(EINVALID, "%q is not an email address", email)

@@ -63,6 +63,24 @@ func TestNormalizeEmail(t *testing.T) {
 		"no-at-sign":         "",
 		"":                   "",
 		"a@b.c, d@e.f":       "",
+		// Full-width forms fold to ASCII under NFKC.
+		"ｆｕｌｌ@x.test": "full@x.test",
+		"ＦＵＬＬ@Ｘ.ＴＥＳＴ": "full@x.test",
+		// The Kelvin sign is a capital K under NFKC, then k.
+		"\u212Aate@x.test":      "kate@x.test",
+		"Mi\u212Aa@Example.COM": "mika@example.com",
+		// Mixed case.
+		"MiXeD.CaSe@ExAmPlE.oRg": "mixed.case@example.org",
+		// Look-alikes and other non-ASCII letters are refused.
+		"\u0430nn@example.com":  "", // Cyrillic а
+		"ann@ex\u0430mple.com":  "", // Cyrillic а in the domain
+		"\u0410NN@example.com":  "", // Cyrillic А, lower-cases to а
+		"j\u00f6rg@example.com": "",
+		"ann@b\u00fccher.de":    "",
+		"\u0131nes@example.com": "",                // dotless ı
+		"\u0130nes@example.com": "",                // Turkish İ
+		"ann\u200b@example.com": "",                // zero-width space
+		"\u3000ann@example.com": "ann@example.com", // ideographic space is a space
 	} {
 		got, err := mp3converter.NormalizeEmail(in)
 		if (err != nil) != (want == "") || got != want {

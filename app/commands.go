@@ -139,6 +139,9 @@ func addUser(ctx context.Context, users mp3converter.UserStore, email string, ad
 	if len(password) < auth.MinPasswordLength {
 		return UsageError{fmt.Errorf("user add: password shorter than %d characters", auth.MinPasswordLength)}
 	}
+	if len(password) > auth.MaxPasswordBytes {
+		return UsageError{fmt.Errorf("user add: password longer than %d bytes", auth.MaxPasswordBytes)}
+	}
 	hash, err := (&auth.Service{}).HashPassword(password)
 	if err != nil {
 		return err

@@ -37,6 +37,10 @@ const MinSecretLength = 16
 // MinPasswordLength is the shortest password an account may have.
 const MinPasswordLength = 8
 
+// MaxPasswordBytes is the longest password, in bytes, an account may have:
+// bcrypt ignores the bytes past it, so a longer one would let any suffix in.
+const MaxPasswordBytes = 72
+
 // Claims are the JWT's claims: the seed's, and one of ours.
 type Claims struct {
 	Username string `json:"username"`
@@ -79,10 +83,11 @@ func (s *Service) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// HashPassword returns a bcrypt hash of password.
+// HashPassword returns a bcrypt hash of password. A password over
+// MaxPasswordBytes is refused with an EINVALID error.
 func (s *Service) HashPassword(password string) (string, error) {
-	if len(password) > 72 {
-		return "", mp3converter.Errorf(mp3converter.EINVALID, "password is longer than 72 bytes")
+	if len(password) > MaxPasswordBytes {
+		return "", mp3converter.Errorf(mp3converter.EINVALID, "password longer than %d bytes", MaxPasswordBytes)
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cost())
 	if err != nil {
@@ -107,10 +112,16 @@ func isBcrypt(hash string) bool {
 }
 
 // Login checks email and password and returns a signed token. Errors:
-// ErrMissingCredentials, ErrInvalidCredentials, or an internal one.
+// ErrMissingCredentials, ErrInvalidCredentials, or an internal one. A
+// password over MaxPasswordBytes never matches: bcrypt would compare only its
+// first 72 bytes.
 func (s *Service) Login(ctx context.Context, email, password string) (string, error) {
 	if email == "" || password == "" {
 		return "", ErrMissingCredentials
+	}
+	if len(password) > MaxPasswordBytes {
+		s.burnTime(password) // as long as a real check
+		return "", ErrInvalidCredentials
 	}
 	email, err := mp3converter.NormalizeEmail(email)
 	if err != nil {

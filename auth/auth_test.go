@@ -175,3 +175,61 @@ func TestVerify(t *testing.T) {
 		t.Errorf("deleted user's token: %v", err)
 	}
 }
+
+// bcrypt reads only a password's first 72 bytes, so a longer one is refused
+// when set and never matches at login.
+func TestPasswordLength(t *testing.T) {
+	s, users := newService(t)
+	ctx := context.Background()
+	p72 := strings.Repeat("p", auth.MaxPasswordBytes)
+	for _, tt := range []struct {
+		name, password string
+		ok             bool
+	}{
+		{"short", "x", true},
+		{"72 bytes", p72, true},
+		{"73 bytes", p72 + "q", false},
+		{"71 ASCII + 2-byte rune", p72[:71] + "é", false},
+		{"long", strings.Repeat("p", 1000), false},
+	} {
+		h, err := s.HashPassword(tt.password)
+		if tt.ok {
+			if err != nil || bcrypt.CompareHashAndPassword([]byte(h), []byte(tt.password)) != nil {
+				t.Errorf("%s: HashPassword = %q, %v", tt.name, h, err)
+			}
+			continue
+		}
+		if mp3converter.ErrorCode(err) != mp3converter.EINVALID || !strings.Contains(err.Error(), "password longer than 72 bytes") {
+			t.Errorf("%s: HashPassword err = %v, want EINVALID \"password longer than 72 bytes\"", tt.name, err)
+		}
+	}
+
+	h, err := s.HashPassword(p72)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := users.CreateUser(ctx, &mp3converter.User{Email: "long@example.com", PasswordHash: h}); err != nil {
+		t.Fatal(err)
+	}
+	// A seed row whose plain-text password is over the limit.
+	if err := users.CreateUser(ctx, &mp3converter.User{Email: "seedlong@example.com", PasswordHash: p72 + "q"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		email, password string
+		want            error
+	}{
+		{"long@example.com", p72, nil},
+		{"long@example.com", p72 + "q", auth.ErrInvalidCredentials},
+		{"long@example.com", p72 + "anything at all", auth.ErrInvalidCredentials},
+		{"long@example.com", p72[:71], auth.ErrInvalidCredentials},
+		{"seedlong@example.com", p72 + "q", auth.ErrInvalidCredentials},
+		{"ann@example.com", "correct horse" + strings.Repeat(" ", 70), auth.ErrInvalidCredentials},
+		{"nobody@example.com", p72 + "q", auth.ErrInvalidCredentials},
+	} {
+		_, err := s.Login(ctx, tt.email, tt.password)
+		if err != tt.want && !errors.Is(err, tt.want) {
+			t.Errorf("Login(%q, %d bytes) = %v, want %v", tt.email, len(tt.password), err, tt.want)
+		}
+	}
+}

@@ -241,7 +241,7 @@ func (g *Gateway) download(w http.ResponseWriter, r *http.Request, c *auth.Claim
 		return
 	}
 	job, err := g.Jobs.JobByMP3(r.Context(), fid)
-	if errors.Is(err, mp3converter.ErrNotFound) || err == nil && (!mayRead(c, job) || job.Status != mp3converter.JobDone) {
+	if errors.Is(err, mp3converter.ErrNotFound) || err == nil && (!mayTouch(c, job) || job.Status != mp3converter.JobDone) {
 		Error(w, r, g.Logger, errNotFound)
 		return
 	}
@@ -304,7 +304,11 @@ func ContentDisposition(name string) string {
 	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, fallback, ext.String())
 }
 
-func mayRead(c *auth.Claims, j *mp3converter.Job) bool { return c.SiteAdmin || j.Owner == c.Username }
+func mayRead(c *auth.Claims, j *mp3converter.Job) bool { return c.SiteAdmin || mayTouch(c, j) }
+
+// mayTouch says whether c may download or delete j's files: its owner
+// only. An admin reads every job's record, never another user's media.
+func mayTouch(c *auth.Claims, j *mp3converter.Job) bool { return j.Owner == c.Username }
 
 // jobJSON is a job as the API shows it.
 type jobJSON struct {
@@ -382,7 +386,7 @@ func (g *Gateway) listJobs(w http.ResponseWriter, r *http.Request, c *auth.Claim
 
 // getJob serves GET /jobs/{id}.
 func (g *Gateway) getJob(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
-	job, err := g.ownJob(r, c)
+	job, err := g.ownJob(r, c, mayRead)
 	if err != nil {
 		Error(w, r, g.Logger, err)
 		return
@@ -392,7 +396,7 @@ func (g *Gateway) getJob(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 
 // deleteJob serves DELETE /jobs/{id}: the job and its files go.
 func (g *Gateway) deleteJob(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
-	job, err := g.ownJob(r, c)
+	job, err := g.ownJob(r, c, mayTouch)
 	if err == nil {
 		err = mp3converter.DeleteJobAndFiles(r.Context(), g.Jobs, g.Videos, g.MP3s, job)
 	}
@@ -409,13 +413,13 @@ func (g *Gateway) deleteJob(w http.ResponseWriter, r *http.Request, c *auth.Clai
 
 // ownJob loads the job named in the path if the caller may see it; anyone
 // else's job is not found, so that ids cannot be probed.
-func (g *Gateway) ownJob(r *http.Request, c *auth.Claims) (*mp3converter.Job, error) {
+func (g *Gateway) ownJob(r *http.Request, c *auth.Claims, may func(*auth.Claims, *mp3converter.Job) bool) (*mp3converter.Job, error) {
 	id := strings.ToLower(r.PathValue("id"))
 	if !mp3converter.ValidID(id) {
 		return nil, errNoJob
 	}
 	job, err := g.Jobs.Job(r.Context(), id)
-	if errors.Is(err, mp3converter.ErrNotFound) || err == nil && !mayRead(c, job) {
+	if errors.Is(err, mp3converter.ErrNotFound) || err == nil && !may(c, job) {
 		return nil, errNoJob
 	}
 	return job, err

@@ -47,6 +47,7 @@ func TestUserCommands(t *testing.T) {
 		{"long-enough\n", []string{"--email", "bob@example.com"}, "--password-stdin"},
 		{"long-enough\n", []string{"--email", "not-an-email", "--password-stdin"}, "not an email address"},
 		{"long-enough\n", []string{"--email", "bob@example.com", "--password-stdin", "extra"}, "unexpected argument"},
+		{strings.Repeat("p", 73) + "\n", []string{"--email", "bob@example.com", "--password-stdin"}, "longer than 72 bytes"},
 	} {
 		code, _, errs := runCmd(t, tt.stdin, append([]string{"user", "add", "--data-dir", dir}, tt.args...)...)
 		if code != 2 || !strings.Contains(errs, tt.want) {

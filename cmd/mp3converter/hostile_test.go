@@ -67,3 +67,57 @@ func TestHostileRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminRights: an admin reads every job's record, as the docs say, but
+// neither downloads nor deletes another user's files.
+func TestAdminRights(t *testing.T) {
+	srv := startServe(t, testConfig(t))
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	srv.addUser(t, "root@example.com", "root-password", true)
+	ann := login(t, srv.URL, "ann@example.com", "ann-password")
+	root := login(t, srv.URL, "root@example.com", "root-password")
+	j := ann.waitJob(ann.upload(testmedia.Make(t, testmedia.MKV, 1), "a.mkv").JobID, time.Minute)
+	if j.Status != "done" {
+		t.Fatalf("job %s", j.Status)
+	}
+	if _, code := root.job(j.ID); code != 200 {
+		t.Errorf("an admin reading another user's job: %d, want 200", code)
+	}
+	if all := root.jobs("?all=true"); len(all) != 1 {
+		t.Errorf("an admin's ?all=true lists %d jobs, want 1", len(all))
+	}
+	if resp, _ := do(t, root.request("GET", "/download?fid="+*j.MP3FID, nil)); resp.StatusCode != 404 {
+		t.Errorf("an admin downloading another user's MP3: %d, want 404", resp.StatusCode)
+	}
+	if resp, _ := do(t, root.request("DELETE", "/jobs/"+j.ID, nil)); resp.StatusCode != 404 {
+		t.Errorf("an admin deleting another user's job: %d, want 404", resp.StatusCode)
+	}
+	if got, code := ann.job(j.ID); code != 200 || got.Status != "done" {
+		t.Errorf("the owner's job after the admin's tries: %d %s", code, got.Status)
+	}
+}
+
+// TestOneAccountPerPerson: look-alike spellings of an email reach the one
+// account (full-width forms, the Kelvin sign, case), confusables from other
+// scripts are refused, and bcrypt's 72-byte limit cannot be used to log in
+// with a suffix.
+func TestOneAccountPerPerson(t *testing.T) {
+	srv := startServe(t, testConfig(t))
+	srv.addUser(t, "kelvin@example.com", "kelvin-password", false)
+	for _, email := range []string{"kelvin@example.com", "\u212Aelvin@example.com", "ｋｅｌｖｉｎ@ｅｘａｍｐｌｅ.ｃｏｍ", "KELVIN@Example.COM"} {
+		if resp := tryLogin(t, srv.URL, email, "kelvin-password", ""); resp.StatusCode != 200 {
+			t.Errorf("login as %q: %d, want 200 (the same account)", email, resp.StatusCode)
+		}
+	}
+	if resp := tryLogin(t, srv.URL, "k\u0435lvin@example.com", "kelvin-password", ""); resp.StatusCode != 401 {
+		t.Errorf("login with a Cyrillic look-alike: %d, want 401", resp.StatusCode)
+	}
+	long := strings.Repeat("x", 72)
+	srv.addUser(t, "long@example.com", long, false)
+	if resp := tryLogin(t, srv.URL, "long@example.com", long+"-any-suffix", ""); resp.StatusCode != 401 {
+		t.Errorf("a 72-byte password with a suffix: %d, want 401", resp.StatusCode)
+	}
+	if resp := tryLogin(t, srv.URL, "long@example.com", long, ""); resp.StatusCode != 200 {
+		t.Errorf("the 72-byte password: %d, want 200", resp.StatusCode)
+	}
+}
