@@ -56,7 +56,7 @@ func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var email string
 	var admin, passwordStdin bool
 	f := NewFlags("user "+args[0], stderr)
-	f.Settings(&c, "user", Named("data-dir", "database-url"))
+	f.Settings(&c, "user", Named("data-dir", "database-url", "storage-url"))
 	switch args[0] {
 	case "add":
 		f.StringVar(&email, "email", "", "the user's email address")
@@ -72,18 +72,18 @@ func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	c.DatabaseURL = cmp.Or(c.DatabaseURL, seedDatabaseURL())
-	users, closeUsers, err := openUsers(ctx, &c)
+	a, err := openAccounts(ctx, &c)
 	if err != nil {
 		return err
 	}
-	defer closeUsers()
+	defer a.close()
 	switch args[0] {
 	case "list":
-		return listUsers(ctx, users, stdout)
+		return listUsers(ctx, a.users, stdout)
 	case "delete":
-		return deleteUser(ctx, users, email, stdout)
+		return deleteUser(ctx, a, email, stdout)
 	}
-	return addUser(ctx, users, email, admin, passwordStdin, stdin, stdout)
+	return addUser(ctx, a.users, email, admin, passwordStdin, stdin, stdout)
 }
 
 func listUsers(ctx context.Context, users mp3converter.UserStore, stdout io.Writer) error {
@@ -109,17 +109,37 @@ func listUsers(ctx context.Context, users mp3converter.UserStore, stdout io.Writ
 	return tw.Flush()
 }
 
-func deleteUser(ctx context.Context, users mp3converter.UserStore, email string, stdout io.Writer) error {
+// deleteUser deletes an account with its jobs and their files, so that a
+// new account with the same email starts with nothing. Its tokens stop
+// working: they name the deleted account.
+func deleteUser(ctx context.Context, a *accounts, email string, stdout io.Writer) error {
 	e, err := mp3converter.NormalizeEmail(email)
 	if err != nil {
 		return UsageError{fmt.Errorf("--email: %w", err)}
 	}
-	if err := users.DeleteUser(ctx, e); errors.Is(err, mp3converter.ErrNotFound) {
+	if _, err := a.users.UserByEmail(ctx, e); errors.Is(err, mp3converter.ErrNotFound) {
 		return fmt.Errorf("no user %s", e)
 	} else if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "deleted %s; their tokens no longer work\n", e)
+	jobs, err := a.jobs.ListJobs(ctx, mp3converter.JobFilter{Owner: e})
+	if err != nil {
+		return err
+	}
+	if len(jobs) > 0 && a.videos == nil {
+		return UsageError{fmt.Errorf("user delete: %s has %d jobs whose files are in GridFS; set MP3CONVERTER_STORAGE_URL so that they go with the account", e, len(jobs))}
+	}
+	for _, j := range jobs {
+		if err := mp3converter.DeleteJobAndFiles(ctx, a.jobs, a.videos, a.mp3s, j); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
+			return fmt.Errorf("delete job %s of %s: %w", j.ID, e, err)
+		}
+	}
+	if err := a.users.DeleteUser(ctx, e); errors.Is(err, mp3converter.ErrNotFound) {
+		return fmt.Errorf("no user %s", e)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted %s with %d jobs and their files; their tokens no longer work\n", e, len(jobs))
 	return nil
 }
 

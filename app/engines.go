@@ -155,22 +155,51 @@ func openSQLite(ctx context.Context, dataDir string) (*sqlite.DB, error) {
 	return sqlite.Open(ctx, filepath.Join(dataDir, "mp3converter.db"))
 }
 
-// openUsers opens the user store of the operator commands: MySQL when a
-// database URL is set, else serve's SQLite in the data dir. It does not
-// take the data dir's lock, so that it works beside a running serve.
-func openUsers(ctx context.Context, c *Config) (mp3converter.UserStore, func(), error) {
-	if c.DatabaseURL != "" {
-		db, err := mysql.Open(ctx, c.DatabaseURL)
+// accounts are what the user commands work on: users, and the jobs and
+// files that go with an account when it is deleted.
+type accounts struct {
+	users        mp3converter.UserStore
+	jobs         mp3converter.JobStore
+	videos, mp3s mp3converter.BlobStore // nil on MySQL without a storage URL
+	close        func()
+}
+
+// openAccounts opens them for the operator commands: MySQL (and GridFS when
+// a storage URL is set) when a database URL is set, else serve's data dir.
+// It does not take the data dir's lock, so that it works beside a running
+// serve.
+func openAccounts(ctx context.Context, c *Config) (*accounts, error) {
+	if c.DatabaseURL == "" {
+		db, err := openSQLite(ctx, c.DataDir)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return db.Users, func() { db.Close() }, nil
+		a := &accounts{users: db.Users, jobs: db.Jobs, close: func() { db.Close() }}
+		a.videos, err = localfs.Open(filepath.Join(c.DataDir, "videos"))
+		if err == nil {
+			a.mp3s, err = localfs.Open(filepath.Join(c.DataDir, "mp3s"))
+		}
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		return a, nil
 	}
-	db, err := openSQLite(ctx, c.DataDir)
+	db, err := mysql.Open(ctx, c.DatabaseURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return db.Users, func() { db.Close() }, nil
+	a := &accounts{users: db.Users, jobs: db.Jobs, close: func() { db.Close() }}
+	if c.StorageURL != "" {
+		client, err := gridfs.Connect(ctx, c.StorageURL)
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		a.videos, a.mp3s = gridfs.New(client, "videos"), gridfs.New(client, "mp3s")
+		a.close = func() { client.Disconnect(context.Background()); db.Close() }
+	}
+	return a, nil
 }
 
 // openDeadLetters opens the dead letters of the operator commands:

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -180,6 +181,8 @@ func (s *Service) Issue(u *mp3converter.User) (string, error) {
 		Admin:     true,
 		SiteAdmin: u.Admin,
 		RegisteredClaims: jwt.RegisteredClaims{
+			// The account, not just its email: a token outlives neither.
+			Subject:   strconv.FormatInt(u.ID, 10),
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
@@ -215,6 +218,12 @@ func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		// A token of a deleted account must not work for a new one with the
+		// same email. Ids are never reused. Tokens of the original auth have
+		// no subject; they name an email only.
+		if c.Subject != "" && c.Subject != strconv.FormatInt(u.ID, 10) {
+			return nil, ErrInvalidToken
 		}
 		c.SiteAdmin = u.Admin
 	} else {

@@ -121,3 +121,43 @@ func TestOneAccountPerPerson(t *testing.T) {
 		t.Errorf("the 72-byte password: %d, want 200", resp.StatusCode)
 	}
 }
+
+// TestDeletedAccount: deleting an account deletes its jobs and files and
+// revokes its tokens; a new account with the same email (any case) starts
+// with nothing and the old token stays refused.
+func TestDeletedAccount(t *testing.T) {
+	cfg := testConfig(t)
+	srv := startServe(t, cfg)
+	add := func(email string) {
+		t.Helper()
+		if code, _, errs := runCmd(t, "ann-password\n", "user", "add", "--data-dir", cfg.DataDir, "--email", email, "--password-stdin"); code != 0 {
+			t.Fatalf("user add %s: %s", email, errs)
+		}
+	}
+	add("ann@example.com")
+	old := login(t, srv.URL, "ann@example.com", "ann-password")
+	j := old.waitJob(old.upload(testmedia.Make(t, testmedia.MKV, 1), "a.mkv").JobID, time.Minute)
+	if j.Status != "done" {
+		t.Fatalf("job %s", j.Status)
+	}
+	code, out, errs := runCmd(t, "", "user", "delete", "--data-dir", cfg.DataDir, "--email", "ann@example.com")
+	if code != 0 || !strings.Contains(out, "1 jobs") {
+		t.Fatalf("user delete: %d %q %q", code, out, errs)
+	}
+	if n := countFiles(t, cfg.DataDir, "mp3s") + countFiles(t, cfg.DataDir, "videos"); n != 0 {
+		t.Errorf("%d files of the deleted account are left", n)
+	}
+	add("ANN@Example.com")
+	for _, path := range []string{"/jobs", "/jobs/" + j.ID, "/download?fid=" + *j.MP3FID} {
+		if resp, _ := do(t, old.request("GET", path, nil)); resp.StatusCode != 401 {
+			t.Errorf("the deleted account's token on %s: %d, want 401", path, resp.StatusCode)
+		}
+	}
+	fresh := login(t, srv.URL, "ann@example.com", "ann-password")
+	if jobs := fresh.jobs(""); len(jobs) != 0 {
+		t.Errorf("the new account sees %d jobs of the old one", len(jobs))
+	}
+	if resp, _ := do(t, fresh.request("GET", "/download?fid="+*j.MP3FID, nil)); resp.StatusCode != 404 {
+		t.Errorf("the new account downloading the old MP3: %d, want 404", resp.StatusCode)
+	}
+}
