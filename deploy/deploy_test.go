@@ -83,6 +83,7 @@ type manifests struct {
 	secrets      map[string]*corev1.Secret
 	ingresses    map[string]*networkingv1.Ingress
 	claims       map[string]*corev1.PersistentVolumeClaim
+	policies     map[string]*networkingv1.NetworkPolicy
 }
 
 // object is any rendered object, for the checks that apply to all kinds.
@@ -112,6 +113,7 @@ func render(t testing.TB, dir string) *manifests {
 		secrets:      map[string]*corev1.Secret{},
 		ingresses:    map[string]*networkingv1.Ingress{},
 		claims:       map[string]*corev1.PersistentVolumeClaim{},
+		policies:     map[string]*networkingv1.NetworkPolicy{},
 	}
 	for _, res := range rm.Resources() {
 		data, err := res.MarshalJSON()
@@ -134,6 +136,8 @@ func render(t testing.TB, dir string) *manifests {
 			err = add(m, m.secrets, res.GetKind(), data, func(o *corev1.Secret) *metav1.ObjectMeta { return &o.ObjectMeta })
 		case "networking.k8s.io/v1 Ingress":
 			err = add(m, m.ingresses, res.GetKind(), data, func(o *networkingv1.Ingress) *metav1.ObjectMeta { return &o.ObjectMeta })
+		case "networking.k8s.io/v1 NetworkPolicy":
+			err = add(m, m.policies, res.GetKind(), data, func(o *networkingv1.NetworkPolicy) *metav1.ObjectMeta { return &o.ObjectMeta })
 		case "v1 PersistentVolumeClaim":
 			err = add(m, m.claims, res.GetKind(), data, func(o *corev1.PersistentVolumeClaim) *metav1.ObjectMeta { return &o.ObjectMeta })
 		default:
@@ -363,8 +367,46 @@ func TestManifests(t *testing.T) {
 		{"Secrets", checkSecrets},
 		{"Ingress", checkIngress},
 		{"RabbitMQ", checkRabbitMQ},
+		{"TrustedProxies", checkTrustedProxies},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t, m) })
+	}
+}
+
+// checkTrustedProxies: a role that believes X-Forwarded-For from the pod
+// network accepts connections only from its proxy: the gateway from the
+// ingress controller's namespace, auth from the gateways.
+func checkTrustedProxies(t *testing.T, m *manifests) {
+	for role, wantFrom := range map[string]func(networkingv1.NetworkPolicyPeer) bool{
+		"gateway": func(p networkingv1.NetworkPolicyPeer) bool {
+			return p.PodSelector == nil && p.IPBlock == nil && p.NamespaceSelector != nil &&
+				p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "ingress-nginx"
+		},
+		"auth": func(p networkingv1.NetworkPolicyPeer) bool {
+			return p.NamespaceSelector == nil && p.IPBlock == nil && p.PodSelector != nil &&
+				p.PodSelector.MatchLabels["app.kubernetes.io/name"] == "gateway"
+		},
+	} {
+		var found bool
+		for _, np := range m.policies {
+			if np.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"] != role {
+				continue
+			}
+			found = true
+			for _, rule := range np.Spec.Ingress {
+				if len(rule.From) == 0 {
+					t.Errorf("NetworkPolicy %s lets every source reach %s", np.Name, role)
+				}
+				for _, from := range rule.From {
+					if !wantFrom(from) {
+						t.Errorf("NetworkPolicy %s lets %+v reach %s", np.Name, from, role)
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no NetworkPolicy limits who reaches %s, which trusts X-Forwarded-For", role)
+		}
 	}
 }
 

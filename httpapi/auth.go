@@ -51,32 +51,24 @@ func loginHandler(a Authenticator, t *Throttle, proxies Proxies, log *slog.Logge
 			return
 		}
 		addr := proxies.ClientAddr(r)
-		account := "account:" + strings.ToLower(strings.TrimSpace(email))
-		keys := []string{account, "addr:" + addr}
-		if t != nil {
-			if wait := t.Wait(keys...); wait > 0 {
-				log.Warn("LoginThrottled", "request_id", requestID(r.Context()), "client", addr)
-				Error(w, r, log, tooMany(wait))
-				return
-			}
-		}
-		token, err := a.Login(withClientAddr(r.Context(), addr), email, password)
+		account, err := mp3converter.NormalizeEmail(email)
 		if err != nil {
-			if errors.Is(err, auth.ErrInvalidCredentials) {
-				// Never the password; the account as typed, cut short.
-				log.Warn("LoginFailed", "request_id", requestID(r.Context()), "account", truncate(email, 254), "client", addr)
-				if t != nil {
-					t.Fail(keys...)
-				}
-			}
+			account = strings.ToLower(strings.TrimSpace(email)) // still counted
+		}
+		token, err := login(r.Context(), a, t, account, addr, email, password)
+		if errors.Is(err, errThrottled) {
+			log.Warn("LoginThrottled", "request_id", requestID(r.Context()), "account", truncate(email, 254), "client", addr)
+		}
+		if errors.Is(err, auth.ErrInvalidCredentials) {
+			// Never the password; the account as typed, cut short.
+			log.Warn("LoginFailed", "request_id", requestID(r.Context()), "account", truncate(email, 254), "client", addr)
+		}
+		if err != nil {
 			if mp3converter.ErrorCode(err) == mp3converter.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
 			}
 			Error(w, r, log, err)
 			return
-		}
-		if t != nil {
-			t.Forget(account)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, token)
@@ -88,6 +80,35 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// errThrottled marks a login refused by the throttle.
+var errThrottled = errors.New("throttled")
+
+// login checks a password within the throttle's limits: the attempt is
+// reserved before the check and waits for a turn among the checks running.
+func login(ctx context.Context, a Authenticator, t *Throttle, account, addr, email, password string) (string, error) {
+	if t == nil {
+		return a.Login(withClientAddr(ctx, addr), email, password)
+	}
+	attempt, wait := t.Reserve(LoginKeys(account, addr)...)
+	if attempt == nil {
+		return "", fmt.Errorf("%w: %w", errThrottled, tooMany(wait))
+	}
+	end, err := t.Check(ctx, account)
+	if err != nil {
+		attempt.Cancel()
+		return "", err
+	}
+	token, err := a.Login(withClientAddr(ctx, addr), email, password)
+	end()
+	switch {
+	case err == nil:
+		attempt.Succeeded()
+	case !errors.Is(err, auth.ErrInvalidCredentials):
+		attempt.Cancel() // not the password's fault: an outage, say
+	}
+	return token, err
 }
 
 // validateHandler serves POST /validate: a Bearer token in, its claims out.

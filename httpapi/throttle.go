@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,24 +15,42 @@ import (
 	"github.com/mp3converter/mp3converter"
 )
 
-// Throttle counts failed logins by key (an account, a client address) and
-// refuses further attempts once a key has too many failures in its window:
-// password guessing gets a handful of tries per quarter hour, and a client
-// spraying many accounts is stopped by its address. Counts live in memory,
-// per process.
+// Throttle limits password checks. An attempt is reserved before its
+// password is checked, so parallel attempts cannot all slip past the count:
+//
+//   - per account and client address: a few failures per quarter hour, so
+//     that a stranger guessing from elsewhere cannot lock the owner out;
+//   - per client address: a client spraying many accounts is stopped;
+//   - at most a few checks run at once per account and in all, so that a
+//     flood of guesses neither uses every core nor delays everyone's login.
+//
+// Counts live in memory, per process.
 type Throttle struct {
-	PerAccount int           // failures allowed per account in Window (5)
+	PerAccount int           // failures allowed per (account, client address) in Window (5)
 	PerAddress int           // failures allowed per client address in Window (20)
 	Window     time.Duration // 15 minutes
-	Now        func() time.Time
+	// Checks and ChecksPerAccount bound the password checks running at once,
+	// in all and for one account (defaults: 2 per CPU, and 2).
+	Checks           int
+	ChecksPerAccount int
+	Now              func() time.Time
 
 	mu       sync.Mutex
 	failures map[string][]time.Time
+	inFlight map[string]int // password checks running, by account
+	running  int
+	freed    chan struct{} // closed and replaced when a check ends
 }
 
 // NewThrottle returns a throttle with the defaults.
 func NewThrottle() *Throttle {
-	return &Throttle{PerAccount: 5, PerAddress: 20, Window: 15 * time.Minute}
+	return &Throttle{PerAccount: 5, PerAddress: 20, Window: 15 * time.Minute,
+		Checks: 2 * runtime.NumCPU(), ChecksPerAccount: 2}
+}
+
+// LoginKeys are the keys a login attempt counts against.
+func LoginKeys(account, addr string) []string {
+	return []string{"login:" + account + "|" + addr, "addr:" + addr}
 }
 
 func (t *Throttle) now() time.Time {
@@ -63,11 +83,8 @@ func (t *Throttle) recent(key string, now time.Time) []time.Time {
 	return fs
 }
 
-// Wait returns how long until keys may try again; 0 if they may now.
-func (t *Throttle) Wait(keys ...string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
+// wait is how long until keys may try again; callers hold mu.
+func (t *Throttle) wait(now time.Time, keys []string) time.Duration {
 	var wait time.Duration
 	for _, k := range keys {
 		fs := t.recent(k, now)
@@ -79,8 +96,11 @@ func (t *Throttle) Wait(keys ...string) time.Duration {
 	return wait
 }
 
-// Fail records a failed attempt for keys.
-func (t *Throttle) Fail(keys ...string) {
+// Reserve counts an attempt against keys as a failure before it is tried,
+// and returns it. When a key is at its limit it reserves nothing and
+// returns how long to wait. A failed attempt needs nothing more; see
+// Attempt for the other outcomes.
+func (t *Throttle) Reserve(keys ...string) (*Attempt, time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.failures == nil {
@@ -92,20 +112,82 @@ func (t *Throttle) Fail(keys ...string) {
 			t.recent(k, now)
 		}
 	}
+	if w := t.wait(now, keys); w > 0 {
+		return nil, w
+	}
 	for _, k := range keys {
-		fs := append(t.recent(k, now), now)
-		if n := t.limit(k); len(fs) > n {
-			fs = fs[len(fs)-n:]
+		t.failures[k] = append(t.failures[k], now)
+	}
+	return &Attempt{t: t, keys: keys, at: now}, 0
+}
+
+// Attempt is a reserved login attempt.
+type Attempt struct {
+	t    *Throttle
+	keys []string
+	at   time.Time
+}
+
+// Cancel takes the reservation back: the password was never checked.
+func (a *Attempt) Cancel() {
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	for _, k := range a.keys {
+		if fs := a.t.failures[k]; slices.Contains(fs, a.at) {
+			a.t.failures[k] = slices.Delete(fs, slices.Index(fs, a.at), slices.Index(fs, a.at)+1)
 		}
-		t.failures[k] = fs
 	}
 }
 
-// Forget clears a key's failures, after a successful login.
-func (t *Throttle) Forget(key string) {
+// Succeeded takes the reservation back and forgets the account's failures
+// from this address; the address keeps its other failures.
+func (a *Attempt) Succeeded() {
+	a.Cancel()
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	for _, k := range a.keys {
+		if !strings.HasPrefix(k, "addr:") {
+			delete(a.t.failures, k)
+		}
+	}
+}
+
+// Check waits for a turn to check a password of account, within the caps
+// on checks running at once, and returns the func that ends the turn. It
+// returns ctx's error if the client gives up first.
+func (t *Throttle) Check(ctx context.Context, account string) (end func(), err error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.failures, key)
+	for t.running >= max(t.Checks, 1) || t.inFlight[account] >= max(t.ChecksPerAccount, 1) {
+		if t.freed == nil {
+			t.freed = make(chan struct{})
+		}
+		freed := t.freed
+		t.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		t.mu.Lock()
+	}
+	if t.inFlight == nil {
+		t.inFlight = map[string]int{}
+	}
+	t.running++
+	t.inFlight[account]++
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.running--
+		if t.inFlight[account]--; t.inFlight[account] <= 0 {
+			delete(t.inFlight, account)
+		}
+		if t.freed != nil {
+			close(t.freed)
+			t.freed = nil
+		}
+	}, nil
 }
 
 // retryAfterError is a refusal that says when to try again.

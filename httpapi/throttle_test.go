@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -9,41 +12,92 @@ import (
 func TestThrottle(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	th := &Throttle{PerAccount: 3, PerAddress: 5, Window: 10 * time.Minute, Now: func() time.Time { return now }}
-	ann, bob, addr := "account:ann", "account:bob", "addr:192.0.2.1"
-
+	ann, bob := LoginKeys("ann", "192.0.2.1"), LoginKeys("bob", "192.0.2.1")
+	fail := func(keys []string) time.Duration {
+		t.Helper()
+		a, w := th.Reserve(keys...)
+		if a == nil && w == 0 {
+			t.Fatal("Reserve returned neither an attempt nor a wait")
+		}
+		return w
+	}
 	for i := 0; i < 3; i++ {
-		if w := th.Wait(ann, addr); w != 0 {
+		if w := fail(ann); w != 0 {
 			t.Fatalf("attempt %d throttled already (%v)", i+1, w)
 		}
-		th.Fail(ann, addr)
 		now = now.Add(time.Minute)
 	}
-	// Three failures at 0, 1 and 2 minutes: ann waits until the first
-	// leaves the window at 10 minutes; it is now 3 minutes.
-	if w := th.Wait(ann, addr); w != 7*time.Minute {
-		t.Errorf("after 3 failures Wait = %v, want 7m", w)
+	// Three failures at 0, 1 and 2 minutes: ann waits from this address
+	// until the first leaves the window at 10 minutes; it is now 3 minutes.
+	if a, w := th.Reserve(ann...); a != nil || w != 7*time.Minute {
+		t.Errorf("after 3 failures: %v, wait %v; want 7m", a, w)
 	}
-	if w := th.Wait(bob); w != 0 {
-		t.Errorf("another account is throttled: %v", w)
+	// Ann from her own address is not held up by failures elsewhere.
+	if a, w := th.Reserve(LoginKeys("ann", "198.51.100.7")...); a == nil {
+		t.Errorf("ann from another address waits %v", w)
+	} else {
+		a.Succeeded()
 	}
 	// The address has room for two more failures, on another account.
-	th.Fail(bob, addr)
-	th.Fail(bob, addr)
-	if w := th.Wait(bob, addr); w != 7*time.Minute {
-		t.Errorf("address after 5 failures: Wait = %v, want 7m (first failure at 0)", w)
+	fail(bob)
+	fail(bob)
+	if _, w := th.Reserve(bob...); w != 7*time.Minute {
+		t.Errorf("address after 5 failures: wait %v, want 7m (first failure at 0)", w)
 	}
-	if w := th.Wait("account:carol", "addr:192.0.2.2"); w != 0 {
+	if a, w := th.Reserve(LoginKeys("carol", "192.0.2.2")...); a == nil {
 		t.Errorf("an unrelated client is throttled: %v", w)
+	} else {
+		a.Cancel()
 	}
 	now = now.Add(7 * time.Minute)
-	if w := th.Wait(ann); w != 0 {
-		t.Errorf("after the window, ann still waits %v", w)
+	a, w := th.Reserve(ann...)
+	if a == nil {
+		t.Fatalf("after the window, ann still waits %v", w)
 	}
-	th.Fail(ann)
-	th.Forget(ann)
-	if w := th.Wait(ann); w != 0 {
-		t.Errorf("Forget did not clear: %v", w)
+	// A success clears ann's failures from the address.
+	a.Succeeded()
+	if got := len(th.failures[ann[0]]); got != 0 {
+		t.Errorf("%d failures left after a success", got)
 	}
+}
+
+// TestThrottleReservesFirst: parallel attempts cannot all pass the count,
+// and no more checks run at once than the caps allow.
+func TestThrottleReservesFirst(t *testing.T) {
+	th := &Throttle{PerAccount: 5, PerAddress: 20, Window: time.Hour, Checks: 3, ChecksPerAccount: 1}
+	var reserved, running, most atomic.Int32
+	var wg sync.WaitGroup
+	for range 60 {
+		wg.Go(func() {
+			a, _ := th.Reserve(LoginKeys("ann", "192.0.2.1")...)
+			if a == nil {
+				return
+			}
+			reserved.Add(1)
+			end, err := th.Check(context.Background(), "ann")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := running.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(5 * time.Millisecond)
+			running.Add(-1)
+			end()
+		})
+	}
+	wg.Wait()
+	if reserved.Load() != 5 || most.Load() != 1 {
+		t.Errorf("%d of 60 parallel attempts reserved (want 5), %d checks at once (want 1)", reserved.Load(), most.Load())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	end, _ := th.Check(ctx, "bob")
+	cancel()
+	if _, err := th.Check(ctx, "bob"); err == nil {
+		t.Error("a second check of bob did not wait for the first")
+	}
+	end()
 }
 
 func TestClientAddr(t *testing.T) {

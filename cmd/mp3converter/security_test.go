@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,14 +40,18 @@ func TestLoginThrottling(t *testing.T) {
 	}
 	for _, tt := range []struct{ password, client string }{
 		{"guess6", "198.51.100.1"},
-		{"ann-password", "198.51.100.1"}, // the lock holds even for the right password
-		{"ann-password", "198.51.100.2"}, // and from another address: it is the account's
+		{"ann-password", "198.51.100.1"}, // the limit holds even for the right password
 	} {
 		resp := tryLogin(t, srv.URL, "ANN@example.com", tt.password, tt.client)
 		ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 		if resp.StatusCode != http.StatusTooManyRequests || ra < 1 || ra > 15*60 {
 			t.Errorf("%s from %s after 5 failures: %d, Retry-After %q", tt.password, tt.client, resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
+	}
+	// A stranger's guesses do not lock the owner out: the limit is the
+	// account's from that address, not the account's everywhere.
+	if resp := tryLogin(t, srv.URL, "ann@example.com", "ann-password", "198.51.100.2"); resp.StatusCode != 200 {
+		t.Errorf("the owner from her own address after a stranger's 5 failures: %d, want 200", resp.StatusCode)
 	}
 	if resp := tryLogin(t, srv.URL, "bob@example.com", "bob-password", "198.51.100.1"); resp.StatusCode != 200 {
 		t.Errorf("another account from the same address: %d, want 200", resp.StatusCode)
@@ -61,6 +66,61 @@ func TestLoginThrottling(t *testing.T) {
 	if resp := tryLogin(t, srv.URL, "bob@example.com", "bob-password", "203.0.113.67"); resp.StatusCode != 200 {
 		t.Errorf("a neighbouring address: %d, want 200", resp.StatusCode)
 	}
+}
+
+// TestLoginRaces: parallel logins are counted before their passwords are
+// checked, so a burst checks no more than the limit allows, and a burst
+// from one address does not hold up another user's login.
+func TestLoginRaces(t *testing.T) {
+	srv := startServe(t, testConfig(t))
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	srv.addUser(t, "bob@example.com", "bob-password", false)
+	codes := burst(t, 60, func(i int) int {
+		password := "guess" + strconv.Itoa(i)
+		if i == 30 {
+			password = "ann-password"
+		}
+		return tryLogin(t, srv.URL, "ann@example.com", password, "198.51.100.1").StatusCode
+	})
+	if checked := codes[401] + codes[200]; checked > 5 || codes[429] != 60-checked {
+		t.Errorf("60 parallel logins for one account from one address: %v; want at most 5 checked, the rest 429", codes)
+	}
+	t.Logf("60 parallel logins, 59 wrong and 1 right: %v", codes)
+
+	done := make(chan time.Duration)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		start := time.Now()
+		if resp := tryLogin(t, srv.URL, "bob@example.com", "bob-password", "198.51.100.2"); resp.StatusCode != 200 {
+			t.Errorf("bob during a burst from another address: %d", resp.StatusCode)
+		}
+		done <- time.Since(start)
+	}()
+	codes = burst(t, 300, func(i int) int {
+		return tryLogin(t, srv.URL, "user"+strconv.Itoa(i)+"@example.com", "x", "203.0.113.66").StatusCode
+	})
+	wait := <-done
+	if codes[401] > 20 || wait > 3*time.Second {
+		t.Errorf("300 parallel failures from one address: %v; bob waited %v", codes, wait)
+	}
+	t.Logf("300 parallel failures from one address: %v; another user's login took %v", codes, wait)
+}
+
+// burst runs f(0..n-1) in parallel and counts the status codes it returns.
+func burst(t *testing.T, n int, f func(int) int) map[int]int {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	codes := map[int]int{}
+	for i := range n {
+		wg.Go(func() {
+			code := f(i)
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return codes
 }
 
 // TestDeleteJob: DELETE /jobs/{id} removes the job and its files; nobody
