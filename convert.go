@@ -1,12 +1,34 @@
 package mp3converter
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // MediaInfo is what probing a media file tells.
 type MediaInfo struct {
-	Format     string  // container, e.g. "matroska,webm"
-	AudioCodec string  // codec of the first audio stream; "" if there is none
-	Duration   float64 // seconds of the first audio stream, or of the file
+	Format     string // container, e.g. "matroska,webm"
+	AudioCodec string // codec of the first audio stream; "" if there is none
+	// Duration is the seconds of the first audio stream, or of the file. It
+	// is an estimate, not a promise: for a raw stream (ADTS AAC, MP3 without
+	// a header) ffprobe divides the size by the first frames' bitrate, so a
+	// loud start followed by cheap silence probes far shorter than it plays.
+	Duration float64
+	Title    string // the file's title tag, cleaned; "" if it has none
+}
+
+// ConvertOptions bound and label one conversion.
+type ConvertOptions struct {
+	// MaxDuration is the most audio decoded: a source that plays longer,
+	// whatever its probe said, fails with an EINVALID error saying it is
+	// longer than the limit. 0 for no limit.
+	MaxDuration time.Duration
+	// Title is the MP3's one tag; no other tag of the source is copied.
+	Title string
+	// Progress, if set, is called with the fraction done (0..1) as the
+	// conversion goes; see the Transcoder for how it treats a probe that
+	// proves too short.
+	Progress func(float64)
 }
 
 // ConvertResult describes an MP3 that a Transcoder wrote.
@@ -21,8 +43,9 @@ type Transcoder interface {
 	// Probe inspects the file at path. A file that is not readable media
 	// gives a Permanent EINVALID error.
 	Probe(ctx context.Context, path string) (*MediaInfo, error)
-	// ToMP3 writes the first audio stream of src to dst as MP3, calling
-	// progress with the fraction done (0..1) as it goes, and checks the
-	// result. A source without audio gives a Permanent EINVALID error.
-	ToMP3(ctx context.Context, src, dst string, info *MediaInfo, progress func(float64)) (*ConvertResult, error)
+	// ToMP3 writes the first audio stream of src to dst as MP3, within
+	// opts' limits, and checks the result. A source without audio, or
+	// longer than opts.MaxDuration, gives a Permanent EINVALID error; a
+	// cancelled ctx gives ctx's error.
+	ToMP3(ctx context.Context, src, dst string, info *MediaInfo, opts ConvertOptions) (*ConvertResult, error)
 }

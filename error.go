@@ -14,8 +14,12 @@ const (
 	ECONFLICT     = "conflict"
 	ETOOLARGE     = "too_large"
 	ETOOMANY      = "too_many_requests"
+	ETIMEOUT      = "timeout" // the client sent its request too slowly
 	EUNAVAILABLE  = "unavailable"
-	EINTERNAL     = "internal"
+	// EINSUFFICIENTSTORAGE is a store out of space: the request may
+	// succeed later, once space is freed.
+	EINSUFFICIENTSTORAGE = "insufficient_storage"
+	EINTERNAL            = "internal"
 )
 
 // Error is an error whose Message may be shown to the user. Errors of any
@@ -38,6 +42,9 @@ var (
 	ErrNotFound    = &Error{Code: ENOTFOUND, Message: "not found"}
 	ErrConflict    = &Error{Code: ECONFLICT, Message: "already exists"}
 	ErrUnavailable = &Error{Code: EUNAVAILABLE, Message: "service temporarily unavailable"}
+	// ErrInsufficientStorage is what a BlobStore wraps when its disk or
+	// quota is full (ENOSPC, EDQUOT); nothing of the blob is kept.
+	ErrInsufficientStorage = &Error{Code: EINSUFFICIENTSTORAGE, Message: "the server is out of storage space; try again later"}
 )
 
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL

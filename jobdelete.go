@@ -13,7 +13,8 @@ import (
 //
 // Files go first, so that a failure leaves a job that can be deleted
 // again rather than files nothing names. A converter working on the job
-// meanwhile finds it gone when it finishes and removes the MP3 it stored;
+// meanwhile finds it gone at its next progress write (within a second),
+// stops ffmpeg and removes its scratch files and any MP3 it stored;
 // the MP3 is deleted again after the job for the case where it finished
 // just before.
 func DeleteJobAndFiles(ctx context.Context, jobs JobStore, videos, mp3s BlobStore, j *Job) error {

@@ -20,6 +20,10 @@ type Queue interface {
 	//   - nil: the message is removed;
 	//   - a Permanent error: the message moves to the dead-letter queue;
 	//   - ErrShutdown: the message goes back at once, not counted as an attempt;
+	//   - an error wrapping ErrUnavailable, or a full disk (IsUnavailable):
+	//     the same, and this consumer takes no message for a pause that grows
+	//     while such errors go on (RetryPolicy.Pause), so an engine's outage
+	//     is waited out and spends no attempt;
 	//   - any other error: the message is delivered again after the retry
 	//     policy's backoff, and dead-lettered after its last attempt.
 	// Run several Consume calls for parallel handlers.

@@ -1,9 +1,12 @@
 package mp3converter
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -13,6 +16,9 @@ type RetryPolicy struct {
 	MaxAttempts int           // deliveries before a message is dead-lettered; at least 1
 	MinBackoff  time.Duration // delay before the second attempt
 	MaxBackoff  time.Duration // cap on the delay
+	// MinPause and MaxPause pace a consumer through an engine's outage (see
+	// Pause); 1 s and 30 s when zero.
+	MinPause, MaxPause time.Duration
 }
 
 // DefaultRetryPolicy: three attempts, 2 s then about 4 s apart.
@@ -56,6 +62,11 @@ const (
 	ActionHandBack                     // make it due again at once, this attempt not counted
 	ActionRetry                        // deliver it again, as the next attempt, after Delay
 	ActionDeadLetter                   // move it to the dead-letter queue
+	// ActionWait: an engine is unavailable, which is no fault of the
+	// message. Hand it back, this attempt not counted, and let the consumer
+	// take no message for a pause that grows while the outage lasts (see
+	// Waiter).
+	ActionWait
 )
 
 // Decision is what a queue does with one delivery; see Decide.
@@ -87,10 +98,70 @@ func (p RetryPolicy) Decide(attempt int, err error) Decision {
 		return Decision{Action: ActionAck}
 	case errors.Is(err, ErrShutdown): // before Permanent: a shutdown is never the message's fault
 		return Decision{Action: ActionHandBack}
+	case IsUnavailable(err) && !IsPermanent(err): // before Final: attempts count only failures of the job itself
+		return Decision{Action: ActionWait, Reason: truncate(err.Error(), MaxReasonBytes)}
 	case IsPermanent(err) || p.Final(attempt):
 		return Decision{Action: ActionDeadLetter, Attempts: attempt, Reason: truncate(err.Error(), MaxReasonBytes)}
 	default:
 		return Decision{Action: ActionRetry, Delay: p.Backoff(attempt), Reason: truncate(err.Error(), MaxReasonBytes)}
+	}
+}
+
+// IsUnavailable reports whether err says that an engine is unavailable (it
+// wraps ErrUnavailable) or that a disk is full (IsOutOfSpace):
+// waiting, not failing. A queue waits it out (ActionWait) without counting
+// the attempt.
+func IsUnavailable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || IsOutOfSpace(err)
+}
+
+// IsOutOfSpace reports whether err is a full disk or an exceeded quota:
+// ENOSPC, EDQUOT, or a store's ErrInsufficientStorage.
+func IsOutOfSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, ErrInsufficientStorage)
+}
+
+// Pause returns how long a consumer takes no message after the waits-th
+// ActionWait in a row: exponential from MinPause, capped at MaxPause, with
+// Backoff's jitter, so that a lasting outage is asked less and less often.
+func (p RetryPolicy) Pause(waits int) time.Duration {
+	return RetryPolicy{MinBackoff: cmp.Or(p.MinPause, time.Second), MaxBackoff: cmp.Or(p.MaxPause, 30*time.Second)}.Backoff(waits)
+}
+
+// Waiter paces one consumer through outages: each queue keeps one per
+// Consume call and asks it, after carrying out each decision, how long to
+// take no message. Its zero value is not usable; set Policy.
+type Waiter struct {
+	Policy RetryPolicy
+	waits  int // ActionWait decisions in a row
+}
+
+// After returns the pause after dec: Policy.Pause of the waits in a row
+// for ActionWait, and 0 for any other action, which ends the run.
+func (w *Waiter) After(dec Decision) time.Duration {
+	if dec.Action != ActionWait {
+		w.waits = 0
+		return 0
+	}
+	w.waits++
+	return w.Policy.Pause(w.waits)
+}
+
+// WhileUnavailable calls fn until it returns nil or an error that is not
+// IsUnavailable, pausing as Pause says between calls; when ctx ends it
+// returns fn's last error. Use it for the write that answers for a message
+// (a job's final state), which must not be lost to an outage.
+func (p RetryPolicy) WhileUnavailable(ctx context.Context, fn func(context.Context) error) error {
+	for waits := 1; ; waits++ {
+		err := fn(ctx)
+		if !IsUnavailable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(p.Pause(waits)):
+		}
 	}
 }
 

@@ -1,9 +1,12 @@
 package mp3converter_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -35,6 +38,11 @@ func TestRetryPolicyDecide(t *testing.T) {
 		{"TransientRetries", p, 1, transient, mp3converter.ActionRetry, 0, "smtp down", time.Second},
 		{"TransientBacksOff", p, 2, transient, mp3converter.ActionRetry, 0, "smtp down", 2 * time.Second},
 		{"TransientOnFinalDeadLetters", p, 3, transient, mp3converter.ActionDeadLetter, 3, "smtp down", 0},
+		{"UnavailableWaits", p, 1, fmt.Errorf("mysql get job: %w", mp3converter.ErrUnavailable), mp3converter.ActionWait, 0, "mysql get job: service temporarily unavailable", 0},
+		{"UnavailableOnFinalWaits", p, 3, fmt.Errorf("gridfs put: %w", mp3converter.ErrUnavailable), mp3converter.ActionWait, 0, "gridfs put: service temporarily unavailable", 0},
+		{"DiskFullWaits", p, 3, &os.PathError{Op: "write", Path: "/tmp/x", Err: syscall.ENOSPC}, mp3converter.ActionWait, 0, "write /tmp/x: no space left on device", 0},
+		{"PermanentUnavailableDeadLetters", p, 1, mp3converter.Permanent(fmt.Errorf("bad: %w", mp3converter.ErrUnavailable)), mp3converter.ActionDeadLetter, 1, "bad: service temporarily unavailable", 0},
+		{"ExhaustedUnavailableDeadLetters", p, 4, mp3converter.ErrUnavailable, mp3converter.ActionDeadLetter, 3, "delivered 3 times without an answer (consumer died?)", 0},
 		{"ZeroMaxAttemptsMeansOne", mp3converter.RetryPolicy{}, 1, transient, mp3converter.ActionDeadLetter, 1, "smtp down", 0},
 		{"ExhaustedDeadLetters", p, 4, nil, mp3converter.ActionDeadLetter, 3, "delivered 3 times without an answer (consumer died?)", 0},
 		{"ExhaustedIgnoresErr", p, 4, mp3converter.ErrShutdown, mp3converter.ActionDeadLetter, 3, "delivered 3 times without an answer (consumer died?)", 0},
@@ -55,5 +63,49 @@ func TestRetryPolicyDecide(t *testing.T) {
 				t.Errorf("Delay %v, want within [%v, %v]", d.Delay, tc.delay/2, tc.delay)
 			}
 		})
+	}
+}
+
+func TestWaiterPausesGrow(t *testing.T) {
+	w := mp3converter.Waiter{Policy: mp3converter.RetryPolicy{MinPause: time.Second, MaxPause: 8 * time.Second}}
+	wait := mp3converter.Decision{Action: mp3converter.ActionWait}
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second} {
+		if got := w.After(wait); got < want/2 || got > want {
+			t.Errorf("pause %d: %v, want within [%v, %v]", i+1, got, want/2, want)
+		}
+	}
+	if got := w.After(mp3converter.Decision{Action: mp3converter.ActionAck}); got != 0 {
+		t.Errorf("pause after an ack: %v", got)
+	}
+	if got := w.After(wait); got > time.Second {
+		t.Errorf("the first wait after an ack pauses %v, want the run to start again", got)
+	}
+	if got := (mp3converter.RetryPolicy{}).Pause(100); got < 15*time.Second || got > 30*time.Second {
+		t.Errorf("default pause cap: %v", got)
+	}
+}
+
+func TestWhileUnavailable(t *testing.T) {
+	p := mp3converter.RetryPolicy{MinPause: time.Millisecond, MaxPause: 4 * time.Millisecond}
+	calls := 0
+	err := p.WhileUnavailable(context.Background(), func(context.Context) error {
+		calls++
+		if calls < 4 {
+			return fmt.Errorf("mysql: %w", mp3converter.ErrUnavailable)
+		}
+		return nil
+	})
+	if err != nil || calls != 4 {
+		t.Errorf("WhileUnavailable: %v after %d calls, want nil after 4", err, calls)
+	}
+	other := errors.New("bug")
+	calls = 0
+	if err := p.WhileUnavailable(context.Background(), func(context.Context) error { calls++; return other }); err != other || calls != 1 {
+		t.Errorf("other error: %v after %d calls", err, calls)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := p.WhileUnavailable(ctx, func(context.Context) error { return mp3converter.ErrUnavailable }); !errors.Is(err, mp3converter.ErrUnavailable) {
+		t.Errorf("after ctx ends: %v", err)
 	}
 }

@@ -39,6 +39,7 @@ type Config struct {
 	TempDir       string
 	MaxUpload     int64
 	MaxDuration   time.Duration
+	MaxPerUser    int // jobs of one user converting at once; 0: half the workers
 	KeepVideos    bool
 	Retention     time.Duration
 	Proxies       string
@@ -51,6 +52,14 @@ type Config struct {
 	LogLevel      string
 	FFmpeg        string
 	FFprobe       string
+
+	// Limits that keep slow, many or large uploads from exhausting the
+	// gateway or the disk.
+	MinUploadRate     int64 // bytes per second
+	UploadGrace       time.Duration
+	MaxUploads        int
+	MaxUploadsPerUser int
+	MinFreeSpace      int64
 }
 
 // setting is one flag, its environment variables and its default.
@@ -75,6 +84,7 @@ const both = Embedded | Shared
 const withQueue = Gateway | Converter | Notification
 
 // settings is the one flag table. Order is the order of -h and the README.
+// Rows are alike in shape by design: each is data, not code to share.
 var settings = []setting{
 	{flag: "data-dir", env: []string{"MP3CONVERTER_DATA_DIR"}, def: "./data", storage: Embedded, roles: AllRoles,
 		usage: "directory for the database, media and secrets", field: func(c *Config) any { return &c.DataDir },
@@ -170,16 +180,40 @@ var settings = []setting{
 	{flag: "max-upload", env: []string{"MP3CONVERTER_MAX_UPLOAD"}, def: "2GiB", storage: both, roles: Gateway,
 		usage: "largest file accepted", field: func(c *Config) any { return &c.MaxUpload },
 		check: func(c *Config, _ Process) string { return positive(c.MaxUpload) }},
+	{flag: "min-upload-rate", env: []string{"MP3CONVERTER_MIN_UPLOAD_RATE"}, def: "64KiB", storage: both, roles: Gateway,
+		usage: "bytes per second an upload must average once --upload-grace has passed, or it is cut (408); 0 for no floor",
+		field: func(c *Config) any { return &c.MinUploadRate }},
+	{flag: "upload-grace", env: []string{"MP3CONVERTER_UPLOAD_GRACE"}, def: "30s", storage: both, roles: Gateway,
+		usage: "time an upload is given before --min-upload-rate applies", field: func(c *Config) any { return &c.UploadGrace },
+		check: func(c *Config, _ Process) string { return positive(c.UploadGrace) }},
+	{flag: "max-uploads", env: []string{"MP3CONVERTER_MAX_UPLOADS"}, def: "64", storage: both, roles: Gateway,
+		usage: "uploads in progress at once; more are refused with 429", field: func(c *Config) any { return &c.MaxUploads },
+		check: func(c *Config, _ Process) string { return atLeastOne(c.MaxUploads) }},
+	{flag: "max-uploads-per-user", env: []string{"MP3CONVERTER_MAX_UPLOADS_PER_USER"}, def: "4", storage: both, roles: Gateway,
+		usage: "uploads one user may have in progress at once; more are refused with 429", field: func(c *Config) any { return &c.MaxUploadsPerUser },
+		check: func(c *Config, _ Process) string { return atLeastOne(c.MaxUploadsPerUser) }},
+	{flag: "min-free-space", env: []string{"MP3CONVERTER_MIN_FREE_SPACE"}, def: "512MiB", storage: both, roles: Converter,
+		usage: "free disk space below which /readyz fails and uploads get 507: in the data dir (serve), in --temp-dir (converter); 0 for no floor",
+		field: func(c *Config) any { return &c.MinFreeSpace }},
 	{flag: "max-duration", env: []string{"MP3CONVERTER_MAX_DURATION"}, def: "4h", storage: both, roles: Converter,
 		usage: "longest media converted; 0 for no limit", field: func(c *Config) any { return &c.MaxDuration },
 		check: func(c *Config, _ Process) string { return notNegative(c.MaxDuration) }},
+	{flag: "max-jobs-per-user", env: []string{"MP3CONVERTER_MAX_JOBS_PER_USER"}, def: "0", storage: both, roles: Converter,
+		usage: "jobs of one user converted at once, across all converters, so that one user cannot take every worker; 0 for half of --workers, at least 1",
+		field: func(c *Config) any { return &c.MaxPerUser },
+		check: func(c *Config, _ Process) string {
+			if c.MaxPerUser < 0 {
+				return "must not be negative"
+			}
+			return ""
+		}},
 	{flag: "keep-videos", env: []string{"MP3CONVERTER_KEEP_VIDEOS"}, def: "false", storage: both, roles: Converter,
 		usage: "keep source videos after conversion", field: func(c *Config) any { return &c.KeepVideos }},
 	{flag: "retention", env: []string{"MP3CONVERTER_RETENTION"}, def: "720h", storage: both, roles: Gateway,
 		usage: "jobs and their files are deleted this long after their last change; 0 keeps them", field: func(c *Config) any { return &c.Retention },
 		check: func(c *Config, _ Process) string { return notNegative(c.Retention) }},
-	{flag: "trusted-proxies", env: []string{"MP3CONVERTER_TRUSTED_PROXIES"}, def: "127.0.0.1/8,::1", storage: both, roles: Gateway | Auth,
-		usage: "proxies whose X-Forwarded-For names the client (the ingress; for auth, the gateways), comma-separated CIDRs",
+	{flag: "trusted-proxies", env: []string{"MP3CONVERTER_TRUSTED_PROXIES"}, shown: "none", storage: both, roles: Gateway | Auth,
+		usage: "proxies whose X-Forwarded-For names the client (the ingress; for auth, the gateways), comma-separated CIDRs; behind a proxy, set it, or every client counts as the proxy",
 		field: func(c *Config) any { return &c.Proxies },
 		check: func(c *Config, _ Process) string { return errText(httpapi.ParseProxies(c.Proxies)) }},
 	{flag: "token-ttl", env: []string{"MP3CONVERTER_TOKEN_TTL"}, def: "24h", storage: both, roles: Auth,

@@ -13,6 +13,7 @@ import (
 	"github.com/mp3converter/mp3converter/goqite"
 	"github.com/mp3converter/mp3converter/gridfs"
 	"github.com/mp3converter/mp3converter/httpapi"
+	"github.com/mp3converter/mp3converter/internal/diskspace"
 	"github.com/mp3converter/mp3converter/localfs"
 	"github.com/mp3converter/mp3converter/mysql"
 	"github.com/mp3converter/mp3converter/rabbitmq"
@@ -37,6 +38,9 @@ type Engines struct {
 	// recover, on an embedded store, puts back the work of a process that
 	// died holding it; shared engines recover by themselves.
 	recover func(context.Context) (int64, error)
+	// space, on an embedded store, fails while its disk is below
+	// --min-free-space; the gateway refuses uploads then.
+	space func(context.Context) error
 }
 
 func (e *Engines) onClose(f func()) { e.closers = append(e.closers, f) }
@@ -100,10 +104,15 @@ func (e *Engines) openEmbedded(ctx context.Context, c *Config, log *slog.Logger)
 	if err != nil {
 		return err
 	}
+	if err := removePartial(log, videos, mp3s); err != nil {
+		return err
+	}
 	queue := goqite.New(db.DB, goqite.Options{Policy: policy(c), Logger: log})
 	e.onClose(func() { queue.Close() })
 	e.Users, e.Jobs, e.Videos, e.MP3s, e.Queue = db.Users, db.Jobs, videos, mp3s, queue
-	e.checks = []httpapi.Check{{Name: "database", Check: db.Ping}, {Name: "videos", Check: videos.Ping}, {Name: "mp3s", Check: mp3s.Ping}}
+	e.space = diskspace.Floor(c.DataDir, c.MinFreeSpace)
+	e.checks = []httpapi.Check{{Name: "database", Check: db.Ping}, {Name: "videos", Check: videos.Ping}, {Name: "mp3s", Check: mp3s.Ping},
+		{Name: "free-space", Check: e.space}}
 	e.scratch = func() (string, error) {
 		// Scratch files of a run that died are ours to remove: we hold the lock.
 		dir := filepath.Join(c.DataDir, "tmp")
@@ -142,8 +151,26 @@ func (e *Engines) openShared(ctx context.Context, p Process, c *Config, log *slo
 		e.Videos, e.MP3s = videos, gridfs.New(client, "mp3s")
 		e.checks = append(e.checks, httpapi.Check{Name: "storage", Check: videos.Ping})
 	}
+	if p.Roles.Has(Converter) {
+		e.checks = append(e.checks, httpapi.Check{Name: "free-space", Check: diskspace.Floor(c.TempDir, c.MinFreeSpace)})
+	}
 	// Converters may share the temp dir: each makes its own in it.
 	e.scratch = func() (string, error) { return conversion.ScratchDir(c.TempDir) }
+	return nil
+}
+
+// removePartial removes the partial blobs of a run that died writing them:
+// serve holds the data dir's lock, so none is being written.
+func removePartial(log *slog.Logger, stores ...*localfs.Store) error {
+	for _, s := range stores {
+		n, err := s.RemoveTemp()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Info("PartialBlobsRemoved", "files", n)
+		}
+	}
 	return nil
 }
 

@@ -139,6 +139,10 @@ func set(p any, s string) error {
 		}
 		*p = d
 	case *int64:
+		if strings.TrimSpace(s) == "0" { // a limit turned off
+			*p = 0
+			return nil
+		}
 		n, err := bytesize.Parse(s)
 		if err != nil {
 			return err

@@ -149,7 +149,9 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 		gw := &httpapi.Gateway{
 			Auth: login, Tokens: tokens, Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Queue: e.Queue,
 			VideoQueue: c.VideoQueue, MaxUpload: c.MaxUpload, Checks: checks, Logger: log.With("role", "gateway"),
-			Throttle: httpapi.NewThrottle(), Proxies: proxies,
+			Throttle: httpapi.NewThrottle(), Proxies: proxies, Space: e.space,
+			MinUploadRate: c.MinUploadRate, UploadGrace: c.UploadGrace,
+			Uploads: &httpapi.UploadLimit{PerUser: c.MaxUploadsPerUser, Total: c.MaxUploads},
 		}
 		return gw.Handler()
 	case m.Process.Roles.Has(Auth):
@@ -174,7 +176,7 @@ func (m *Main) startWorkers(ctx context.Context, tc *ffmpeg.Transcoder) error {
 		w := &conversion.Worker{
 			Videos: e.Videos, MP3s: e.MP3s, Jobs: e.Jobs, Queue: e.Queue, Transcoder: tc,
 			VideoQueue: c.VideoQueue, MP3Queue: c.MP3Queue, TempDir: scratch,
-			MaxDuration: c.MaxDuration, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace,
+			MaxDuration: c.MaxDuration, MaxPerUser: c.MaxPerUser, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace,
 			Logger: m.Logger.With("role", "converter"),
 		}
 		m.start(func() { w.Run(ctx, c.Workers) })

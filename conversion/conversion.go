@@ -8,6 +8,14 @@
 // leaving an orphan. Failures a retry cannot fix fail the job at once, with a
 // reason for the user; others are retried by the queue, and the job fails
 // with the last reason when the attempts run out.
+//
+// An engine's outage (the job store, the blob stores, the queue, or a full
+// scratch disk) is waited out, not failed: the attempt is not counted, on
+// the job or by the queue, and the job shows queued with why it waits. The
+// write that answers for a delivery (queued, failed) is retried until the
+// job store takes it, so no job stays processing after an outage; a sweep
+// puts back to queued the processing jobs that no converter has updated for
+// StaleAfter, whose answers were lost anyway (a converter killed, say).
 package conversion
 
 import (
@@ -19,6 +27,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
@@ -36,19 +47,37 @@ type Worker struct {
 	VideoQueue string // the queue jobs come from ("video")
 	MP3Queue   string // the queue results go to ("mp3")
 	TempDir    string // where sources and MP3s are written while converting
-	// MaxDuration fails longer media without converting it; 0 for no limit.
+	// MaxDuration fails longer media: by its probe before converting, and
+	// while converting by what ffmpeg decodes, which stops there; 0 for no
+	// limit.
 	MaxDuration time.Duration
+	// MinBudget is the wall-clock time any conversion gets, on top of twice
+	// its audio's length (see budget); a minute if 0.
+	MinBudget time.Duration
+	// MaxPerUser is how many of one user's jobs may be processing at once,
+	// across the cluster; Run's n/2, at least 1, if 0 (see admit).
+	MaxPerUser int
 	// KeepVideos keeps a source video after its successful conversion.
 	KeepVideos bool
 	// Grace is how long conversions in flight may run once Run's context
 	// ends, before they are stopped and handed back to the queue.
-	Grace  time.Duration
-	Logger *slog.Logger
+	Grace time.Duration
+	// Policy's MinPause and MaxPause pace the writes that must outlast an
+	// outage of the job store (1 s to 30 s when zero).
+	Policy mp3converter.RetryPolicy
+	// StaleAfter is how long a job may stay processing without an update
+	// before the sweep puts it back to queued (2 min when zero).
+	StaleAfter time.Duration
+	Logger     *slog.Logger
+
+	held sync.Map // ids of the jobs this process converts now
+	fair fairShare
 }
 
 // Run consumes the video queue with n parallel handlers until ctx ends,
-// then lets conversions in flight finish within the grace period. A
-// consumer that stops before then is logged: the others go on.
+// then lets conversions in flight finish within the grace period. Users
+// share the handlers fairly: see fairShare. A consumer that stops before
+// then is logged: the others go on.
 func (w *Worker) Run(ctx context.Context, n int) {
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
@@ -57,8 +86,10 @@ func (w *Worker) Run(ctx context.Context, n int) {
 		time.AfterFunc(w.Grace, stopWork)
 	})
 	defer stop()
+	go w.sweep(ctx)
+	perUser := cmp.Or(w.MaxPerUser, max(1, n/2))
 	consumers.Run(ctx, w.Queue, w.VideoQueue, n, func(_ context.Context, d mp3converter.Delivery) error {
-		return w.Handle(work, d)
+		return w.handle(work, d, perUser)
 	}, w.Logger)
 }
 
@@ -87,8 +118,10 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 	}
 	log := w.Logger.With("job_id", job.ID, "attempt", d.Attempt)
 	log.Info("ConversionStarted", "video_fid", job.VideoFID, "mp3_fid", job.MP3FID)
+	w.held.Store(job.ID, true)
+	defer w.held.Delete(job.ID)
 	start := time.Now()
-	err = w.convert(ctx, job, log)
+	err = outOfSpace(w.convert(ctx, job, log))
 	switch {
 	case err == nil:
 		log.Info("ConversionDone", "seconds", time.Since(start).Seconds())
@@ -98,23 +131,28 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		return nil
 	case ctx.Err() != nil:
 		// Shutting down: hand the job back for the next converter.
-		w.setStatus(job.ID, mp3converter.JobQueued, "")
+		w.setStatus(ctx, job.ID, mp3converter.JobQueued, "", false)
 		log.Info("ConversionHandedBack")
 		return fmt.Errorf("job %s: %w", job.ID, mp3converter.ErrShutdown)
+	case mp3converter.IsUnavailable(err) && !mp3converter.IsPermanent(err):
+		// Not the job's fault: this attempt does not count.
+		log.Warn("ConversionWaiting", "err", err)
+		w.setStatus(ctx, job.ID, mp3converter.JobQueued, waitingReason(err), true)
+		return fmt.Errorf("job %s: %w", job.ID, err)
 	case mp3converter.IsPermanent(err) || d.Final:
 		reason := mp3converter.ErrorMessage(err)
 		if mp3converter.ErrorCode(err) == mp3converter.EINTERNAL || mp3converter.ErrorCode(err) == mp3converter.EUNAVAILABLE {
 			reason = fmt.Sprintf("conversion failed after %d attempts because of a server problem; try again later", job.Attempts)
 		}
 		log.Warn("ConversionFailed", "reason", reason, "err", err)
-		w.setStatus(job.ID, mp3converter.JobFailed, reason)
+		w.setStatus(ctx, job.ID, mp3converter.JobFailed, reason, false)
 		if err := w.MP3s.Delete(context.WithoutCancel(ctx), job.MP3FID); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
 			log.Error("MP3DeleteFailed", "err", err)
 		}
 		return err
 	default:
 		log.Warn("ConversionAttemptFailed", "err", err)
-		w.setStatus(job.ID, mp3converter.JobQueued, fmt.Sprintf("attempt %d failed (%s); retrying", job.Attempts, mp3converter.ErrorMessage(err)))
+		w.setStatus(ctx, job.ID, mp3converter.JobQueued, fmt.Sprintf("attempt %d failed (%s); retrying", job.Attempts, mp3converter.ErrorMessage(err)), false)
 		return err
 	}
 }
@@ -203,21 +241,105 @@ func (w *Worker) describeForeign(ctx context.Context, j *mp3converter.Job, name 
 	return nil
 }
 
-// setStatus records an outcome even while shutting down.
-func (w *Worker) setStatus(id string, status mp3converter.JobStatus, reason string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := w.Jobs.UpdateJob(ctx, id, func(j *mp3converter.Job) error {
-		j.Status, j.Error = status, reason
-		if status != mp3converter.JobDone {
-			j.Progress = 0
-		}
-		return nil
+// setStatus records the outcome of an attempt, and with uncount takes the
+// attempt back off the job's count (begin counted it). The delivery is
+// answered only once the job says what became of it: while the job store is
+// unavailable setStatus keeps trying, with growing pauses, until ctx ends;
+// once it has ended (shutting down) it tries for 10 s more.
+func (w *Worker) setStatus(ctx context.Context, id string, status mp3converter.JobStatus, reason string, uncount bool) {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+	}
+	err := w.Policy.WhileUnavailable(ctx, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := w.Jobs.UpdateJob(ctx, id, func(j *mp3converter.Job) error {
+			j.Status, j.Error = status, reason
+			if status != mp3converter.JobDone {
+				j.Progress = 0
+			}
+			if uncount && j.Attempts > 0 {
+				j.Attempts--
+			}
+			return nil
+		})
+		return err
 	})
 	if err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
 		w.Logger.Error("JobUpdateFailed", "job_id", id, "err", err)
 	}
 }
+
+// waitingReason tells the user why a job waits.
+func waitingReason(err error) string {
+	if mp3converter.IsOutOfSpace(err) {
+		return "waiting for disk space on the converter; the conversion resumes by itself"
+	}
+	return "waiting for a storage or queue service to come back; the conversion resumes by itself"
+}
+
+// outOfSpace marks as ENOSPC an error that says so only in its text, as
+// ffmpeg's does when the scratch disk fills up.
+func outOfSpace(err error) error {
+	if err == nil || mp3converter.IsOutOfSpace(err) || mp3converter.IsPermanent(err) {
+		return err
+	}
+	if s := err.Error(); strings.Contains(s, "No space left on device") || strings.Contains(s, "Disk quota exceeded") {
+		return fmt.Errorf("%w: %w", syscall.ENOSPC, err)
+	}
+	return err
+}
+
+// sweep puts back to queued, every half StaleAfter until ctx ends, the
+// processing jobs that no converter has updated for StaleAfter and that
+// this process does not hold: their converter died, or their last status
+// write was lost. Their message is still on the queue, so they convert
+// again; one that a live converter elsewhere still converts is only shown
+// queued until it is done.
+func (w *Worker) sweep(ctx context.Context) {
+	stale := cmp.Or(w.StaleAfter, 2*time.Minute)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(stale / 2):
+		}
+		w.requeueStale(ctx, stale)
+	}
+}
+
+// requeueStale is one pass of sweep.
+func (w *Worker) requeueStale(ctx context.Context, stale time.Duration) {
+	before := time.Now().Add(-stale)
+	jobs, err := w.Jobs.ListJobs(ctx, mp3converter.JobFilter{Status: mp3converter.JobProcessing, UpdatedBefore: before, Limit: 100})
+	if err != nil {
+		w.Logger.Warn("StaleJobSweepFailed", "err", err)
+		return
+	}
+	for _, j := range jobs {
+		if _, held := w.held.Load(j.ID); held {
+			continue
+		}
+		_, err := w.Jobs.UpdateJob(ctx, j.ID, func(j *mp3converter.Job) error {
+			if j.Status != mp3converter.JobProcessing || !j.UpdatedAt.Before(before) {
+				return errNotStale
+			}
+			j.Status, j.Progress, j.Error = mp3converter.JobQueued, 0, "interrupted; waiting to be converted again"
+			return nil
+		})
+		switch {
+		case err == nil:
+			w.Logger.Info("StaleJobRequeued", "job_id", j.ID, "updated_at", j.UpdatedAt)
+		case !errors.Is(err, errNotStale) && !errors.Is(err, mp3converter.ErrNotFound):
+			w.Logger.Warn("StaleJobSweepFailed", "job_id", j.ID, "err", err)
+		}
+	}
+}
+
+// errNotStale leaves a job that was updated meanwhile.
+var errNotStale = errors.New("job updated meanwhile")
 
 func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.Logger) error {
 	dir, err := os.MkdirTemp(w.TempDir, "job-"+job.ID+"-")
@@ -243,16 +365,7 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 	}
 
 	dst := filepath.Join(dir, "audio.mp3")
-	var last time.Time
-	res, err := w.Transcoder.ToMP3(ctx, src, dst, info, func(p float64) {
-		if time.Since(last) < time.Second {
-			return
-		}
-		last = time.Now()
-		if _, err := w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error { j.Progress = p; return nil }); err != nil {
-			log.Warn("ProgressUpdateFailed", "err", err)
-		}
-	})
+	res, err := w.transcode(ctx, job, info, src, dst, log)
 	if err != nil {
 		return err
 	}

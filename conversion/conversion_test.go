@@ -32,7 +32,7 @@ func (q *queue) Publish(_ context.Context, _ string, body []byte) error {
 	defer q.mu.Unlock()
 	if q.failPublish > 0 {
 		q.failPublish--
-		return mp3converter.ErrUnavailable
+		return errors.New("the broker nacked the message") // a failure, not an outage, which is waited out
 	}
 	q.published = append(q.published, body)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/ffmpeg"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 )
@@ -31,14 +32,14 @@ func BenchmarkConvert(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		res, err := c.ToMP3(ctx, src, filepath.Join(dir, "copy.mp3"), info, nil)
+		res, err := c.ToMP3(ctx, src, filepath.Join(dir, "copy.mp3"), info, mp3converter.ConvertOptions{})
 		if err != nil || !res.Copied {
 			b.Fatalf("copy: %v %+v", err, res)
 		}
 		copyT += time.Since(start)
 
 		start = time.Now()
-		if _, err := c.ToMP3(ctx, src, filepath.Join(dir, "encode.mp3"), &forced, nil); err != nil {
+		if _, err := c.ToMP3(ctx, src, filepath.Join(dir, "encode.mp3"), &forced, mp3converter.ConvertOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		encT += time.Since(start)

@@ -4,7 +4,9 @@
 // It always works on files: an MP4 whose index (moov atom) is at its end
 // cannot be read from a pipe, and ffmpeg then exits 0 with an empty MP3. Every
 // output is probed again and its duration compared with the source's, so a
-// truncated result is an error, never a job marked done.
+// truncated result is an error, never a job marked done. A duration limit
+// is enforced on what ffmpeg decodes (-t, -fs), never on ffprobe's estimate,
+// which a raw stream can fool; and the MP3 gets a title and no other tag.
 package ffmpeg
 
 import (
@@ -23,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mp3converter/mp3converter"
 )
@@ -124,8 +128,9 @@ type probeOutput struct {
 		Duration  string `json:"duration"`
 	} `json:"streams"`
 	Format struct {
-		FormatName string `json:"format_name"`
-		Duration   string `json:"duration"`
+		FormatName string            `json:"format_name"`
+		Duration   string            `json:"duration"`
+		Tags       map[string]string `json:"tags"`
 	} `json:"format"`
 }
 
@@ -140,6 +145,11 @@ func parseProbe(out []byte) (*mp3converter.MediaInfo, error) {
 		return nil, ErrNotMedia
 	}
 	info := &mp3converter.MediaInfo{Format: p.Format.FormatName}
+	for k, v := range p.Format.Tags {
+		if strings.EqualFold(k, "title") && (info.Title == "" || k == "title") {
+			info.Title = CleanTitle(v)
+		}
+	}
 	info.Duration = parseSeconds(p.Format.Duration)
 	for _, s := range p.Streams {
 		if s.CodecType != "audio" {
@@ -154,6 +164,24 @@ func parseProbe(out []byte) (*mp3converter.MediaInfo, error) {
 	return info, nil
 }
 
+// maxTitle is the most runes of a title kept.
+const maxTitle = 200
+
+// CleanTitle makes a tag value fit for a title: control characters
+// dropped, runs of space made one, at most maxTitle runes.
+func CleanTitle(s string) string {
+	s = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)), " ")
+	if r := []rune(s); len(r) > maxTitle {
+		s = strings.TrimSpace(string(r[:maxTitle]))
+	}
+	return s
+}
+
 func parseSeconds(s string) float64 {
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
@@ -162,10 +190,35 @@ func parseSeconds(s string) float64 {
 	return f
 }
 
+// Bounds of a conversion with a duration limit.
+const (
+	// limitSlack is how much longer than the limit ffmpeg is let decode,
+	// so that a source of exactly the limit is not refused for rounding,
+	// and the margin by which the output must pass the limit to fail.
+	limitSlack = time.Second
+	// maxMP3Rate is the highest MP3 bitrate, 320 kbit/s, in bytes per
+	// second: the output cannot exceed it times the seconds decoded.
+	maxMP3Rate = 320_000 / 8
+	// mp3Overhead is room for the ID3 tag and the Xing/LAME header.
+	mp3Overhead = 64 << 10
+)
+
+// sizeCap is the largest MP3 a conversion bounded to limit may write
+// (ffmpeg's -fs), so that no source can fill the scratch disk; 0 for none.
+func sizeCap(limit time.Duration) int64 {
+	if limit <= 0 {
+		return 0
+	}
+	return int64((limit+limitSlack).Seconds()*maxMP3Rate) + mp3Overhead
+}
+
 // mp3Args returns ffmpeg's arguments for writing src's first audio stream to
 // dst as MP3: a stream copy when the audio is MP3 already, else LAME VBR at
-// the given quality. Progress goes to stdout as key=value lines.
-func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int) []string {
+// the given quality. No tag of the source is copied: the MP3 gets title, if
+// any, and nothing else (-fflags +bitexact drops the encoder tag). With a
+// limit, ffmpeg stops after the limit plus limitSlack of audio and at
+// sizeCap bytes. Progress goes to stdout as key=value lines.
+func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) []string {
 	args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, inputOptions()...)
 	args = append(args, "-i", src, "-map", "0:a:0", "-vn", "-sn", "-dn")
 	if info.AudioCodec == "mp3" {
@@ -173,11 +226,35 @@ func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int) []strin
 	} else {
 		args = append(args, "-c:a", "libmp3lame", "-q:a", strconv.Itoa(quality))
 	}
+	args = append(args, "-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact")
+	if opts.Title != "" {
+		args = append(args, "-metadata", "title="+opts.Title)
+	}
+	if opts.MaxDuration > 0 {
+		args = append(args, "-t", seconds(opts.MaxDuration+limitSlack), "-fs", strconv.FormatInt(sizeCap(opts.MaxDuration), 10))
+	}
 	return append(args, "-f", "mp3", "-progress", "pipe:1", "-nostats", dst)
 }
 
-// ToMP3 converts src to dst; see mp3converter.Transcoder.
-func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, progress func(float64)) (*mp3converter.ConvertResult, error) {
+// seconds formats d for ffmpeg's -t.
+func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+
+// tooLong is the error of a source that plays longer than limit.
+func tooLong(limit time.Duration) error {
+	return mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID, "the audio is longer than the %s limit", limit))
+}
+
+// ToMP3 converts src to dst; see mp3converter.Transcoder. The limit is
+// enforced on what ffmpeg decodes, not on the probe: ffmpeg stops just past
+// it, and a source whose output time passes it fails with tooLong.
+//
+// Progress is the output time over the probed duration while the probe
+// holds. Once the output passes the probe, the probe was an estimate that
+// proved short (see mp3converter.MediaInfo.Duration) and the length is
+// unknown: progress is then the output time over the limit, the most that
+// will be decoded, or without a limit t/(t+probed), which rises towards 1
+// without reaching it.
+func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
 	if info.AudioCodec == "" {
 		return nil, mp3converter.Permanent(ErrNoAudio)
 	}
@@ -193,7 +270,7 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, c.ffmpeg(), mp3Args(in, out, info, q)...)
+	cmd := exec.CommandContext(ctx, c.ffmpeg(), mp3Args(in, out, info, q, opts)...)
 	cmd.Dir = dir
 	cmd.WaitDelay = 5 * time.Second
 	var stderr tailBuffer
@@ -205,25 +282,51 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start ffmpeg: %w", err)
 	}
-	readProgress(stdout, info.Duration, progress)
+	decoded := readProgress(stdout, progressMeter{probed: info.Duration, limit: opts.MaxDuration, report: opts.Progress})
 	err = cmd.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.Exited() && looksCorrupt(stderr.String()) {
-			return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
-				"the file is damaged: ffmpeg could not decode its audio"))
-		}
-		// Killed by a signal, out of disk, ...: worth another try.
-		return nil, fmt.Errorf("ffmpeg: %w: %s", err, stderr.String())
+	if err := exitError(err, &stderr); err != nil {
+		return nil, err
 	}
-	return c.verify(ctx, dst, info)
+	if Exceeds(decoded, opts.MaxDuration) {
+		var size int64
+		if fi, err := os.Stat(dst); err == nil {
+			size = fi.Size()
+		}
+		return nil, fmt.Errorf("ffmpeg stopped after %.1f s of audio, %d bytes of MP3 (probed %.1f s): %w",
+			decoded, size, info.Duration, tooLong(opts.MaxDuration))
+	}
+	return c.verify(ctx, dst, info, opts.MaxDuration)
 }
 
-// verify probes the MP3 and compares its duration with the source's.
-func (c *Transcoder) verify(ctx context.Context, dst string, src *mp3converter.MediaInfo) (*mp3converter.ConvertResult, error) {
+// Exceeds reports whether decoded seconds of output pass limit (0: none)
+// by more than rounding: with -t at limit plus limitSlack, a longer source
+// stops at about limit plus limitSlack.
+func Exceeds(decoded float64, limit time.Duration) bool {
+	return limit > 0 && decoded >= (limit+limitSlack/2).Seconds()
+}
+
+// exitError classifies ffmpeg's exit: nil for success, a Permanent error
+// for a source it could not decode, and a transient one otherwise.
+func exitError(err error, stderr *tailBuffer) error {
+	if err == nil {
+		return nil
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.Exited() && looksCorrupt(stderr.String()) {
+		return mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
+			"the file is damaged: ffmpeg could not decode its audio"))
+	}
+	// Killed by a signal, out of disk, ...: worth another try.
+	return fmt.Errorf("ffmpeg: %w: %s", err, stderr.String())
+}
+
+// verify probes the MP3 and compares its duration with the source's. An
+// output shorter than the probe is a damaged source; a longer one is a
+// probe that estimated short, which is no fault if it is within the limit.
+func (c *Transcoder) verify(ctx context.Context, dst string, src *mp3converter.MediaInfo, limit time.Duration) (*mp3converter.ConvertResult, error) {
 	fi, err := os.Stat(dst)
 	if err != nil {
 		return nil, fmt.Errorf("ffmpeg wrote no output: %w", err)
@@ -232,6 +335,11 @@ func (c *Transcoder) verify(ctx context.Context, dst string, src *mp3converter.M
 		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
 			"the file is damaged: its audio track holds no sound ffmpeg can decode"))
 	}
+	if capped := sizeCap(limit); capped > 0 && fi.Size() >= capped {
+		// -fs cut it: a bitrate above any MP3's, from a copied stream.
+		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
+			"the audio's bitrate is too high: its MP3 would pass %d bytes", capped))
+	}
 	out, err := c.Probe(ctx, dst)
 	if err != nil {
 		return nil, fmt.Errorf("probe output: %w", err)
@@ -239,7 +347,10 @@ func (c *Transcoder) verify(ctx context.Context, dst string, src *mp3converter.M
 	if out.AudioCodec != "mp3" {
 		return nil, fmt.Errorf("output is %q, not mp3", out.AudioCodec)
 	}
-	if !DurationsMatch(src.Duration, out.Duration) {
+	if Exceeds(out.Duration, limit) {
+		return nil, tooLong(limit)
+	}
+	if out.Duration < src.Duration && !DurationsMatch(src.Duration, out.Duration) {
 		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
 			"the file is damaged: its audio stops at %.1f s of %.1f s", out.Duration, src.Duration))
 	}
@@ -266,20 +377,45 @@ func looksCorrupt(stderr string) bool {
 	return false
 }
 
+// progressMeter turns output times into fractions done; see ToMP3.
+type progressMeter struct {
+	probed float64       // seconds, as probed; 0 if unknown
+	limit  time.Duration // 0 for none
+	report func(float64) // nil: nothing reported
+}
+
+// Fraction is the fraction done after t seconds of output, in [0, 1].
+func (m progressMeter) Fraction(t float64) float64 {
+	switch {
+	case t <= 0:
+		return 0
+	case m.probed > 0 && (t <= m.probed || DurationsMatch(m.probed, t)):
+		return min(t/m.probed, 1)
+	case m.limit > 0:
+		return min(t/m.limit.Seconds(), 1)
+	case m.probed > 0:
+		return t / (t + m.probed)
+	}
+	return 0 // no idea of the length
+}
+
 // readProgress reads ffmpeg's -progress output until EOF, reporting the
-// fraction done of a total of total seconds.
-func readProgress(r io.Reader, total float64, progress func(float64)) {
+// fraction done, and returns the last output time: the seconds decoded.
+func readProgress(r io.Reader, m progressMeter) float64 {
+	var last float64
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		t, ok := ParseProgress(sc.Text())
-		if !ok || progress == nil {
+		if !ok {
 			continue
 		}
-		if total > 0 {
-			progress(min(max(t/total, 0), 1))
+		last = max(last, t)
+		if m.report != nil {
+			m.report(m.Fraction(t))
 		}
 	}
 	io.Copy(io.Discard, r)
+	return last
 }
 
 // ParseProgress reads one line of ffmpeg's -progress output and returns the

@@ -6,7 +6,9 @@
 // extending it while its handler runs, so a message reappears only if its
 // consumer dies. Attempts are goqite's receive count. Retries are the same
 // row made visible again after the backoff; dead letters move, in one
-// transaction, to the queue "<name>.dead".
+// transaction, to the queue "<name>.dead". A handler waiting out an engine's
+// outage (ActionWait) has its message made visible again uncounted, and its
+// consumer pauses.
 package goqite
 
 import (
@@ -112,6 +114,7 @@ func (q *Queue) Close() error {
 func (q *Queue) Consume(ctx context.Context, name string, h mp3converter.Handler) error {
 	gq, w := q.queue(name)
 	log := q.opts.Logger.With("queue", name)
+	waiter := mp3converter.Waiter{Policy: q.opts.Policy}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -133,17 +136,26 @@ func (q *Queue) Consume(ctx context.Context, name string, h mp3converter.Handler
 			}
 			continue
 		}
-		q.handle(ctx, gq, name, m, h, log)
+		if pause := waiter.After(q.handle(ctx, gq, name, m, h, log)); pause > 0 {
+			log.Info("ConsumerPaused", "for", pause)
+			select { // an engine is down: take nothing meanwhile
+			case <-ctx.Done():
+			case <-q.closing.Done():
+			case <-time.After(pause):
+			}
+		}
 	}
 }
 
-func (q *Queue) handle(ctx context.Context, gq *goqite.Queue, name string, m *goqite.Message, h mp3converter.Handler, log *slog.Logger) {
+// handle runs h on m and carries out the decision, which it returns; the
+// zero Decision when m is left unanswered.
+func (q *Queue) handle(ctx context.Context, gq *goqite.Queue, name string, m *goqite.Message, h mp3converter.Handler, log *slog.Logger) mp3converter.Decision {
 	bg := context.WithoutCancel(ctx)
 	log = log.With("message_id", string(m.ID))
 	var attempt int
 	if err := q.db.QueryRowContext(bg, `SELECT received FROM goqite WHERE id = ?`, string(m.ID)).Scan(&attempt); err != nil {
 		log.Warn("QueueReceiveFailed", "err", err) // the message reappears after the visibility timeout
-		return
+		return mp3converter.Decision{}
 	}
 	policy := q.opts.Policy
 	var err error
@@ -152,10 +164,12 @@ func (q *Queue) handle(ctx context.Context, gq *goqite.Queue, name string, m *go
 	if !policy.Exhausted(attempt) {
 		err = q.run(bg, gq, m, h, attempt, log)
 		if q.closing.Err() != nil {
-			return // as if we had died: no answer
+			return mp3converter.Decision{} // as if we had died: no answer
 		}
 	}
-	q.carryOut(bg, gq, name, m, attempt, policy.Decide(attempt, err), log)
+	dec := policy.Decide(attempt, err)
+	q.carryOut(bg, gq, name, m, attempt, dec, log)
+	return dec
 }
 
 // run calls h, keeping m hidden meanwhile.
@@ -193,7 +207,10 @@ func (q *Queue) carryOut(ctx context.Context, gq *goqite.Queue, name string, m *
 		if err := gq.Delete(ctx, m.ID); err != nil {
 			log.Error("QueueAckFailed", "err", err)
 		}
-	case mp3converter.ActionHandBack:
+	case mp3converter.ActionHandBack, mp3converter.ActionWait:
+		if dec.Action == mp3converter.ActionWait {
+			log.Warn("QueueWaiting", "attempt", attempt, "err", dec.Reason)
+		}
 		// Visible again at once, and this delivery does not count.
 		_, err := q.db.ExecContext(ctx, `UPDATE goqite SET received = received - 1, timeout = ? WHERE queue = ? AND id = ?`,
 			time.Now().UTC().Format(rfc3339Milli), name, string(m.ID))

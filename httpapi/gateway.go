@@ -31,8 +31,16 @@ type Gateway struct {
 	// IdleTimeout cuts an upload or download that moves no byte for this
 	// long, so that slow clients cannot hold connections (60 s if 0).
 	IdleTimeout time.Duration
-	Checks      []Check
-	Logger      *slog.Logger
+	// MinUploadRate cuts an upload that, after UploadGrace (30 s if 0),
+	// has averaged fewer bytes per second than this (no floor if 0).
+	MinUploadRate int64
+	UploadGrace   time.Duration
+	Uploads       *UploadLimit // caps uploads in progress; nil: no caps
+	// Space, if set, is asked before each upload; its error refuses it
+	// (an error wrapping mp3converter.ErrInsufficientStorage: 507).
+	Space  func(context.Context) error
+	Checks []Check
+	Logger *slog.Logger
 }
 
 // routes are the gateway's routes, as docs/openapi.yaml documents them.
@@ -82,6 +90,15 @@ var (
 	errAborted  = mp3converter.Errorf(mp3converter.EINVALID, "the upload was interrupted")
 )
 
+func (g *Gateway) errTooSlow() error {
+	return mp3converter.Errorf(mp3converter.ETIMEOUT, "the upload was too slow: after the first %s it must average %s per second or more",
+		g.grace(), bytesize.Format(g.MinUploadRate))
+}
+
+func (g *Gateway) errStalled() error {
+	return mp3converter.Errorf(mp3converter.ETIMEOUT, "the upload stalled: no data for %s", g.idle())
+}
+
 func (g *Gateway) errTooLarge() error {
 	return mp3converter.Errorf(mp3converter.ETOOLARGE, "the file is larger than the %s limit", bytesize.Format(g.MaxUpload))
 }
@@ -97,7 +114,14 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		Error(w, r, g.Logger, g.errTooLarge())
 		return
 	}
-	r.Body = http.MaxBytesReader(w, &idleReader{r: r.Body, rc: http.NewResponseController(w), idle: g.idle()}, g.MaxUpload+multipartSlack)
+	release, err := g.admit(r, c.Username)
+	if err != nil {
+		Error(w, r, g.Logger, err)
+		return
+	}
+	defer release()
+	r.Body = http.MaxBytesReader(w, &bodyReader{r: r.Body, rc: http.NewResponseController(w), idle: g.idle(),
+		minRate: g.MinUploadRate, grace: g.grace(), start: time.Now()}, g.MaxUpload+multipartSlack)
 	videoFID, filename, size, err := g.readVideo(r)
 	if err != nil {
 		Error(w, r, g.Logger, err)
@@ -126,6 +150,24 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	g.Logger.Info("JobAccepted", "request_id", requestID(ctx), "job_id", job.ID, "video_fid", videoFID, "bytes", size)
 	w.Header().Set("Location", "/jobs/"+job.ID)
 	writeJSON(w, http.StatusAccepted, map[string]string{"job_id": job.ID, "video_fid": videoFID, "status": string(mp3converter.JobQueued)})
+}
+
+// admit decides, before the body is read, whether an upload by user may
+// start: under the caps on uploads in progress, and with space to store
+// it. It returns the func that ends the upload's count.
+func (g *Gateway) admit(r *http.Request, user string) (release func(), err error) {
+	release, refusedBy, err := g.Uploads.acquire(user)
+	if err != nil {
+		g.Logger.Warn("UploadRefused", "request_id", requestID(r.Context()), "cap", refusedBy)
+		return nil, err
+	}
+	if g.Space != nil {
+		if err := g.Space(r.Context()); err != nil {
+			release()
+			return nil, fmt.Errorf("upload: %w", err)
+		}
+	}
+	return release, nil
 }
 
 // readVideo reads r's multipart form and streams its one file to the video
@@ -198,6 +240,10 @@ func (g *Gateway) bodyError(r *http.Request, err error) error {
 	switch {
 	case errors.As(err, &mbe):
 		return g.errTooLarge()
+	case errors.Is(err, errTooSlow):
+		return g.errTooSlow()
+	case errors.Is(err, errStalled):
+		return g.errStalled()
 	case isClientGone(r, err), errors.Is(err, io.ErrUnexpectedEOF):
 		return errAborted
 	}
@@ -394,7 +440,10 @@ func (g *Gateway) getJob(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	writeJSON(w, http.StatusOK, toJSON(job))
 }
 
-// deleteJob serves DELETE /jobs/{id}: the job and its files go.
+// deleteJob serves DELETE /jobs/{id}: the job and its files go. A
+// conversion of the job in progress stops within about a second: its
+// converter finds the job gone at its next progress write, kills ffmpeg
+// and removes its scratch files.
 func (g *Gateway) deleteJob(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
 	job, err := g.ownJob(r, c, mayTouch)
 	if err == nil {
@@ -440,22 +489,15 @@ func (g *Gateway) idle() time.Duration {
 	return time.Minute
 }
 
-// idleReader pushes the connection's read deadline forward before each
-// read: a client may upload slowly, but not stall.
-type idleReader struct {
-	r    io.ReadCloser
-	rc   *http.ResponseController
-	idle time.Duration
+func (g *Gateway) grace() time.Duration {
+	if g.UploadGrace > 0 {
+		return g.UploadGrace
+	}
+	return 30 * time.Second
 }
 
-func (i *idleReader) Read(p []byte) (int, error) {
-	i.rc.SetReadDeadline(time.Now().Add(i.idle))
-	return i.r.Read(p)
-}
-
-func (i *idleReader) Close() error { return i.r.Close() }
-
-// idleWriter does the same for writes, against clients that stop reading.
+// idleWriter pushes the connection's write deadline forward before each
+// write: a client may download slowly, but not stop reading.
 type idleWriter struct {
 	http.ResponseWriter
 	rc   *http.ResponseController

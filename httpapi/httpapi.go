@@ -34,9 +34,15 @@ var statusOf = map[string]int{
 	mp3converter.ECONFLICT:     http.StatusConflict,
 	mp3converter.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	mp3converter.ETOOMANY:      http.StatusTooManyRequests,
+	mp3converter.ETIMEOUT:      http.StatusRequestTimeout,
 	mp3converter.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	mp3converter.EINTERNAL:     http.StatusInternalServerError,
+	// Space comes back when jobs finish or expire: a minute, not seconds.
+	mp3converter.EINSUFFICIENTSTORAGE: http.StatusInsufficientStorage,
 }
+
+// retryAfter is the Retry-After of statuses that always carry one.
+var retryAfter = map[int]string{http.StatusServiceUnavailable: "5", http.StatusInsufficientStorage: "60"}
 
 // Error writes err to the client: its status from the table, its message as
 // text (as the seed does) or as {"error": ...} when the client asks for JSON.
@@ -53,8 +59,8 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mp3converter"`)
 	}
-	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", "5")
+	if after, ok := retryAfter[status]; ok && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", after)
 	}
 	var ra *retryAfterError
 	if errors.As(err, &ra) {
@@ -202,7 +208,7 @@ func readyz(checks []Check, log *slog.Logger) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		if len(failed) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "not ready: %s unreachable\n", strings.Join(failed, ", "))
+			fmt.Fprintf(w, "not ready: %s failing\n", strings.Join(failed, ", "))
 			return
 		}
 		fmt.Fprintln(w, "ready")

@@ -139,18 +139,10 @@ func (a *Attempt) Cancel() {
 	}
 }
 
-// Succeeded takes the reservation back and forgets the account's failures
-// from this address; the address keeps its other failures.
-func (a *Attempt) Succeeded() {
-	a.Cancel()
-	a.t.mu.Lock()
-	defer a.t.mu.Unlock()
-	for _, k := range a.keys {
-		if !strings.HasPrefix(k, "addr:") {
-			delete(a.t.failures, k)
-		}
-	}
-}
+// Succeeded takes the reservation back. Earlier failures stay until they
+// leave the window: clearing them would let a burst that holds one right
+// password check a second round of guesses.
+func (a *Attempt) Succeeded() { a.Cancel() }
 
 // Check waits for a turn to check a password of account, within the caps
 // on checks running at once, and returns the func that ends the turn. It

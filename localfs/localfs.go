@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
@@ -34,16 +35,32 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(s.tmpDir(), 0o750); err != nil {
 		return nil, fmt.Errorf("localfs: %w", err)
 	}
-	entries, err := os.ReadDir(s.tmpDir())
-	if err != nil {
-		return nil, fmt.Errorf("localfs: %w", err)
-	}
-	for _, e := range entries {
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
-			os.Remove(filepath.Join(s.tmpDir(), e.Name()))
-		}
+	if _, err := s.removeTemp(time.Hour); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// RemoveTemp removes every temp file: the partial blobs of a process that
+// died writing them. Only the store's sole user may call it, before it
+// writes (serve holds its data dir's lock). It returns how many it removed.
+func (s *Store) RemoveTemp() (int, error) { return s.removeTemp(0) }
+
+// removeTemp removes the temp files older than age.
+func (s *Store) removeTemp(age time.Duration) (int, error) {
+	entries, err := os.ReadDir(s.tmpDir())
+	if err != nil {
+		return 0, fmt.Errorf("localfs: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) >= age {
+			if os.RemoveAll(filepath.Join(s.tmpDir(), e.Name())) == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 func (s *Store) tmpDir() string { return filepath.Join(s.dir, ".tmp") }
@@ -55,7 +72,9 @@ func (s *Store) path(id string) (string, error) {
 	return filepath.Join(s.dir, id[len(id)-2:], id), nil
 }
 
-// Put implements mp3converter.BlobStore.
+// Put implements mp3converter.BlobStore. A full disk or quota gives an
+// error wrapping mp3converter.ErrInsufficientStorage; a taken id,
+// mp3converter.ErrConflict. Either way nothing of the blob is kept.
 func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) {
 	if !mp3converter.ValidID(id) {
 		return 0, mp3converter.Errorf(mp3converter.EINVALID, "invalid blob id %q", id)
@@ -63,7 +82,7 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 	final, _ := s.path(id)
 	f, err := os.CreateTemp(s.tmpDir(), id+"-*")
 	if err != nil {
-		return 0, fmt.Errorf("localfs put %s: %w", id, err)
+		return 0, putError(id, err)
 	}
 	defer os.Remove(f.Name())
 	n, err := io.Copy(f, ctxio.Reader(ctx, r))
@@ -74,19 +93,28 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 		err = cerr
 	}
 	if err != nil {
-		return 0, fmt.Errorf("localfs put %s: %w", id, err)
+		return 0, putError(id, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
-		return 0, fmt.Errorf("localfs put %s: %w", id, err)
+		return 0, putError(id, err)
 	}
 	if err := os.Link(f.Name(), final); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return 0, fmt.Errorf("localfs put %s: %w", id, mp3converter.ErrConflict)
 		}
-		return 0, fmt.Errorf("localfs put %s: %w", id, err)
+		return 0, putError(id, err)
 	}
 	syncDir(filepath.Dir(final))
 	return n, nil
+}
+
+// putError wraps a failure to write blob id; a full disk or quota also
+// wraps mp3converter.ErrInsufficientStorage.
+func putError(id string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("localfs put %s: %w: %w", id, mp3converter.ErrInsufficientStorage, err)
+	}
+	return fmt.Errorf("localfs put %s: %w", id, err)
 }
 
 // Get implements mp3converter.BlobStore. The returned *os.File seeks.

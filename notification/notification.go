@@ -9,6 +9,11 @@
 // redelivered message for a job already announced sends nothing. (A crash
 // between sending and recording can still send twice; the mail's Message-ID
 // is stable so that mail systems can drop the copy.)
+//
+// An outage of the job store, the blob store or the mail server is waited
+// out by the queue (mp3converter.ActionWait): nothing is mailed until the
+// job can be read, and the record of a mail sent is retried until the job
+// store takes it, so that the outage sends no mail twice.
 package notification
 
 import (
@@ -36,7 +41,10 @@ type Worker struct {
 	MP3s mp3converter.BlobStore
 	// PublicURL is the gateway's address as users reach it, for links.
 	PublicURL string
-	Logger    *slog.Logger
+	// Policy's MinPause and MaxPause pace the retries of recording a mail
+	// sent while the job store is down (1 s to 30 s when zero).
+	Policy mp3converter.RetryPolicy
+	Logger *slog.Logger
 }
 
 // Run consumes the mp3 queue with n parallel handlers until ctx ends. A
@@ -84,7 +92,14 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 	log.Info("Notified")
 	if job != nil {
 		now := time.Now().UTC()
-		_, err := w.Jobs.UpdateJob(context.WithoutCancel(ctx), job.ID, func(j *mp3converter.Job) error { j.NotifiedAt = &now; return nil })
+		// Until the handler's time is up: the mail went out, and a
+		// redelivery would send it again if this were lost.
+		err := w.Policy.WhileUnavailable(ctx, func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_, err := w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error { j.NotifiedAt = &now; return nil })
+			return err
+		})
 		if err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
 			// The mail went out; retrying would send it again.
 			log.Error("NotifiedAtNotSaved", "err", err)

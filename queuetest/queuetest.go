@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +30,8 @@ type newBackendFunc = func(t *testing.T) Connect
 // Run runs the suite. newBackend returns a Connect for a backend; redelivery
 // of an unanswered message must happen within 10 s of its client's Close.
 func Run(t *testing.T, newBackend func(t *testing.T) Connect) {
-	policy := mp3converter.RetryPolicy{MaxAttempts: 3, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}
+	policy := mp3converter.RetryPolicy{MaxAttempts: 3, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second,
+		MinPause: 100 * time.Millisecond, MaxPause: 400 * time.Millisecond}
 
 	for _, st := range []struct {
 		name string
@@ -41,6 +44,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Connect) {
 		{"PermanentIsNotRetried", testPermanentIsNotRetried},
 		{"ShutdownHandsBack", testShutdownHandsBack},
 		{"RetryDecision", testRetryDecision},
+		{"OutageIsWaitedOut", testOutageIsWaitedOut},
 		{"DeadLetterListingIsCapped", testDeadLetterListingIsCapped},
 		{"UnansweredIsRedelivered", testUnansweredIsRedelivered},
 		{"CrashLoopIsBounded", testCrashLoopIsBounded},
@@ -187,6 +191,18 @@ func testRetryDecision(t *testing.T, newBackend newBackendFunc, policy mp3conver
 			}
 			return nil
 		}, []int{1, 1}, 0, ""},
+		{"UnavailableWaitsUncounted", func(n int) error {
+			if n < policy.MaxAttempts+1 {
+				return fmt.Errorf("job store: %w", mp3converter.ErrUnavailable)
+			}
+			return nil
+		}, []int{1, 1, 1, 1, 1}, 0, ""},
+		{"DiskFullWaitsUncounted", func(n int) error {
+			if n == 0 {
+				return &os.PathError{Op: "write", Path: "scratch", Err: syscall.ENOSPC}
+			}
+			return nil
+		}, []int{1, 1}, 0, ""},
 		{"TransientRetriesThenDeadLetters", fail(errors.New("smtp down")), []int{1, 2, 3}, 3, "smtp down"},
 		{"LongReasonTruncated", fail(mp3converter.Permanent(errors.New(long))), []int{1}, 1,
 			"x" + strings.Repeat("é", (mp3converter.MaxReasonBytes-1)/2)},
@@ -217,6 +233,33 @@ func testRetryDecision(t *testing.T, newBackend newBackendFunc, policy mp3conver
 			}
 		})
 	}
+}
+
+// testOutageIsWaitedOut: while the handler says an engine is unavailable,
+// its message comes back uncounted, and the consumer pauses longer each time.
+func testOutageIsWaitedOut(t *testing.T, newBackend newBackendFunc, policy mp3converter.RetryPolicy) {
+	q, name := newQueue(t, newBackend, policy)
+	publish(t, q, name, "outage")
+	const waits = 4
+	var times []time.Time
+	got := collect(t, q, name, waits+1, func(d mp3converter.Delivery) error {
+		times = append(times, time.Now())
+		if len(times) <= waits {
+			return fmt.Errorf("mysql get job: %w", mp3converter.ErrUnavailable)
+		}
+		return nil
+	})
+	for i, d := range got {
+		if d.Attempt != 1 || d.Final {
+			t.Errorf("delivery %d during the outage: Attempt %d Final %v, want 1, false", i, d.Attempt, d.Final)
+		}
+	}
+	first, last := times[1].Sub(times[0]), times[waits].Sub(times[waits-1])
+	if first < policy.MinPause/2 || last < policy.MaxPause/2 || last <= first {
+		t.Errorf("pauses %v first, %v last; want at least %v growing to at least %v", first, last, policy.MinPause/2, policy.MaxPause/2)
+	}
+	expectNothing(t, q, name, time.Second)
+	deadLetters(t, q, name, 0)
 }
 
 func testDeadLetterListingIsCapped(t *testing.T, newBackend newBackendFunc, policy mp3converter.RetryPolicy) {

@@ -15,7 +15,15 @@
 // A delivery marked redelivered was given to a consumer that never answered
 // (it died, or lost its connection). It counts as an attempt: it is
 // republished with the next attempt number, or dead-lettered when none are
-// left, so a message that kills its consumer cannot loop forever.
+// left, so a message that kills its consumer cannot loop forever. The
+// exception is a message whose answer was lost with the connection: a
+// hand-back (shutdown, or an engine's outage) or an ack this client could
+// not send. The client remembers its id and does not count its redelivery
+// (when the same client gets it again).
+//
+// A handler waiting out an engine's outage (ActionWait) has its message
+// handed back uncounted, and its consumer takes nothing for a pause that
+// grows while the outage lasts.
 //
 // The connection is opened on first use and reopened after it drops, with
 // backoff for consumers; a publish while the broker is down fails at once
@@ -62,7 +70,10 @@ type Queue struct {
 	conn     *amqp.Connection
 	pub      *amqp.Channel // confirm mode; guarded by pubMu
 	declared map[string]bool
-	pubMu    sync.Mutex
+	// uncounted holds the ids of messages whose hand-back or ack was lost
+	// with the connection: their redelivery is not an attempt.
+	uncounted map[string]bool
+	pubMu     sync.Mutex
 
 	closing context.Context    // done once Close is called
 	stop    context.CancelFunc // cancels closing; idempotent, so Close needs no sync.Once
@@ -101,7 +112,7 @@ func New(rawURL string, opts Options) (*Queue, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	q := &Queue{url: rawURL, display: redact.URL(rawURL), opts: opts}
+	q := &Queue{url: rawURL, display: redact.URL(rawURL), opts: opts, uncounted: map[string]bool{}}
 	q.closing, q.stop = context.WithCancel(context.Background())
 	return q, nil
 }
@@ -239,9 +250,10 @@ func (q *Queue) publisher() (*amqp.Channel, error) {
 func (q *Queue) Consume(ctx context.Context, queue string, h mp3converter.Handler) error {
 	log := q.opts.Logger.With("queue", queue)
 	delay := 100 * time.Millisecond
+	waiter := &mp3converter.Waiter{Policy: q.opts.Policy}
 	for {
 		start := time.Now()
-		err := q.consumeOnce(ctx, queue, h, log)
+		err := q.consumeOnce(ctx, queue, h, waiter, log)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -263,7 +275,7 @@ func (q *Queue) Consume(ctx context.Context, queue string, h mp3converter.Handle
 	}
 }
 
-func (q *Queue) consumeOnce(ctx context.Context, queue string, h mp3converter.Handler, log *slog.Logger) error {
+func (q *Queue) consumeOnce(ctx context.Context, queue string, h mp3converter.Handler, waiter *mp3converter.Waiter, log *slog.Logger) error {
 	ch, err := q.channel()
 	if err != nil {
 		return err
@@ -280,8 +292,15 @@ func (q *Queue) consumeOnce(ctx context.Context, queue string, h mp3converter.Ha
 	if err != nil {
 		return err
 	}
+	var pause <-chan time.Time // while an engine is down: take nothing
 	for {
+		in := deliveries
+		if pause != nil {
+			in = nil
+		}
 		select {
+		case <-pause:
+			pause = nil
 		case <-q.closing.Done():
 			return errClosed
 		case <-ctx.Done():
@@ -292,42 +311,70 @@ func (q *Queue) consumeOnce(ctx context.Context, queue string, h mp3converter.Ha
 				q.handBack(queue, d, header(d, "x-attempt"), log)
 			}
 			return ctx.Err()
-		case d, ok := <-deliveries:
+		case d, ok := <-in:
 			if !ok {
 				return errors.New("delivery channel closed")
 			}
-			q.handle(ctx, queue, d, h, log)
+			if p := waiter.After(q.handle(ctx, queue, d, h, log)); p > 0 {
+				log.Info("ConsumerPaused", "for", p)
+				pause = time.After(p)
+			}
 		}
 	}
 }
 
-func (q *Queue) handle(ctx context.Context, queue string, d amqp.Delivery, h mp3converter.Handler, log *slog.Logger) {
+// handle runs h on d and carries out the decision, which it returns; the
+// zero Decision when d is left unanswered or only counted.
+func (q *Queue) handle(ctx context.Context, queue string, d amqp.Delivery, h mp3converter.Handler, log *slog.Logger) mp3converter.Decision {
 	bg := context.WithoutCancel(ctx)
 	attempt := header(d, "x-attempt")
 	log = log.With("message_id", d.MessageId)
 	policy := q.opts.Policy
-	if d.Redelivered {
+	if d.Redelivered && !q.takeUncounted(d.MessageId) {
 		// The last delivery was never answered: count it. The header changes
 		// only by republishing; past the last attempt Decide dead-letters.
 		attempt++
 		if !policy.Exhausted(attempt) {
 			if err := q.republish(bg, queue, queue, d, attempt, 0); err != nil {
 				log.Error("QueueRepublishFailed", "err", err)
-				return
+				return mp3converter.Decision{}
 			}
 			d.Ack(false)
-			return
+			return mp3converter.Decision{}
 		}
 	}
-	if policy.Exhausted(attempt) {
-		q.carryOut(bg, queue, d, attempt, policy.Decide(attempt, nil), log) // the handler must not run
+	var err error
+	if !policy.Exhausted(attempt) { // else the handler must not run
+		err = h(bg, mp3converter.Delivery{Body: d.Body, Attempt: attempt, Final: policy.Final(attempt)})
+		if q.closing.Err() != nil {
+			return mp3converter.Decision{} // as if we had died: no answer
+		}
+	}
+	dec := policy.Decide(attempt, err)
+	q.carryOut(bg, queue, d, attempt, dec, log)
+	return dec
+}
+
+// takeUncounted reports whether id's last delivery went back to the broker
+// with its answer lost, and forgets it.
+func (q *Queue) takeUncounted(id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ok := q.uncounted[id]
+	delete(q.uncounted, id)
+	return ok
+}
+
+// lost notes that d's answer was lost: its redelivery is not an attempt.
+func (q *Queue) lost(d amqp.Delivery) {
+	if d.MessageId == "" {
 		return
 	}
-	err := h(bg, mp3converter.Delivery{Body: d.Body, Attempt: attempt, Final: policy.Final(attempt)})
-	if q.closing.Err() != nil {
-		return // as if we had died: no answer
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.uncounted) < 10000 {
+		q.uncounted[d.MessageId] = true
 	}
-	q.carryOut(bg, queue, d, attempt, policy.Decide(attempt, err), log)
 }
 
 // carryOut does what dec says with d, delivered for the attempt-th time. d
@@ -337,8 +384,12 @@ func (q *Queue) carryOut(ctx context.Context, queue string, d amqp.Delivery, att
 	case mp3converter.ActionAck:
 		if err := d.Ack(false); err != nil {
 			log.Warn("QueueAckFailed", "err", err) // redelivered, and handled idempotently
+			q.lost(d)
 		}
 	case mp3converter.ActionHandBack:
+		q.handBack(queue, d, attempt, log)
+	case mp3converter.ActionWait:
+		log.Warn("QueueWaiting", "attempt", attempt, "err", dec.Reason)
 		q.handBack(queue, d, attempt, log)
 	case mp3converter.ActionDeadLetter:
 		q.deadLetter(ctx, queue, d, dec, log)
@@ -359,6 +410,7 @@ func (q *Queue) handBack(queue string, d amqp.Delivery, attempt int, log *slog.L
 	defer cancel()
 	if err := q.republish(ctx, queue, queue, d, attempt, 0); err != nil {
 		log.Error("QueueHandBackFailed", "err", err) // not acked: the broker redelivers it
+		q.lost(d)
 		return
 	}
 	d.Ack(false)

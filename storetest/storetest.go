@@ -118,11 +118,7 @@ func newJob(owner string) *mp3converter.Job {
 }
 
 func testJobCreateGet(t *testing.T, s mp3converter.JobStore) {
-	ctx := context.Background()
-	j := newJob("ann@example.com")
-	if err := s.CreateJob(ctx, j); err != nil {
-		t.Fatal(err)
-	}
+	ctx, j := createJob(t, s)
 	if j.Status != mp3converter.JobQueued || j.CreatedAt.IsZero() || j.UpdatedAt.IsZero() {
 		t.Errorf("CreateJob did not default status and times: %+v", j)
 	}
@@ -142,12 +138,19 @@ func testJobCreateGet(t *testing.T, s mp3converter.JobStore) {
 	}
 }
 
-func testJobUpdate(t *testing.T, s mp3converter.JobStore) {
+// createJob stores a new job of ann's.
+func createJob(t *testing.T, s mp3converter.JobStore) (context.Context, *mp3converter.Job) {
+	t.Helper()
 	ctx := context.Background()
 	j := newJob("ann@example.com")
 	if err := s.CreateJob(ctx, j); err != nil {
 		t.Fatal(err)
 	}
+	return ctx, j
+}
+
+func testJobUpdate(t *testing.T, s mp3converter.JobStore) {
+	ctx, j := createJob(t, s)
 	mp3 := mp3converter.NewID()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	before := j.UpdatedAt
@@ -199,11 +202,7 @@ func testJobUpdate(t *testing.T, s mp3converter.JobStore) {
 }
 
 func testJobUpdateIsAtomic(t *testing.T, s mp3converter.JobStore) {
-	ctx := context.Background()
-	j := newJob("ann@example.com")
-	if err := s.CreateJob(ctx, j); err != nil {
-		t.Fatal(err)
-	}
+	ctx, j := createJob(t, s)
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Add(1)

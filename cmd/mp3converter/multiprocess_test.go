@@ -49,6 +49,8 @@ func newCluster(t *testing.T, queueURL string) *cluster {
 		"JWT_SECRET=" + testsupport.RandomName("jwt-secret-for-tests-"),
 		"MP3CONVERTER_SHUTDOWN_GRACE=5s",
 		"MP3CONVERTER_TEMP_DIR=" + t.TempDir(),
+		// Tests upload batches of up to 20 at once as one user.
+		"MP3CONVERTER_MAX_UPLOADS_PER_USER=64",
 	}
 	return c
 }

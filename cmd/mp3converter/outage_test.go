@@ -98,14 +98,7 @@ func (n *rabbitNode) stop() {
 		return
 	}
 	exec.Command("rabbitmqctl", "-n", n.name, "stop").Run()
-	done := make(chan struct{})
-	go func() { n.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		n.cmd.Process.Kill()
-		<-done
-	}
+	waitOrKill(n.cmd, 30*time.Second)
 	n.cmd = nil
 }
 

@@ -1,0 +1,226 @@
+//go:build integration
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
+)
+
+// server is a server process of the test's own that the test stops and
+// starts again on the same data and address: an engine's outage.
+type server struct {
+	t    *testing.T
+	name string
+	addr string
+	args []string // the command; its data dir is the test's
+	log  *os.File
+	cmd  *exec.Cmd
+}
+
+func newServer(t *testing.T, name, addr string, args ...string) *server {
+	t.Helper()
+	log, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, name: name, addr: addr, args: args, log: log}
+	s.start()
+	t.Cleanup(func() { s.stop(); log.Close() })
+	return s
+}
+
+func (s *server) start() {
+	s.t.Helper()
+	s.cmd = exec.Command(s.args[0], s.args[1:]...)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("%s: %v", s.name, err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); !testsupport.Listening(s.addr); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(s.log.Name())
+			s.t.Fatalf("%s did not start:\n%s", s.name, out)
+		}
+	}
+}
+
+// stop ends the server as an operator would (SIGTERM), killing it after 30 s.
+func (s *server) stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	waitOrKill(s.cmd, 30*time.Second)
+	s.cmd = nil
+}
+
+// waitOrKill waits up to d for cmd to exit, then kills it.
+func waitOrKill(cmd *exec.Cmd, d time.Duration) {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// newMariaDB starts a MariaDB server of the test's own and returns it and a
+// mysql:// URL of a new database on it.
+func newMariaDB(t *testing.T) (*server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	install := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+dir, "--auth-root-authentication-method=normal",
+		"--user="+currentUser(), "--skip-test-db")
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
+	}
+	port := portNumber(t)
+	s := newServer(t, "mariadb", fmt.Sprintf("127.0.0.1:%d", port), "mariadbd", "--no-defaults", "--datadir="+dir,
+		"--socket="+filepath.Join(dir, "sock"), "--pid-file="+filepath.Join(dir, "pid"), "--port="+strconv.Itoa(port),
+		"--bind-address=127.0.0.1", "--skip-grant-tables", "--user="+currentUser())
+	t.Setenv("MP3CONVERTER_TEST_MYSQL_URL", fmt.Sprintf("mysql://root@127.0.0.1:%d/test", port))
+	return s, testsupport.MySQL(t)
+}
+
+func currentUser() string {
+	if os.Getuid() == 0 {
+		return "root"
+	}
+	return strconv.Itoa(os.Getuid())
+}
+
+// newFerretDB starts a FerretDB server (GridFS) of the test's own, as
+// testsupport.FerretDB does, but one the test may stop and start.
+func newFerretDB(t *testing.T) (*server, string) {
+	t.Helper()
+	bin := os.Getenv("MP3CONVERTER_TEST_FERRETDB")
+	if bin == "" {
+		t.Fatal("set MP3CONVERTER_TEST_FERRETDB to a FerretDB binary (scripts/start-ferretdb.sh builds one)")
+	}
+	dir := t.TempDir()
+	addr := testsupport.FreeAddr(t)
+	s := newServer(t, "ferretdb", addr, bin, "--handler=sqlite", "--sqlite-url=file:"+dir+"/", "--state-dir="+dir,
+		"--listen-addr="+addr, "--debug-addr=127.0.0.1:0", "--telemetry=disable", "--log-level=warn")
+	return s, "mongodb://" + addr + "/"
+}
+
+// setEnv replaces (or adds) key's value in env.
+func setEnv(env []string, key, value string) []string {
+	for i, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			env[i] = key + "=" + value
+			return env
+		}
+	}
+	return append(env, key+"="+value)
+}
+
+// deadLetterCount is the depth of the dead-letter queues of video and mp3.
+func deadLetterCount(t *testing.T, queueURL string) int {
+	t.Helper()
+	ch := amqpChannel(t, queueURL)
+	defer ch.Close()
+	n := 0
+	for _, q := range []string{"video.dead", "mp3.dead"} {
+		info, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		n += info.Messages
+	}
+	return n
+}
+
+// TestIntegrationEngineOutage stops, in the middle of a batch, each engine
+// of the split deployment in turn (MariaDB, RabbitMQ, FerretDB as GridFS)
+// for 30 s, on servers of the test's own: consumers wait, and once the
+// engine is back every accepted job ends done, none dead-lettered, none
+// converted or mailed twice.
+func TestIntegrationEngineOutage(t *testing.T) {
+	_, api := testsupport.Mailpit(t)
+	mysql, databaseURL := newMariaDB(t)
+	ferret, storeURL := newFerretDB(t)
+	rabbit := newRabbitNode(t)
+	c := newCluster(t, rabbit.url())
+	c.storeURL = storeURL
+	c.env = setEnv(setEnv(c.env, "MP3CONVERTER_DATABASE_URL", databaseURL), "MP3CONVERTER_STORAGE_URL", storeURL)
+	c.start("auth", "auth")
+	c.start("gateway", "gateway", "MP3CONVERTER_MAX_UPLOADS_PER_USER=16")
+	c.start("converter-1", "converter", "MP3CONVERTER_WORKERS=2")
+	c.start("converter-2", "converter", "MP3CONVERTER_WORKERS=2")
+	c.start("notification", "notification")
+	src := testmedia.Make(t, testmedia.MKV, 30)
+	outage := 30 * time.Second
+	if s := os.Getenv("MP3CONVERTER_TEST_OUTAGE"); s != "" {
+		outage, _ = time.ParseDuration(s)
+	}
+
+	var rows [][]string
+	total := 0
+	for _, e := range []struct {
+		name        string
+		stop, start func()
+	}{
+		{"MariaDB (jobs)", mysql.stop, mysql.start},
+		{"RabbitMQ (queue)", rabbit.stop, rabbit.start},
+		{"FerretDB (GridFS)", ferret.stop, ferret.start},
+	} {
+		email := testsupport.RandomName("outage-") + "@example.com"
+		c.addUser(email, "outage-password")
+		cl := login(t, c.gateway, email, "outage-password")
+		ids := batch(t, cl, src, 6)
+		total += len(ids)
+		waitProcessing(t, cl, ids)
+		e.stop()
+		time.Sleep(outage)
+		e.start()
+		back := time.Now()
+		o := settle(t, c, cl, api, email, ids)
+		recovery := time.Since(back).Round(time.Second)
+		dead, attempts := deadLetterCount(t, c.queueURL), maxAttempts(cl, ids)
+		t.Logf("%s down %v: accepted %d, done %d, failed %d, lost %d, dead letters %d, MP3s %d of %d, videos left %d, mails %d (duplicates %d), most attempts on a job %d, all done %v after it came back",
+			e.name, outage, o.accepted, o.done, o.failed, o.lost, dead, o.mp3s, total, o.videos, o.mails, o.duplicateMails, attempts, recovery)
+		if o.done != len(ids) || o.failed+o.lost+dead+o.videos+o.duplicateMails != 0 || o.mp3s != total || o.mails != len(ids) {
+			t.Errorf("%s outage: want all %d done, one MP3 and one mail each, nothing failed, lost, dead-lettered or left", e.name, len(ids))
+		}
+		rows = append(rows, []string{e.name, outage.String(), fmt.Sprint(o.accepted), fmt.Sprint(o.done), fmt.Sprint(o.failed + o.lost),
+			fmt.Sprint(dead), fmt.Sprint(o.mp3s - (total - len(ids))), fmt.Sprint(o.mails), fmt.Sprint(o.duplicateMails), fmt.Sprint(attempts), recovery.String()})
+	}
+	report(t, "engine-outage.md", "| engine stopped | outage | accepted | done | failed or lost | dead letters | MP3s stored | mails | duplicate mails | most attempts on a job | all done after restart |\n|---|---|---|---|---|---|---|---|---|---|---|\n", rows)
+}
+
+// maxAttempts is the most attempts a job of ids shows.
+func maxAttempts(cl *client, ids []string) int {
+	n := 0
+	for _, id := range ids {
+		j, _ := cl.job(id)
+		n = max(n, j.Attempts)
+	}
+	return n
+}
+
+// waitProcessing waits until one of the jobs converts (mid-batch).
+func waitProcessing(t *testing.T, cl *client, ids []string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, id := range ids {
+			if j, _ := cl.job(id); j.Status == "processing" {
+				return
+			}
+		}
+	}
+	t.Fatal("no job of the batch started converting")
+}
