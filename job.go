@@ -42,7 +42,10 @@ type JobFilter struct {
 	Owner         string
 	Status        JobStatus
 	UpdatedBefore time.Time
-	Limit         int
+	// UpdatedAfter selects jobs changed after it and orders them by
+	// UpdatedAt, oldest first, so that a poller can follow changes.
+	UpdatedAfter time.Time
+	Limit        int
 }
 
 // JobStore keeps jobs.
@@ -54,7 +57,8 @@ type JobStore interface {
 	Job(ctx context.Context, id string) (*Job, error)
 	// JobByMP3 finds the job whose MP3FID is fid; ErrNotFound if none.
 	JobByMP3(ctx context.Context, fid string) (*Job, error)
-	// ListJobs returns matching jobs, newest first.
+	// ListJobs returns matching jobs, newest first (by UpdatedAt, oldest
+	// first, when f.UpdatedAfter is set).
 	ListJobs(ctx context.Context, f JobFilter) ([]*Job, error)
 	// UpdateJob applies fn to the stored job atomically and saves the
 	// result, setting UpdatedAt. It returns ErrNotFound if there is no such

@@ -60,6 +60,16 @@ type Config struct {
 	MaxUploads        int
 	MaxUploadsPerUser int
 	MinFreeSpace      int64
+
+	// Webhooks. WebhookBackoff and WebhookPoll have no flag: tests shorten
+	// them (nil and 0 are webhook.DefaultBackoff and 1 s).
+	WebhookAllowPrivate bool
+	WebhookBackoff      []time.Duration
+	WebhookPoll         time.Duration
+
+	// Live updates (GET /jobs/events).
+	EventsPollInterval time.Duration
+	EventsHeartbeat    time.Duration
 }
 
 // setting is one flag, its environment variables and its default.
@@ -216,6 +226,17 @@ var settings = []setting{
 		usage: "proxies whose X-Forwarded-For names the client (the ingress; for auth, the gateways), comma-separated CIDRs; behind a proxy, set it, or every client counts as the proxy",
 		field: func(c *Config) any { return &c.Proxies },
 		check: func(c *Config, _ Process) string { return errText(httpapi.ParseProxies(c.Proxies)) }},
+	{flag: "events-poll-interval", env: []string{"MP3CONVERTER_EVENTS_POLL_INTERVAL"}, def: "500ms", storage: both, roles: Gateway,
+		usage: "how often the gateway reads the job store for changes to stream on /jobs/events: one query per interval, however many streams are open",
+		field: func(c *Config) any { return &c.EventsPollInterval },
+		check: func(c *Config, _ Process) string { return positive(c.EventsPollInterval) }},
+	{flag: "events-heartbeat", env: []string{"MP3CONVERTER_EVENTS_HEARTBEAT"}, def: "15s", storage: both, roles: Gateway,
+		usage: "how often an idle /jobs/events stream gets a comment, so that proxies keep it open",
+		field: func(c *Config) any { return &c.EventsHeartbeat },
+		check: func(c *Config, _ Process) string { return positive(c.EventsHeartbeat) }},
+	{flag: "webhook-allow-private", env: []string{"MP3CONVERTER_WEBHOOK_ALLOW_PRIVATE"}, def: "false", storage: both, roles: Gateway | Notification,
+		usage: "let webhooks reach loopback, private, link-local and other non-public addresses (receivers on your own network); off, they are refused at registration and on every connection",
+		field: func(c *Config) any { return &c.WebhookAllowPrivate }},
 	{flag: "token-ttl", env: []string{"MP3CONVERTER_TOKEN_TTL"}, def: "24h", storage: both, roles: Auth,
 		usage: "lifetime of a login token", field: func(c *Config) any { return &c.TokenTTL },
 		check: func(c *Config, _ Process) string { return positive(c.TokenTTL) }},

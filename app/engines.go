@@ -30,6 +30,8 @@ type Engines struct {
 	Videos mp3converter.BlobStore
 	MP3s   mp3converter.BlobStore
 	Queue  mp3converter.Queue
+	// Webhooks are the users' webhooks and the outbox of their deliveries.
+	Webhooks mp3converter.WebhookStore
 
 	checks  []httpapi.Check // readiness of each engine
 	closers []func()        // in opening order
@@ -110,6 +112,7 @@ func (e *Engines) openEmbedded(ctx context.Context, c *Config, log *slog.Logger)
 	queue := goqite.New(db.DB, goqite.Options{Policy: policy(c), Logger: log})
 	e.onClose(func() { queue.Close() })
 	e.Users, e.Jobs, e.Videos, e.MP3s, e.Queue = db.Users, db.Jobs, videos, mp3s, queue
+	e.Webhooks = db.Webhooks
 	e.space = diskspace.Floor(c.DataDir, c.MinFreeSpace)
 	e.checks = []httpapi.Check{{Name: "database", Check: db.Ping}, {Name: "videos", Check: videos.Ping}, {Name: "mp3s", Check: mp3s.Ping},
 		{Name: "free-space", Check: e.space}}
@@ -130,7 +133,7 @@ func (e *Engines) openShared(ctx context.Context, p Process, c *Config, log *slo
 		return err
 	}
 	e.onClose(func() { db.Close() })
-	e.Users, e.Jobs = db.Users, db.Jobs
+	e.Users, e.Jobs, e.Webhooks = db.Users, db.Jobs, db.Webhooks
 	e.checks = append(e.checks, httpapi.Check{Name: "database", Check: db.Ping})
 	if p.Roles.Has(withQueue) {
 		q, err := rabbitmq.New(c.QueueURL, rabbitmq.Options{Policy: policy(c), Logger: log, ConnectionName: "mp3converter-" + p.Name})

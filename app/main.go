@@ -18,6 +18,7 @@ import (
 	"github.com/mp3converter/mp3converter/conversion"
 	"github.com/mp3converter/mp3converter/ffmpeg"
 	"github.com/mp3converter/mp3converter/httpapi"
+	"github.com/mp3converter/mp3converter/jobfeed"
 	"github.com/mp3converter/mp3converter/notification"
 	"github.com/mp3converter/mp3converter/retention"
 	"github.com/mp3converter/mp3converter/smtp"
@@ -30,12 +31,16 @@ type Main struct {
 	Config  Config
 	Logger  *slog.Logger
 	Stdout  io.Writer // where a generated admin password is printed
+	// WrapJobs, if set, wraps the job store every role uses, to observe or
+	// instrument it (tests count the queries of live updates with it).
+	WrapJobs func(mp3converter.JobStore) mp3converter.JobStore
 
 	// Set by Run.
 	Addr    string   // where the HTTP server listens
 	Engines *Engines // what the roles run on
 
 	server   *http.Server
+	feed     *jobfeed.Feed // the gateway's job changes, for live updates
 	draining atomic.Bool
 	cancel   context.CancelFunc
 	workers  sync.WaitGroup
@@ -59,6 +64,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Engines = e
 	m.closers = append(m.closers, e.Close)
+	if m.WrapJobs != nil {
+		e.Jobs = m.WrapJobs(e.Jobs)
+	}
+	if p.Roles.Has(Gateway) {
+		m.feed = &jobfeed.Feed{Jobs: e.Jobs, Interval: c.EventsPollInterval, Logger: log.With("role", "gateway")}
+	}
 	if err := m.recover(ctx); err != nil {
 		return err
 	}
@@ -103,6 +114,10 @@ func (m *Main) Run(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if m.feed != nil {
+		// Event streams never go idle: Shutdown would wait out its grace.
+		m.server.RegisterOnShutdown(m.feed.Close)
 	}
 	go func() {
 		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -149,9 +164,10 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 		gw := &httpapi.Gateway{
 			Auth: login, Tokens: tokens, Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Queue: e.Queue,
 			VideoQueue: c.VideoQueue, MaxUpload: c.MaxUpload, Checks: checks, Logger: log.With("role", "gateway"),
-			Throttle: httpapi.NewThrottle(), Proxies: proxies, Space: e.space,
+			Throttle: httpapi.NewThrottle(), Proxies: proxies, Space: e.space, Webhooks: m.webhookRoutes(),
 			MinUploadRate: c.MinUploadRate, UploadGrace: c.UploadGrace,
 			Uploads: &httpapi.UploadLimit{PerUser: c.MaxUploadsPerUser, Total: c.MaxUploads},
+			Feed:    m.feed, Heartbeat: c.EventsHeartbeat,
 		}
 		return gw.Handler()
 	case m.Process.Roles.Has(Auth):
@@ -166,6 +182,7 @@ func (m *Main) startWorkers(ctx context.Context, tc *ffmpeg.Transcoder) error {
 	if roles.Has(Gateway) {
 		s := &retention.Sweeper{Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Retention: c.Retention, Logger: m.Logger.With("role", "retention")}
 		m.start(func() { s.Run(ctx, retention.Interval(c.Retention)) })
+		m.start(func() { m.feed.Run(ctx) }) // one poller, however many streams
 	}
 	if roles.Has(Converter) {
 		scratch, err := e.scratch()
@@ -177,7 +194,7 @@ func (m *Main) startWorkers(ctx context.Context, tc *ffmpeg.Transcoder) error {
 			Videos: e.Videos, MP3s: e.MP3s, Jobs: e.Jobs, Queue: e.Queue, Transcoder: tc,
 			VideoQueue: c.VideoQueue, MP3Queue: c.MP3Queue, TempDir: scratch,
 			MaxDuration: c.MaxDuration, MaxPerUser: c.MaxPerUser, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace,
-			Logger: m.Logger.With("role", "converter"),
+			Logger: m.Logger.With("role", "converter"), Events: m.jobEvents(),
 		}
 		m.start(func() { w.Run(ctx, c.Workers) })
 	}
@@ -188,9 +205,10 @@ func (m *Main) startWorkers(ctx context.Context, tc *ffmpeg.Transcoder) error {
 		}
 		w := &notification.Worker{
 			Queue: e.Queue, MP3Queue: c.MP3Queue, Notifier: n, Jobs: e.Jobs, MP3s: e.MP3s,
-			PublicURL: c.PublicURL, Logger: m.Logger.With("role", "notification"),
+			PublicURL: c.PublicURL, Logger: m.Logger.With("role", "notification"), Events: m.jobEvents(),
 		}
 		m.start(func() { w.Run(ctx, 2) })
+		m.startDispatcher(ctx)
 	}
 	return nil
 }

@@ -68,7 +68,9 @@ type Worker struct {
 	// StaleAfter is how long a job may stay processing without an update
 	// before the sweep puts it back to queued (2 min when zero).
 	StaleAfter time.Duration
-	Logger     *slog.Logger
+	// Events, if set, records the job.failed event of each job that fails.
+	Events mp3converter.JobEvents
+	Logger *slog.Logger
 
 	held sync.Map // ids of the jobs this process converts now
 	fair fairShare
@@ -146,6 +148,7 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		}
 		log.Warn("ConversionFailed", "reason", reason, "err", err)
 		w.setStatus(ctx, job.ID, mp3converter.JobFailed, reason, false)
+		w.jobFailed(ctx, job.ID, log)
 		if err := w.MP3s.Delete(context.WithoutCancel(ctx), job.MP3FID); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
 			log.Error("MP3DeleteFailed", "err", err)
 		}
@@ -170,7 +173,11 @@ func (w *Worker) begin(ctx context.Context, msg mp3converter.Message, attempt in
 		return nil, err
 	}
 	if job.Status == mp3converter.JobDone {
+		// An attempt that stored and announced the MP3 but could not record
+		// it (the job store was down) left its video: the announcement made
+		// the job done meanwhile, so finish that attempt's work.
 		w.Logger.Info("JobAlreadyDone", "job_id", job.ID, "attempt", attempt)
+		w.deleteVideo(ctx, job, w.Logger)
 		return nil, nil
 	}
 	job, err = w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error {
@@ -247,14 +254,7 @@ func (w *Worker) describeForeign(ctx context.Context, j *mp3converter.Job, name 
 // unavailable setStatus keeps trying, with growing pauses, until ctx ends;
 // once it has ended (shutting down) it tries for 10 s more.
 func (w *Worker) setStatus(ctx context.Context, id string, status mp3converter.JobStatus, reason string, uncount bool) {
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-	}
-	err := w.Policy.WhileUnavailable(ctx, func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
+	err := w.outlastOutage(ctx, func(ctx context.Context) error {
 		_, err := w.Jobs.UpdateJob(ctx, id, func(j *mp3converter.Job) error {
 			j.Status, j.Error = status, reason
 			if status != mp3converter.JobDone {
@@ -391,12 +391,18 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 		}
 		return gone(err)
 	}
-	if !w.KeepVideos {
-		if err := w.Videos.Delete(context.WithoutCancel(ctx), job.VideoFID); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
-			log.Warn("VideoDeleteFailed", "err", err) // the retention sweep gets it later
-		}
-	}
+	w.deleteVideo(ctx, job, log)
 	return nil
+}
+
+// deleteVideo removes a converted job's source video unless KeepVideos.
+func (w *Worker) deleteVideo(ctx context.Context, job *mp3converter.Job, log *slog.Logger) {
+	if w.KeepVideos {
+		return
+	}
+	if err := w.Videos.Delete(context.WithoutCancel(ctx), job.VideoFID); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
+		log.Warn("VideoDeleteFailed", "job_id", job.ID, "err", err) // the retention sweep gets it later
+	}
 }
 
 func gone(err error) error {

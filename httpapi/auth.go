@@ -37,16 +37,23 @@ var (
 	_ Authenticator = (*AuthClient)(nil)
 )
 
-// loginHandler serves POST /login: HTTP Basic in, the raw JWT out. Failed
-// logins count against the account and the client's address; past the
-// throttle's limits the answer is 429 with Retry-After, before any password
-// is checked.
-func loginHandler(a Authenticator, t *Throttle, proxies Proxies, log *slog.Logger) http.HandlerFunc {
+// loginHandler serves POST /login: HTTP Basic in, the raw JWT out, or,
+// with a session (the gateway's, for its web page) and the header
+// "X-Session: cookie", the JWT in an HttpOnly cookie and the claims out.
+// Failed logins count against the account and the client's address; past
+// the throttle's limits the answer is 429 with Retry-After, before any
+// password is checked.
+func loginHandler(a Authenticator, t *Throttle, proxies Proxies, s *sessions, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		// The page asks no Basic challenge: a browser would answer it with
+		// its own password dialog.
+		page := s != nil && r.Header.Get("X-Session") == "cookie"
 		email, password, ok := r.BasicAuth()
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
+			if !page {
+				w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
+			}
 			Error(w, r, log, auth.ErrMissingCredentials)
 			return
 		}
@@ -64,10 +71,14 @@ func loginHandler(a Authenticator, t *Throttle, proxies Proxies, log *slog.Logge
 			log.Warn("LoginFailed", "request_id", requestID(r.Context()), "account", truncate(email, 254), "client", addr)
 		}
 		if err != nil {
-			if mp3converter.ErrorCode(err) == mp3converter.EUNAUTHORIZED {
+			if mp3converter.ErrorCode(err) == mp3converter.EUNAUTHORIZED && !page {
 				w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
 			}
 			Error(w, r, log, err)
+			return
+		}
+		if page {
+			s.start(w, r, token)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -126,11 +137,21 @@ func validateHandler(v Verifier, log *slog.Logger) http.HandlerFunc {
 
 var errMalformedAuth = mp3converter.Errorf(mp3converter.EUNAUTHORIZED, "malformed Authorization header: want \"Bearer <token>\"")
 
-// authenticate checks the request's Bearer token.
+// authenticate checks the request's Bearer token or, without an
+// Authorization header, the web page's session cookie. A state-changing
+// request signed in by cookie must also come from the page itself (see
+// sameOrigin): the browser sends the cookie with any site's form.
 func authenticate(r *http.Request, v Verifier) (*auth.Claims, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, auth.ErrMissingCredentials
+		c, err := r.Cookie(sessionCookie)
+		if err != nil || c.Value == "" || len(c.Value) > 4096 {
+			return nil, auth.ErrMissingCredentials
+		}
+		if stateChanging(r.Method) && !sameOrigin(r) {
+			return nil, errCrossSite
+		}
+		return v.Verify(r.Context(), c.Value)
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	token = strings.TrimSpace(token)
@@ -153,7 +174,7 @@ type AuthServer struct {
 // Handler returns the routes.
 func (a *AuthServer) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", loginHandler(a.Service, a.Throttle, a.Proxies, a.Logger))
+	mux.HandleFunc("POST /login", loginHandler(a.Service, a.Throttle, a.Proxies, nil, a.Logger))
 	mux.HandleFunc("POST /validate", validateHandler(a.Service, a.Logger))
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", readyz(a.Checks, a.Logger))

@@ -13,7 +13,9 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/client"
 	"github.com/mp3converter/mp3converter/internal/bytesize"
+	"github.com/mp3converter/mp3converter/jobfeed"
 )
 
 // Gateway serves the gateway role's routes.
@@ -41,20 +43,35 @@ type Gateway struct {
 	Space  func(context.Context) error
 	Checks []Check
 	Logger *slog.Logger
+	// Webhooks serves /webhooks; nil: 503.
+	Webhooks *Webhooks
+	// Feed is the job change feed behind GET /jobs/events; nil: 503.
+	Feed *jobfeed.Feed
+	// Heartbeat is how often an idle event stream gets a comment, so
+	// that proxies keep it open (15 s if 0).
+	Heartbeat time.Duration
 }
 
 // routes are the gateway's routes, as docs/openapi.yaml documents them.
 func (g *Gateway) routes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"POST /login":       loginHandler(g.Auth, g.Throttle, g.Proxies, g.Logger),
+		"POST /login":       loginHandler(g.Auth, g.Throttle, g.Proxies, g.sessions(), g.Logger),
+		"POST /logout":      g.sessions().logout,
 		"POST /validate":    validateHandler(g.Tokens, g.Logger),
 		"POST /upload":      g.authed(g.upload),
 		"GET /download":     g.authed(g.download),
 		"GET /jobs":         g.authed(g.listJobs),
 		"GET /jobs/{id}":    g.authed(g.getJob),
+		"GET /jobs/events":  g.authed(g.events),
 		"DELETE /jobs/{id}": g.authed(g.deleteJob),
 		"GET /healthz":      healthz,
 		"GET /readyz":       readyz(g.Checks, g.Logger),
+
+		// httpapi/webhooks.go
+		"POST /webhooks":                g.authed(g.createWebhook),
+		"GET /webhooks":                 g.authed(g.listWebhooks),
+		"DELETE /webhooks/{id}":         g.authed(g.deleteWebhook),
+		"GET /webhooks/{id}/deliveries": g.authed(g.webhookDeliveries),
 	}
 }
 
@@ -62,6 +79,9 @@ func (g *Gateway) routes() map[string]http.HandlerFunc {
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for pattern, h := range g.routes() {
+		mux.HandleFunc(pattern, h)
+	}
+	for pattern, h := range pageRoutes() {
 		mux.HandleFunc(pattern, h)
 	}
 	return Middleware(mux, g.Logger)
@@ -356,26 +376,9 @@ func mayRead(c *auth.Claims, j *mp3converter.Job) bool { return c.SiteAdmin || m
 // only. An admin reads every job's record, never another user's media.
 func mayTouch(c *auth.Claims, j *mp3converter.Job) bool { return j.Owner == c.Username }
 
-// jobJSON is a job as the API shows it.
-type jobJSON struct {
-	ID          string     `json:"id"`
-	Status      string     `json:"status"`
-	Filename    string     `json:"filename"`
-	VideoFID    string     `json:"video_fid"`
-	MP3FID      *string    `json:"mp3_fid"`
-	Error       *string    `json:"error"`
-	Attempts    int        `json:"attempts"`
-	Progress    float64    `json:"progress"`
-	Duration    float64    `json:"duration_seconds"`
-	Size        int64      `json:"size"`
-	MP3Size     int64      `json:"mp3_size"`
-	Copied      bool       `json:"audio_copied"`
-	Owner       string     `json:"owner"`
-	DownloadURL string     `json:"download_url,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	NotifiedAt  *time.Time `json:"notified_at"`
-}
+// jobJSON is a job as the API shows it. Its one definition is the API
+// client's, so that the server and the client cannot drift apart.
+type jobJSON = client.Job
 
 func toJSON(j *mp3converter.Job) jobJSON {
 	v := jobJSON{ID: j.ID, Status: string(j.Status), Filename: j.Filename, VideoFID: j.VideoFID, Attempts: j.Attempts,
@@ -457,6 +460,9 @@ func (g *Gateway) deleteJob(w http.ResponseWriter, r *http.Request, c *auth.Clai
 		return
 	}
 	g.Logger.Info("JobDeleted", "request_id", requestID(r.Context()), "job_id", job.ID)
+	if g.Feed != nil {
+		g.Feed.Deleted(job)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

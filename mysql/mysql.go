@@ -39,8 +39,9 @@ const defaultPort = "3306"
 type DB = sqldb.DB
 
 var (
-	_ mp3converter.UserStore = (*sqldb.UserStore)(nil)
-	_ mp3converter.JobStore  = (*sqldb.JobStore)(nil)
+	_ mp3converter.UserStore    = (*sqldb.UserStore)(nil)
+	_ mp3converter.JobStore     = (*sqldb.JobStore)(nil)
+	_ mp3converter.WebhookStore = (*sqldb.WebhookStore)(nil)
 )
 
 // Open connects to the database named by rawURL, of the form
@@ -286,21 +287,68 @@ var migrations = []sqldb.Migration{
 			return addColumn(ctx, conn, "user", "created_at", "BIGINT NOT NULL DEFAULT 0")
 		},
 	},
+	{
+		// The gateway's job feed polls for rows changed since its last look.
+		Version: 2,
+		Func: func(ctx context.Context, conn *sql.Conn) error {
+			// MySQL has no CREATE INDEX IF NOT EXISTS.
+			return unlessFound(ctx, conn, "index job.job_updated", `SELECT COUNT(*) FROM information_schema.STATISTICS
+				WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'job' AND INDEX_NAME = 'job_updated'`, nil,
+				"CREATE INDEX job_updated ON job (updated_at)")
+		},
+	},
+	{
+		// Webhooks, and their deliveries: an outbox that outlives restarts.
+		// An event is recorded once per webhook, whoever records it again.
+		Version: 3,
+		SQL: []string{
+			`CREATE TABLE IF NOT EXISTS webhook (
+				id CHAR(24) NOT NULL PRIMARY KEY,
+				owner VARCHAR(255) NOT NULL,
+				url VARCHAR(2048) NOT NULL,
+				secret VARCHAR(128) NOT NULL,
+				created_at BIGINT NOT NULL,
+				INDEX webhook_owner_created (owner, created_at)
+			) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+			`CREATE TABLE IF NOT EXISTS webhook_delivery (
+				id VARCHAR(64) NOT NULL PRIMARY KEY,
+				webhook_id CHAR(24) NOT NULL,
+				job_id VARCHAR(64) NOT NULL,
+				event VARCHAR(32) NOT NULL,
+				payload MEDIUMBLOB NOT NULL,
+				status VARCHAR(16) NOT NULL,
+				attempts INT NOT NULL DEFAULT 0,
+				http_status INT NOT NULL DEFAULT 0,
+				error TEXT NOT NULL,
+				created_at BIGINT NOT NULL,
+				attempted_at BIGINT NOT NULL DEFAULT 0,
+				next_at BIGINT NOT NULL,
+				lease_token VARCHAR(32) NOT NULL DEFAULT '',
+				UNIQUE KEY webhook_delivery_event (webhook_id, job_id, event),
+				INDEX webhook_delivery_due (status, next_at),
+				INDEX webhook_delivery_created (webhook_id, created_at)
+			) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		},
+	},
 }
 
 // addColumn adds a column to a table of the current database unless it is
 // there already.
 func addColumn(ctx context.Context, conn *sql.Conn, table, column, definition string) error {
+	return unlessFound(ctx, conn, "column "+table+"."+column, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`, []any{table, column},
+		"ALTER TABLE `"+table+"` ADD COLUMN `"+column+"` "+definition)
+}
+
+// unlessFound runs stmt, which adds what, unless count finds it there.
+func unlessFound(ctx context.Context, conn *sql.Conn, what, count string, args []any, stmt string) error {
 	var n int
-	err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`, table, column).Scan(&n)
-	if err != nil {
-		return fmt.Errorf("look for column %s.%s: %w", table, column, err)
+	if err := conn.QueryRowContext(ctx, count, args...).Scan(&n); err != nil {
+		return fmt.Errorf("look for %s: %w", what, err)
 	}
 	if n > 0 {
 		return nil
 	}
-	stmt := "ALTER TABLE `" + table + "` ADD COLUMN `" + column + "` " + definition
 	if _, err := conn.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("%s: %w", stmt, err)
 	}

@@ -41,6 +41,9 @@ type Worker struct {
 	MP3s mp3converter.BlobStore
 	// PublicURL is the gateway's address as users reach it, for links.
 	PublicURL string
+	// Events, when set with Jobs, records each done job's job.done event
+	// for its owner's webhooks, before the message is acknowledged.
+	Events mp3converter.JobEvents
 	// Policy's MinPause and MaxPause pace the retries of recording a mail
 	// sent while the job store is down (1 s to 30 s when zero).
 	Policy mp3converter.RetryPolicy
@@ -72,6 +75,10 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 	job, err := w.job(ctx, msg)
 	if err != nil {
 		log.Warn("JobNotRecorded", "err", err)
+		return err
+	}
+	if err := w.jobDone(ctx, job, msg); err != nil {
+		log.Warn("JobEventNotRecorded", "err", err)
 		return err
 	}
 	switch {
@@ -124,6 +131,16 @@ func (w *Worker) job(ctx context.Context, msg mp3converter.Message) (*mp3convert
 		return nil, nil
 	}
 	return job, err
+}
+
+// jobDone records the job.done event of a job that msg finished, whether
+// or not its mail went out already: a redelivery after a crash records it
+// then, and recording twice records once.
+func (w *Worker) jobDone(ctx context.Context, job *mp3converter.Job, msg mp3converter.Message) error {
+	if w.Events == nil || job == nil || job.Status != mp3converter.JobDone || job.MP3FID != msg.MP3FID {
+		return nil
+	}
+	return w.Events.JobFinished(ctx, job)
 }
 
 // compose writes the seed's notice, with the file's name and a link added.

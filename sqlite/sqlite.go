@@ -103,4 +103,36 @@ var migrations = []sqldb.Migration{
 		END`,
 		`CREATE INDEX IF NOT EXISTS goqite_queue_priority_created_idx ON goqite (queue, priority DESC, created)`,
 	}},
+	// The gateway's job feed polls for rows changed since its last look.
+	{Version: 2, SQL: []string{`CREATE INDEX IF NOT EXISTS job_updated ON job (updated_at)`}},
+	// Webhooks, and their deliveries: an outbox that outlives restarts. An
+	// event is recorded once per webhook, whoever records it again.
+	{Version: 3, SQL: []string{
+		`CREATE TABLE IF NOT EXISTS webhook (
+			id TEXT PRIMARY KEY,
+			owner TEXT NOT NULL,
+			url TEXT NOT NULL,
+			secret TEXT NOT NULL,
+			created_at INTEGER NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS webhook_owner_created ON webhook (owner, created_at)`,
+		`CREATE TABLE IF NOT EXISTS webhook_delivery (
+			id TEXT PRIMARY KEY,
+			webhook_id TEXT NOT NULL,
+			job_id TEXT NOT NULL,
+			event TEXT NOT NULL,
+			payload BLOB NOT NULL,
+			status TEXT NOT NULL,
+			attempts INTEGER NOT NULL DEFAULT 0,
+			http_status INTEGER NOT NULL DEFAULT 0,
+			error TEXT NOT NULL DEFAULT '',
+			created_at INTEGER NOT NULL,
+			attempted_at INTEGER NOT NULL DEFAULT 0,
+			next_at INTEGER NOT NULL,
+			lease_token TEXT NOT NULL DEFAULT '',
+			UNIQUE (webhook_id, job_id, event)
+		)`,
+		`CREATE INDEX IF NOT EXISTS webhook_delivery_due ON webhook_delivery (status, next_at)`,
+		`CREATE INDEX IF NOT EXISTS webhook_delivery_created ON webhook_delivery (webhook_id, created_at)`,
+	}},
 }

@@ -108,6 +108,7 @@ func RunJobs(t *testing.T, newStore func(t *testing.T) mp3converter.JobStore) {
 	t.Run("Update", func(t *testing.T) { testJobUpdate(t, newStore(t)) })
 	t.Run("UpdateIsAtomic", func(t *testing.T) { testJobUpdateIsAtomic(t, newStore(t)) })
 	t.Run("List", func(t *testing.T) { testJobList(t, newStore(t)) })
+	t.Run("UpdatedAfter", func(t *testing.T) { testJobUpdatedAfter(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testJobDelete(t, newStore(t)) })
 }
 
@@ -260,6 +261,39 @@ func testJobList(t *testing.T, s mp3converter.JobStore) {
 	}
 	if old, _ := s.ListJobs(ctx, mp3converter.JobFilter{UpdatedBefore: time.Now().Add(-time.Hour)}); len(old) != 0 {
 		t.Errorf("updated before an hour ago: %d, want 0", len(old))
+	}
+}
+
+// testJobUpdatedAfter: the query a change feed polls with returns the jobs
+// changed since a time, oldest change first.
+func testJobUpdatedAfter(t *testing.T, s mp3converter.JobStore) {
+	ctx := context.Background()
+	var jobs []*mp3converter.Job
+	for _, owner := range []string{"ann@example.com", "bob@example.com", "ann@example.com"} {
+		j := newJob(owner)
+		if err := s.CreateJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+	}
+	time.Sleep(2 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	for _, i := range []int{2, 1, 0} { // newest created, changed first
+		if _, err := s.UpdateJob(ctx, jobs[i].ID, func(j *mp3converter.Job) error { j.Progress = 0.5; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	want := []string{jobs[2].ID, jobs[1].ID, jobs[0].ID}
+	if got, err := s.ListJobs(ctx, mp3converter.JobFilter{UpdatedAfter: cut}); err != nil || fmt.Sprint(ids(got)) != fmt.Sprint(want) {
+		t.Errorf("changed after the cut, oldest change first = %v, %v; want %v", ids(got), err, want)
+	}
+	if got, _ := s.ListJobs(ctx, mp3converter.JobFilter{UpdatedAfter: cut, Owner: "ann@example.com", Limit: 1}); fmt.Sprint(ids(got)) != fmt.Sprint(want[:1]) {
+		t.Errorf("ann's first change after the cut = %v, want %v", ids(got), want[:1])
+	}
+	if got, _ := s.ListJobs(ctx, mp3converter.JobFilter{UpdatedAfter: time.Now().Add(time.Hour)}); len(got) != 0 {
+		t.Errorf("changed after an hour from now: %v", ids(got))
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/app"
 	"github.com/mp3converter/mp3converter/auth"
+	apiclient "github.com/mp3converter/mp3converter/client"
 )
 
 // testServer is the real serve process, on a loopback port and a temp data dir.
@@ -56,11 +57,15 @@ func testConfig(t *testing.T) app.Config {
 	}
 }
 
-func startServe(t *testing.T, cfg app.Config) *testServer {
+// startServe starts serve with cfg, after setting up its Main with opts.
+func startServe(t *testing.T, cfg app.Config, opts ...func(*app.Main)) *testServer {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := newServe(cfg, log, io.Discard)
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.Run(context.Background()); err != nil {
 		s.Close()
 		t.Fatal(err)
@@ -113,7 +118,17 @@ func login(t testing.TB, base, email, password string) *client {
 	return &client{t: t, base: base, token: string(body)}
 }
 
+// do sends req and checks the answer against docs/openapi.yaml.
 func do(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, b := doUnchecked(t, req)
+	checkAPI(t, req, resp, b)
+	return resp, b
+}
+
+// doUnchecked is do for requests outside the API on purpose: unknown
+// routes, wrong methods, oversized headers.
+func doUnchecked(t testing.TB, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -190,21 +205,8 @@ func (c *client) upload(path, name string) accepted {
 	return a
 }
 
-type jobView struct {
-	ID          string  `json:"id"`
-	Status      string  `json:"status"`
-	Filename    string  `json:"filename"`
-	VideoFID    string  `json:"video_fid"`
-	MP3FID      *string `json:"mp3_fid"`
-	Error       *string `json:"error"`
-	Attempts    int     `json:"attempts"`
-	Progress    float64 `json:"progress"`
-	Copied      bool    `json:"audio_copied"`
-	Owner       string  `json:"owner"`
-	DownloadURL string  `json:"download_url"`
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-}
+// jobView is a job as the API shows it.
+type jobView = apiclient.Job
 
 func (c *client) job(id string) (jobView, int) {
 	c.t.Helper()
@@ -340,7 +342,9 @@ func waitReady(t testing.TB, base string, timeout time.Duration) {
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			checkAPI(t, resp.Request, resp, b)
 			if resp.StatusCode == 200 {
 				return
 			}

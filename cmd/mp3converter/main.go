@@ -4,6 +4,8 @@
 //	mp3converter gateway|auth|converter|notification
 //	                            one role, on MySQL, RabbitMQ and MongoDB GridFS
 //	mp3converter user add|list|delete
+//	mp3converter login|convert|jobs|webhook
+//	                            the command-line client of a server
 //
 // Run "mp3converter help" for all commands. This file parses the command;
 // package app assembles and runs the processes.
@@ -45,6 +47,13 @@ func help() string {
   mp3converter dead-letters requeue --queue Q (--id ID | --all)
   mp3converter version
 
+The client of a server (settings: --server URL or MP3CONVERTER_SERVER,
+--token T or MP3CONVERTER_TOKEN; by default the saved login's):
+  mp3converter login --server URL --email E [--password-stdin]
+  mp3converter convert [-o DIR] FILE...
+  mp3converter jobs [--json] [--all]
+  mp3converter webhook add URL | list | delete ID | deliveries ID
+
 Run "mp3converter <command> -h" for a command's settings. Every setting can
 also be given as an environment variable, named in the help.
 `)
@@ -66,6 +75,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			err = app.RunUser(ctx, args[1:], stdin, stdout, stderr)
 		case "dead-letters":
 			err = app.RunDeadLetters(ctx, args[1:], stdout, stderr)
+		case "login":
+			err = app.RunLogin(ctx, args[1:], stdin, stdout, stderr)
+		case "convert":
+			err = app.RunConvert(ctx, args[1:], stdout, stderr)
+		case "jobs":
+			err = app.RunJobs(ctx, args[1:], stdout, stderr)
+		case "webhook":
+			err = app.RunWebhook(ctx, args[1:], stdout, stderr)
 		case "version":
 			fmt.Fprintln(stdout, "mp3converter", version)
 		case "help", "-h", "-help", "--help":

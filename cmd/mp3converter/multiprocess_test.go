@@ -89,10 +89,12 @@ func (c *cluster) addUser(email, password string) {
 
 func curl(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("curl", append([]string{"-sS", "--fail-with-body"}, args...)...).Output()
+	headers := filepath.Join(t.TempDir(), "headers")
+	out, err := exec.Command("curl", append([]string{"-sS", "--fail-with-body", "-D", headers}, args...)...).Output()
 	if err != nil {
 		t.Fatalf("curl %v: %v\n%s", args, err, out)
 	}
+	checkCurl(t, args, headers, out)
 	return string(out)
 }
 

@@ -44,6 +44,7 @@ func serveHTTP(t *testing.T, h http.Handler) string {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	testOnlyServers.Store(ln.Addr().String(), true)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
@@ -164,6 +165,7 @@ func (a *originalAuth) validate(w http.ResponseWriter, r *http.Request) {
 // originalGateway is the original gateway: it asks auth about every token,
 // keeps files in GridFS and queues videos on one channel opened at start.
 type originalGateway struct {
+	t      *testing.T // checks our auth's answers against docs/openapi.yaml
 	URL    string
 	auth   string // AUTH_SVC_ADDRESS
 	videos *mongo.GridFSBucket
@@ -176,7 +178,7 @@ type originalGateway struct {
 
 func startOriginalGateway(t *testing.T, authAddr, storeURL, queueURL string) *originalGateway {
 	t.Helper()
-	g := &originalGateway{auth: authAddr, ch: amqpChannel(t, queueURL),
+	g := &originalGateway{t: t, auth: authAddr, ch: amqpChannel(t, queueURL),
 		videos: mongoDB(t, storeURL, "videos").GridFSBucket(), mp3s: mongoDB(t, storeURL, "mp3s").GridFSBucket()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", g.login)
@@ -207,6 +209,7 @@ func (g *originalGateway) callAuth(w http.ResponseWriter, req *http.Request) ([]
 		flaskText(w, http.StatusInternalServerError, "internal server error")
 		return nil, false
 	}
+	checkAPI(g.t, req, resp, body)
 	if resp.StatusCode != http.StatusOK {
 		flaskText(w, resp.StatusCode, string(body))
 		return nil, false

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -137,7 +138,9 @@ func TestIntegrationBrokerOutage(t *testing.T) {
 	}
 	resp, err := http.Get(c.gateway + "/readyz")
 	if err == nil {
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		checkAPI(t, resp.Request, resp, b)
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("gateway /readyz with the broker down: %d", resp.StatusCode)
 		}

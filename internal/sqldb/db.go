@@ -12,14 +12,16 @@ import (
 // what sqlite.Open and mysql.Open return.
 type DB struct {
 	*sql.DB
-	Users *UserStore
-	Jobs  *JobStore
-	name  string // the Dialect's, for errors
+	Users    *UserStore
+	Jobs     *JobStore
+	Webhooks *WebhookStore
+	name     string // the Dialect's, for errors
 }
 
 // NewDB returns the stores of db, whose engine is d.
 func NewDB(db *sql.DB, d Dialect) *DB {
-	return &DB{DB: db, Users: &UserStore{DB: db, Dialect: d}, Jobs: &JobStore{DB: db, Dialect: d}, name: d.Name}
+	return &DB{DB: db, Users: &UserStore{DB: db, Dialect: d}, Jobs: &JobStore{DB: db, Dialect: d},
+		Webhooks: &WebhookStore{DB: db, Dialect: d}, name: d.Name}
 }
 
 // Ping checks that the database answers, for readiness probes. Its error

@@ -112,11 +112,16 @@ func (s *JobStore) ListJobs(ctx context.Context, f mp3converter.JobFilter) ([]*m
 	if !f.UpdatedBefore.IsZero() {
 		where, args = append(where, "updated_at < ?"), append(args, micros(f.UpdatedBefore))
 	}
+	order := ` ORDER BY created_at DESC, id DESC`
+	if !f.UpdatedAfter.IsZero() {
+		where, args = append(where, "updated_at > ?"), append(args, micros(f.UpdatedAfter))
+		order = ` ORDER BY updated_at, id`
+	}
 	q := `SELECT ` + jobColumns + ` FROM job`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY created_at DESC, id DESC`
+	q += order
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
@@ -157,14 +162,5 @@ func (s *JobStore) UpdateJob(ctx context.Context, id string, fn func(*mp3convert
 
 // DeleteJob implements mp3converter.JobStore.
 func (s *JobStore) DeleteJob(ctx context.Context, id string) error {
-	res, err := s.DB.ExecContext(ctx, `DELETE FROM job WHERE id = ?`, id)
-	if err != nil {
-		return unavailable("delete job", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return unavailable("delete job", err)
-	} else if n == 0 {
-		return fmt.Errorf("delete job %s: %w", id, mp3converter.ErrNotFound)
-	}
-	return nil
+	return deleteOne(ctx, s.DB, "job "+id, `DELETE FROM job WHERE id = ?`, id)
 }

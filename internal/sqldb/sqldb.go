@@ -140,3 +140,34 @@ func queryAll[T any](ctx context.Context, db *sql.DB, op string, scan func(inter
 	}
 	return all, unavailable(op, rows.Err())
 }
+
+// queryOne runs a query for one row and scans it with scan: no row is
+// ErrNotFound, named by what.
+func queryOne[T any](ctx context.Context, db *sql.DB, what string, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) (T, error) {
+	v, err := scan(db.QueryRowContext(ctx, query, args...))
+	var zero T
+	if errors.Is(err, sql.ErrNoRows) {
+		return zero, fmt.Errorf("%s: %w", what, mp3converter.ErrNotFound)
+	}
+	if err != nil {
+		return zero, unavailable("get "+what, err)
+	}
+	return v, nil
+}
+
+// deleteOne runs a DELETE of one row; ErrNotFound, naming what, if there
+// was none.
+func deleteOne(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, what, query string, args ...any) error {
+	res, err := db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return unavailable("delete "+what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unavailable("delete "+what, err)
+	} else if n == 0 {
+		return fmt.Errorf("delete %s: %w", what, mp3converter.ErrNotFound)
+	}
+	return nil
+}

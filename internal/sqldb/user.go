@@ -70,9 +70,14 @@ func (s *UserStore) SetPasswordHash(ctx context.Context, email, hash string) err
 	return s.execOne(ctx, "set password", email, `UPDATE user SET password = ? WHERE email = ?`, hash, email)
 }
 
-// DeleteUser implements mp3converter.UserStore.
+// DeleteUser implements mp3converter.UserStore. The user's webhooks go too.
 func (s *UserStore) DeleteUser(ctx context.Context, email string) error {
-	return s.execOne(ctx, "delete user", email, `DELETE FROM user WHERE email = ?`, email)
+	return InTx(ctx, s.DB, func(tx *sql.Tx) error {
+		if err := deleteOwnerWebhooks(ctx, tx, email); err != nil {
+			return err
+		}
+		return deleteOne(ctx, tx, "user "+email, `DELETE FROM user WHERE email = ?`, email)
+	})
 }
 
 func (s *UserStore) execOne(ctx context.Context, op, email, query string, args ...any) error {

@@ -1,0 +1,313 @@
+package app
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"golang.org/x/term"
+
+	"github.com/mp3converter/mp3converter/client"
+)
+
+// The client commands (login, convert, jobs, webhook) talk to a server over
+// its HTTP API with package client. Their settings are not server settings,
+// so they are not rows of the settings table: each has a flag whose default
+// comes from an environment variable, and the saved login.
+
+// clientSettings are the settings every client command shares.
+type clientSettings struct {
+	server string
+	token  string
+}
+
+// clientFlags returns the flags of a client command with --server and
+// --token registered.
+func clientFlags(name string, stderr io.Writer) (*Flags, *clientSettings) {
+	s := &clientSettings{server: os.Getenv("MP3CONVERTER_SERVER"), token: os.Getenv("MP3CONVERTER_TOKEN")}
+	f := NewFlags(name, stderr)
+	f.StringVar(&s.server, "server", s.server, "the server's URL; default the one of the saved login (env MP3CONVERTER_SERVER)")
+	// A Func flag shows no default, so a token from the environment never
+	// reaches -h.
+	f.Func("token", "a token to use instead of the saved login's, for scripts (env MP3CONVERTER_TOKEN)",
+		func(v string) error { s.token = v; return nil })
+	return f, s
+}
+
+// client returns an API client from the flags and the saved login. The
+// saved token is sent only to the server it was issued by.
+func (s *clientSettings) client() (*client.Client, error) {
+	server, token := s.server, s.token
+	if token == "" || server == "" {
+		path, err := client.CredentialsPath()
+		if err != nil {
+			return nil, err
+		}
+		creds, err := client.LoadCredentials(path)
+		if err != nil && !client.IsNotExist(err) {
+			return nil, err
+		}
+		server = cmp.Or(server, creds.Server)
+		if token == "" && creds.Token != "" && sameServer(server, creds.Server) {
+			token = creds.Token
+			if exp, ok := client.TokenExpiry(token); ok && time.Now().After(exp) {
+				return nil, fmt.Errorf("your login to %s expired at %s; run mp3converter login again", server, exp.Format(time.DateTime))
+			}
+		}
+	}
+	if server == "" {
+		return nil, UsageError{errors.New("no server: run mp3converter login --server URL first, or give --server or MP3CONVERTER_SERVER")}
+	}
+	if err := checkServerURL(server); err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return nil, UsageError{fmt.Errorf("not logged in to %s: run mp3converter login --server %s --email E", server, server)}
+	}
+	return client.New(server, token), nil
+}
+
+// parseWithArgs is Parse for a command that takes arguments after its
+// flags.
+func (f *Flags) parseWithArgs(args []string) error {
+	if err := f.FlagSet.Parse(args); err != nil {
+		return UsageError{err}
+	}
+	if len(f.errs) > 0 {
+		return UsageError{fmt.Errorf("bad setting: %s", strings.Join(f.errs, "; "))}
+	}
+	return nil
+}
+
+func sameServer(a, b string) bool { return strings.TrimRight(a, "/") == strings.TrimRight(b, "/") }
+
+func checkServerURL(server string) error {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return UsageError{fmt.Errorf("--server %q: want an http:// or https:// URL", server)}
+	}
+	return nil
+}
+
+// explain adds what to do to a refusal of the token.
+func explain(err error) error {
+	if client.IsStatus(err, 401) {
+		return fmt.Errorf("%w; run mp3converter login again", err)
+	}
+	return err
+}
+
+// RunLogin signs in to a server and keeps the token in the user's config
+// directory: login --server URL --email E [--password-stdin].
+func RunLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	f, s := clientFlags("login", stderr)
+	var email string
+	var passwordStdin bool
+	f.StringVar(&email, "email", "", "your email address")
+	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input (when it is not a terminal)")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if s.server == "" { // logging in again
+		if path, err := client.CredentialsPath(); err == nil {
+			creds, _ := client.LoadCredentials(path)
+			s.server = creds.Server
+		}
+	}
+	if s.server == "" || email == "" {
+		return UsageError{errors.New("login: give --server URL and --email E")}
+	}
+	if err := checkServerURL(s.server); err != nil {
+		return err
+	}
+	password, err := readPassword(stdin, stderr, email, passwordStdin)
+	if err != nil {
+		return err
+	}
+	c := client.New(s.server, "")
+	token, err := c.Login(ctx, email, password)
+	if err != nil {
+		return err
+	}
+	path, err := client.CredentialsPath()
+	if err != nil {
+		return err
+	}
+	if err := client.SaveCredentials(path, client.Credentials{Server: c.Server, Email: email, Token: token, SavedAt: time.Now().UTC()}); err != nil {
+		return fmt.Errorf("keeping the token: %w", err)
+	}
+	until := ""
+	if exp, ok := client.TokenExpiry(token); ok {
+		until = ", valid until " + exp.Format(time.DateTime)
+	}
+	fmt.Fprintf(stdout, "logged in to %s as %s; token kept in %s%s\n", c.Server, email, path, until)
+	return nil
+}
+
+// readPassword reads the password without echo from a terminal, or a line
+// of stdin with --password-stdin.
+func readPassword(stdin io.Reader, stderr io.Writer, email string, fromStdin bool) (string, error) {
+	if f, ok := stdin.(*os.File); ok && !fromStdin && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(stderr, "Password for %s: ", email)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		return string(b), err
+	}
+	if !fromStdin {
+		return "", UsageError{errors.New("login: standard input is not a terminal: give the password on it with --password-stdin")}
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	if line = strings.TrimRight(line, "\r\n"); line == "" {
+		return "", UsageError{errors.New("login: no password on standard input")}
+	}
+	return line, nil
+}
+
+// RunJobs lists jobs: jobs [--json] [--all] [--limit N].
+func RunJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, s := clientFlags("jobs", stderr)
+	var asJSON, all bool
+	var limit int
+	f.BoolVar(&asJSON, "json", false, "print the jobs as JSON, as the API returns them")
+	f.BoolVar(&all, "all", false, "every user's jobs (admins)")
+	f.IntVar(&limit, "limit", 0, "at most this many jobs, newest first (default the server's, 100)")
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	jobs, err := c.Jobs(ctx, all, limit)
+	if err != nil {
+		return explain(err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(jobs)
+	}
+	return printJobs(stdout, jobs, all)
+}
+
+// printJobs writes jobs as a table; all adds the owner.
+func printJobs(w io.Writer, jobs []client.Job, all bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	owner := ""
+	if all {
+		owner = "OWNER\t"
+	}
+	fmt.Fprintf(tw, "ID\t%sSTATUS\tPROGRESS\tFILE\tDURATION\tSIZE\tMP3\tCREATED\tERROR\n", owner)
+	for _, j := range jobs {
+		if all {
+			owner = j.Owner + "\t"
+		}
+		mp3 := "-"
+		if j.MP3Size > 0 {
+			mp3 = humanize.Bytes(uint64(j.MP3Size))
+		}
+		duration := "-"
+		if j.Duration > 0 {
+			duration = (time.Duration(j.Duration * float64(time.Second))).Round(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s%s\t%.0f%%\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, owner, j.Status, j.Progress*100,
+			oneLine(j.Filename), duration, humanize.Bytes(uint64(j.Size)), mp3,
+			j.CreatedAt.Local().Format("2006-01-02 15:04"), cmp.Or(oneLine(j.Reason()), "-"))
+	}
+	return tw.Flush()
+}
+
+// RunWebhook manages webhooks: webhook add URL | list | delete ID |
+// deliveries ID.
+func RunWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const want = "webhook: want add URL, list, delete ID or deliveries ID"
+	if len(args) == 0 {
+		return UsageError{errors.New(want)}
+	}
+	f, s := clientFlags("webhook "+args[0], stderr)
+	if err := f.parseWithArgs(args[1:]); err != nil {
+		return err
+	}
+	nargs := map[string]int{"add": 1, "list": 0, "delete": 1, "deliveries": 1}
+	n, ok := nargs[args[0]]
+	if !ok || f.NArg() != n {
+		return UsageError{errors.New(want)}
+	}
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "add":
+		w, err := c.AddWebhook(ctx, f.Arg(0))
+		if err != nil {
+			return explain(err)
+		}
+		fmt.Fprintf(stdout, "added webhook %s for %s\nsecret: %s\n(keep the secret to check the webhook-signature header; it is not shown again)\n", w.ID, w.URL, w.Secret)
+		return nil
+	case "delete":
+		if err := c.DeleteWebhook(ctx, f.Arg(0)); err != nil {
+			return explain(err)
+		}
+		fmt.Fprintf(stdout, "deleted webhook %s\n", f.Arg(0))
+		return nil
+	case "deliveries":
+		return listDeliveries(ctx, c, f.Arg(0), stdout)
+	}
+	return listWebhooks(ctx, c, stdout)
+}
+
+func listWebhooks(ctx context.Context, c *client.Client, stdout io.Writer) error {
+	ws, err := c.Webhooks(ctx)
+	if err != nil {
+		return explain(err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tURL\tCREATED\tLAST DELIVERY")
+	for _, w := range ws {
+		last := "-"
+		if d := w.LastDelivery; d != nil {
+			last = describeDelivery(*d)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", w.ID, w.URL, w.CreatedAt.Local().Format("2006-01-02 15:04"), last)
+	}
+	return tw.Flush()
+}
+
+func listDeliveries(ctx context.Context, c *client.Client, id string, stdout io.Writer) error {
+	ds, err := c.Deliveries(ctx, id)
+	if err != nil {
+		return explain(err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tEVENT\tJOB\tSTATUS\tATTEMPTS\tHTTP\tERROR")
+	for _, d := range ds {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.At.Local().Format(time.DateTime), d.Event, cmp.Or(d.JobID, "-"),
+			d.Status, d.Attempts, d.HTTPStatus, cmp.Or(oneLine(d.Error), "-"))
+	}
+	return tw.Flush()
+}
+
+func describeDelivery(d client.Delivery) string {
+	s := fmt.Sprintf("%s %s %s", d.Event, d.Status, d.At.Local().Format("2006-01-02 15:04"))
+	if d.HTTPStatus != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", d.HTTPStatus)
+	}
+	if d.Error != "" {
+		s += ": " + oneLine(d.Error)
+	}
+	return s
+}

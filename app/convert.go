@@ -1,0 +1,231 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/mp3converter/mp3converter/client"
+)
+
+// RunConvert uploads each file, follows its conversion and downloads its
+// MP3 into -o: convert [--server URL] [-o DIR] FILE... It returns an error
+// unless every file converted; each failure's reason is printed.
+func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, s := clientFlags("convert", stderr)
+	var out string
+	f.StringVar(&out, "o", ".", "the directory to write the MP3s into")
+	if err := f.parseWithArgs(args); err != nil {
+		return err
+	}
+	if f.NArg() == 0 {
+		return UsageError{errors.New("convert: name the files to convert")}
+	}
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cv := &converter{c: c, out: out, view: newView(ctx, stdout, f.Args()), jobs: client.NewTracker(), poll: time.Second}
+	go cv.follow(ctx)
+	failed := cv.run(ctx, f.Args())
+	cv.view.close()
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case failed > 0:
+		return fmt.Errorf("%d of %d files did not convert", failed, f.NArg())
+	}
+	return nil
+}
+
+// hasBars says whether w is a terminal, where progress bars go, of a
+// known size: bars need it to redraw in place.
+func hasBars(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false
+	}
+	cols, rows, err := term.GetSize(int(f.Fd()))
+	return err == nil && cols > 0 && rows > 0
+}
+
+// converter converts files one upload at a time; conversions and downloads
+// go on while the next file uploads.
+type converter struct {
+	c    *client.Client
+	out  string
+	view view
+	jobs *client.Tracker
+	poll time.Duration // GET /jobs/{id} interval once the event stream failed
+}
+
+// follow feeds the tracker from the event stream. If the stream fails for
+// good (an older server without it, or a proxy that breaks it), the
+// waiters fall back to polling each job.
+func (cv *converter) follow(ctx context.Context) {
+	st := &client.Stream{Client: cv.c, MaxFailures: 4}
+	err := st.Run(ctx, cv.jobs.Handle)
+	if ctx.Err() != nil {
+		return
+	}
+	cv.view.notice(fmt.Sprintf("the event stream failed (%v); polling each job instead", explain(err)))
+	cv.jobs.Fail(err)
+}
+
+// run converts the files and returns how many failed.
+func (cv *converter) run(ctx context.Context, files []string) (failed int) {
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, path := range files {
+		a, err := cv.c.UploadFile(ctx, path, cv.view.uploading(i))
+		if err != nil {
+			errs[i] = explain(unwrapUpload(err))
+			cv.view.failed(i, errs[i].Error())
+			continue
+		}
+		cv.view.uploaded(i)
+		wg.Go(func() {
+			errs[i] = cv.finish(ctx, i, path, a.JobID)
+			if errs[i] != nil {
+				cv.view.failed(i, errs[i].Error())
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			failed++
+		}
+	}
+	return failed
+}
+
+// unwrapUpload shows the server's message alone, or the local error.
+func unwrapUpload(err error) error {
+	var api *client.APIError
+	if errors.As(err, &api) {
+		return api
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
+// finish waits for the job and downloads its MP3 next to the others.
+func (cv *converter) finish(ctx context.Context, i int, path, id string) error {
+	j, err := cv.wait(ctx, i, id)
+	if err != nil {
+		return err
+	}
+	if j.Status == client.StatusFailed {
+		return errors.New(cmp.Or(j.Reason(), "the conversion failed"))
+	}
+	if j.MP3FID == nil {
+		return errors.New("the job is done but names no MP3")
+	}
+	name, err := cv.download(ctx, *j.MP3FID, mp3Name(path))
+	if err != nil {
+		return err
+	}
+	cv.view.done(i, name)
+	return nil
+}
+
+// wait follows the job until it is done or failed: from the event stream,
+// or by polling once the stream failed.
+func (cv *converter) wait(ctx context.Context, i int, id string) (client.Job, error) {
+	for {
+		st := cv.jobs.Get(id)
+		if st.Deleted {
+			return client.Job{}, errors.New("the job was deleted")
+		}
+		if st.Known {
+			cv.view.progress(i, st.Job)
+			if st.Job.Finished() {
+				return st.Job, nil
+			}
+		}
+		if st.StreamErr == nil {
+			select {
+			case <-ctx.Done():
+				return client.Job{}, ctx.Err()
+			case <-st.Changed:
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return client.Job{}, ctx.Err()
+		case <-time.After(cv.poll):
+		}
+		j, err := cv.c.Job(ctx, id)
+		if client.IsStatus(err, 404) || client.IsStatus(err, 401) {
+			return client.Job{}, explain(err)
+		}
+		if err == nil {
+			cv.jobs.Set(*j)
+		} // else a passing error: poll again
+	}
+}
+
+// mp3Name is the upload's base name with .mp3 for its extension.
+func mp3Name(path string) string {
+	base := filepath.Base(path)
+	if stem := strings.TrimSuffix(base, filepath.Ext(base)); stem != "" {
+		base = stem
+	}
+	return base + ".mp3"
+}
+
+// download writes the MP3 into the output directory under name, or
+// "name (1).mp3" and so on if that exists: it never overwrites a file.
+func (cv *converter) download(ctx context.Context, fid, name string) (string, error) {
+	f, err := createNew(cv.out, name)
+	if err != nil {
+		return "", err
+	}
+	if _, err := cv.c.Download(ctx, fid, f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return filepath.Base(f.Name()), nil
+}
+
+// createNew creates name in dir, or the first free "stem (n).ext".
+func createNew(dir, name string) (*os.File, error) {
+	ext := filepath.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
+	for n := 0; n < 1000; n++ {
+		try := name
+		if n > 0 {
+			try = fmt.Sprintf("%s (%d)%s", stem, n, ext)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, try), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("%s and 999 numbered names exist in %s", name, dir)
+}

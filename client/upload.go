@@ -1,0 +1,99 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+)
+
+// Accepted is the answer to an upload.
+type Accepted struct {
+	JobID    string `json:"job_id"`
+	VideoFID string `json:"video_fid"`
+	Status   string `json:"status"`
+}
+
+// UploadFile uploads the file at path under its base name; see Upload.
+func (c *Client) UploadFile(ctx context.Context, path string, progress func(sent int64)) (*Accepted, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return c.Upload(ctx, filepath.Base(path), f, st.Size(), progress)
+}
+
+// Upload sends size bytes of r as the file name of a multipart form and
+// returns the queued job. It streams r, and progress (if not nil) is called
+// with the bytes of r sent so far. The body's length is exact, so that the
+// server refuses a file over its limit (413) before any of it is sent. The
+// server's refusals (413, 429 with RetryAfter, 507...) are *APIErrors.
+func (c *Client) Upload(ctx context.Context, name string, r io.Reader, size int64, progress func(sent int64)) (*Accepted, error) {
+	head, tail, ctype, err := multipartFrame(name)
+	if err != nil {
+		return nil, err
+	}
+	body := io.MultiReader(bytes.NewReader(head), &countingReader{r: io.LimitReader(r, size), fn: progress},
+		bytes.NewReader(tail))
+	req, err := c.request(ctx, http.MethodPost, "/upload", body)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = int64(len(head)) + size + int64(len(tail))
+	req.Header.Set("Content-Type", ctype)
+	resp, err := c.send(req)
+	if err != nil {
+		return nil, fmt.Errorf("upload %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	var a Accepted
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		return nil, fmt.Errorf("upload %s: reading the answer: %w", name, err)
+	}
+	return &a, nil
+}
+
+// multipartFrame returns what goes before and after the file's bytes in a
+// one-file multipart form, and the form's content type.
+func multipartFrame(name string) (head, tail []byte, ctype string, err error) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	if _, err := mw.CreateFormFile("file", name); err != nil {
+		return nil, nil, "", err
+	}
+	head = bytes.Clone(b.Bytes())
+	b.Reset()
+	if err := mw.Close(); err != nil {
+		return nil, nil, "", err
+	}
+	return head, bytes.Clone(b.Bytes()), mw.FormDataContentType(), nil
+}
+
+// countingReader reports the bytes read so far.
+type countingReader struct {
+	r  io.Reader
+	n  int64
+	fn func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.fn != nil && n > 0 {
+		c.fn(c.n)
+	}
+	return n, err
+}

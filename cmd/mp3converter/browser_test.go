@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/mp3converter/mp3converter/internal/testmedia"
+)
+
+var (
+	writeScreenshot = flag.Bool("screenshot", false, "TestBrowser: write the job list to docs/screenshot.png")
+	screenshotsDir  = flag.String("screenshots-dir", "", "TestBrowser: write the page at desktop and phone widths, light and dark, to this dir")
+)
+
+// TestBrowser drives the web page in real Chromium against serve: sign in,
+// upload two videos through the file input and watch their progress bars,
+// watch the jobs go from queued to done live, download one MP3 and delete
+// the other; the token is out of every script's reach, and another origin's
+// form post is refused. A missing Chromium fails the test.
+func TestBrowser(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed (apt-get install chromium): the web page's test needs it")
+	}
+	cfg := testConfig(t)
+	cfg.Workers = 1                   // one conversion at a time: the second job waits, queued
+	cfg.FFmpeg = slowFFmpeg(t, "0.7") // each conversion lasts long enough to be seen
+	cfg.EventsPollInterval = 50 * time.Millisecond
+	cfg.MaxUpload = 1 << 20
+	cfg.WebhookAllowPrivate = true // the receiver below is on loopback
+	s := startServe(t, cfg)
+	s.addUser(t, "ann@example.com", "correct horse", false)
+	api := login(t, s.URL, "ann@example.com", "correct horse") // to check what the page did
+
+	p := &page{t: t, ctx: newBrowser(t, chromium), base: s.URL}
+	p.signIn("ann@example.com", "correct horse")
+	p.tokenOutOfReach()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	defer hook.Close()
+	p.addWebhook(hook.URL + "/hook")
+
+	mp4, webm := named(t, testmedia.MP4, 4, "holiday.mp4"), named(t, testmedia.WebM, 3, "talk.webm")
+	p.upload(mp4, webm)
+	p.refused(testmedia.Text(t), "notes.txt", "failed", "") // converts, and fails
+	p.refused(large(t), "large.mp4", "refused", "the file is larger than the 1 MiB limit")
+	ids := p.waitDone("holiday.mp4", "talk.webm")
+	p.waitFailed("notes.txt")
+	p.poll("a webhook delivery shown", `document.querySelector("#hooks-list li .muted")?.textContent.includes(" delivered")`)
+	p.screenshots()
+
+	path := p.download(ids["holiday.mp4"])
+	if format, d := testmedia.Probe(t, path); format != "mp3" || abs(d-4) > 0.5 {
+		t.Errorf("downloaded %s: %s of %.2f s, want mp3 of 4 s", filepath.Base(path), format, d)
+	}
+	p.delete(ids["talk.webm"])
+	if _, status := api.job(ids["talk.webm"]); status != 404 {
+		t.Errorf("deleted job: GET answered %d", status)
+	}
+	if _, status := api.job(ids["holiday.mp4"]); status != 200 {
+		t.Errorf("kept job: GET answered %d", status)
+	}
+
+	p.do("delete the webhook", chromedp.Click(chromedp.CSS("#hooks-list li button")))
+	p.poll("the webhook deleted", `document.getElementById("hooks-list").textContent === "No webhooks."`)
+	p.crossSiteFormRefused(len(api.jobs("")))
+	if n := len(api.jobs("")); n != 2 {
+		t.Errorf("after the cross-site post: %d jobs, want 2", n)
+	}
+	p.signOut()
+}
+
+// slowFFmpeg is ffmpeg after a pause, so that a conversion's states last.
+func slowFFmpeg(t *testing.T, seconds string) string {
+	path := filepath.Join(t.TempDir(), "ffmpeg")
+	writeFile(t, path, []byte("#!/bin/sh\nsleep "+seconds+"\nexec ffmpeg \"$@\"\n"))
+	if err := os.Chmod(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// named is a test video under a name of its own.
+func named(t *testing.T, kind testmedia.Kind, seconds float64, name string) string {
+	b, err := os.ReadFile(testmedia.Make(t, kind, seconds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	writeFile(t, path, b)
+	return path
+}
+
+// large is a file over the test's 1 MiB upload limit.
+func large(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "large.mp4")
+	writeFile(t, path, make([]byte, 3<<20))
+	return path
+}
+
+// newBrowser starts headless Chromium with a new, empty profile.
+func newBrowser(t *testing.T, chromium string) context.Context {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.NoFirstRun,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no deadline
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// page is the web page in one browser tab.
+type page struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+}
+
+// do runs steps within a minute, failing the test on error.
+func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func eval[T any](p *page, js string, opts ...chromedp.EvaluateOption) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](js, opts...))
+	if err != nil {
+		p.t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// poll waits until js is true.
+func (p *page) poll(what, js string) {
+	p.t.Helper()
+	p.do(what, func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Poll[bool](js, chromedp.WithPollingTimeout(45*time.Second))(ctx, t)
+		return chromedp.Void{}, err
+	})
+}
+
+// signIn signs in with the keyboard: the password's Enter submits the form.
+func (p *page) signIn(email, password string) {
+	p.do("sign in",
+		chromedp.Navigate(p.base+"/"),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), email),
+		chromedp.SendKeys(chromedp.ID("password"), password+"\r"),
+		chromedp.WaitVisible(chromedp.ID("app")),
+	)
+	if user := eval[string](p, `document.getElementById("user").textContent`); user != email {
+		p.t.Errorf("signed in as %q", user)
+	}
+	p.poll("the job stream", `document.getElementById("live").textContent.startsWith("Live")`)
+	// Record every state each job's row shows, and each upload's bar short
+	// of full, as the page draws them.
+	eval[chromedp.Void](p, `(() => {
+		window.seen = {}; window.partial = {};
+		const record = () => {
+			for (const li of document.querySelectorAll("#jobs li.job")) {
+				const st = li.className.replace("job", "").trim(), a = (window.seen[li.dataset.id] ||= []);
+				if (a[a.length - 1] !== st) a.push(st);
+			}
+			for (const li of document.querySelectorAll("#uploads li")) {
+				const bar = li.querySelector("progress"), name = li.querySelector(".name").textContent;
+				if (bar.value > 0 && bar.value < bar.max) (window.partial[name] ||= []).push(li.querySelector(".upload-status").textContent);
+			}
+		};
+		new MutationObserver(record).observe(document.getElementById("main"), {subtree: true, childList: true, characterData: true, attributes: true});
+	})()`)
+}
+
+// addWebhook registers url in the page: its secret is shown once.
+func (p *page) addWebhook(url string) {
+	p.do("add a webhook", chromedp.SendKeys(chromedp.ID("hook-url"), url+"\r"), chromedp.WaitVisible(chromedp.ID("hook-secret")))
+	if secret := eval[string](p, `document.getElementById("hook-secret-value").textContent`); !strings.HasPrefix(secret, "whsec_") {
+		p.t.Errorf("webhook secret shown: %q", secret)
+	}
+	p.do("hide the secret", chromedp.Click(chromedp.ID("hook-secret-done")), chromedp.WaitNotVisible(chromedp.ID("hook-secret")))
+	p.poll("the webhook listed", fmt.Sprintf(`document.getElementById("hooks-list").textContent.includes(%q)`, url))
+}
+
+// tokenOutOfReach checks that no script can read the session's token.
+func (p *page) tokenOutOfReach() {
+	if v := eval[string](p, `document.cookie + "|" + localStorage.length + "|" + sessionStorage.length`); v != "|0|0" {
+		p.t.Errorf("the page's script sees cookie|localStorage|sessionStorage = %q", v)
+	}
+}
+
+// upload picks the files in the page's file input, with the upload
+// throttled so that the progress bars are seen moving.
+func (p *page) upload(files ...string) {
+	throttle := func(rate float64) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+				MatchedNetworkConditions: []*network.Conditions{{DownloadThroughput: -1, UploadThroughput: rate}}})
+			return err
+		})
+	}
+	p.do("upload", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+		return err
+	}), throttle(64<<10), chromedp.SetUploadFiles(chromedp.ID("file"), files))
+	p.poll("uploads done", fmt.Sprintf(`document.querySelectorAll("#uploads li.finished.ok").length === %d`, len(files)))
+	p.do("unthrottle", throttle(-1))
+	for _, f := range files {
+		name := filepath.Base(f)
+		text := eval[string](p, fmt.Sprintf(`[...document.querySelectorAll("#uploads li")].find(li => li.querySelector(".name").textContent === %q)?.querySelector(".upload-status").textContent`, name))
+		partial := eval[[]string](p, fmt.Sprintf(`window.partial[%q] || []`, name))
+		p.t.Logf("upload of %s: %q, then %q", name, partial, text)
+		if len(partial) == 0 || !strings.Contains(partial[len(partial)-1], " of ") || !strings.HasSuffix(partial[len(partial)-1], "/s") {
+			p.t.Errorf("upload of %s: the bar was never seen part-full with bytes and speed: %q", name, partial)
+		}
+		if !strings.HasPrefix(text, "Uploaded") || !strings.HasSuffix(text, "/s") {
+			p.t.Errorf("upload of %s ended with %q", name, text)
+		}
+	}
+}
+
+// refused uploads one file and checks how its upload ended: accepted (its
+// job to fail later), or refused with the server's message at once.
+func (p *page) refused(file, name, want, message string) {
+	p.do("upload "+name, chromedp.SetUploadFiles(chromedp.ID("file"), []string{file}))
+	row := fmt.Sprintf(`[...document.querySelectorAll("#uploads li")].find(li => li.querySelector(".name").textContent === %q)`, name)
+	p.poll(name+" uploaded", row+`?.classList.contains("finished") === true`)
+	ok := eval[bool](p, row+`.classList.contains("ok")`)
+	reason := eval[string](p, row+`.querySelector(".reason").textContent`)
+	if ok != (want == "failed") || reason != message {
+		p.t.Errorf("upload of %s: ok %v, reason %q; want %s %q", name, ok, reason, want, message)
+	}
+}
+
+// waitFailed waits until the named file's job failed, its reason shown.
+func (p *page) waitFailed(name string) {
+	row := fmt.Sprintf(`[...document.querySelectorAll("#jobs li.job")].find(li => li.querySelector(".name").textContent === %q)`, name)
+	p.poll(name+" failed", row+`?.classList.contains("failed") === true`)
+	if reason := eval[string](p, row+`.querySelector(".reason").textContent`); reason == "" {
+		p.t.Errorf("%s failed with no reason shown", name)
+	}
+}
+
+// waitDone waits until the jobs of the named files are done, without a
+// reload, and returns their ids. Each must have been seen waiting first.
+func (p *page) waitDone(names ...string) map[string]string {
+	ids := map[string]string{}
+	for _, name := range names {
+		row := fmt.Sprintf(`[...document.querySelectorAll("#jobs li.job")].find(li => li.querySelector(".name").textContent === %q)`, name)
+		p.poll(name+" done", row+`?.classList.contains("done") === true`)
+		id := eval[string](p, row+`.dataset.id`)
+		seen := eval[[]string](p, fmt.Sprintf(`window.seen[%q]`, id))
+		p.t.Logf("%s (%s) was seen %v", name, id, seen)
+		if len(seen) < 2 || seen[0] != "queued" && seen[0] != "processing" || seen[len(seen)-1] != "done" {
+			p.t.Errorf("%s: the page showed %v, want it live from queued or processing to done", name, seen)
+		}
+		ids[name] = id
+	}
+	if n := eval[int](p, `Object.values(window.seen).filter(s => s[0] === "queued").length`); n == 0 {
+		p.t.Error("no job was seen queued")
+	}
+	if text := eval[string](p, `document.getElementById("announce").textContent`); !strings.Contains(text, "is ready") {
+		p.t.Errorf("the page did not say an MP3 is ready: %q", text)
+	}
+	return ids
+}
+
+// download clicks the job's Download button and returns the file.
+func (p *page) download(id string) string {
+	dir := p.t.TempDir()
+	progress := chromedp.BrowserEvents(p.ctx, browser.DownloadProgress)
+	p.do("download", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: new(true)})
+		return err
+	}), chromedp.Click(chromedp.CSS(fmt.Sprintf(`li.job[data-id=%q] a.download`, id))))
+	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
+	defer cancel()
+	for ev, err := range progress {
+		if err != nil || ctx.Err() != nil {
+			p.t.Fatalf("download: %v %v", err, ctx.Err())
+		}
+		switch ev.State {
+		case browser.DownloadProgressStateCompleted:
+			return filepath.Join(dir, ev.GUID)
+		case browser.DownloadProgressStateCanceled:
+			p.t.Fatal("download canceled")
+		}
+	}
+	p.t.Fatal("no download")
+	return ""
+}
+
+// delete clicks the job's Delete button and waits for its row to go.
+func (p *page) delete(id string) {
+	row := fmt.Sprintf(`li.job[data-id=%q]`, id)
+	p.do("delete", chromedp.Click(chromedp.CSS(row+" button.delete")), chromedp.WaitNotPresent(chromedp.CSS(row)))
+}
+
+// crossSiteFormRefused has a page of another origin (another port of
+// 127.0.0.1) post a form to /upload, as a CSRF attack would: the browser
+// sends the session cookie along (same site), and the gateway refuses it.
+func (p *page) crossSiteFormRefused(jobs int) {
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<form id="f" method="post" action="%s/upload" enctype="multipart/form-data">
+<textarea name="file">not a video</textarea></form><script>document.getElementById("f").submit()</script>`, p.base)
+	}))
+	defer evil.Close()
+	p.do("cross-site post", chromedp.Navigate(evil.URL))
+	p.poll("cross-site post answered", fmt.Sprintf(`location.href === %q`, p.base+"/upload"))
+	if text := eval[string](p, `document.body.innerText.trim()`); text != "cross-site request refused" {
+		p.t.Errorf("the cross-site form post was answered %q", text)
+	}
+}
+
+// signOut signs out: the cookie is gone, and so is the session.
+func (p *page) signOut() {
+	p.do("back to the page", chromedp.Navigate(p.base+"/"), chromedp.WaitVisible(chromedp.ID("signout")),
+		chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("signin")))
+	status := eval[int](p, `fetch("/jobs").then(r => r.status)`, chromedp.EvalAwaitPromise)
+	if status != 401 {
+		p.t.Errorf("after signing out, GET /jobs answered %d", status)
+	}
+}
+
+// screenshots takes the job list at desktop width for docs/, checking its
+// size, and with -screenshots-dir at phone width and in dark mode too.
+func (p *page) screenshots() {
+	type variant struct {
+		name          string
+		width, height int64
+		scheme        string
+	}
+	variants := []variant{{"screenshot", 1280, 900, "light"}}
+	if *screenshotsDir != "" {
+		variants = append(variants, variant{"screenshot-dark", 1280, 900, "dark"},
+			variant{"screenshot-phone", 390, 844, "light"}, variant{"screenshot-phone-dark", 390, 844, "dark"})
+	}
+	for _, v := range variants {
+		p.do("emulate "+v.name, chromedp.EmulateViewport(v.width, v.height), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v.scheme}}})
+			return err
+		}))
+		// The whole page in the viewport: Chromium paints what lies
+		// beyond it only in part.
+		height := eval[int64](p, `document.activeElement.blur(), document.documentElement.scrollHeight`)
+		p.do("fit "+v.name, chromedp.EmulateViewport(v.width, max(height, v.height)))
+		png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if v.name == "screenshot" && len(png) > 300<<10 {
+			p.t.Errorf("the screenshot is %d KB, over 300 KB", len(png)>>10)
+		}
+		if *screenshotsDir != "" {
+			writeFile(p.t, filepath.Join(*screenshotsDir, v.name+".png"), png)
+		}
+		if *writeScreenshot && v.name == "screenshot" {
+			writeFile(p.t, filepath.Join("..", "..", "docs", "screenshot.png"), png)
+		}
+	}
+	p.do("reset", chromedp.EmulateViewport(1280, 900))
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

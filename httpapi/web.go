@@ -1,0 +1,196 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// The web page at / is a few static files embedded in the binary, served by
+// every gateway. It signs in with a session cookie holding the same JWT as
+// the API's Bearer token, HttpOnly so that no script can read it. The cookie
+// is sent with requests that other sites make too, so a state-changing
+// request signed in by cookie must prove it comes from the page (sameOrigin).
+
+//go:embed web
+var webFS embed.FS
+
+// sessionCookie names the cookie holding the page's JWT.
+const sessionCookie = "mp3c_session"
+
+// pageCSP lets the page run only its own script and style, talk only to its
+// origin, and be framed by no one.
+const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// webFile is an embedded file ready to serve.
+type webFile struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+// contentTypes are the types of the page's files, by extension: explicit,
+// not the system's mime table.
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+}
+
+// webFiles are the embedded files by name, read once.
+var webFiles = func() map[string]webFile {
+	files := map[string]webFile{}
+	err := fs.WalkDir(webFS, "web", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := webFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		files[path.Base(p)] = webFile{body: b, ctype: contentTypes[path.Ext(p)], etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		return nil
+	})
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return files
+}()
+
+// pageRoutes serve the web page: not API routes, so not in openapi.yaml.
+func pageRoutes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /{$}":           func(w http.ResponseWriter, r *http.Request) { serveWebFile(w, r, "index.html") },
+		"GET /static/{name}": func(w http.ResponseWriter, r *http.Request) { serveWebFile(w, r, r.PathValue("name")) },
+	}
+}
+
+// serveWebFile serves an embedded file with the page's CSP. The files have
+// no versioned names, so the browser revalidates them by ETag.
+func serveWebFile(w http.ResponseWriter, r *http.Request, name string) {
+	f, ok := webFiles[name]
+	if !ok || f.ctype == "" {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Type", f.ctype)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", f.etag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+}
+
+// sessions start and end the page's cookie sessions.
+type sessions struct {
+	tokens  Verifier
+	proxies Proxies // whose X-Forwarded-Proto to believe
+	log     *slog.Logger
+}
+
+func (g *Gateway) sessions() *sessions {
+	return &sessions{tokens: g.Tokens, proxies: g.Proxies, log: g.Logger}
+}
+
+// start answers a cookie login: the token goes in the cookie, for as long
+// as it is valid, and only the claims in the body.
+func (s *sessions) start(w http.ResponseWriter, r *http.Request, token string) {
+	c, err := s.tokens.Verify(r.Context(), token)
+	if err != nil {
+		Error(w, r, s.log, err)
+		return
+	}
+	maxAge := -1 // an already expired token: no session
+	if c.ExpiresAt != nil {
+		if left := int(time.Until(c.ExpiresAt.Time).Seconds()); left > 0 {
+			maxAge = left
+		}
+	}
+	http.SetCookie(w, s.cookie(r, token, maxAge))
+	writeJSON(w, http.StatusOK, struct {
+		Username  string `json:"username"`
+		SiteAdmin bool   `json:"mp3converter_admin"`
+	}{c.Username, c.SiteAdmin})
+}
+
+// logout serves POST /logout: the cookie is cleared. It needs no valid
+// session, but the page's proof of origin, so that no other site can sign
+// the user out.
+func (s *sessions) logout(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if !sameOrigin(r) {
+		Error(w, r, s.log, errCrossSite)
+		return
+	}
+	http.SetCookie(w, s.cookie(r, "", -1))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *sessions) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: sessionCookie, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.https(r)}
+}
+
+// https says whether the client reached us over HTTPS: directly, or through
+// a trusted proxy that says so.
+func (s *sessions) https(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https") && s.proxies.trustsPeer(r)
+}
+
+// trustsPeer says whether r's connection comes from a trusted proxy.
+func (p Proxies) trustsPeer(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && p.trusts(a)
+}
+
+// errCrossSite refuses a cookie-authenticated request that the page did not
+// make.
+var errCrossSite = mp3converter.Errorf(mp3converter.EFORBIDDEN, "cross-site request refused")
+
+// stateChanging says whether a request of this method may change anything.
+func stateChanging(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
+}
+
+// sameOrigin says whether r comes from the page itself. It must carry
+// "X-CSRF: 1": a form cannot send a header, and another origin's script
+// cannot without a CORS preflight, which the gateway never grants. And the
+// browser's Origin and Sec-Fetch-Site, when present, must name this origin.
+func sameOrigin(r *http.Request) bool {
+	if r.Header.Get("X-CSRF") != "1" {
+		return false
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+			return false
+		}
+	}
+	return true
+}

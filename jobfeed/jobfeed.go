@@ -1,0 +1,340 @@
+// Package jobfeed is a gateway's feed of job changes, for live updates.
+//
+// One poller per process (Run) asks the job store for the rows changed
+// since its last look, one query per interval however many subscribers
+// there are, and fans each change out to them. The store is the source
+// because every converter, in this process or another, and the
+// notification role record there what happens to a job. Each event gets a
+// cursor that is monotonic within the process; a ring of recent events
+// replays exactly what a reconnecting subscriber missed, and a cursor the
+// ring no longer covers (or another process's) falls back to the store:
+// the current state of every job changed since the cursor's time.
+//
+// A deleted row cannot be seen by polling: Deleted publishes the deletion
+// of a job this process deleted.
+package jobfeed
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// Event is one change of a job.
+type Event struct {
+	// Cursor names the event's place in the feed, for Subscribe.
+	Cursor  string
+	Job     *mp3converter.Job // the job as changed; nil if Deleted
+	ID      string
+	Owner   string
+	Deleted bool
+	seq     uint64
+}
+
+// Defaults of the Feed's settings.
+const (
+	DefaultInterval = 500 * time.Millisecond
+	DefaultOverlap  = 2 * time.Second
+	DefaultRing     = 4096
+	DefaultBuffer   = 256
+	// snapshotSize is how many of the newest jobs a new subscriber gets.
+	snapshotSize = 100
+	// pageSize and maxPages bound one poll.
+	pageSize = 1000
+	maxPages = 10
+)
+
+// ErrClosed is Subscribe's error once the feed is closed.
+var ErrClosed = mp3converter.Errorf(mp3converter.EUNAVAILABLE, "shutting down")
+
+// Feed is the change feed. Set its fields before first use; zero settings
+// take the defaults above.
+type Feed struct {
+	Jobs mp3converter.JobStore
+	// Interval is how often Run polls the store.
+	Interval time.Duration
+	// Overlap is how far behind the newest change seen each poll looks
+	// again, so that a change committed a little after a later one, or
+	// stamped by a converter whose clock lags, is not missed. Clocks of
+	// the processes must agree within it.
+	Overlap time.Duration
+	// Ring is how many recent events are kept for exact replay.
+	Ring int
+	// Buffer is how many events a subscriber may fall behind by before it
+	// is dropped (its channel closed) rather than slow the feed.
+	Buffer int
+	Logger *slog.Logger
+
+	once   sync.Once
+	mu     sync.Mutex
+	epoch  string // tells this process's cursors from others'
+	seq    uint64 // the last event's
+	ring   []Event
+	next   int // where the ring's next event goes
+	subs   map[*Subscription]struct{}
+	closed bool
+	high   time.Time        // the newest UpdatedAt seen
+	seen   map[string]int64 // job id -> UpdatedAt (µs) of its last event
+}
+
+// Subscription receives the events of one subscriber.
+type Subscription struct {
+	// C delivers events; it is closed when the subscriber fell too far
+	// behind or the feed closed.
+	C     <-chan Event
+	c     chan Event
+	owner string // "" for every job
+	f     *Feed
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.f.drop(s)
+}
+
+func (f *Feed) init() {
+	f.once.Do(func() {
+		f.epoch = strings.ToLower(rand.Text()[:8])
+		f.ring = make([]Event, 0, cmpOr(f.Ring, DefaultRing))
+		f.subs = map[*Subscription]struct{}{}
+		f.seen = map[string]int64{}
+		f.high = time.Now()
+		if f.Logger == nil {
+			f.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+func cmpOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Run polls the store every Interval until ctx ends.
+func (f *Feed) Run(ctx context.Context) {
+	f.init()
+	t := time.NewTicker(cmpOr(f.Interval, DefaultInterval))
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := f.Poll(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			f.Logger.Warn("JobFeedPollFailed", "err", err)
+		case err == nil && failing:
+			f.Logger.Info("JobFeedPollRecovered")
+		}
+		failing = err != nil
+	}
+}
+
+// Poll reads the jobs changed since the last poll and publishes them: one
+// query, or a few when more than a page of jobs changed at once. It returns
+// the store's error.
+func (f *Feed) Poll(ctx context.Context) error {
+	f.init()
+	f.mu.Lock()
+	from := f.high.Add(-cmpOr(f.Overlap, DefaultOverlap))
+	f.mu.Unlock()
+	for range maxPages {
+		jobs, err := f.Jobs.ListJobs(ctx, mp3converter.JobFilter{UpdatedAfter: from, Limit: pageSize})
+		if err != nil {
+			return fmt.Errorf("job feed: %w", err)
+		}
+		f.mu.Lock()
+		for _, j := range jobs {
+			f.changed(j)
+		}
+		f.forget()
+		f.mu.Unlock()
+		if len(jobs) < pageSize {
+			return nil
+		}
+		// The rest, from the last one read; rows that share its time are
+		// read again and skipped.
+		from = jobs[len(jobs)-1].UpdatedAt.Add(-time.Microsecond)
+	}
+	return nil
+}
+
+// changed publishes j unless its event was published already.
+func (f *Feed) changed(j *mp3converter.Job) {
+	us := j.UpdatedAt.UnixMicro()
+	if f.seen[j.ID] == us {
+		return
+	}
+	f.seen[j.ID] = us
+	if j.UpdatedAt.After(f.high) {
+		f.high = j.UpdatedAt
+	}
+	f.publish(Event{Job: j, ID: j.ID, Owner: j.Owner}, j.UpdatedAt)
+}
+
+// forget drops what polls no longer read again.
+func (f *Feed) forget() {
+	oldest := f.high.Add(-cmpOr(f.Overlap, DefaultOverlap)).UnixMicro()
+	for id, us := range f.seen {
+		if us < oldest {
+			delete(f.seen, id)
+		}
+	}
+}
+
+// Deleted publishes that j was deleted.
+func (f *Feed) Deleted(j *mp3converter.Job) {
+	f.init()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.seen, j.ID)
+	f.publish(Event{ID: j.ID, Owner: j.Owner, Deleted: true}, time.Now())
+}
+
+// publish gives ev the next cursor, keeps it in the ring and sends it to
+// its subscribers, dropping any whose buffer is full. f.mu is held.
+func (f *Feed) publish(ev Event, at time.Time) {
+	f.seq++
+	ev.seq = f.seq
+	ev.Cursor = f.cursor(at, f.seq)
+	if len(f.ring) < cap(f.ring) {
+		f.ring = append(f.ring, ev)
+	} else {
+		f.ring[f.next] = ev
+	}
+	f.next = (f.next + 1) % cap(f.ring)
+	for s := range f.subs {
+		if !s.wants(ev) {
+			continue
+		}
+		select {
+		case s.c <- ev:
+		default:
+			f.Logger.Warn("JobFeedSubscriberDropped", "owner", s.owner, "buffer", cap(s.c))
+			f.drop(s)
+		}
+	}
+}
+
+func (s *Subscription) wants(ev Event) bool { return s.owner == "" || s.owner == ev.Owner }
+
+// drop ends s. f.mu is held.
+func (f *Feed) drop(s *Subscription) {
+	if _, ok := f.subs[s]; ok {
+		delete(f.subs, s)
+		close(s.c)
+	}
+}
+
+// Close ends every subscription and refuses new ones. Run stops with its
+// context, not here.
+func (f *Feed) Close() {
+	f.init()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	for s := range f.subs {
+		f.drop(s)
+	}
+}
+
+// cursor is "<µs>-<epoch>-<seq>": the change's time, for falling back to
+// the store, and the process and place of the event, for exact replay.
+func (f *Feed) cursor(at time.Time, seq uint64) string {
+	return strconv.FormatInt(at.UnixMicro(), 10) + "-" + f.epoch + "-" + strconv.FormatUint(seq, 10)
+}
+
+type cursor struct {
+	at    time.Time
+	epoch string
+	seq   uint64
+}
+
+func parseCursor(s string) (cursor, bool) {
+	parts := strings.Split(s, "-")
+	if len(parts) != 3 {
+		return cursor{}, false
+	}
+	us, err1 := strconv.ParseInt(parts[0], 10, 64)
+	seq, err2 := strconv.ParseUint(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || us <= 0 {
+		return cursor{}, false
+	}
+	return cursor{at: time.UnixMicro(us), epoch: parts[1], seq: seq}, true
+}
+
+// Subscribe starts a subscription to the jobs of owner ("" for everyone's)
+// and returns it with the events to send before its own: with no
+// lastCursor, the owner's newest jobs; with a cursor the ring covers,
+// every event since; with an older or foreign one, the current state of
+// every job changed since its time. It returns ErrClosed once the feed is
+// closed, or the store's error.
+func (f *Feed) Subscribe(ctx context.Context, owner, lastCursor string) (*Subscription, []Event, error) {
+	f.init()
+	c := make(chan Event, cmpOr(f.Buffer, DefaultBuffer))
+	s := &Subscription{C: c, c: c, owner: owner, f: f}
+	last, ok := parseCursor(lastCursor)
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil, nil, ErrClosed
+	}
+	f.subs[s] = struct{}{}
+	if ok && last.epoch == f.epoch && last.seq <= f.seq && f.seq-last.seq <= uint64(len(f.ring)) {
+		replay := f.since(last.seq, s)
+		f.mu.Unlock()
+		return s, replay, nil
+	}
+	// Whatever changes from here on reaches s; a cursor of now replays it.
+	now := f.cursor(time.Now(), f.seq)
+	f.mu.Unlock()
+	filter := mp3converter.JobFilter{Owner: owner, Limit: snapshotSize}
+	if ok {
+		filter = mp3converter.JobFilter{Owner: owner, UpdatedAfter: last.at.Add(-cmpOr(f.Overlap, DefaultOverlap))}
+	}
+	jobs, err := f.Jobs.ListJobs(ctx, filter)
+	if err != nil {
+		s.Close()
+		return nil, nil, fmt.Errorf("job feed: %w", err)
+	}
+	if !ok { // newest first: send the oldest first, as changes come
+		for i, j := 0, len(jobs)-1; i < j; i, j = i+1, j-1 {
+			jobs[i], jobs[j] = jobs[j], jobs[i]
+		}
+	}
+	events := make([]Event, len(jobs))
+	for i, j := range jobs {
+		events[i] = Event{Cursor: now, Job: j, ID: j.ID, Owner: j.Owner}
+	}
+	return s, events, nil
+}
+
+// since returns the ring's events after seq that s wants, oldest first.
+// f.mu is held.
+func (f *Feed) since(seq uint64, s *Subscription) []Event {
+	var out []Event
+	n := len(f.ring)
+	for i := range n {
+		ev := f.ring[(f.next-n+i+cap(f.ring))%cap(f.ring)]
+		if ev.seq > seq && s.wants(ev) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
