@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/mp3converter
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test test-deploy build deps integration fuzz bench ci clean
+.PHONY: run test test-deploy build deps integration fuzz bench bench-split ci clean
 
 ## run: build and run every role in one process on ./data (http://localhost:8080)
 run: deps build
@@ -27,9 +27,14 @@ fuzz:
 	@for t in .:FuzzDecodeMessage .:FuzzSanitizeFilename ./auth:FuzzVerify ./ffmpeg:FuzzParseProbe ./ffmpeg:FuzzParseProgress ./httpapi:FuzzUpload; do \
 	  $(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
 
-## bench: the benchmarks of BENCHMARKS.md
+## bench: the benchmarks of BENCHMARKS.md, on embedded backends
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime $${BENCHTIME:-5x} ./ffmpeg ./httpapi ./auth
+	$(GO) test -run '^$$' -bench 'WholeJob|Throughput' -benchtime $${BENCHTIME:-3x} -timeout 30m ./cmd/mp3converter
+
+## bench-split: the split deployment's benchmarks of BENCHMARKS.md, against real servers (see integration)
+bench-split: deps
+	$(GO) test -tags integration -run '^$$' -bench 'Split' -benchtime $${BENCHTIME:-3x} -timeout 30m ./cmd/mp3converter
 
 ## ci: what CI runs, on a clean checkout
 ci:

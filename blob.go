@@ -33,6 +33,15 @@ type BlobStater interface {
 	Stat(ctx context.Context, id string) (BlobInfo, error)
 }
 
+// LocalPather is implemented by stores that keep each blob as a file on
+// the local disk. LocalPath returns the path of blob id's file, for a
+// reader that needs a file (ffmpeg) and can then read it in place, or
+// hard-link it, instead of copying it. The caller must not write, rename
+// or remove the file. It returns ErrNotFound if the blob is absent.
+type LocalPather interface {
+	LocalPath(ctx context.Context, id string) (string, error)
+}
+
 // StatBlob describes blob id of s: with Stat where s has it, else by
 // seeking to the end of the blob (every store's Get is seekable).
 func StatBlob(ctx context.Context, s BlobStore, id string) (BlobInfo, error) {

@@ -15,6 +15,8 @@ type MediaInfo struct {
 	// loud start followed by cheap silence probes far shorter than it plays.
 	Duration float64
 	Title    string // the file's title tag, cleaned; "" if it has none
+	// SampleRate is the first audio stream's, in Hz; 0 if unknown.
+	SampleRate int
 }
 
 // ConvertOptions bound and label one conversion.
@@ -25,6 +27,10 @@ type ConvertOptions struct {
 	MaxDuration time.Duration
 	// Title is the MP3's one tag; no other tag of the source is copied.
 	Title string
+	// Audio are the uploader's options (its Title is ignored: see Title).
+	// Any of them but the title re-encodes an MP3 source; a cut makes the
+	// output as long as the cut, and the source must hold it.
+	Audio Options
 	// Progress, if set, is called with the fraction done (0..1) as the
 	// conversion goes; see the Transcoder for how it treats a probe that
 	// proves too short.

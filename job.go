@@ -27,10 +27,12 @@ type Job struct {
 	Attempts int    // conversion attempts started
 	Progress float64
 	// Duration is the source audio's length in seconds, once probed.
-	Duration  float64
-	Size      int64 // uploaded bytes
-	MP3Size   int64
-	Copied    bool // the source audio was MP3 and was copied, not re-encoded
+	Duration float64
+	Size     int64 // uploaded bytes
+	MP3Size  int64
+	Copied   bool // the source audio was MP3 and was copied, not re-encoded
+	// Options are how the uploader asked for the MP3 to be made.
+	Options   Options
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// NotifiedAt is when the user was told the MP3 is ready; nil until then.

@@ -77,6 +77,21 @@ type Job struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	NotifiedAt  *time.Time `json:"notified_at"`
+	// Options are those the job was uploaded with; unset ones are omitted.
+	Options JobOptions `json:"options"`
+}
+
+// JobOptions are an upload's options (POST /upload's form fields), as a
+// job records them. Zero fields are the defaults and are left out.
+type JobOptions struct {
+	Quality    string  `json:"quality,omitempty"`     // VBR "V0" to "V9"
+	Bitrate    int     `json:"bitrate,omitempty"`     // CBR kbit/s
+	Channels   int     `json:"channels,omitempty"`    // 1 or 2
+	SampleRate int     `json:"sample_rate,omitempty"` // Hz
+	Start      float64 `json:"start,omitempty"`       // seconds
+	End        float64 `json:"end,omitempty"`         // seconds
+	Normalize  bool    `json:"normalize,omitempty"`
+	Title      string  `json:"title,omitempty"`
 }
 
 // Job statuses.

@@ -39,11 +39,12 @@ func (w *Worker) transcode(ctx context.Context, job *mp3converter.Job, info *mp3
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		w.watch(watching, job.ID, &progress, cancel, log)
+		w.watch(watching, job.ID, info.Duration, &progress, cancel, log)
 	}()
 	res, err := w.Transcoder.ToMP3(ctx, src, dst, info, mp3converter.ConvertOptions{
 		MaxDuration: w.MaxDuration,
 		Title:       title(job, info),
+		Audio:       job.Options,
 		Progress:    func(p float64) { progress.Store(math.Float64bits(p)) },
 	})
 	stopWatching()
@@ -61,8 +62,10 @@ func (w *Worker) transcode(ctx context.Context, job *mp3converter.Job, info *mp3
 }
 
 // watch writes the latest progress on job id every progressEvery until ctx
-// ends, and calls gone with errJobGone when the job is no longer stored.
-func (w *Worker) watch(ctx context.Context, id string, progress *atomic.Uint64, gone context.CancelCauseFunc, log *slog.Logger) {
+// ends, with the probed duration, and calls gone with errJobGone when the
+// job is no longer stored. A conversion shorter than progressEvery writes
+// nothing: the done write says it all.
+func (w *Worker) watch(ctx context.Context, id string, duration float64, progress *atomic.Uint64, gone context.CancelCauseFunc, log *slog.Logger) {
 	t := time.NewTicker(progressEvery)
 	defer t.Stop()
 	for {
@@ -72,7 +75,7 @@ func (w *Worker) watch(ctx context.Context, id string, progress *atomic.Uint64, 
 		case <-t.C:
 		}
 		p := math.Float64frombits(progress.Load())
-		_, err := w.Jobs.UpdateJob(ctx, id, func(j *mp3converter.Job) error { j.Progress = p; return nil })
+		_, err := w.Jobs.UpdateJob(ctx, id, func(j *mp3converter.Job) error { j.Progress, j.Duration = p, duration; return nil })
 		switch {
 		case errors.Is(err, mp3converter.ErrNotFound):
 			log.Info("JobDeletedWhileConverting")
@@ -99,8 +102,8 @@ func (w *Worker) budget(info *mp3converter.MediaInfo) time.Duration {
 	return cmp.Or(w.MinBudget, time.Minute) + 2*d
 }
 
-// title is the MP3's title: the source's title tag, or else the upload's
-// file name without its extension.
+// title is the MP3's title: the uploader's title option, else the source's
+// title tag, or else the upload's file name without its extension.
 func title(job *mp3converter.Job, info *mp3converter.MediaInfo) string {
-	return cmp.Or(info.Title, strings.TrimSuffix(job.Filename, filepath.Ext(job.Filename)))
+	return cmp.Or(job.Options.Title, info.Title, strings.TrimSuffix(job.Filename, filepath.Ext(job.Filename)))
 }

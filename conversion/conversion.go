@@ -349,7 +349,7 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 	defer os.RemoveAll(dir)
 
 	src := filepath.Join(dir, "source")
-	if err := w.download(ctx, job.VideoFID, src); err != nil {
+	if err := w.fetch(ctx, job.VideoFID, src); err != nil {
 		return err
 	}
 	info, err := w.Transcoder.Probe(ctx, src)
@@ -360,9 +360,8 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 		return mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
 			"the media lasts %s, longer than the %s limit", round(info.Duration), w.MaxDuration))
 	}
-	if _, err := w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error { j.Duration = info.Duration; return nil }); err != nil {
-		return gone(err)
-	}
+	// The probed duration is written with the first progress (see watch):
+	// no write of its own before ffmpeg starts.
 
 	dst := filepath.Join(dir, "audio.mp3")
 	res, err := w.transcode(ctx, job, info, src, dst, log)
@@ -374,25 +373,38 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 	if err != nil {
 		return err
 	}
-	msg := mp3converter.Message{VideoFID: job.VideoFID, MP3FID: job.MP3FID, Username: job.Owner, JobID: job.ID, Filename: job.Filename}
-	body, _ := msg.MarshalJSON()
-	if err := w.Queue.Publish(ctx, w.MP3Queue, body); err != nil {
-		return fmt.Errorf("publish to %s: %w", w.MP3Queue, err)
-	}
-	_, err = w.Jobs.UpdateJob(context.WithoutCancel(ctx), job.ID, func(j *mp3converter.Job) error {
-		j.Status, j.Progress, j.Error = mp3converter.JobDone, 1, ""
-		j.MP3Size, j.Copied, j.Duration = size, res.Copied, res.Duration
-		return nil
-	})
-	if err != nil {
-		if errors.Is(err, mp3converter.ErrNotFound) {
-			// Deleted while converting: leave nothing behind.
-			w.MP3s.Delete(context.WithoutCancel(ctx), job.MP3FID)
-		}
-		return gone(err)
+	if err := w.finish(ctx, job, size, res); err != nil {
+		return err
 	}
 	w.deleteVideo(ctx, job, log)
 	return nil
+}
+
+// finish announces the MP3 on the mp3 queue, then marks the job done; a
+// job deleted meanwhile loses its MP3.
+func (w *Worker) finish(ctx context.Context, job *mp3converter.Job, size int64, res *mp3converter.ConvertResult) error {
+	msg := mp3converter.Message{VideoFID: job.VideoFID, MP3FID: job.MP3FID, Username: job.Owner, JobID: job.ID, Filename: job.Filename}
+	body, _ := msg.MarshalJSON()
+	// Announce first: a job marked done before its announcement is durable
+	// would never be mailed if this process died in between.
+	if err := w.Queue.Publish(ctx, w.MP3Queue, body); err != nil {
+		return fmt.Errorf("publish to %s: %w", w.MP3Queue, err)
+	}
+	// The MP3 is stored and announced: wait out a job store outage here
+	// rather than convert again on redelivery.
+	err := w.Policy.WhileUnavailable(ctx, func(ctx context.Context) error {
+		_, err := w.Jobs.UpdateJob(context.WithoutCancel(ctx), job.ID, func(j *mp3converter.Job) error {
+			j.Status, j.Progress, j.Error = mp3converter.JobDone, 1, ""
+			j.MP3Size, j.Copied, j.Duration = size, res.Copied, res.Duration
+			return nil
+		})
+		return err
+	})
+	if errors.Is(err, mp3converter.ErrNotFound) {
+		// Deleted while converting: leave nothing behind.
+		w.MP3s.Delete(context.WithoutCancel(ctx), job.MP3FID)
+	}
+	return gone(err)
 }
 
 // deleteVideo removes a converted job's source video unless KeepVideos.
@@ -410,6 +422,21 @@ func gone(err error) error {
 		return errJobGone
 	}
 	return err
+}
+
+// fetch puts the video blob fid at path, for ffmpeg, which needs a file,
+// not a pipe. A store that keeps it on the local disk (a
+// mp3converter.LocalPather) gives its file, which is hard-linked, not
+// copied; ffmpeg still runs in the job's scratch dir. Where linking fails
+// (another filesystem) or the store has no files, the blob is copied.
+func (w *Worker) fetch(ctx context.Context, fid, path string) error {
+	if lp, ok := w.Videos.(mp3converter.LocalPather); ok {
+		stored, err := lp.LocalPath(ctx, fid)
+		if err == nil && os.Link(stored, path) == nil {
+			return nil
+		}
+	}
+	return w.download(ctx, fid, path)
 }
 
 // download copies a video blob to a file: ffmpeg needs a file, not a pipe.

@@ -35,12 +35,20 @@ func TestJobStoreOutageMidConversion(t *testing.T) {
 	policy := mp3converter.DefaultRetryPolicy
 
 	err := f.w.Handle(context.Background(), mp3converter.Delivery{Body: msg, Attempt: 3, Final: true})
-	if dec := policy.Decide(3, err); dec.Action != mp3converter.ActionWait {
-		t.Fatalf("final attempt during the outage: %v, decided %v; want ActionWait", err, dec.Action)
-	}
-	mid := f.job(t, j.ID)
-	if mid.Status != mp3converter.JobQueued || mid.Attempts != 0 || !strings.HasPrefix(mid.Error, "waiting for") {
-		t.Errorf("after the wait: status %s, %d attempts, reason %q; want queued, 0, waiting", mid.Status, mid.Attempts, mid.Error)
+	dec := policy.Decide(3, err)
+	switch dec.Action {
+	case mp3converter.ActionAck:
+		// The outage hit the done write, which waits it out in the handler.
+	case mp3converter.ActionWait:
+		mid := f.job(t, j.ID)
+		if mid.Status != mp3converter.JobQueued || mid.Attempts != 0 || !strings.HasPrefix(mid.Error, "waiting for") {
+			t.Errorf("after the wait: status %s, %d attempts, reason %q; want queued, 0, waiting", mid.Status, mid.Attempts, mid.Error)
+		}
+		if err := f.w.Handle(context.Background(), mp3converter.Delivery{Body: msg, Attempt: 3, Final: true}); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("final attempt during the outage: %v, decided %v; want a wait, or the outage waited out", err, dec.Action)
 	}
 	failed := 0
 	for _, c := range jobs.Calls() {
@@ -50,10 +58,6 @@ func TestJobStoreOutageMidConversion(t *testing.T) {
 	}
 	if calls := jobs.Calls(); failed < 2 || calls[len(calls)-1].Failed {
 		t.Errorf("%d failed calls, last failed %v: want the status write retried until the store answered", failed, calls[len(calls)-1].Failed)
-	}
-
-	if err := f.w.Handle(context.Background(), mp3converter.Delivery{Body: msg, Attempt: 3, Final: true}); err != nil {
-		t.Fatal(err)
 	}
 	if end := f.job(t, j.ID); end.Status != mp3converter.JobDone || end.Attempts != 1 || end.Error != "" {
 		t.Errorf("after the outage: %+v", end)

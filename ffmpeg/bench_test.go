@@ -16,7 +16,7 @@ import (
 // is MP3: our conversion (a stream copy), the same file re-encoded, and the
 // plain ffmpeg command line re-encoding it. It reports
 //   - encode/copy: how much re-encoding would cost over copying;
-//   - ours/cli: our encode (probe of the output included) over bare ffmpeg.
+//   - ours/cli: our encode (duration check included) over bare ffmpeg.
 func BenchmarkConvert(b *testing.B) {
 	ctx := context.Background()
 	src := testmedia.Make(b, testmedia.MP4MP3, 120)

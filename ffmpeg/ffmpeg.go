@@ -3,8 +3,9 @@
 //
 // It always works on files: an MP4 whose index (moov atom) is at its end
 // cannot be read from a pipe, and ffmpeg then exits 0 with an empty MP3. Every
-// output is probed again and its duration compared with the source's, so a
-// truncated result is an error, never a job marked done. A duration limit
+// output's duration, as ffmpeg's final progress report gives it, is
+// compared with the source's, so a truncated result is an error, never a
+// job marked done. A duration limit
 // is enforced on what ffmpeg decodes (-t, -fs), never on ffprobe's estimate,
 // which a raw stream can fool; and the MP3 gets a title and no other tag.
 package ffmpeg
@@ -123,9 +124,10 @@ func (c *Transcoder) Probe(ctx context.Context, path string) (*mp3converter.Medi
 // probeOutput is the part of ffprobe's JSON that matters here.
 type probeOutput struct {
 	Streams []struct {
-		CodecType string `json:"codec_type"`
-		CodecName string `json:"codec_name"`
-		Duration  string `json:"duration"`
+		CodecType  string `json:"codec_type"`
+		CodecName  string `json:"codec_name"`
+		SampleRate string `json:"sample_rate"`
+		Duration   string `json:"duration"`
 	} `json:"streams"`
 	Format struct {
 		FormatName string            `json:"format_name"`
@@ -156,6 +158,7 @@ func parseProbe(out []byte) (*mp3converter.MediaInfo, error) {
 			continue
 		}
 		info.AudioCodec = s.CodecName
+		info.SampleRate, _ = strconv.Atoi(s.SampleRate)
 		if d := parseSeconds(s.Duration); d > 0 {
 			info.Duration = d
 		}
@@ -213,26 +216,26 @@ func sizeCap(limit time.Duration) int64 {
 }
 
 // mp3Args returns ffmpeg's arguments for writing src's first audio stream to
-// dst as MP3: a stream copy when the audio is MP3 already, else LAME VBR at
-// the given quality. No tag of the source is copied: the MP3 gets title, if
-// any, and nothing else (-fflags +bitexact drops the encoder tag). With a
-// limit, ffmpeg stops after the limit plus limitSlack of audio and at
-// sizeCap bytes. Progress goes to stdout as key=value lines.
+// dst as MP3: a stream copy when the audio is MP3 already and no option of
+// opts.Audio changes it, else LAME (see encodeArgs), from the cut's start.
+// No tag of the source is copied: the MP3 gets title, if
+// any, and nothing else (-fflags +bitexact drops the encoder tag). ffmpeg
+// stops at the cut's end and, with a limit, after the limit plus
+// limitSlack of audio and at sizeCap bytes (see lengthArgs). Progress goes to stdout as key=value lines.
 func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) []string {
 	args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, inputOptions()...)
+	args = append(args, inputSeek(opts.Audio)...)
 	args = append(args, "-i", src, "-map", "0:a:0", "-vn", "-sn", "-dn")
-	if info.AudioCodec == "mp3" {
+	if copies(info, opts.Audio) {
 		args = append(args, "-c:a", "copy")
 	} else {
-		args = append(args, "-c:a", "libmp3lame", "-q:a", strconv.Itoa(quality))
+		args = append(args, encodeArgs(info, quality, opts.Audio)...)
 	}
 	args = append(args, "-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact")
 	if opts.Title != "" {
 		args = append(args, "-metadata", "title="+opts.Title)
 	}
-	if opts.MaxDuration > 0 {
-		args = append(args, "-t", seconds(opts.MaxDuration+limitSlack), "-fs", strconv.FormatInt(sizeCap(opts.MaxDuration), 10))
-	}
+	args = append(args, lengthArgs(opts)...)
 	return append(args, "-f", "mp3", "-progress", "pipe:1", "-nostats", dst)
 }
 
@@ -258,6 +261,9 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	if info.AudioCodec == "" {
 		return nil, mp3converter.Permanent(ErrNoAudio)
 	}
+	if err := opts.Audio.CheckCut(info.Duration); err != nil {
+		return nil, err
+	}
 	q := c.Quality
 	if q <= 0 || q > 9 {
 		q = 2
@@ -282,7 +288,7 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start ffmpeg: %w", err)
 	}
-	decoded := readProgress(stdout, progressMeter{probed: info.Duration, limit: opts.MaxDuration, report: opts.Progress})
+	decoded, ended := readProgress(stdout, progressMeter{probed: expected(info, opts.Audio).Duration, limit: opts.MaxDuration, report: opts.Progress})
 	err = cmd.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -298,7 +304,11 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 		return nil, fmt.Errorf("ffmpeg stopped after %.1f s of audio, %d bytes of MP3 (probed %.1f s): %w",
 			decoded, size, info.Duration, tooLong(opts.MaxDuration))
 	}
-	return c.verify(ctx, dst, info, opts.MaxDuration)
+	res, err := c.verify(ctx, dst, output{decoded, ended}, expected(info, opts.Audio), opts.MaxDuration)
+	if res != nil {
+		res.Copied = copies(info, opts.Audio)
+	}
+	return res, err
 }
 
 // Exceeds reports whether decoded seconds of output pass limit (0: none)
@@ -323,10 +333,18 @@ func exitError(err error, stderr *tailBuffer) error {
 	return fmt.Errorf("ffmpeg: %w: %s", err, stderr.String())
 }
 
-// verify probes the MP3 and compares its duration with the source's. An
-// output shorter than the probe is a damaged source; a longer one is a
+// output is what ffmpeg's progress report says of the MP3 it wrote.
+type output struct {
+	seconds float64 // the last output time: the MP3's length
+	ended   bool    // the report ended with progress=end: the time is final
+}
+
+// verify checks the MP3 and compares its duration with the source's. An
+// output shorter than the source is a damaged source; a longer one is a
 // probe that estimated short, which is no fault if it is within the limit.
-func (c *Transcoder) verify(ctx context.Context, dst string, src *mp3converter.MediaInfo, limit time.Duration) (*mp3converter.ConvertResult, error) {
+// The duration is ffmpeg's own final output time; only if its report did
+// not end is the MP3 probed for it.
+func (c *Transcoder) verify(ctx context.Context, dst string, out output, src *mp3converter.MediaInfo, limit time.Duration) (*mp3converter.ConvertResult, error) {
 	fi, err := os.Stat(dst)
 	if err != nil {
 		return nil, fmt.Errorf("ffmpeg wrote no output: %w", err)
@@ -340,21 +358,25 @@ func (c *Transcoder) verify(ctx context.Context, dst string, src *mp3converter.M
 		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
 			"the audio's bitrate is too high: its MP3 would pass %d bytes", capped))
 	}
-	out, err := c.Probe(ctx, dst)
-	if err != nil {
-		return nil, fmt.Errorf("probe output: %w", err)
+	got := out.seconds
+	if !out.ended {
+		probed, err := c.Probe(ctx, dst)
+		if err != nil {
+			return nil, fmt.Errorf("probe output: %w", err)
+		}
+		if probed.AudioCodec != "mp3" {
+			return nil, fmt.Errorf("output is %q, not mp3", probed.AudioCodec)
+		}
+		got = probed.Duration
 	}
-	if out.AudioCodec != "mp3" {
-		return nil, fmt.Errorf("output is %q, not mp3", out.AudioCodec)
-	}
-	if Exceeds(out.Duration, limit) {
+	if Exceeds(got, limit) {
 		return nil, tooLong(limit)
 	}
-	if out.Duration < src.Duration && !DurationsMatch(src.Duration, out.Duration) {
+	if got < src.Duration && !DurationsMatch(src.Duration, got) {
 		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
-			"the file is damaged: its audio stops at %.1f s of %.1f s", out.Duration, src.Duration))
+			"the file is damaged: its audio stops at %.1f s of %.1f s", got, src.Duration))
 	}
-	return &mp3converter.ConvertResult{Duration: out.Duration, Copied: src.AudioCodec == "mp3"}, nil
+	return &mp3converter.ConvertResult{Duration: got, Copied: src.AudioCodec == "mp3"}, nil
 }
 
 // DurationsMatch reports whether an output of got seconds is a whole
@@ -400,11 +422,15 @@ func (m progressMeter) Fraction(t float64) float64 {
 }
 
 // readProgress reads ffmpeg's -progress output until EOF, reporting the
-// fraction done, and returns the last output time: the seconds decoded.
-func readProgress(r io.Reader, m progressMeter) float64 {
-	var last float64
+// fraction done, and returns the last output time, the seconds decoded,
+// and whether the report ended (progress=end): ffmpeg writes that block
+// once the output is complete, so its time is the output's length.
+func readProgress(r io.Reader, m progressMeter) (last float64, ended bool) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "progress=end" {
+			ended = true
+		}
 		t, ok := ParseProgress(sc.Text())
 		if !ok {
 			continue
@@ -415,7 +441,7 @@ func readProgress(r io.Reader, m progressMeter) float64 {
 		}
 	}
 	io.Copy(io.Discard, r)
-	return last
+	return last, ended
 }
 
 // ParseProgress reads one line of ffmpeg's -progress output and returns the

@@ -6,8 +6,9 @@
 // gridfs.GridFS(db).get(ObjectId(fid)) reads what Put writes, and Get reads
 // what the seed's put wrote.
 //
-// Put streams (the driver buffers at most 16 MiB) and never touches an
-// existing file: it checks that the id is free before writing any chunk. The
+// Put streams through a buffer of putBatch chunks (about 1 MiB; the
+// driver's upload stream would hold 16 MiB, and as much again to encode
+// it, per upload) and never touches an existing file: it checks that the id is free before writing any chunk. The
 // files document is written last, and a failed or cancelled Put deletes its
 // chunks, so a blob appears whole or not at all. Get returns a file that
 // seeks, for range requests. Connection failures and timeouts wrap
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -70,9 +72,12 @@ func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
 // Store is the GridFS bucket fs of one database.
 type Store struct {
 	db *mongo.Database
-	// bucket serves Get and Delete, which keep no state in it. Uploads use
-	// a bucket each: see Put.
+	// bucket serves Get and Delete, which keep no state in it, and names
+	// the collections Put writes.
 	bucket *mongo.GridFSBucket
+
+	indexMu sync.Mutex
+	indexed bool // Put has made the indexes
 }
 
 var (
@@ -107,21 +112,86 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 		return 0, fmt.Errorf("gridfs put %s: %w", id, mp3converter.ErrConflict)
 	}
 
-	// A bucket per upload: a GridFSBucket records in an unguarded field that
-	// it has checked its indexes, and UploadFromStream reads into a buffer
-	// of the bucket, so concurrent uploads through one bucket race.
-	us, err := s.db.GridFSBucket().OpenUploadStreamWithID(ctx, oid, id)
-	if err != nil {
+	if err := s.ensureIndexes(ctx); err != nil {
 		return 0, wrap("put", id, err)
 	}
-	n, err := io.Copy(us, ctxio.Reader(ctx, r))
+	n, err := s.writeChunks(ctx, oid, ctxio.Reader(ctx, r))
 	if err == nil {
-		err = us.Close()
+		_, err = s.bucket.GetFilesCollection().InsertOne(ctx, bson.D{
+			{Key: "_id", Value: oid},
+			{Key: "length", Value: n},
+			{Key: "chunkSize", Value: int32(chunkSize)},
+			{Key: "uploadDate", Value: bson.NewDateTimeFromTime(time.Now())},
+			{Key: "filename", Value: id},
+		})
 	}
 	if err != nil {
 		return 0, s.abandon(ctx, id, oid, err)
 	}
 	return n, nil
+}
+
+// GridFS's layout, as the driver writes it: chunkSize bytes a chunk (the
+// driver's default), and a Put inserts putBatch chunks at a time.
+const (
+	chunkSize = 255 << 10
+	putBatch  = 4
+)
+
+// writeChunks stores r as the chunks of file oid, putBatch at a time, and
+// returns its length. The buffer is reused: a Put holds putBatch chunks.
+func (s *Store) writeChunks(ctx context.Context, oid bson.ObjectID, r io.Reader) (int64, error) {
+	buf := make([]byte, putBatch*chunkSize)
+	var total int64
+	n := int32(0)
+	for {
+		k, rerr := io.ReadFull(r, buf)
+		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
+			return 0, rerr
+		}
+		docs := make([]any, 0, putBatch)
+		for off := 0; off < k; off += chunkSize {
+			end := min(off+chunkSize, k)
+			docs = append(docs, bson.D{
+				{Key: "_id", Value: bson.NewObjectID()},
+				{Key: "files_id", Value: oid},
+				{Key: "n", Value: n},
+				{Key: "data", Value: bson.Binary{Data: buf[off:end]}},
+			})
+			n++
+		}
+		if len(docs) > 0 {
+			if _, err := s.bucket.GetChunksCollection().InsertMany(ctx, docs); err != nil {
+				return 0, err
+			}
+		}
+		total += int64(k)
+		if rerr != nil {
+			return total, nil
+		}
+	}
+}
+
+// ensureIndexes creates, once per Store, the indexes the driver's
+// upload stream would: chunks unique by (files_id, n), files by
+// (filename, uploadDate). A failure is retried by the next Put.
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
+	if s.indexed {
+		return nil
+	}
+	_, err := s.bucket.GetChunksCollection().Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "files_id", Value: int32(1)}, {Key: "n", Value: int32(1)}},
+		Options: options.Index().SetUnique(true),
+	})
+	if err == nil {
+		_, err = s.bucket.GetFilesCollection().Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys: bson.D{{Key: "filename", Value: int32(1)}, {Key: "uploadDate", Value: int32(1)}},
+		})
+	}
+	s.indexed = err == nil
+	return err
 }
 
 // abandon cleans up after the upload of oid failed with err and returns the

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -142,14 +144,15 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	defer release()
 	r.Body = http.MaxBytesReader(w, &bodyReader{r: r.Body, rc: http.NewResponseController(w), idle: g.idle(),
 		minRate: g.MinUploadRate, grace: g.grace(), start: time.Now()}, g.MaxUpload+multipartSlack)
-	videoFID, filename, size, err := g.readVideo(r)
+	videoFID, filename, size, opts, err := g.readVideo(r)
 	if err != nil {
 		Error(w, r, g.Logger, err)
 		return
 	}
 	ctx := r.Context()
 
-	job := &mp3converter.Job{ID: mp3converter.NewID(), Owner: c.Username, Filename: filename, VideoFID: videoFID, Size: size}
+	job := &mp3converter.Job{ID: mp3converter.NewID(), Owner: c.Username, Filename: filename, VideoFID: videoFID, Size: size,
+		Options: opts}
 	if err := g.Jobs.CreateJob(ctx, job); err != nil {
 		g.deleteBlob(g.Videos, videoFID)
 		Error(w, r, g.Logger, err)
@@ -191,13 +194,18 @@ func (g *Gateway) admit(r *http.Request, user string) (release func(), err error
 }
 
 // readVideo reads r's multipart form and streams its one file to the video
-// store, skipping ordinary fields. It returns the stored video's fid, the
-// file's sanitized name and its size, or the error for the client, having
-// deleted whatever it stored.
-func (g *Gateway) readVideo(r *http.Request) (videoFID, filename string, size int64, err error) {
+// store, reading the option fields before it (see readField) and skipping
+// other fields. It returns the stored video's fid, the file's sanitized
+// name, its size and the options, or the error for the client, having
+// deleted whatever it stored. Options are checked before the file is
+// stored, so that a bad one keeps nothing.
+func (g *Gateway) readVideo(r *http.Request) (videoFID, filename string, size int64, opts mp3converter.Options, err error) {
+	fail := func(err error) (string, string, int64, mp3converter.Options, error) {
+		return "", "", 0, opts, err
+	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return "", "", 0, errOneFile
+		return fail(errOneFile)
 	}
 	cleanup := func() {
 		if videoFID != "" {
@@ -211,20 +219,21 @@ func (g *Gateway) readVideo(r *http.Request) (videoFID, filename string, size in
 		}
 		if err != nil {
 			cleanup()
-			return "", "", 0, g.bodyError(r, err)
+			return fail(g.bodyError(r, err))
 		}
 		if part.FileName() == "" && part.FormName() != "file" {
-			// An ordinary form field: ignored, but bounded by the body limit.
-			_, err := io.Copy(io.Discard, part)
-			if err != nil {
+			if err := g.readField(r, part, &opts, videoFID != ""); err != nil {
 				cleanup()
-				return "", "", 0, g.bodyError(r, err)
+				return fail(err)
 			}
 			continue
 		}
 		if videoFID != "" { // a second file
 			cleanup()
-			return "", "", 0, errOneFile
+			return fail(errOneFile)
+		}
+		if err := opts.Validate(); err != nil {
+			return fail(err)
 		}
 		videoFID, filename = mp3converter.NewID(), mp3converter.SanitizeFilename(part.FileName())
 		lr := &limitedReader{r: part, left: g.MaxUpload}
@@ -237,13 +246,42 @@ func (g *Gateway) readVideo(r *http.Request) (videoFID, filename string, size in
 			case lr.err != nil:
 				err = g.bodyError(r, lr.err)
 			}
-			return "", "", 0, err
+			return fail(err)
 		}
 	}
 	if videoFID == "" {
-		return "", "", 0, errOneFile
+		return fail(errOneFile)
 	}
-	return videoFID, filename, size, nil
+	return videoFID, filename, size, opts, nil
+}
+
+// maxOptionField is the most bytes an option's form field may hold.
+const maxOptionField = 4 << 10
+
+// readField reads an ordinary form field of an upload: an option (see
+// mp3converter.OptionNames) into opts, anything else discarded, bounded by
+// the body's limit. An option must come before the file, which is stored
+// as it arrives: one after it is refused.
+func (g *Gateway) readField(r *http.Request, part *multipart.Part, opts *mp3converter.Options, afterFile bool) error {
+	name := part.FormName()
+	if !slices.Contains(mp3converter.OptionNames, name) {
+		if _, err := io.Copy(io.Discard, part); err != nil {
+			return g.bodyError(r, err)
+		}
+		return nil
+	}
+	if afterFile {
+		return mp3converter.Errorf(mp3converter.EINVALID, "option %s must come before the file in the form", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(part, maxOptionField+1))
+	if err != nil {
+		return g.bodyError(r, err)
+	}
+	if len(b) > maxOptionField {
+		return mp3converter.Errorf(mp3converter.EINVALID, "invalid option %s: longer than %d bytes", name, maxOptionField)
+	}
+	_, err = opts.SetOption(name, string(b))
+	return err
 }
 
 func queueUnavailable(err error) error {
@@ -383,7 +421,7 @@ type jobJSON = client.Job
 func toJSON(j *mp3converter.Job) jobJSON {
 	v := jobJSON{ID: j.ID, Status: string(j.Status), Filename: j.Filename, VideoFID: j.VideoFID, Attempts: j.Attempts,
 		Progress: j.Progress, Duration: j.Duration, Size: j.Size, MP3Size: j.MP3Size, Copied: j.Copied, Owner: j.Owner,
-		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, NotifiedAt: j.NotifiedAt}
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, NotifiedAt: j.NotifiedAt, Options: client.JobOptions(j.Options)}
 	if j.Status == mp3converter.JobDone && j.MP3FID != "" {
 		fid := j.MP3FID
 		v.MP3FID = &fid

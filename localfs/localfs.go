@@ -26,7 +26,10 @@ type Store struct {
 	dir string
 }
 
-var _ mp3converter.BlobStore = (*Store)(nil)
+var (
+	_ mp3converter.BlobStore   = (*Store)(nil)
+	_ mp3converter.LocalPather = (*Store)(nil)
+)
 
 // Open returns the store in dir, creating it if needed. Temp files older
 // than an hour, left by a crash, are removed.
@@ -131,6 +134,22 @@ func (s *Store) Get(ctx context.Context, id string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("localfs get %s: %w", id, err)
 	}
 	return f, nil
+}
+
+// LocalPath implements mp3converter.LocalPather: the blob's file, which
+// is never written again once stored. It returns an error wrapping
+// mp3converter.ErrNotFound if id is invalid or the blob is absent.
+func (s *Store) LocalPath(ctx context.Context, id string) (string, error) {
+	p, err := s.path(id)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("localfs path %s: %w", id, mp3converter.ErrNotFound)
+	} else if err != nil {
+		return "", fmt.Errorf("localfs path %s: %w", id, err)
+	}
+	return p, nil
 }
 
 // Delete implements mp3converter.BlobStore.

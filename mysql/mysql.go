@@ -330,6 +330,15 @@ var migrations = []sqldb.Migration{
 			) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		},
 	},
+	{
+		// The options each job was uploaded with, as JSON
+		// (mp3converter.Options); NULL for the defaults and for the
+		// original gateway's jobs.
+		Version: 4,
+		Func: func(ctx context.Context, conn *sql.Conn) error {
+			return addColumn(ctx, conn, "job", "options", "TEXT NULL")
+		},
+	},
 }
 
 // addColumn adds a column to a table of the current database unless it is

@@ -135,4 +135,7 @@ var migrations = []sqldb.Migration{
 		`CREATE INDEX IF NOT EXISTS webhook_delivery_due ON webhook_delivery (status, next_at)`,
 		`CREATE INDEX IF NOT EXISTS webhook_delivery_created ON webhook_delivery (webhook_id, created_at)`,
 	}},
+	// The options each job was uploaded with, as JSON (mp3converter.Options);
+	// NULL for the defaults.
+	{Version: 4, SQL: []string{`ALTER TABLE job ADD COLUMN options TEXT`}},
 }

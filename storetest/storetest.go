@@ -139,6 +139,10 @@ func testJobCreateGet(t *testing.T, s mp3converter.JobStore) {
 	}
 }
 
+// jobOptions set every option, to check that a store keeps them all.
+var jobOptions = mp3converter.Options{Quality: "V0", Bitrate: 0, Channels: 1, SampleRate: 22050,
+	Start: 1.5, End: 3.25, Normalize: true, Title: "Ünïcode \"title\""}
+
 // createJob stores a new job of ann's.
 func createJob(t *testing.T, s mp3converter.JobStore) (context.Context, *mp3converter.Job) {
 	t.Helper()
@@ -159,6 +163,7 @@ func testJobUpdate(t *testing.T, s mp3converter.JobStore) {
 	got, err := s.UpdateJob(ctx, j.ID, func(j *mp3converter.Job) error {
 		j.Status, j.MP3FID, j.Attempts, j.Progress = mp3converter.JobDone, mp3, 2, 1
 		j.Duration, j.MP3Size, j.Copied, j.Error, j.NotifiedAt = 3.5, 999, true, "", &now
+		j.Options = jobOptions
 		return nil
 	})
 	if err != nil {
@@ -172,7 +177,8 @@ func testJobUpdate(t *testing.T, s mp3converter.JobStore) {
 		t.Fatal(err)
 	}
 	if stored.Status != mp3converter.JobDone || stored.MP3FID != mp3 || stored.Attempts != 2 || stored.Progress != 1 ||
-		stored.Duration != 3.5 || stored.MP3Size != 999 || !stored.Copied || stored.NotifiedAt == nil || !stored.NotifiedAt.Equal(now) {
+		stored.Duration != 3.5 || stored.MP3Size != 999 || !stored.Copied || stored.NotifiedAt == nil || !stored.NotifiedAt.Equal(now) ||
+		stored.Options != jobOptions {
 		t.Errorf("stored %+v", stored)
 	}
 	byMP3, err := s.JobByMP3(ctx, mp3)

@@ -47,7 +47,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func testConfig(t *testing.T) app.Config {
+func testConfig(t testing.TB) app.Config {
 	return app.Config{
 		DataDir: t.TempDir(), Addr: "127.0.0.1:0", Workers: 2, MaxUpload: 64 << 20,
 		MaxDuration: time.Hour, JWTSecret: "test-secret-0123456789abcdef", TokenTTL: time.Hour,
@@ -89,7 +89,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // addUser creates a user straight in the store.
-func (s *testServer) addUser(t *testing.T, email, password string, admin bool) {
+func (s *testServer) addUser(t testing.TB, email, password string, admin bool) {
 	t.Helper()
 	h, err := (&auth.Service{Cost: 4}).HashPassword(password)
 	if err != nil {
@@ -313,7 +313,7 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-func startProcess(t *testing.T, env []string, args ...string) *process {
+func startProcess(t testing.TB, env []string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(buildBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)

@@ -28,7 +28,7 @@ import (
 // cluster runs roles as separate OS processes of the built binary, on the
 // real engines.
 type cluster struct {
-	t        *testing.T
+	t        testing.TB
 	env      []string
 	queueURL string
 	storeURL string
@@ -37,7 +37,7 @@ type cluster struct {
 	procs    map[string]*process
 }
 
-func newCluster(t *testing.T, queueURL string) *cluster {
+func newCluster(t testing.TB, queueURL string) *cluster {
 	smtpAddr, _ := testsupport.Mailpit(t)
 	c := &cluster{t: t, queueURL: queueURL, storeURL: testsupport.FerretDB(t), procs: map[string]*process{}}
 	c.env = []string{

@@ -348,7 +348,8 @@ const waiting = [];
 let running = 0;
 
 function addFiles(files) {
-  for (const file of files) waiting.push({ file, row: uploadRow(file) });
+  const options = uploadOptions();
+  for (const file of files) waiting.push({ file, options, row: uploadRow(file) });
   pump();
 }
 
@@ -383,7 +384,17 @@ function finishUpload(row, error) {
 // message follows.
 const refusal = { 401: "not signed in", 413: "too large", 429: "too many uploads", 507: "the server is out of space" };
 
-function upload({ file, row }) {
+// uploadOptions returns the Options fieldset's set values, as [name, value]
+// pairs for the upload's form; empty ones are the server's defaults.
+function uploadOptions() {
+  const out = [];
+  for (const [name, value] of new FormData($("options-form"))) {
+    if (String(value).trim() !== "") out.push([name, String(value).trim()]);
+  }
+  return out;
+}
+
+function upload({ file, options, row }) {
   return new Promise((resolve) => {
     const progress = row.querySelector("progress"), status = row.querySelector(".upload-status");
     const xhr = new XMLHttpRequest();
@@ -427,6 +438,8 @@ function upload({ file, row }) {
       resolve();
     });
     const form = new FormData();
+    // Options come before the file: the server reads them first.
+    for (const [name, value] of options) form.append(name, value);
     form.append("file", file, file.name);
     status.textContent = `Starting · ${bytes(file.size)}`;
     xhr.send(form);
@@ -528,6 +541,7 @@ async function addHook(event) {
 
 function main() {
   $("signin-form").addEventListener("submit", signIn);
+  $("options-form").addEventListener("submit", (e) => e.preventDefault());
   $("signout").addEventListener("click", signOut);
   $("notify").addEventListener("click", askNotify);
   $("all").addEventListener("change", (e) => {

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,7 +21,7 @@ type JobStore struct {
 var _ mp3converter.JobStore = (*JobStore)(nil)
 
 const jobColumns = `id, owner, status, filename, video_fid, mp3_fid, error, attempts, progress,
-	duration, size, mp3_size, copied, created_at, updated_at, notified_at`
+	duration, size, mp3_size, copied, created_at, updated_at, notified_at, options`
 
 // jobValues returns j's columns in jobColumns order.
 func jobValues(j *mp3converter.Job) []any {
@@ -32,8 +33,13 @@ func jobValues(j *mp3converter.Job) []any {
 	if j.NotifiedAt != nil {
 		notified = sql.NullInt64{Int64: micros(*j.NotifiedAt), Valid: true}
 	}
+	var options sql.NullString // NULL: the defaults
+	if j.Options != (mp3converter.Options{}) {
+		b, _ := json.Marshal(j.Options) // a struct of plain fields always marshals
+		options = sql.NullString{String: string(b), Valid: true}
+	}
 	return []any{j.ID, j.Owner, string(j.Status), j.Filename, j.VideoFID, mp3, j.Error, j.Attempts, j.Progress,
-		j.Duration, j.Size, j.MP3Size, j.Copied, micros(j.CreatedAt), micros(j.UpdatedAt), notified}
+		j.Duration, j.Size, j.MP3Size, j.Copied, micros(j.CreatedAt), micros(j.UpdatedAt), notified, options}
 }
 
 func scanJob(row interface{ Scan(...any) error }) (*mp3converter.Job, error) {
@@ -42,9 +48,16 @@ func scanJob(row interface{ Scan(...any) error }) (*mp3converter.Job, error) {
 	var mp3 sql.NullString
 	var created, updated int64
 	var notified sql.NullInt64
+	var options sql.NullString
 	if err := row.Scan(&j.ID, &j.Owner, &status, &j.Filename, &j.VideoFID, &mp3, &j.Error, &j.Attempts, &j.Progress,
-		&j.Duration, &j.Size, &j.MP3Size, &j.Copied, &created, &updated, &notified); err != nil {
+		&j.Duration, &j.Size, &j.MP3Size, &j.Copied, &created, &updated, &notified, &options); err != nil {
 		return nil, err
+	}
+	// NULL: a row from before the options, or written by the seed's gateway.
+	if options.String != "" {
+		if err := json.Unmarshal([]byte(options.String), &j.Options); err != nil {
+			return nil, fmt.Errorf("job %s: options: %w", j.ID, err)
+		}
 	}
 	j.Status = mp3converter.JobStatus(status)
 	j.MP3FID = mp3.String
@@ -66,7 +79,7 @@ func (s *JobStore) CreateJob(ctx context.Context, j *mp3converter.Job) error {
 	if j.Status == "" {
 		j.Status = mp3converter.JobQueued
 	}
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO job (`+jobColumns+`) VALUES (`+placeholders(16)+`)`, jobValues(j)...)
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO job (`+jobColumns+`) VALUES (`+placeholders(17)+`)`, jobValues(j)...)
 	if err != nil {
 		if s.Dialect.IsDuplicate(err) {
 			return fmt.Errorf("create job %s: %w", j.ID, mp3converter.ErrConflict)
@@ -144,7 +157,7 @@ func (s *JobStore) UpdateJob(ctx context.Context, id string, fn func(*mp3convert
 		vals := jobValues(j)
 		_, err = tx.ExecContext(ctx, `UPDATE job SET owner = ?, status = ?, filename = ?, video_fid = ?, mp3_fid = ?,
 			error = ?, attempts = ?, progress = ?, duration = ?, size = ?, mp3_size = ?, copied = ?, created_at = ?,
-			updated_at = ?, notified_at = ? WHERE id = ?`, append(vals[1:], id)...)
+			updated_at = ?, notified_at = ?, options = ? WHERE id = ?`, append(vals[1:], id)...)
 		if err != nil {
 			if s.Dialect.IsDuplicate(err) {
 				return fmt.Errorf("update job %s: %w", id, mp3converter.ErrConflict)

@@ -22,6 +22,7 @@ type Kind string
 const (
 	MP4     Kind = "mp4"         // H.264 + AAC, index at the end as ffmpeg writes it
 	MKV     Kind = "mkv"         // H.264 + Vorbis in Matroska
+	MKVOpus Kind = "opus.mkv"    // H.264 + Opus in Matroska
 	WebM    Kind = "webm"        // VP9 + Opus
 	MP4MP3  Kind = "mp3.mp4"     // H.264 + MP3: converts by copying
 	NoAudio Kind = "noaudio.mp4" // H.264 only
@@ -41,6 +42,20 @@ var mu sync.Mutex
 // needed. The file is shared: callers must not modify it.
 func Make(tb testing.TB, kind Kind, seconds float64) string {
 	tb.Helper()
+	return generate(tb, kind, seconds, "")
+}
+
+// MakeHD is Make with a 1280x720 picture at 25 fps, the size of a common
+// upload, instead of a thumbnail: for benchmarks, where the demuxer's work
+// on the video's bytes counts.
+func MakeHD(tb testing.TB, kind Kind, seconds float64) string {
+	tb.Helper()
+	return generate(tb, kind, seconds, "720p")
+}
+
+// generate is Make; hd "720p" makes the picture 1280x720 at 25 fps.
+func generate(tb testing.TB, kind Kind, seconds float64, hd string) string {
+	tb.Helper()
 	mu.Lock()
 	defer mu.Unlock()
 	dir := filepath.Join(os.TempDir(), "mp3converter-testmedia")
@@ -48,13 +63,19 @@ func Make(tb testing.TB, kind Kind, seconds float64) string {
 		tb.Fatal(err)
 	}
 	d := strconv.FormatFloat(seconds, 'f', -1, 64)
-	path := filepath.Join(dir, fmt.Sprintf("%s-%ss.%s", version, d, kind))
+	name := fmt.Sprintf("%s-%ss.%s", version, d, kind)
+	picture := "testsrc2=size=160x120:rate=10:duration=" + d
+	if hd != "" {
+		name = fmt.Sprintf("%s-%ss-%s.%s", version, d, hd, kind)
+		picture = "testsrc2=size=1280x720:rate=25:duration=" + d
+	}
+	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
 	tmp := filepath.Join(dir, fmt.Sprintf("tmp-%s-%s", rand.Text()[:8], filepath.Base(path)))
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-		"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=" + d}
+		"-f", "lavfi", "-i", picture}
 	if kind != NoAudio {
 		args = append(args,
 			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration="+d,
@@ -71,6 +92,8 @@ func Make(tb testing.TB, kind Kind, seconds float64) string {
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart")
 	case MKV:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libvorbis")
+	case MKVOpus:
+		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libopus", "-b:a", "128k")
 	case WebM:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "200k", "-c:a", "libopus")
 	case MP4MP3:
@@ -95,7 +118,7 @@ func Make(tb testing.TB, kind Kind, seconds float64) string {
 
 func format(k Kind) string {
 	switch k {
-	case MKV:
+	case MKV, MKVOpus:
 		return "matroska"
 	case WebM:
 		return "webm"

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter/internal/testmedia"
+)
+
+// What the user waits for: a whole job, from the upload accepted (202) to
+// the job done, against the bare ffmpeg command line doing the same
+// conversion of the same file, side by side and interleaved in one run.
+// The ratios are what matter: these machines are shared and noisy.
+
+// benchClip is one file of the whole-job benchmarks.
+type benchClip struct {
+	name    string
+	kind    testmedia.Kind
+	seconds float64
+}
+
+// wholeJobClips are the clips BenchmarkWholeJob and BenchmarkSplit time.
+var wholeJobClips = []benchClip{
+	{"mp4-aac-10s", testmedia.MP4, 10},
+	{"mp4-aac-120s", testmedia.MP4, 120},
+	{"mkv-opus-120s", testmedia.MKVOpus, 120},
+	{"mp4-mp3-120s", testmedia.MP4MP3, 120}, // converts by stream copy
+}
+
+// BenchmarkWholeJob times whole jobs in serve (2 workers, local disk,
+// SQLite, goqite) against bare ffmpeg on 720p H.264 clips. It reports
+//   - job/cli: upload accepted to done seen by polling GET /jobs/{id}
+//     every 20 ms, over bare ffmpeg;
+//   - stamps/cli: the job's updated_at - created_at, over bare ffmpeg.
+func BenchmarkWholeJob(b *testing.B) {
+	s := benchServe(b, 0)
+	cl := benchUser(b, s, "bench@example.com")
+	for _, c := range wholeJobClips {
+		src := testmedia.MakeHD(b, c.kind, c.seconds)
+		b.Run(c.name, func(b *testing.B) { benchJobs(b, cl, src, c.kind == testmedia.MP4MP3) })
+	}
+}
+
+// benchServe starts serve with 2 workers, perUser of them for one user (0:
+// the default, 1), for a benchmark. It logs warnings only, to the
+// benchmark's log.
+func benchServe(b *testing.B, perUser int) *testServer {
+	cfg := testConfig(b)
+	cfg.MaxUpload, cfg.MaxUploads, cfg.MaxUploadsPerUser, cfg.MaxPerUser = 2<<30, 64, 64, perUser
+	log := slog.New(slog.NewTextHandler(tWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s := newServe(cfg, log, io.Discard)
+	if err := s.Run(context.Background()); err != nil {
+		s.Close()
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return &testServer{Main: s, URL: "http://" + s.Addr}
+}
+
+// benchUser adds a user to s and logs it in.
+func benchUser(b *testing.B, s *testServer, email string) *client {
+	b.Helper()
+	s.addUser(b, email, "bench-password", false)
+	return login(b, s.URL, email, "bench-password")
+}
+
+// benchJobs runs b.N jobs of src, each followed by the bare command line.
+func benchJobs(b *testing.B, cl *client, src string, copied bool) {
+	out := filepath.Join(b.TempDir(), "cli.mp3")
+	var job, stamps, cli time.Duration
+	for i := 0; i < b.N; i++ {
+		j, s := timeJob(b, cl, src)
+		job, stamps = job+j, stamps+s
+		cli += timeCLI(b, src, out, copied)
+	}
+	reportRatios(b, job, stamps, cli)
+}
+
+// reportRatios reports the job's times over the command line's.
+func reportRatios(b *testing.B, job, stamps, cli time.Duration) {
+	b.ReportMetric(float64(job.Milliseconds())/float64(b.N), "job-ms/op")
+	b.ReportMetric(float64(cli.Milliseconds())/float64(b.N), "cli-ms/op")
+	b.ReportMetric(job.Seconds()/cli.Seconds(), "job/cli")
+	b.ReportMetric(stamps.Seconds()/cli.Seconds(), "stamps/cli")
+}
+
+// timeJob uploads src and waits for its job: it returns the time from the
+// 202 to done seen by polling, and the job's updated_at - created_at.
+func timeJob(b *testing.B, cl *client, src string) (polled, stamps time.Duration) {
+	b.Helper()
+	a := cl.upload(src, filepath.Base(src))
+	start := time.Now()
+	j := pollDone(b, cl, a.JobID)
+	return time.Since(start), j.UpdatedAt.Sub(j.CreatedAt)
+}
+
+// pollDone polls job id every 20 ms until it is done, without the API
+// check of client.job, which would cost the converter CPU.
+func pollDone(b *testing.B, cl *client, id string) jobView {
+	b.Helper()
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.DefaultClient.Do(cl.request("GET", "/jobs/"+id, nil))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var j jobView
+		err = json.NewDecoder(resp.Body).Decode(&j)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			b.Fatalf("GET /jobs/%s: %v", id, err)
+		case j.Status == "failed":
+			b.Fatalf("job %s failed: %+v", id, j)
+		case j.Status == "done":
+			return j
+		}
+	}
+	b.Fatalf("job %s not done after 5 minutes", id)
+	return jobView{}
+}
+
+// timeCLI times bare ffmpeg on src with the job's settings: LAME VBR
+// quality 2, or a stream copy for MP3 audio.
+func timeCLI(b *testing.B, src, out string, copied bool) time.Duration {
+	b.Helper()
+	d, err := runCLI(src, out, copied)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// runCLI runs and times the command line timeCLI runs.
+func runCLI(src, out string, copied bool) (time.Duration, error) {
+	codec := []string{"-c:a", "libmp3lame", "-q:a", "2"}
+	if copied {
+		codec = []string{"-c:a", "copy"}
+	}
+	args := append([]string{"-nostdin", "-loglevel", "error", "-y", "-i", src, "-vn"}, codec...)
+	start := time.Now()
+	if out, err := exec.Command("ffmpeg", append(args, out)...).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("ffmpeg: %w %s", err, out)
+	}
+	return time.Since(start), nil
+}
+
+// BenchmarkThroughput times 20 ten-second jobs on 2 workers, from the
+// first upload's start to the last job done, against 20 bare command
+// lines, 2 at a time. It reports throughput-ratio: the command lines' time
+// over the jobs' (1: as fast). Either one user, whom MaxPerUser 2 lets use
+// both workers, uploads them all, or two users, 10 each, alternately,
+// whom the default fair share (one worker per user) keeps apart.
+func BenchmarkThroughput(b *testing.B) {
+	b.Run("one-user", func(b *testing.B) {
+		s := benchServe(b, 2)
+		benchThroughput(b, benchUser(b, s, "bench@example.com"))
+	})
+	b.Run("two-users", func(b *testing.B) {
+		s := benchServe(b, 0)
+		benchThroughput(b, benchUser(b, s, "bench-a@example.com"), benchUser(b, s, "bench-b@example.com"))
+	})
+}
+
+// benchThroughput is BenchmarkThroughput for the users given.
+func benchThroughput(b *testing.B, users ...*client) {
+	src := testmedia.MakeHD(b, testmedia.MP4, 10)
+	dir := b.TempDir()
+	var jobs, cli time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		ids := make([]string, 20)
+		for k := range ids {
+			ids[k] = users[k%len(users)].upload(src, fmt.Sprintf("clip-%d.mp4", k)).JobID
+		}
+		for k, id := range ids {
+			pollDone(b, users[k%len(users)], id)
+		}
+		jobs += time.Since(start)
+		cli += timeCLIs(b, src, dir, 20, 2)
+	}
+	b.ReportMetric(float64(jobs.Milliseconds())/float64(b.N), "jobs-ms/op")
+	b.ReportMetric(float64(cli.Milliseconds())/float64(b.N), "cli-ms/op")
+	b.ReportMetric(cli.Seconds()/jobs.Seconds(), "throughput-ratio")
+}
+
+// timeCLIs times n bare command lines on src, par at a time.
+func timeCLIs(b *testing.B, src, dir string, n, par int) time.Duration {
+	next := make(chan int, n)
+	for k := range n {
+		next <- k
+	}
+	close(next)
+	errs := make(chan error, n)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range par {
+		wg.Go(func() {
+			for k := range next {
+				_, err := runCLI(src, filepath.Join(dir, fmt.Sprintf("cli-%d.mp3", k)), false)
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	d := time.Since(start)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return d
+}
