@@ -416,3 +416,35 @@ func TestDiskPartialUploads(t *testing.T) {
 		t.Errorf("a whole blob went: %v", err)
 	}
 }
+
+// TestDiskFullJobWaits: a job accepted just before the disk fills cannot
+// write its MP3; it waits, spending no attempt, and finishes once space is
+// freed.
+func TestDiskFullJobWaits(t *testing.T) {
+	video := testmedia.Make(t, testmedia.MP4, 40)
+	cfg := testConfig(t)
+	cfg.DataDir = mountTmpfs(t, "16m")
+	cfg.MinFreeSpace = 0            // no floor: the disk fills under a job in flight
+	cfg.FFmpeg = slowFFmpeg(t, "1") // so that the disk is full before ffmpeg writes
+	srv := startServe(t, cfg)
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	c := login(t, srv.URL, "ann@example.com", "ann-password")
+
+	a := c.upload(video, "film.mp4")
+	filler := fill(t, cfg.DataDir, "filler", 0)
+	time.Sleep(3 * time.Second)
+	j, _ := c.job(a.JobID)
+	if j.Status == "done" || j.Status == "failed" || j.Attempts > 1 {
+		t.Fatalf("with the disk full the job is %s after %d attempts (%s); want it waiting", j.Status, j.Attempts, deref(j.Error))
+	}
+	t.Logf("disk full for 3 s: job %s, %d attempts, %q", j.Status, j.Attempts, deref(j.Error))
+	os.Remove(filler)
+	j = c.waitJob(a.JobID, 90*time.Second)
+	if j.Status != "done" || j.Attempts != 1 {
+		t.Errorf("after space was freed: %s after %d attempts (%s); want done after 1", j.Status, j.Attempts, deref(j.Error))
+	}
+	code, out, _ := runCmd(t, "", "dead-letters", "list", "--data-dir", cfg.DataDir, "--queue", "video")
+	if code != 0 || strings.Count(out, "\n") != 1 {
+		t.Errorf("dead letters: %d %q; want none", code, out)
+	}
+}

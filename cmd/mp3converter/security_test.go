@@ -82,8 +82,10 @@ func TestLoginRaces(t *testing.T) {
 		}
 		return tryLogin(t, srv.URL, "ann@example.com", password, "198.51.100.1").StatusCode
 	})
-	if checked := codes[401] + codes[200]; checked > 5 || codes[429] != 60-checked {
-		t.Errorf("60 parallel logins for one account from one address: %v; want at most 5 checked, the rest 429", codes)
+	// At most 5 wrong passwords are checked; the right one, if its turn
+	// came, is not a failure.
+	if checked := codes[401] + codes[200]; codes[401] > 5 || codes[200] > 1 || codes[429] != 60-checked {
+		t.Errorf("60 parallel logins for one account from one address: %v; want at most 5 wrong passwords checked, the rest 429", codes)
 	}
 	t.Logf("60 parallel logins, 59 wrong and 1 right: %v", codes)
 
