@@ -165,6 +165,23 @@ func (p RetryPolicy) WhileUnavailable(ctx context.Context, fn func(context.Conte
 	}
 }
 
+// Outlast runs fn, a write that answers for a delivery, with 10 s a try
+// that ctx's end does not cut short, until it succeeds or fails for another
+// reason than an unavailable engine, or ctx ends; once ctx has ended
+// (shutting down) it tries for 10 s more.
+func (p RetryPolicy) Outlast(ctx context.Context, fn func(context.Context) error) error {
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+	}
+	return p.WhileUnavailable(ctx, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return fn(ctx)
+	})
+}
+
 // truncate cuts s to at most n bytes, not inside a UTF-8 sequence, so that
 // a cut reason still encodes as JSON or a header string unchanged.
 func truncate(s string, n int) string {

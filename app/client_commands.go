@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -75,18 +73,6 @@ func (s *clientSettings) client() (*client.Client, error) {
 		return nil, UsageError{fmt.Errorf("not logged in to %s: run mp3converter login --server %s --email E", server, server)}
 	}
 	return client.New(server, token), nil
-}
-
-// parseWithArgs is Parse for a command that takes arguments after its
-// flags.
-func (f *Flags) parseWithArgs(args []string) error {
-	if err := f.FlagSet.Parse(args); err != nil {
-		return UsageError{err}
-	}
-	if len(f.errs) > 0 {
-		return UsageError{fmt.Errorf("bad setting: %s", strings.Join(f.errs, "; "))}
-	}
-	return nil
 }
 
 func sameServer(a, b string) bool { return strings.TrimRight(a, "/") == strings.TrimRight(b, "/") }
@@ -166,11 +152,11 @@ func readPassword(stdin io.Reader, stderr io.Writer, email string, fromStdin boo
 	if !fromStdin {
 		return "", UsageError{errors.New("login: standard input is not a terminal: give the password on it with --password-stdin")}
 	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
-	if err != nil && err != io.EOF {
+	line, err := readLine(stdin)
+	if err != nil {
 		return "", err
 	}
-	if line = strings.TrimRight(line, "\r\n"); line == "" {
+	if line == "" {
 		return "", UsageError{errors.New("login: no password on standard input")}
 	}
 	return line, nil
@@ -205,7 +191,7 @@ func RunJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // printJobs writes jobs as a table; all adds the owner.
 func printJobs(w io.Writer, jobs []client.Job, all bool) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	owner := ""
 	if all {
 		owner = "OWNER\t"
@@ -275,7 +261,7 @@ func listWebhooks(ctx context.Context, c *client.Client, stdout io.Writer) error
 	if err != nil {
 		return explain(err)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "ID\tURL\tCREATED\tLAST DELIVERY")
 	for _, w := range ws {
 		last := "-"
@@ -292,7 +278,7 @@ func listDeliveries(ctx context.Context, c *client.Client, id string, stdout io.
 	if err != nil {
 		return explain(err)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "AT\tEVENT\tJOB\tSTATUS\tATTEMPTS\tHTTP\tERROR")
 	for _, d := range ds {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.At.Local().Format(time.DateTime), d.Event, cmp.Or(d.JobID, "-"),

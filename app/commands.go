@@ -91,7 +91,7 @@ func listUsers(ctx context.Context, users mp3converter.UserStore, stdout io.Writ
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "EMAIL\tADMIN\tCREATED\tPASSWORD")
 	for _, u := range list {
 		created := "-"
@@ -151,11 +151,10 @@ func addUser(ctx context.Context, users mp3converter.UserStore, email string, ad
 	if !passwordStdin {
 		return UsageError{errors.New("user add: give the password on standard input with --password-stdin")}
 	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
-	if err != nil && err != io.EOF {
+	password, err := readLine(stdin)
+	if err != nil {
 		return err
 	}
-	password := strings.TrimRight(line, "\r\n")
 	if len(password) < auth.MinPasswordLength {
 		return UsageError{fmt.Errorf("user add: password shorter than %d characters", auth.MinPasswordLength)}
 	}
@@ -202,7 +201,7 @@ func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer closeStore()
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	defer tw.Flush()
 	if args[0] == "list" {
 		fmt.Fprintln(tw, "ID\tQUEUE\tATTEMPTS\tDEAD SINCE\tJOB\tREASON")
@@ -235,6 +234,19 @@ func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	return fmt.Errorf("no dead letter %s", id)
 }
+
+// readLine reads a password from the first line of stdin, without its
+// line ending.
+func readLine(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// newTable writes aligned columns, as every command's listing does.
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 
 // jobOf names the job a queue message is about.
 func jobOf(body []byte) string {

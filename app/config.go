@@ -61,11 +61,7 @@ type Config struct {
 	MaxUploadsPerUser int
 	MinFreeSpace      int64
 
-	// Webhooks. WebhookBackoff and WebhookPoll have no flag: tests shorten
-	// them (nil and 0 are webhook.DefaultBackoff and 1 s).
 	WebhookAllowPrivate bool
-	WebhookBackoff      []time.Duration
-	WebhookPoll         time.Duration
 
 	// Live updates (GET /jobs/events).
 	EventsPollInterval time.Duration
@@ -286,14 +282,13 @@ func (c *Config) Validate(p Process) error {
 		if msg == "" {
 			continue
 		}
-		name := s.env[0]
-		if !s.secret && !strings.HasPrefix(msg, "is ") {
-			name = fmt.Sprintf("%s=%q", name, fmt.Sprint(deref(s.field(c))))
-		}
-		if strings.HasPrefix(msg, "is ") {
+		switch name := s.env[0]; {
+		case strings.HasPrefix(msg, "is "):
 			bad = append(bad, name+" "+msg)
-		} else {
+		case s.secret:
 			bad = append(bad, name+": "+msg)
+		default:
+			bad = append(bad, fmt.Sprintf("%s=%q: %s", name, fmt.Sprint(deref(s.field(c))), msg))
 		}
 	}
 	if len(bad) > 0 {

@@ -93,10 +93,8 @@ func (v *lineView) printf(format string, args ...any) {
 	fmt.Fprintf(v.w, format+"\n", args...)
 }
 
-func (v *lineView) uploading(i int) func(int64) {
-	v.files[i].start = time.Now()
-	return nil
-}
+// uploading shows nothing until the upload is done.
+func (v *lineView) uploading(int) func(int64) { return nil }
 
 func (v *lineView) uploaded(i int) {
 	f := v.files[i]

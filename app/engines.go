@@ -98,11 +98,7 @@ func (e *Engines) openEmbedded(ctx context.Context, c *Config, log *slog.Logger)
 		return err
 	}
 	e.onClose(func() { db.Close() })
-	videos, err := localfs.Open(filepath.Join(c.DataDir, "videos"))
-	if err != nil {
-		return err
-	}
-	mp3s, err := localfs.Open(filepath.Join(c.DataDir, "mp3s"))
+	videos, mp3s, err := openLocalMedia(c.DataDir)
 	if err != nil {
 		return err
 	}
@@ -145,13 +141,12 @@ func (e *Engines) openShared(ctx context.Context, p Process, c *Config, log *slo
 		e.checks = append(e.checks, httpapi.Check{Name: "queue", Check: q.Ping})
 	}
 	if p.Roles.Has(Gateway | Converter | Notification) {
-		client, err := gridfs.Connect(ctx, c.StorageURL)
+		videos, mp3s, disconnect, err := connectGridFS(ctx, c.StorageURL)
 		if err != nil {
 			return err
 		}
-		e.onClose(func() { client.Disconnect(context.Background()) })
-		videos := gridfs.New(client, "videos")
-		e.Videos, e.MP3s = videos, gridfs.New(client, "mp3s")
+		e.onClose(disconnect)
+		e.Videos, e.MP3s = videos, mp3s
 		e.checks = append(e.checks, httpapi.Check{Name: "storage", Check: videos.Ping})
 	}
 	if p.Roles.Has(Converter) {
@@ -185,6 +180,27 @@ func openSQLite(ctx context.Context, dataDir string) (*sqlite.DB, error) {
 	return sqlite.Open(ctx, filepath.Join(dataDir, "mp3converter.db"))
 }
 
+// openLocalMedia opens the videos and mp3s stores of the data dir.
+func openLocalMedia(dataDir string) (videos, mp3s *localfs.Store, err error) {
+	if videos, err = localfs.Open(filepath.Join(dataDir, "videos")); err != nil {
+		return nil, nil, err
+	}
+	if mp3s, err = localfs.Open(filepath.Join(dataDir, "mp3s")); err != nil {
+		return nil, nil, err
+	}
+	return videos, mp3s, nil
+}
+
+// connectGridFS connects to MongoDB and returns its videos and mp3s stores
+// and the function that disconnects.
+func connectGridFS(ctx context.Context, url string) (videos, mp3s *gridfs.Store, disconnect func(), err error) {
+	client, err := gridfs.Connect(ctx, url)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return gridfs.New(client, "videos"), gridfs.New(client, "mp3s"), func() { client.Disconnect(context.Background()) }, nil
+}
+
 // accounts are what the user commands work on: users, and the jobs and
 // files that go with an account when it is deleted.
 type accounts struct {
@@ -204,16 +220,12 @@ func openAccounts(ctx context.Context, c *Config) (*accounts, error) {
 		if err != nil {
 			return nil, err
 		}
-		a := &accounts{users: db.Users, jobs: db.Jobs, close: func() { db.Close() }}
-		a.videos, err = localfs.Open(filepath.Join(c.DataDir, "videos"))
-		if err == nil {
-			a.mp3s, err = localfs.Open(filepath.Join(c.DataDir, "mp3s"))
-		}
+		videos, mp3s, err := openLocalMedia(c.DataDir)
 		if err != nil {
-			a.close()
+			db.Close()
 			return nil, err
 		}
-		return a, nil
+		return &accounts{users: db.Users, jobs: db.Jobs, videos: videos, mp3s: mp3s, close: func() { db.Close() }}, nil
 	}
 	db, err := mysql.Open(ctx, c.DatabaseURL)
 	if err != nil {
@@ -221,13 +233,13 @@ func openAccounts(ctx context.Context, c *Config) (*accounts, error) {
 	}
 	a := &accounts{users: db.Users, jobs: db.Jobs, close: func() { db.Close() }}
 	if c.StorageURL != "" {
-		client, err := gridfs.Connect(ctx, c.StorageURL)
+		videos, mp3s, disconnect, err := connectGridFS(ctx, c.StorageURL)
 		if err != nil {
 			a.close()
 			return nil, err
 		}
-		a.videos, a.mp3s = gridfs.New(client, "videos"), gridfs.New(client, "mp3s")
-		a.close = func() { client.Disconnect(context.Background()); db.Close() }
+		a.videos, a.mp3s = videos, mp3s
+		a.close = func() { disconnect(); db.Close() }
 	}
 	return a, nil
 }

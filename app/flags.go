@@ -107,9 +107,6 @@ func (v value) String() string {
 	if v.p == nil {
 		return ""
 	}
-	if n, ok := v.p.(*int64); ok {
-		return bytesize.Format(*n)
-	}
 	return fmt.Sprint(deref(v.p))
 }
 
@@ -173,14 +170,23 @@ func deref(p any) any {
 // Parse parses args and reports bad environment values and flags, all as
 // UsageErrors.
 func (f *Flags) Parse(args []string) error {
+	if err := f.parseWithArgs(args); err != nil {
+		return err
+	}
+	if f.NArg() > 0 {
+		return UsageError{fmt.Errorf("unexpected argument %q", f.Arg(0))}
+	}
+	return nil
+}
+
+// parseWithArgs is Parse for a command that takes arguments after its
+// flags.
+func (f *Flags) parseWithArgs(args []string) error {
 	if err := f.FlagSet.Parse(args); err != nil {
 		return UsageError{err}
 	}
 	if len(f.errs) > 0 {
 		return UsageError{fmt.Errorf("bad setting: %s", strings.Join(f.errs, "; "))}
-	}
-	if f.NArg() > 0 {
-		return UsageError{fmt.Errorf("unexpected argument %q", f.Arg(0))}
 	}
 	return nil
 }

@@ -34,6 +34,11 @@ type Main struct {
 	// WrapJobs, if set, wraps the job store every role uses, to observe or
 	// instrument it (tests count the queries of live updates with it).
 	WrapJobs func(mp3converter.JobStore) mp3converter.JobStore
+	// WebhookBackoff and WebhookPoll, if set, replace the webhook
+	// dispatcher's retry schedule and poll interval (webhook.DefaultBackoff
+	// and 1 s), so that tests need not wait hours.
+	WebhookBackoff []time.Duration
+	WebhookPoll    time.Duration
 
 	// Set by Run.
 	Addr    string   // where the HTTP server listens

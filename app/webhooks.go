@@ -27,8 +27,7 @@ func (m *Main) webhookRoutes() *httpapi.Webhooks {
 // startDispatcher sends the webhook deliveries that are due, in the
 // processes that run the notification role.
 func (m *Main) startDispatcher(ctx context.Context) {
-	c := &m.Config
 	d := &webhook.Dispatcher{Store: m.Engines.Webhooks, Client: m.webhookGuard().Client(webhook.Timeout),
-		Backoff: c.WebhookBackoff, Poll: c.WebhookPoll, Logger: m.Logger.With("role", "webhooks")}
+		Backoff: m.WebhookBackoff, Poll: m.WebhookPoll, Logger: m.Logger.With("role", "webhooks")}
 	m.start(func() { d.Run(ctx) })
 }

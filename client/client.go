@@ -9,6 +9,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -174,7 +175,7 @@ func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) e
 		if err != nil {
 			return err
 		}
-		body = strings.NewReader(string(b))
+		body = bytes.NewReader(b)
 	}
 	req, err := c.request(ctx, method, path, body)
 	if err != nil {

@@ -254,7 +254,7 @@ func (w *Worker) describeForeign(ctx context.Context, j *mp3converter.Job, name 
 // unavailable setStatus keeps trying, with growing pauses, until ctx ends;
 // once it has ended (shutting down) it tries for 10 s more.
 func (w *Worker) setStatus(ctx context.Context, id string, status mp3converter.JobStatus, reason string, uncount bool) {
-	err := w.outlastOutage(ctx, func(ctx context.Context) error {
+	err := w.Policy.Outlast(ctx, func(ctx context.Context) error {
 		_, err := w.Jobs.UpdateJob(ctx, id, func(j *mp3converter.Job) error {
 			j.Status, j.Error = status, reason
 			if status != mp3converter.JobDone {
@@ -392,8 +392,8 @@ func (w *Worker) finish(ctx context.Context, job *mp3converter.Job, size int64, 
 	}
 	// The MP3 is stored and announced: wait out a job store outage here
 	// rather than convert again on redelivery.
-	err := w.Policy.WhileUnavailable(ctx, func(ctx context.Context) error {
-		_, err := w.Jobs.UpdateJob(context.WithoutCancel(ctx), job.ID, func(j *mp3converter.Job) error {
+	err := w.Policy.Outlast(ctx, func(ctx context.Context) error {
+		_, err := w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error {
 			j.Status, j.Progress, j.Error = mp3converter.JobDone, 1, ""
 			j.MP3Size, j.Copied, j.Duration = size, res.Copied, res.Duration
 			return nil

@@ -218,10 +218,11 @@ func sizeCap(limit time.Duration) int64 {
 // mp3Args returns ffmpeg's arguments for writing src's first audio stream to
 // dst as MP3: a stream copy when the audio is MP3 already and no option of
 // opts.Audio changes it, else LAME (see encodeArgs), from the cut's start.
-// No tag of the source is copied: the MP3 gets title, if
-// any, and nothing else (-fflags +bitexact drops the encoder tag). ffmpeg
-// stops at the cut's end and, with a limit, after the limit plus
-// limitSlack of audio and at sizeCap bytes (see lengthArgs). Progress goes to stdout as key=value lines.
+// No tag of the source is copied: the MP3 gets title, if any, and nothing
+// else (-fflags +bitexact drops the encoder tag). ffmpeg stops at the cut's
+// end and, with a limit, after the limit plus limitSlack of audio and at
+// sizeCap bytes (see lengthArgs). Progress goes to stdout as key=value
+// lines.
 func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) []string {
 	args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, inputOptions()...)
 	args = append(args, inputSeek(opts.Audio)...)
@@ -288,7 +289,8 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start ffmpeg: %w", err)
 	}
-	decoded, ended := readProgress(stdout, progressMeter{probed: expected(info, opts.Audio).Duration, limit: opts.MaxDuration, report: opts.Progress})
+	want := expected(info, opts.Audio)
+	decoded, ended := readProgress(stdout, progressMeter{probed: want.Duration, limit: opts.MaxDuration, report: opts.Progress})
 	err = cmd.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -304,11 +306,11 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 		return nil, fmt.Errorf("ffmpeg stopped after %.1f s of audio, %d bytes of MP3 (probed %.1f s): %w",
 			decoded, size, info.Duration, tooLong(opts.MaxDuration))
 	}
-	res, err := c.verify(ctx, dst, output{decoded, ended}, expected(info, opts.Audio), opts.MaxDuration)
-	if res != nil {
-		res.Copied = copies(info, opts.Audio)
+	got, err := c.verify(ctx, dst, output{decoded, ended}, want, opts.MaxDuration)
+	if err != nil {
+		return nil, err
 	}
-	return res, err
+	return &mp3converter.ConvertResult{Duration: got, Copied: copies(info, opts.Audio)}, nil
 }
 
 // Exceeds reports whether decoded seconds of output pass limit (0: none)
@@ -339,44 +341,45 @@ type output struct {
 	ended   bool    // the report ended with progress=end: the time is final
 }
 
-// verify checks the MP3 and compares its duration with the source's. An
-// output shorter than the source is a damaged source; a longer one is a
-// probe that estimated short, which is no fault if it is within the limit.
+// verify checks the MP3 and compares its duration with the source's, and
+// returns the MP3's duration in seconds. An output shorter than the source
+// is a damaged source; a longer one is a probe that estimated short, which
+// is no fault if it is within the limit.
 // The duration is ffmpeg's own final output time; only if its report did
 // not end is the MP3 probed for it.
-func (c *Transcoder) verify(ctx context.Context, dst string, out output, src *mp3converter.MediaInfo, limit time.Duration) (*mp3converter.ConvertResult, error) {
+func (c *Transcoder) verify(ctx context.Context, dst string, out output, src *mp3converter.MediaInfo, limit time.Duration) (float64, error) {
 	fi, err := os.Stat(dst)
 	if err != nil {
-		return nil, fmt.Errorf("ffmpeg wrote no output: %w", err)
+		return 0, fmt.Errorf("ffmpeg wrote no output: %w", err)
 	}
 	if fi.Size() == 0 {
-		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
+		return 0, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
 			"the file is damaged: its audio track holds no sound ffmpeg can decode"))
 	}
 	if capped := sizeCap(limit); capped > 0 && fi.Size() >= capped {
 		// -fs cut it: a bitrate above any MP3's, from a copied stream.
-		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
+		return 0, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
 			"the audio's bitrate is too high: its MP3 would pass %d bytes", capped))
 	}
 	got := out.seconds
 	if !out.ended {
 		probed, err := c.Probe(ctx, dst)
 		if err != nil {
-			return nil, fmt.Errorf("probe output: %w", err)
+			return 0, fmt.Errorf("probe output: %w", err)
 		}
 		if probed.AudioCodec != "mp3" {
-			return nil, fmt.Errorf("output is %q, not mp3", probed.AudioCodec)
+			return 0, fmt.Errorf("output is %q, not mp3", probed.AudioCodec)
 		}
 		got = probed.Duration
 	}
 	if Exceeds(got, limit) {
-		return nil, tooLong(limit)
+		return 0, tooLong(limit)
 	}
 	if got < src.Duration && !DurationsMatch(src.Duration, got) {
-		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
+		return 0, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
 			"the file is damaged: its audio stops at %.1f s of %.1f s", got, src.Duration))
 	}
-	return &mp3converter.ConvertResult{Duration: got, Copied: src.AudioCodec == "mp3"}, nil
+	return got, nil
 }
 
 // DurationsMatch reports whether an output of got seconds is a whole

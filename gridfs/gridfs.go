@@ -7,8 +7,9 @@
 // what the seed's put wrote.
 //
 // Put streams through a buffer of putBatch chunks (about 1 MiB; the
-// driver's upload stream would hold 16 MiB, and as much again to encode
-// it, per upload) and never touches an existing file: it checks that the id is free before writing any chunk. The
+// driver's upload stream would hold 16 MiB, a size it does not let us
+// change, and as much again to encode it, per upload) and never touches an
+// existing file: it checks that the id is free before writing any chunk. The
 // files document is written last, and a failed or cancelled Put deletes its
 // chunks, so a blob appears whole or not at all. Get returns a file that
 // seeks, for range requests. Connection failures and timeouts wrap

@@ -240,11 +240,7 @@ func (p Proxies) trusts(a netip.Addr) bool {
 // ClientAddr returns the address of the client that made r: the peer, or,
 // when the peer is a trusted proxy, the last untrusted address it forwarded.
 func (p Proxies) ClientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
+	host, peer, err := peerAddr(r)
 	if err != nil || !p.trusts(peer) {
 		return host
 	}
@@ -261,6 +257,22 @@ func (p Proxies) ClientAddr(r *http.Request) string {
 		}
 	}
 	return client.String()
+}
+
+// peerAddr returns the address of r's connection: as given, and parsed.
+func peerAddr(r *http.Request) (string, netip.Addr, error) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	return host, a, err
+}
+
+// trustsPeer says whether r's connection comes from a trusted proxy.
+func (p Proxies) trustsPeer(r *http.Request) bool {
+	_, a, err := peerAddr(r)
+	return err == nil && p.trusts(a)
 }
 
 type clientAddrKey struct{}

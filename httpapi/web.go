@@ -7,9 +7,7 @@ import (
 	"encoding/hex"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -154,16 +152,6 @@ func (s *sessions) https(r *http.Request) bool {
 	}
 	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
 	return strings.EqualFold(strings.TrimSpace(proto), "https") && s.proxies.trustsPeer(r)
-}
-
-// trustsPeer says whether r's connection comes from a trusted proxy.
-func (p Proxies) trustsPeer(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && p.trusts(a)
 }
 
 // errCrossSite refuses a cookie-authenticated request that the page did not

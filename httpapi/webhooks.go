@@ -103,12 +103,16 @@ func (g *Gateway) registerWebhook(w http.ResponseWriter, r *http.Request, c *aut
 		URL string `json:"url"`
 	}
 	body := http.MaxBytesReader(w, r.Body, maxWebhookBodySize)
-	if err := json.NewDecoder(body).Decode(&req); err != nil || strings.TrimSpace(req.URL) == "" {
+	if err := json.NewDecoder(body).Decode(&req); err != nil {
+		return errWebhookRequest
+	}
+	target := strings.TrimSpace(req.URL)
+	if target == "" {
 		return errWebhookRequest
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	if err := g.Webhooks.Guard.CheckURL(ctx, strings.TrimSpace(req.URL)); err != nil {
+	if err := g.Webhooks.Guard.CheckURL(ctx, target); err != nil {
 		return err
 	}
 	hooks, err := store.ListWebhooks(r.Context(), c.Username)
@@ -118,7 +122,7 @@ func (g *Gateway) registerWebhook(w http.ResponseWriter, r *http.Request, c *aut
 	if limit := cmp.Or(g.Webhooks.MaxPerUser, 10); len(hooks) >= limit {
 		return mp3converter.Errorf(mp3converter.ECONFLICT, "you have %d webhooks, the most allowed; delete one first", limit)
 	}
-	hook := &mp3converter.Webhook{ID: mp3converter.NewID(), Owner: c.Username, URL: strings.TrimSpace(req.URL), Secret: webhook.NewSecret()}
+	hook := &mp3converter.Webhook{ID: mp3converter.NewID(), Owner: c.Username, URL: target, Secret: webhook.NewSecret()}
 	if err := store.CreateWebhook(r.Context(), hook); err != nil {
 		return err
 	}

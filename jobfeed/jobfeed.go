@@ -19,6 +19,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -314,9 +315,7 @@ func (f *Feed) Subscribe(ctx context.Context, owner, lastCursor string) (*Subscr
 		return nil, nil, fmt.Errorf("job feed: %w", err)
 	}
 	if !ok { // newest first: send the oldest first, as changes come
-		for i, j := 0, len(jobs)-1; i < j; i, j = i+1, j-1 {
-			jobs[i], jobs[j] = jobs[j], jobs[i]
-		}
+		slices.Reverse(jobs)
 	}
 	events := make([]Event, len(jobs))
 	for i, j := range jobs {

@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
@@ -114,7 +113,7 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 // putError wraps a failure to write blob id; a full disk or quota also
 // wraps mp3converter.ErrInsufficientStorage.
 func putError(id string, err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	if mp3converter.IsOutOfSpace(err) {
 		return fmt.Errorf("localfs put %s: %w: %w", id, mp3converter.ErrInsufficientStorage, err)
 	}
 	return fmt.Errorf("localfs put %s: %w", id, err)

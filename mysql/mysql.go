@@ -33,8 +33,8 @@ import (
 // defaultPort is used when a URL or MYSQL_PORT names none.
 const defaultPort = "3306"
 
-// DB is an open MySQL database with the schema applied: its Users and
-// Jobs stores, and Ping, whose error wraps mp3converter.ErrUnavailable,
+// DB is an open MySQL database with the schema applied: its Users, Jobs
+// and Webhooks stores, and Ping, whose error wraps mp3converter.ErrUnavailable,
 // for readiness probes. The caller closes it.
 type DB = sqldb.DB
 

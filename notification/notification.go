@@ -101,9 +101,7 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		now := time.Now().UTC()
 		// Until the handler's time is up: the mail went out, and a
 		// redelivery would send it again if this were lost.
-		err := w.Policy.WhileUnavailable(ctx, func(ctx context.Context) error {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
+		err := w.Policy.Outlast(ctx, func(ctx context.Context) error {
 			_, err := w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error { j.NotifiedAt = &now; return nil })
 			return err
 		})

@@ -19,8 +19,8 @@ import (
 	"github.com/mp3converter/mp3converter/internal/sqldb"
 )
 
-// DB is an open SQLite database with the schema applied: its Users and
-// Jobs stores, and Ping, whose error wraps mp3converter.ErrUnavailable,
+// DB is an open SQLite database with the schema applied: its Users, Jobs
+// and Webhooks stores, and Ping, whose error wraps mp3converter.ErrUnavailable,
 // for readiness probes. The caller closes it.
 type DB = sqldb.DB
 
@@ -137,5 +137,13 @@ var migrations = []sqldb.Migration{
 	}},
 	// The options each job was uploaded with, as JSON (mp3converter.Options);
 	// NULL for the defaults.
-	{Version: 4, SQL: []string{`ALTER TABLE job ADD COLUMN options TEXT`}},
+	// Migrations are not transactions: the column is added only if missing.
+	{Version: 4, Func: func(ctx context.Context, conn *sql.Conn) error {
+		var n int
+		if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('job') WHERE name = 'options'`).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		_, err := conn.ExecContext(ctx, `ALTER TABLE job ADD COLUMN options TEXT`)
+		return err
+	}},
 }

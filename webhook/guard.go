@@ -22,9 +22,12 @@ type Guard struct {
 	// operator's own network, or tests on loopback.
 	AllowPrivate bool
 	// Resolver resolves host names; net.DefaultResolver if nil.
-	Resolver interface {
-		LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-	}
+	Resolver resolver
+}
+
+// resolver is what Guard needs of a *net.Resolver.
+type resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // MaxURLLength is the longest webhook URL accepted.
@@ -82,9 +85,7 @@ func (g *Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{ip}, nil
 	}
-	var r interface {
-		LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-	} = net.DefaultResolver
+	var r resolver = net.DefaultResolver
 	if g.Resolver != nil {
 		r = g.Resolver
 	}

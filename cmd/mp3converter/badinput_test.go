@@ -218,9 +218,7 @@ func TestUploadLimit(t *testing.T) {
 	w, _ := mw.CreateFormFile("file", "big.mp4")
 	w.Write(make([]byte, 100<<10))
 	mw.Close()
-	r := c.request("POST", "/upload", &b)
-	r.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, msg := do(t, r)
+	resp, msg := c.postUpload(&b, mw.FormDataContentType())
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(msg), "larger than the 64 KiB limit") {
 		t.Errorf("oversized upload: %s %q", resp.Status, msg)
 	}

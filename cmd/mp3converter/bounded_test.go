@@ -14,16 +14,6 @@ import (
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 )
 
-// waitFor polls cond until it holds, or fails the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v", what, timeout)
-		}
-	}
-}
-
 // scratchEntries counts what the serve process's conversions left in its
 // scratch dir.
 func scratchEntries(dataDir string) int {

@@ -185,13 +185,48 @@ type accepted struct {
 	Status   string `json:"status"`
 }
 
+// postUpload posts a multipart body of type ctype to /upload.
+func (c *client) postUpload(body io.Reader, ctype string) (*http.Response, []byte) {
+	c.t.Helper()
+	req := c.request("POST", "/upload", body)
+	req.Header.Set("Content-Type", ctype)
+	return do(c.t, req)
+}
+
+// uploadStatus sends one file and returns the answer, whatever it is.
+func (c *client) uploadStatus(path, name string) (*http.Response, string) {
+	c.t.Helper()
+	resp, b := c.postUpload(multipartBody(c.t, map[string]string{name: path}))
+	return resp, strings.TrimSpace(string(b))
+}
+
+// uploadForm posts path as the file of a multipart form with fields, before
+// the file part, and after it if after is set. Unlike upload, it sends the
+// form from memory, with a Content-Length.
+func (c *client) uploadForm(path string, fields, after [][2]string) (*http.Response, []byte) {
+	c.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, f := range fields {
+		mw.WriteField(f[0], f[1])
+	}
+	part, _ := mw.CreateFormFile("file", filepath.Base(path))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	part.Write(b)
+	for _, f := range after {
+		mw.WriteField(f[0], f[1])
+	}
+	mw.Close()
+	return c.postUpload(&buf, mw.FormDataContentType())
+}
+
 // upload sends one file under the given name and expects 202.
 func (c *client) upload(path, name string) accepted {
 	c.t.Helper()
-	body, ctype := multipartBody(c.t, map[string]string{name: path})
-	req := c.request("POST", "/upload", body)
-	req.Header.Set("Content-Type", ctype)
-	resp, b := do(c.t, req)
+	resp, b := c.postUpload(multipartBody(c.t, map[string]string{name: path}))
 	if resp.StatusCode != http.StatusAccepted {
 		c.t.Fatalf("upload %s: %s %s", name, resp.Status, b)
 	}
@@ -354,7 +389,15 @@ func waitReady(t testing.TB, base string, timeout time.Duration) {
 	t.Fatalf("%s not ready after %v", base, timeout)
 }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+// waitFor polls cond until it holds, or fails the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v", what, timeout)
+		}
+	}
+}
 
 func abs(f float64) float64 {
 	if f < 0 {

@@ -68,16 +68,6 @@ type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
-// uploadStatus sends one file and returns the answer, whatever it is.
-func (c *client) uploadStatus(path, name string) (*http.Response, string) {
-	c.t.Helper()
-	body, ctype := multipartBody(c.t, map[string]string{name: path})
-	req := c.request("POST", "/upload", body)
-	req.Header.Set("Content-Type", ctype)
-	resp, b := do(c.t, req)
-	return resp, strings.TrimSpace(string(b))
-}
-
 // files lists the regular files under dir.
 func files(t *testing.T, dir string) []string {
 	t.Helper()

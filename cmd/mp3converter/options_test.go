@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,30 +14,6 @@ import (
 
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 )
-
-// uploadForm posts path as the file of a multipart form with fields, before
-// the file part, and after it if after is set.
-func (c *client) uploadForm(path string, fields, after [][2]string) (*http.Response, []byte) {
-	c.t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for _, f := range fields {
-		mw.WriteField(f[0], f[1])
-	}
-	part, _ := mw.CreateFormFile("file", filepath.Base(path))
-	b, err := os.ReadFile(path)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	part.Write(b)
-	for _, f := range after {
-		mw.WriteField(f[0], f[1])
-	}
-	mw.Close()
-	req := c.request("POST", "/upload", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	return do(c.t, req)
-}
 
 // probed is what ffprobe says of an MP3.
 type probed struct {

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -125,9 +124,9 @@ func TestIntegrationBrokerOutage(t *testing.T) {
 
 	node.stop()
 	for i := range 3 {
-		status, body := rawUpload(t, cl, src)
-		if status != http.StatusServiceUnavailable {
-			t.Errorf("upload %d while the broker is down: %d %q, want 503", i, status, body)
+		resp, body := cl.uploadForm(src, nil, nil)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("upload %d while the broker is down: %d %q, want 503", i, resp.StatusCode, body)
 		}
 	}
 	if js := cl.jobs(""); len(js) != 1 {
@@ -150,13 +149,13 @@ func TestIntegrationBrokerOutage(t *testing.T) {
 	var after []string
 	deadline := time.Now().Add(60 * time.Second)
 	for len(after) < 3 {
-		status, body := rawUpload(t, cl, src)
-		if status == http.StatusAccepted {
-			after = append(after, body)
+		resp, body := cl.uploadForm(src, nil, nil)
+		if resp.StatusCode == http.StatusAccepted {
+			after = append(after, string(body))
 			continue
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("uploads still fail after the broker came back: %d %q", status, body)
+			t.Fatalf("uploads still fail after the broker came back: %d %q", resp.StatusCode, body)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -170,22 +169,4 @@ func TestIntegrationBrokerOutage(t *testing.T) {
 	if js := cl.jobs(""); len(js) != 4 {
 		t.Errorf("%d jobs, want 4", len(js))
 	}
-}
-
-// rawUpload sends one file and returns the status and body.
-func rawUpload(t *testing.T, c *client, path string) (int, string) {
-	t.Helper()
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	w, _ := mw.CreateFormFile("file", filepath.Base(path))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	mw.Close()
-	r := c.request("POST", "/upload", &b)
-	r.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, body := do(t, r)
-	return resp.StatusCode, string(body)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -159,14 +160,12 @@ func uploadNamed(t *testing.T, c *client, path, name string) string {
 	io.Copy(w, f)
 	f.Close()
 	mw.Close()
-	r := c.request("POST", "/upload", &b)
-	r.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, body := do(t, r)
+	resp, body := c.postUpload(&b, mw.FormDataContentType())
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("upload %q: %s %s", name, resp.Status, body)
 	}
 	var a accepted
-	if err := jsonUnmarshal(body, &a); err != nil {
+	if err := json.Unmarshal(body, &a); err != nil {
 		t.Fatal(err)
 	}
 	return a.JobID

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/mp3converter/mp3converter/app"
 	"io"
 	"net"
 	"net/http"
@@ -182,14 +183,20 @@ func (c *client) waitDelivery(ok func(*deliveryView) bool, timeout time.Duration
 	}
 }
 
+// fastWebhooks makes serve's webhook dispatcher poll every 50 ms and retry
+// on backoff (its default schedule if none is given).
+func fastWebhooks(backoff ...time.Duration) func(*app.Main) {
+	return func(m *app.Main) { m.WebhookPoll, m.WebhookBackoff = 50*time.Millisecond, backoff }
+}
+
 // TestWebhookJobDone: a receiver on loopback (allowed by the flag) gets
 // job.done with the job as GET /jobs/{id} shows it, signed so that the
 // secret given at registration verifies it; GET /webhooks and its
 // deliveries show it delivered.
 func TestWebhookJobDone(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.WebhookAllowPrivate, cfg.WebhookPoll = true, 50*time.Millisecond
-	srv := startServe(t, cfg)
+	cfg.WebhookAllowPrivate = true
+	srv := startServe(t, cfg, fastWebhooks())
 	srv.addUser(t, "ann@example.com", "ann-password", false)
 	c := login(t, srv.URL, "ann@example.com", "ann-password")
 	rc := startReceiver(t, "127.0.0.1:0", 0)
@@ -248,9 +255,8 @@ func TestWebhookJobDone(t *testing.T) {
 // event is job.failed, which the converter records.
 func TestWebhookRetries(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.WebhookAllowPrivate, cfg.WebhookPoll = true, 50*time.Millisecond
-	cfg.WebhookBackoff = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, time.Hour}
-	srv := startServe(t, cfg)
+	cfg.WebhookAllowPrivate = true
+	srv := startServe(t, cfg, fastWebhooks(100*time.Millisecond, 200*time.Millisecond, time.Hour))
 	srv.addUser(t, "ann@example.com", "ann-password", false)
 	c := login(t, srv.URL, "ann@example.com", "ann-password")
 	rc := startReceiver(t, "127.0.0.1:0", 2)
@@ -322,9 +328,9 @@ func TestWebhookPrivateRefused(t *testing.T) {
 // the address it connects to, whatever the URL said at registration.
 func TestWebhookDialRefused(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.WebhookAllowPrivate, cfg.WebhookPoll = true, 50*time.Millisecond
-	cfg.WebhookBackoff = []time.Duration{time.Hour}
-	srv := startServe(t, cfg)
+	cfg.WebhookAllowPrivate = true
+	fast := fastWebhooks(time.Hour)
+	srv := startServe(t, cfg, fast)
 	srv.addUser(t, "ann@example.com", "ann-password", false)
 	rc := startReceiver(t, "127.0.0.1:0", 0)
 	if status, _, body := login(t, srv.URL, "ann@example.com", "ann-password").addWebhook(rc.URL); status != http.StatusCreated {
@@ -333,7 +339,7 @@ func TestWebhookDialRefused(t *testing.T) {
 	srv.Close()
 
 	cfg.WebhookAllowPrivate = false
-	srv = startServe(t, cfg)
+	srv = startServe(t, cfg, fast)
 	c := login(t, srv.URL, "ann@example.com", "ann-password")
 	a := c.upload(testmedia.Text(t), "notes.mp4")
 	c.waitJob(a.JobID, 60*time.Second)
@@ -358,10 +364,10 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 	ln.Close() // the receiver is down: connections are refused
 
 	cfg := testConfig(t)
-	cfg.WebhookAllowPrivate, cfg.WebhookPoll = true, 50*time.Millisecond
-	cfg.WebhookBackoff = []time.Duration{300 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond,
-		300 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond, time.Hour}
-	srv := startServe(t, cfg)
+	cfg.WebhookAllowPrivate = true
+	fast := fastWebhooks(300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond,
+		300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond, time.Hour)
+	srv := startServe(t, cfg, fast)
 	srv.addUser(t, "ann@example.com", "ann-password", false)
 	c := login(t, srv.URL, "ann@example.com", "ann-password")
 	status, hook, body := c.addWebhook("http://" + addr + "/hook")
@@ -377,7 +383,7 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 	srv.Close()
 
 	rc := startReceiver(t, addr, 0)
-	srv = startServe(t, cfg)
+	srv = startServe(t, cfg, fast)
 	c = login(t, srv.URL, "ann@example.com", "ann-password")
 	got := rc.wait(t, 1, 30*time.Second)
 	verify(t, hook.Secret, got[0])

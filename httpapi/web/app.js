@@ -41,6 +41,12 @@ async function responseError(res) {
   return errorText(res.status, await res.text());
 }
 
+// failureText is why a request failed: the server's message, or, with no
+// response (api(...).catch(() => null)), that it could not be reached.
+async function failureText(res) {
+  return res ? responseError(res) : "The server cannot be reached.";
+}
+
 // ---- formatting ----
 
 function bytes(n) {
@@ -160,14 +166,12 @@ function connect(resume) {
     if (dropped) reconcile();
     dropped = false;
   });
-  es.addEventListener("job", (e) => {
+  const on = (name, apply) => es.addEventListener(name, (e) => {
     state.lastEventId = e.lastEventId || state.lastEventId;
-    upsertJob(JSON.parse(e.data));
+    apply(JSON.parse(e.data));
   });
-  es.addEventListener("deleted", (e) => {
-    state.lastEventId = e.lastEventId || state.lastEventId;
-    removeJob(JSON.parse(e.data).id);
-  });
+  on("job", upsertJob);
+  on("deleted", (d) => removeJob(d.id));
   es.addEventListener("error", () => {
     if (es !== state.es) return;
     dropped = true;
@@ -311,7 +315,7 @@ async function deleteJob(id, button) {
   }
   button.disabled = false;
   const row = state.rows.get(id);
-  if (row) row.querySelector(".reason").textContent = res ? await responseError(res) : "The server cannot be reached.";
+  if (row) row.querySelector(".reason").textContent = await failureText(res);
 }
 
 // ---- telling the user an MP3 is ready ----
@@ -509,7 +513,7 @@ function hookRow(h) {
     const res = await api("DELETE", "/webhooks/" + encodeURIComponent(h.id)).catch(() => null);
     if (!res || !res.ok) {
       del.disabled = false;
-      $("hook-error").textContent = res ? await responseError(res) : "The server cannot be reached.";
+      $("hook-error").textContent = await failureText(res);
       return;
     }
     loadHooks();
@@ -525,7 +529,7 @@ async function addHook(event) {
   const url = $("hook-url").value.trim();
   const res = await api("POST", "/webhooks", { url }).catch(() => null);
   if (!res || res.status !== 201) {
-    err.textContent = res ? await responseError(res) : "The server cannot be reached.";
+    err.textContent = await failureText(res);
     return;
   }
   const h = await res.json();

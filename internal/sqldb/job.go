@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -91,15 +90,8 @@ func (s *JobStore) CreateJob(ctx context.Context, j *mp3converter.Job) error {
 
 func (s *JobStore) jobWhere(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, where, suffix string, arg any) (*mp3converter.Job, error) {
-	j, err := scanJob(q.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM job WHERE `+where+` `+suffix, arg))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("job %s: %w", arg, mp3converter.ErrNotFound)
-	}
-	if err != nil {
-		return nil, unavailable("get job", err)
-	}
-	return j, nil
+}, where, suffix, arg string) (*mp3converter.Job, error) {
+	return queryOne(ctx, q, "job "+arg, scanJob, `SELECT `+jobColumns+` FROM job WHERE `+where+` `+suffix, arg)
 }
 
 // Job implements mp3converter.JobStore.

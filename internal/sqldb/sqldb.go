@@ -143,7 +143,9 @@ func queryAll[T any](ctx context.Context, db *sql.DB, op string, scan func(inter
 
 // queryOne runs a query for one row and scans it with scan: no row is
 // ErrNotFound, named by what.
-func queryOne[T any](ctx context.Context, db *sql.DB, what string, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) (T, error) {
+func queryOne[T any](ctx context.Context, db interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, what string, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) (T, error) {
 	v, err := scan(db.QueryRowContext(ctx, query, args...))
 	var zero T
 	if errors.Is(err, sql.ErrNoRows) {

@@ -3,7 +3,6 @@ package sqldb
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -50,14 +49,7 @@ func scanUser(row interface{ Scan(...any) error }) (*mp3converter.User, error) {
 
 // UserByEmail implements mp3converter.UserStore.
 func (s *UserStore) UserByEmail(ctx context.Context, email string) (*mp3converter.User, error) {
-	u, err := scanUser(s.DB.QueryRowContext(ctx, `SELECT `+userColumns+` FROM user WHERE email = ?`, email))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("user %s: %w", email, mp3converter.ErrNotFound)
-	}
-	if err != nil {
-		return nil, unavailable("get user", err)
-	}
-	return u, nil
+	return queryOne(ctx, s.DB, "user "+email, scanUser, `SELECT `+userColumns+` FROM user WHERE email = ?`, email)
 }
 
 // ListUsers implements mp3converter.UserStore.
@@ -94,9 +86,4 @@ func (s *UserStore) execOne(ctx context.Context, op, email, query string, args .
 		}
 	}
 	return nil
-}
-
-// Ping checks the database connection.
-func (s *UserStore) Ping(ctx context.Context) error {
-	return unavailable("ping", s.DB.PingContext(ctx))
 }
