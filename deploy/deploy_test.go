@@ -53,6 +53,10 @@ var roles = []role{
 // secretSettings must come from a Secret, never a ConfigMap or a literal.
 var secretSettings = []string{"JWT_SECRET", "MP3CONVERTER_DATABASE_URL", "MP3CONVERTER_QUEUE_URL", "MP3CONVERTER_SMTP_URL"}
 
+// mayBeEmpty are settings a role needs set, but to which empty means
+// something: no SMTP server, notices go to the log (minikube's choice).
+var mayBeEmpty = map[string]bool{"MP3CONVERTER_SMTP_URL": true}
+
 // exactSettings must have these values wherever they are set.
 var exactSettings = map[string]string{"VIDEO_QUEUE": "video", "MP3_QUEUE": "mp3"}
 
@@ -84,6 +88,13 @@ type manifests struct {
 	ingresses    map[string]*networkingv1.Ingress
 	claims       map[string]*corev1.PersistentVolumeClaim
 	policies     map[string]*networkingv1.NetworkPolicy
+	// The custom resources of deploy/components (crd_test.go).
+	scaledObjects   map[string]*scaledObject
+	triggerAuths    map[string]*triggerAuthentication
+	serviceMonitors map[string]*serviceMonitor
+	// want is what differs between the base and each overlay
+	// (overlays_test.go).
+	want expect
 }
 
 // object is any rendered object, for the checks that apply to all kinds.
@@ -114,6 +125,11 @@ func render(t testing.TB, dir string) *manifests {
 		ingresses:    map[string]*networkingv1.Ingress{},
 		claims:       map[string]*corev1.PersistentVolumeClaim{},
 		policies:     map[string]*networkingv1.NetworkPolicy{},
+
+		scaledObjects:   map[string]*scaledObject{},
+		triggerAuths:    map[string]*triggerAuthentication{},
+		serviceMonitors: map[string]*serviceMonitor{},
+		want:            baseExpect,
 	}
 	for _, res := range rm.Resources() {
 		data, err := res.MarshalJSON()
@@ -140,6 +156,12 @@ func render(t testing.TB, dir string) *manifests {
 			err = add(m, m.policies, res.GetKind(), data, func(o *networkingv1.NetworkPolicy) *metav1.ObjectMeta { return &o.ObjectMeta })
 		case "v1 PersistentVolumeClaim":
 			err = add(m, m.claims, res.GetKind(), data, func(o *corev1.PersistentVolumeClaim) *metav1.ObjectMeta { return &o.ObjectMeta })
+		case "keda.sh/v1alpha1 ScaledObject":
+			err = add(m, m.scaledObjects, res.GetKind(), data, func(o *scaledObject) *metav1.ObjectMeta { return &o.ObjectMeta })
+		case "keda.sh/v1alpha1 TriggerAuthentication":
+			err = add(m, m.triggerAuths, res.GetKind(), data, func(o *triggerAuthentication) *metav1.ObjectMeta { return &o.ObjectMeta })
+		case "monitoring.coreos.com/v1 ServiceMonitor":
+			err = add(m, m.serviceMonitors, res.GetKind(), data, func(o *serviceMonitor) *metav1.ObjectMeta { return &o.ObjectMeta })
 		default:
 			t.Fatalf("%s %s: unknown kind %q: add it to render in deploy_test.go", res.GetKind(), res.GetName(), gvk)
 		}
@@ -351,31 +373,41 @@ func servicePort(svc *corev1.Service, number int32, name string) (corev1.Service
 // TestManifests renders deploy/base as kubectl kustomize would and checks the
 // objects against each other and against what the roles need.
 func TestManifests(t *testing.T) {
-	m := render(t, "base")
-	for _, c := range []struct {
-		name  string
-		check func(*testing.T, *manifests)
-	}{
-		{"Namespace", checkNamespace},
-		{"Labels", checkLabels},
-		{"Roles", checkRoles},
-		{"Containers", checkContainers},
-		{"Images", checkImages},
-		{"References", checkReferences},
-		{"Services", checkServices},
-		{"RoleSettings", checkRoleSettings},
-		{"Secrets", checkSecrets},
-		{"Ingress", checkIngress},
-		{"RabbitMQ", checkRabbitMQ},
-		{"TrustedProxies", checkTrustedProxies},
-	} {
+	runChecks(t, render(t, "base"))
+}
+
+// checks are what every rendering must pass, the base's and each
+// overlay's (TestOverlays).
+var checks = []struct {
+	name  string
+	check func(*testing.T, *manifests)
+}{
+	{"Namespace", checkNamespace},
+	{"Labels", checkLabels},
+	{"Roles", checkRoles},
+	{"Containers", checkContainers},
+	{"Images", checkImages},
+	{"References", checkReferences},
+	{"Services", checkServices},
+	{"RoleSettings", checkRoleSettings},
+	{"Secrets", checkSecrets},
+	{"Ingress", checkIngress},
+	{"RabbitMQ", checkRabbitMQ},
+	{"TrustedProxies", checkTrustedProxies},
+	{"KEDA", checkKEDA},
+	{"Monitoring", checkMonitoring},
+}
+
+func runChecks(t *testing.T, m *manifests) {
+	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) { c.check(t, m) })
 	}
 }
 
 // checkTrustedProxies: a role that believes X-Forwarded-For from the pod
 // network accepts connections only from its proxy: the gateway from the
-// ingress controller's namespace, auth from the gateways.
+// ingress controller's namespace, auth from the gateways; and, where
+// ServiceMonitors are rendered, from Prometheus (isPrometheus).
 func checkTrustedProxies(t *testing.T, m *manifests) {
 	for role, wantFrom := range map[string]func(networkingv1.NetworkPolicyPeer) bool{
 		"gateway": func(p networkingv1.NetworkPolicyPeer) bool {
@@ -398,7 +430,7 @@ func checkTrustedProxies(t *testing.T, m *manifests) {
 					t.Errorf("NetworkPolicy %s lets every source reach %s", np.Name, role)
 				}
 				for _, from := range rule.From {
-					if !wantFrom(from) {
+					if !wantFrom(from) && !(len(m.serviceMonitors) > 0 && isPrometheus(from)) {
 						t.Errorf("NetworkPolicy %s lets %+v reach %s", np.Name, from, role)
 					}
 				}
@@ -446,9 +478,7 @@ func checkRoles(t *testing.T, m *manifests) {
 			continue
 		}
 		what := "Deployment " + key(namespace, r.name)
-		if d.Spec.Replicas == nil || *d.Spec.Replicas != r.replicas {
-			t.Errorf("%s: replicas %v, want %d", what, ptrString(d.Spec.Replicas), r.replicas)
-		}
+		checkReplicas(t, m, d, r)
 		if got := d.Spec.Template.Labels[nameLabel]; got != r.name {
 			t.Errorf("%s: pod label %s=%q, want %q", what, nameLabel, got, r.name)
 		}
@@ -815,7 +845,8 @@ func checkRoleSettings(t *testing.T, m *manifests) {
 // a Secret and the fixed ones have their values.
 func checkRoleEnv(t *testing.T, what string, r role, env map[string]setting) {
 	for _, name := range r.needs {
-		if env[name].value == "" {
+		s, ok := env[name]
+		if !ok || s.value == "" && !mayBeEmpty[name] {
 			t.Errorf("%s: %s is not set (from its ConfigMap, Secret or env)", what, name)
 		}
 	}
@@ -949,8 +980,14 @@ func checkServiceAddr(t *testing.T, m *manifests, what, setting, hostport, role 
 }
 
 // checkSecrets keeps real secrets out of the repository: every password in
-// a Secret is the placeholder, which the JWT check in the binary refuses.
+// a Secret of the base is the placeholder, which the JWT check in the binary
+// refuses. Overlays whose Secrets come from files outside the repository
+// (m.want.placeholders false) are checked by checkSecretPairs only.
 func checkSecrets(t *testing.T, m *manifests) {
+	checkSecretPairs(t, m)
+	if !m.want.placeholders {
+		return
+	}
 	for _, k := range sortedKeys(m.secrets) {
 		for name, v := range secretData(m.secrets[k]) {
 			upper := strings.ToUpper(name)
@@ -1141,7 +1178,7 @@ func flags(args string) (map[string]string, []string) {
 func TestDockerfile(t *testing.T) {
 	stages, names := readDockerfile(t)
 	final := stages[len(stages)-1]
-	checkDockerfileRuntime(t, final)
+	checkDockerfileRuntime(t, final, names)
 	build, built := checkDockerfileBinary(t, final, names)
 	checkDockerfileBuild(t, build, built)
 	checkDockerfileExpose(t, final)
@@ -1184,14 +1221,22 @@ func readDockerfile(t *testing.T) ([]*stage, map[string]*stage) {
 	return stages, names
 }
 
-// checkDockerfileRuntime checks the final stage installs ffmpeg and runs as
-// a numeric non-root user.
-func checkDockerfileRuntime(t *testing.T, final *stage) {
-	// ffmpeg is installed where the binary runs.
+// checkDockerfileRuntime checks the final stage has ffmpeg and runs as a
+// numeric non-root user.
+func checkDockerfileRuntime(t *testing.T, final *stage, names map[string]*stage) {
+	// ffmpeg is where the binary runs: installed from packages in the final
+	// stage, or copied from a stage that installs or builds it.
 	if !slices.ContainsFunc(final.body, func(in instruction) bool {
-		return in.cmd == "RUN" && strings.Contains(in.args, "apt-get install") && slices.Contains(strings.Fields(in.args), "ffmpeg")
+		if in.cmd == "RUN" && strings.Contains(in.args, "apt-get install") && slices.Contains(strings.Fields(in.args), "ffmpeg") {
+			return true
+		}
+		fl, _ := flags(in.args)
+		from := names[fl["from"]]
+		return in.cmd == "COPY" && from != nil && from != final && slices.ContainsFunc(from.body, func(in instruction) bool {
+			return in.cmd == "RUN" && strings.Contains(in.args, "ffmpeg")
+		})
 	}) {
-		t.Errorf("Dockerfile: the final stage does not apt-get install ffmpeg")
+		t.Errorf("Dockerfile: the final stage neither apt-get installs ffmpeg nor copies it from a stage that makes it")
 	}
 
 	// It runs as a numeric non-root user, so runAsNonRoot can verify it.
