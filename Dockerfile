@@ -1,46 +1,142 @@
-# syntax=docker/dockerfile:1
 # One image for every role: the first argument picks it (gateway, auth,
 # converter, notification, or serve: everything in one process).
 #
 #   docker build --build-arg VERSION=1.0.0 -t mp3converter/mp3converter:1.0.0 .
-#   docker run -p 8080:8080 -v mp3data:/data mp3converter/mp3converter:1.0.0
+#   docker run -p 127.0.0.1:8080:8080 -v mp3data:/data mp3converter/mp3converter:1.0.0
+#
+# It builds with BuildKit and with the legacy builder alike, and needs no
+# registry but for its two base images: no "# syntax=" line (BuildKit would
+# fetch a frontend image) and no RUN --mount. The final image is FROM
+# scratch: the Go binary, an ffmpeg and ffprobe built here from Debian's
+# source package with only what uploads need, CA certificates, and a
+# non-root user. See the README's "Build the image".
 
+# ffmpeg and ffprobe, static, LGPL-2.1-or-later, from Debian bookworm's
+# source package. Only the file and pipe protocols and the upload formats'
+# demuxers exist in them: no option or file can make them open a URL, a
+# playlist or another file's name. This stage does not see the Go sources,
+# so a source change does not rebuild it.
+FROM debian:bookworm-slim AS ffmpeg
+# FFMPEG_VERSION pins the source package's version (e.g. 7:5.1.9-0+deb12u1);
+# empty takes bookworm's current one.
+ARG FFMPEG_VERSION=
+WORKDIR /build
+# deb-src entries from the image's own apt sources, so that the source comes
+# from the same mirror as the packages (deb.debian.org, or a local mirror).
+# apt checks the download against the signed Sources index.
+RUN set -eux; \
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then \
+      sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources; \
+    fi; \
+    if [ -f /etc/apt/sources.list ]; then \
+      sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >/etc/apt/sources.list.d/deb-src.list; \
+    fi; \
+    apt-get update; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates dpkg-dev gcc libc6-dev make nasm pkg-config xz-utils \
+      libmp3lame-dev zlib1g-dev; \
+    apt-get source ffmpeg${FFMPEG_VERSION:+=$FFMPEG_VERSION}; \
+    rm -rf /var/lib/apt/lists/* ffmpeg_*; \
+    mv ffmpeg-*/ src
+# Decoders for the audio people upload; parsers so that MPEG-TS probes
+# quickly without video decoders; raw PCM in and WAV out for the parallel
+# encoder; the filters ffmpeg inserts (aformat, aresample, anull, atrim) and
+# those the options use (loudnorm). LAME and zlib are linked from Debian's
+# static libraries; the binaries are fully static.
+RUN set -eux; \
+    cd src; \
+    ./configure --prefix=/usr/local \
+      --disable-everything --disable-autodetect --disable-network --disable-iconv \
+      --disable-doc --disable-debug --disable-ffplay \
+      --disable-avdevice --disable-postproc --disable-swscale \
+      --enable-static --disable-shared --extra-ldflags=-static --pkg-config-flags=--static \
+      --enable-libmp3lame --enable-zlib \
+      --enable-protocol=file,pipe \
+      --enable-demuxer=mov,matroska,avi,flv,mpegts,ogg,wav,mp3,aac,flac,asf,pcm_s16le,pcm_f32le \
+      --enable-decoder=aac,aac_fixed,aac_latm,mp1,mp1float,mp2,mp2float,mp3,mp3float,opus,vorbis,flac,alac \
+      --enable-decoder=ac3,eac3,dca,truehd,mlp,wmav1,wmav2,wmapro,adpcm_ima_wav,adpcm_ms,amrnb,amrwb \
+      --enable-decoder=pcm_s8,pcm_u8,pcm_s16le,pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,pcm_s32be \
+      --enable-decoder=pcm_f32le,pcm_f32be,pcm_f64le,pcm_f64be,pcm_alaw,pcm_mulaw \
+      --enable-parser=aac,aac_latm,mpegaudio,opus,vorbis,flac,ac3,dca,mlp \
+      --enable-parser=h264,hevc,mpeg4video,mpegvideo,vp8,vp9,av1 \
+      --enable-bsf=null \
+      --enable-encoder=libmp3lame,pcm_s16le,pcm_f32le \
+      --enable-muxer=mp3,wav,pcm_s16le,pcm_f32le,null \
+      --enable-filter=abuffer,abuffersink,aformat,aresample,anull,atrim,asetpts,loudnorm,volume,pan; \
+    make -j"$(nproc)"; \
+    ./ffmpeg -nostdin -v error -f f32le -ar 44100 -ac 2 -t 1 -i /dev/zero -c:a libmp3lame -f mp3 /tmp/smoke.mp3; \
+    ./ffprobe -v error -show_format /tmp/smoke.mp3 | grep -q format_name=mp3; \
+    if ./ffmpeg -v error -i http://127.0.0.1/x -f null - 2>&1; then exit 1; fi; \
+    mkdir -p /out/usr/local/bin /out/usr/share/doc/ffmpeg /out/usr/share/doc/libmp3lame0 /out/usr/share/doc/zlib1g /out/usr/share/doc/libc6; \
+    cp ffmpeg ffprobe /out/usr/local/bin/; \
+    cp COPYING.LGPLv2.1 LICENSE.md /out/usr/share/doc/ffmpeg/; \
+    cp debian/copyright /out/usr/share/doc/ffmpeg/copyright; \
+    for p in libmp3lame0 zlib1g libc6; do cp /usr/share/doc/$p/copyright /out/usr/share/doc/$p/; done
+
+# The rest of the final file system: CA certificates (SMTP over TLS, TLS to
+# the engines), the user, /tmp and the data dir.
+FROM debian:bookworm-slim AS rootfs
+RUN set -eux; \
+    apt-get update; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates; \
+    mkdir -p /out/root/etc/ssl/certs /out/root/tmp /out/owned/data; \
+    cp /etc/ssl/certs/ca-certificates.crt /out/root/etc/ssl/certs/; \
+    printf 'root:x:0:0:root:/root:/sbin/nologin\nmp3converter:x:10001:10001:mp3converter:/data:/sbin/nologin\n' >/out/root/etc/passwd; \
+    printf 'root:x:0:\nmp3converter:x:10001:\n' >/out/root/etc/group; \
+    chmod 1777 /out/root/tmp; \
+    chmod 0750 /out/owned/data; \
+    rm -rf /var/lib/apt/lists/*
+
+# The Go binary, static (no cgo).
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 # Modules first, so that a source change does not download them again.
 COPY go.mod go.sum ./
-RUN --mount=type=cache,target=/go/pkg/mod \
-    go mod download
+RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN --mount=type=cache,target=/go/pkg/mod \
-    --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
       -o /out/mp3converter ./cmd/mp3converter
 
-FROM debian:bookworm-slim
-ARG VERSION=dev
-LABEL org.opencontainers.image.title="mp3converter" \
-      org.opencontainers.image.description="Turns uploaded videos into MP3 files: gateway, auth, converter and notification roles in one binary" \
-      org.opencontainers.image.source="https://github.com/mp3converter/mp3converter" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
-# ffmpeg and ffprobe for the converter; CA certificates for SMTP and TLS
-# connections to external databases.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg ca-certificates \
-    && rm -rf /var/lib/apt/lists/*
-RUN groupadd --system --gid 10001 mp3converter \
-    && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \
-       --shell /usr/sbin/nologin mp3converter \
-    && mkdir -p /data \
-    && chown 10001:10001 /data
+FROM scratch
+# A directory copied as a whole keeps its mode (/tmp 1777); its contents
+# only would not.
+COPY --from=rootfs /out/root/ /
+COPY --from=rootfs --chown=10001:10001 /out/owned/ /
+COPY --from=ffmpeg /out/usr /usr
 COPY --from=build /out/mp3converter /usr/local/bin/mp3converter
-# serve keeps its database, media and generated secrets here.
-ENV MP3CONVERTER_DATA_DIR=/data
-VOLUME /data
+# serve keeps its database, media and generated secrets in /data: mount a
+# volume there (-v mp3data:/data). The other roles keep nothing; the
+# converter writes media to /tmp while converting (--tmpfs /tmp with
+# --read-only).
+ENV PATH=/usr/local/bin \
+    MP3CONVERTER_DATA_DIR=/data
 USER 10001:10001
-# gateway and serve 8080, auth 5000, converter and notification health 8081.
-EXPOSE 8080 5000 8081
+# gateway and serve 8080, auth 5000, converter health 8081, notification
+# health 8082; /metrics on 9090 where MP3CONVERTER_METRICS_ADDR=:9090 puts
+# it (deploy/ does, for the gateway).
+EXPOSE 8080 5000 8081 8082 9090
+# The healthcheck finds the role's port by itself; no shell is needed.
+HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["/usr/local/bin/mp3converter", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/mp3converter"]
 CMD ["serve"]
+ARG VERSION=dev
+ARG REVISION=
+ARG CREATED=
+# The project's repository has no LICENSE file yet: LICENSE is NOASSERTION
+# until it has one. The ffmpeg and ffprobe in the image are
+# LGPL-2.1-or-later (built without --enable-gpl), statically linked with
+# LAME (LGPL-2.0-or-later), zlib (Zlib) and glibc (LGPL-2.1-or-later); their
+# notices are in /usr/share/doc, their source is Debian bookworm's source
+# packages and this Dockerfile builds them.
+ARG LICENSE=NOASSERTION
+LABEL org.opencontainers.image.title="mp3converter" \
+      org.opencontainers.image.description="Turns uploaded videos into MP3 files: gateway, auth, converter and notification roles in one binary, with a minimal static ffmpeg" \
+      org.opencontainers.image.source="https://github.com/mp3converter/mp3converter" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.licenses="${LICENSE}" \
+      org.opencontainers.image.base.name="scratch" \
+      io.github.mp3converter.ffmpeg.licenses="LGPL-2.1-or-later AND LGPL-2.0-or-later AND Zlib"

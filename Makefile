@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/mp3converter
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test test-deploy build deps integration fuzz bench bench-split ci clean
+.PHONY: run test test-deploy build deps integration fuzz bench bench-split containers kubernetes ci clean
 
 ## run: build and run every role in one process on ./data (http://localhost:8080)
 run: deps build
@@ -24,17 +24,25 @@ integration: deps
 
 ## fuzz: every fuzz target for FUZZTIME (default 30s) each
 fuzz:
-	@for t in .:FuzzDecodeMessage .:FuzzSanitizeFilename ./auth:FuzzVerify ./ffmpeg:FuzzParseProbe ./ffmpeg:FuzzParseProgress ./httpapi:FuzzUpload; do \
+	@for t in .:FuzzDecodeMessage .:FuzzSanitizeFilename ./auth:FuzzVerify ./ffmpeg:FuzzParseProbe ./ffmpeg:FuzzParseProgress ./ffmpeg:FuzzFrames ./httpapi:FuzzUpload; do \
 	  $(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
 
 ## bench: the benchmarks of BENCHMARKS.md, on embedded backends
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime $${BENCHTIME:-5x} ./ffmpeg ./httpapi ./auth
-	$(GO) test -run '^$$' -bench 'WholeJob|Throughput' -benchtime $${BENCHTIME:-3x} -timeout 30m ./cmd/mp3converter
+	$(GO) test -run '^$$' -bench 'WholeJob|Throughput|ParallelLong' -benchtime $${BENCHTIME:-3x} -timeout 30m ./cmd/mp3converter
 
 ## bench-split: the split deployment's benchmarks of BENCHMARKS.md, against real servers (see integration)
 bench-split: deps
 	$(GO) test -tags integration -run '^$$' -bench 'Split' -benchtime $${BENCHTIME:-3x} -timeout 30m ./cmd/mp3converter
+
+## containers: build the image (BuildKit and legacy), run serve from it and the compose stack, with the curl flow; needs root (starts its own dockerd)
+containers:
+	scripts/ci-containers.sh
+
+## kubernetes: apply deploy/base and every overlay to a real kube-apiserver built from the Go module proxy
+kubernetes:
+	scripts/ci-kubernetes.sh
 
 ## ci: what CI runs, on a clean checkout
 ci:

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -54,14 +55,17 @@ func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	var c Config
 	var email string
-	var admin, passwordStdin bool
+	var admin bool
+	var pw passwordSource
 	f := NewFlags("user "+args[0], stderr)
 	f.Settings(&c, "user", Named("data-dir", "database-url", "storage-url"))
 	switch args[0] {
 	case "add":
 		f.StringVar(&email, "email", "", "the user's email address")
-		f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
+		f.BoolVar(&pw.stdin, "password-stdin", false, "read the password from standard input")
+		f.StringVar(&pw.env, "password-env", "", "read the password from this environment variable (in a container without a shell)")
 		f.BoolVar(&admin, "admin", false, "make the user an admin (sees every job)")
+		f.BoolVar(&pw.existsOK, "exists-ok", false, "succeed, changing nothing, when the user exists already (a first admin made at every start)")
 	case "delete":
 		f.StringVar(&email, "email", "", "the user's email address")
 	case "list":
@@ -83,7 +87,28 @@ func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case "delete":
 		return deleteUser(ctx, a, email, stdout)
 	}
-	return addUser(ctx, a.users, email, admin, passwordStdin, stdin, stdout)
+	return addUser(ctx, a.users, email, admin, pw, stdin, stdout)
+}
+
+// passwordSource is where user add takes the password from.
+type passwordSource struct {
+	stdin    bool   // the first line of standard input
+	env      string // else this environment variable
+	existsOK bool   // an existing user is no error
+}
+
+func (p passwordSource) read(stdin io.Reader) (string, error) {
+	switch {
+	case p.stdin == (p.env != ""):
+		return "", UsageError{errors.New("user add: give the password on standard input with --password-stdin, or name its environment variable with --password-env")}
+	case p.stdin:
+		return readLine(stdin)
+	}
+	v, ok := os.LookupEnv(p.env)
+	if !ok || v == "" {
+		return "", UsageError{fmt.Errorf("user add: --password-env: %s is not set", p.env)}
+	}
+	return v, nil
 }
 
 func listUsers(ctx context.Context, users mp3converter.UserStore, stdout io.Writer) error {
@@ -143,15 +168,12 @@ func deleteUser(ctx context.Context, a *accounts, email string, stdout io.Writer
 	return nil
 }
 
-func addUser(ctx context.Context, users mp3converter.UserStore, email string, admin, passwordStdin bool, stdin io.Reader, stdout io.Writer) error {
+func addUser(ctx context.Context, users mp3converter.UserStore, email string, admin bool, pw passwordSource, stdin io.Reader, stdout io.Writer) error {
 	e, err := mp3converter.NormalizeEmail(email)
 	if err != nil {
 		return UsageError{fmt.Errorf("--email: %w", err)}
 	}
-	if !passwordStdin {
-		return UsageError{errors.New("user add: give the password on standard input with --password-stdin")}
-	}
-	password, err := readLine(stdin)
+	password, err := pw.read(stdin)
 	if err != nil {
 		return err
 	}
@@ -166,6 +188,10 @@ func addUser(ctx context.Context, users mp3converter.UserStore, email string, ad
 		return err
 	}
 	if err := users.CreateUser(ctx, &mp3converter.User{Email: e, PasswordHash: hash, Admin: admin}); errors.Is(err, mp3converter.ErrConflict) {
+		if pw.existsOK {
+			fmt.Fprintf(stdout, "%s exists; unchanged\n", e)
+			return nil
+		}
 		return fmt.Errorf("user %s exists", e)
 	} else if err != nil {
 		return err

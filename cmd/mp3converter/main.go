@@ -45,6 +45,7 @@ func help() string {
   mp3converter user delete --email E
   mp3converter dead-letters list [--queue video,mp3]
   mp3converter dead-letters requeue --queue Q (--id ID | --all)
+  mp3converter healthcheck [--url URL] [--role R]   exits 0 when this container's process is ready
   mp3converter version
 
 The client of a server (settings: --server URL or MP3CONVERTER_SERVER,
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			err = app.RunJobs(ctx, args[1:], stdout, stderr)
 		case "webhook":
 			err = app.RunWebhook(ctx, args[1:], stdout, stderr)
+		case "healthcheck":
+			err = app.RunHealthcheck(ctx, args[1:], stdout, stderr)
 		case "version":
 			fmt.Fprintln(stdout, "mp3converter", version)
 		case "help", "-h", "-help", "--help":

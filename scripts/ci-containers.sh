@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# The container checks of CI, on a Debian machine with no container
+# registry: only Debian's package mirror and the Go module proxy.
+#
+#   scripts/ci-containers.sh [WORK]     WORK: scratch dir (default .ci/work/containers)
+#
+# Phases, each timed:
+#   packages      docker.io, docker-compose, debootstrap, ffmpeg, curl (only those missing)
+#   dockerd       Debian's dockerd with all its state in the cache dir, kept between runs
+#                 (MP3CONVERTER_CI_CACHE, default ~/.cache/mp3converter-ci), its socket there
+#   base-images   debian:bookworm-slim from debootstrap, golang:1.26-bookworm from the
+#                 host's Go (only when missing from the cached engine, or the Go differs)
+#   image         the Dockerfile, unchanged, with BuildKit: size and layers
+#   image-legacy  the same with the legacy builder (DOCKER_BUILDKIT=0)
+#   serve         `serve` from the image, read-only, no capabilities, non-root: the
+#                 README's curl flow, then its health check turns "healthy"
+#   compose-v2    compose.yaml and compose.local.yaml loaded as `docker compose` v2 does
+#   compose-images  the engines' stand-ins of compose.local.yaml
+#   compose       the stack under docker-compose 1.29: a user made with `compose exec`,
+#                 the curl flow through the gateway, the notice in Mailpit; then down -v
+#
+# Any failure fails the run. On exit everything started is stopped, and what
+# dockerd changed on the host (docker0, iptables chains and rules, the
+# FORWARD policy, ip_forward, /run/containerd) is put back.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$PWD
+W=${1:-$SRC/.ci/work/containers}
+mkdir -p "$W"
+W=$(cd "$W" && pwd)
+CACHE=${MP3CONVERTER_CI_CACHE:-$HOME/.cache/mp3converter-ci}
+DK=$CACHE/docker
+D=/usr/bin/docker # Debian's client: another one earlier in PATH may want buildx
+IMAGE=mp3converter/mp3converter:ci
+SERVE=mp3converter-ci-serve
+SERVE_PORT=18180 GATEWAY_PORT=18190 RABBITMQ_UI_PORT=18672 MAILPIT_PORT=18025
+VERSION=$(git describe --always --dirty 2>/dev/null || echo dev)
+export DOCKER_HOST=unix://$DK/docker.sock COMPOSE_DOCKER_CLI_BUILD=0
+DC=(docker-compose --env-file "$W/compose.env" -p mp3converter-ci -f "$SRC/compose.yaml" -f "$SRC/compose.local.yaml")
+
+log() { printf '\n== %s  %s\n' "$(date +%T)" "$*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+phase_name='' phase_start=0 times=()
+phase() { # NAME: ends the phase before, starts NAME
+  if [ -n "$phase_name" ]; then
+    local s=$(($(date +%s) - phase_start))
+    echo "phase $phase_name: $s s"
+    times+=("$phase_name $s")
+  fi
+  phase_name=${1:-} phase_start=$(date +%s)
+  [ -z "$phase_name" ] || log "$phase_name"
+}
+
+# --- what dockerd changes, and putting it back ---------------------------------
+dockerd_pid='' compose_up='' ip_forward0='' forward_policy0='' run_containerd0=''
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT
+  log "cleanup (exit $rc)"
+  if [ -n "$compose_up" ]; then
+    [ "$rc" = 0 ] || "${DC[@]}" logs --no-color --tail 40 2>&1 | tail -200
+    "${DC[@]}" down -v --remove-orphans >/dev/null 2>&1
+  fi
+  if [ -n "$dockerd_pid" ]; then
+    [ "$rc" = 0 ] || $D logs --tail 40 "$SERVE" 2>&1
+    $D rm -f "$SERVE" >/dev/null 2>&1
+    $D volume rm -f mp3converter-ci-data >/dev/null 2>&1
+    kill "$dockerd_pid" 2>/dev/null
+    for _ in $(seq 30); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 1; done
+    kill -9 "$dockerd_pid" 2>/dev/null
+    grep " $DK/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount 2>/dev/null
+    # dockerd leaves its bridge and its iptables chains and rules behind.
+    ip link delete docker0 2>/dev/null
+    iptables -t nat -D POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE 2>/dev/null
+    iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j DOCKER 2>/dev/null
+    iptables -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER 2>/dev/null
+    iptables -t nat -F DOCKER 2>/dev/null; iptables -t nat -X DOCKER 2>/dev/null
+    while iptables -D FORWARD -j DOCKER-USER 2>/dev/null; do :; done
+    while iptables -D FORWARD -j DOCKER-ISOLATION-STAGE-1 2>/dev/null; do :; done
+    while iptables -D FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null; do :; done
+    while iptables -D FORWARD -o docker0 -j DOCKER 2>/dev/null; do :; done
+    while iptables -D FORWARD -i docker0 ! -o docker0 -j ACCEPT 2>/dev/null; do :; done
+    while iptables -D FORWARD -i docker0 -o docker0 -j ACCEPT 2>/dev/null; do :; done
+    for c in DOCKER DOCKER-ISOLATION-STAGE-1 DOCKER-ISOLATION-STAGE-2 DOCKER-USER; do
+      iptables -F "$c" 2>/dev/null; iptables -X "$c" 2>/dev/null
+    done
+    iptables -P FORWARD "${forward_policy0:-ACCEPT}"
+    [ -z "$ip_forward0" ] || sysctl -qw net.ipv4.ip_forward="$ip_forward0"
+    # dockerd's containerd puts its shim sockets in /run/containerd/s.
+    [ -n "$run_containerd0" ] || rmdir /run/containerd/s /run/containerd 2>/dev/null
+  fi
+  if [ "${#times[@]}" -gt 0 ]; then
+    echo; echo "phase times (s):"; printf '  %s\n' "${times[@]}"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- phases ---------------------------------------------------------------------
+phase packages
+missing=()
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v iptables >/dev/null || missing+=(iptables)
+command -v curl >/dev/null || missing+=(curl)
+command -v python3 >/dev/null || missing+=(python3)
+{ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || missing+=(ffmpeg)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends --no-upgrade "${missing[@]}" >/dev/null
+fi
+[ -x "$D" ] || fail "$D is missing (Debian's docker.io client)"
+docker-compose version --short
+
+phase dockerd
+if pgrep -x dockerd >/dev/null; then
+  fail "a dockerd is running already: stop it first (this script's cleanup undoes docker0 and its iptables rules)"
+fi
+ip_forward0=$(sysctl -n net.ipv4.ip_forward)
+forward_policy0=$(iptables -S FORWARD | sed -n 's/^-P FORWARD //p')
+run_containerd0=""; [ -d /run/containerd ] && run_containerd0=yes
+mkdir -p "$DK/data" "$DK/exec"
+setsid dockerd -H "$DOCKER_HOST" --data-root "$DK/data" --exec-root "$DK/exec" \
+  --pidfile "$DK/dockerd.pid" >"$W/dockerd.log" 2>&1 </dev/null &
+dockerd_pid=$!
+for _ in $(seq 60); do $D info >/dev/null 2>&1 && break; sleep 1; done
+$D info --format 'docker {{.ServerVersion}}, {{.Driver}}, cgroup v{{.CgroupVersion}}, state in {{.DockerRootDir}}' \
+  || { tail -20 "$W/dockerd.log"; fail "dockerd did not start"; }
+
+phase base-images
+if ! $D image inspect debian:bookworm-slim >/dev/null 2>&1; then
+  # The mirrors this machine's apt uses.
+  sources=/etc/apt/sources.list.d/debian.sources
+  MIRROR=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' "$sources" 2>/dev/null || true)}
+  MIRROR=${MIRROR:-http://deb.debian.org/debian}
+  SECURITY=${SECURITY:-$(awk '/^URIs:/{u=$2} /^Suites:.*-security/{print u; exit}' "$sources" 2>/dev/null || true)}
+  SECURITY=${SECURITY:-${MIRROR}-security}
+  rm -rf "$W/rootfs"
+  debootstrap --variant=minbase bookworm "$W/rootfs" "$MIRROR" >"$W/debootstrap.log" 2>&1 \
+    || { tail -20 "$W/debootstrap.log"; fail debootstrap; }
+  rm -f "$W/rootfs/etc/apt/sources.list"
+  cat >"$W/rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $SECURITY
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  rm -rf "$W/rootfs/var/cache/apt/archives/"*.deb "$W/rootfs/var/lib/apt/lists/"*
+  tar -C "$W/rootfs" -c . | $D import --change 'CMD ["bash"]' - debian:bookworm-slim >/dev/null
+  rm -rf "$W/rootfs"
+  echo "debian:bookworm-slim made with debootstrap from $MIRROR"
+fi
+# The Dockerfile's Go image: the host's Go on that Debian, with git and gcc
+# as in the official image, and the host's extra CA certificates (here a
+# TLS-intercepting egress proxy stands between the builds and the Go proxy).
+FROM_GO=$(sed -n 's/^FROM \(golang:[^ ]*\).*/\1/p' "$SRC/Dockerfile" | head -1)
+GOV=$(go env GOVERSION)
+if [ "$($D image inspect -f '{{index .Config.Labels "org.mp3converter.ci.go"}}' "$FROM_GO" 2>/dev/null || true)" != "$GOV" ]; then
+  ctx=$W/golang-ctx
+  rm -rf "$ctx"; mkdir -p "$ctx"
+  cp -a "$(go env GOROOT)" "$ctx/go"
+  cp /usr/local/share/ca-certificates/*.crt "$ctx/" 2>/dev/null || true
+  cat >"$ctx/Dockerfile" <<EOF
+FROM debian:bookworm-slim
+RUN apt-get update \\
+    && apt-get install -y --no-install-recommends ca-certificates git gcc libc6-dev make pkg-config \\
+    && rm -rf /var/lib/apt/lists/*
+COPY . /ctx/
+RUN cp /ctx/*.crt /usr/local/share/ca-certificates/ 2>/dev/null; update-ca-certificates \\
+    && mv /ctx/go /usr/local/go && rm -rf /ctx && mkdir -p /go/src /go/bin && chmod -R 1777 /go
+ENV GOLANG_VERSION=${GOV#go} GOTOOLCHAIN=local GOPATH=/go \\
+    PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+LABEL org.mp3converter.ci.go=$GOV
+WORKDIR /go
+EOF
+  DOCKER_BUILDKIT=1 $D build -q -t "$FROM_GO" "$ctx" >/dev/null
+  rm -rf "$ctx"
+  echo "$FROM_GO made from the host's $GOV"
+fi
+$D images --format 'table {{.Repository}}:{{.Tag}}\t{{.Size}}' debian
+$D images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' golang
+
+build_args=(--build-arg "VERSION=$VERSION" --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || true)"
+  --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)")
+
+phase image
+DOCKER_BUILDKIT=1 $D build --progress=plain "${build_args[@]}" -t "$IMAGE" "$SRC" >"$W/image-build.log" 2>&1 \
+  || { tail -40 "$W/image-build.log"; fail "docker build (BuildKit)"; }
+size=$($D image inspect -f '{{.Size}}' "$IMAGE")
+echo "image $IMAGE: $((size / 1000000)) MB ($size bytes), version $VERSION"
+$D history --no-trunc --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" |
+  awk -F'\t' 'BEGIN{printf "%-8s  %s\n", "SIZE", "LAYER"} {c=$2; sub(/ # buildkit$/, "", c); if (length(c) > 100) c=substr(c, 1, 97) "..."; printf "%-8s  %s\n", $1, c}'
+[ "$size" -le 120000000 ] || fail "the image is over 120 MB"
+$D run --rm --network none "$IMAGE" version
+$D run --rm --network none --entrypoint /usr/local/bin/ffmpeg "$IMAGE" -hide_banner -version | head -1
+protocols=$($D run --rm --network none --entrypoint /usr/local/bin/ffmpeg "$IMAGE" -hide_banner -protocols | awk 'NR>1 && !/put:/{print $1}' | sort -u | tr '\n' ' ')
+echo "ffmpeg protocols: $protocols"
+[ "$protocols" = "file pipe " ] || fail "ffmpeg has protocols beyond file and pipe: $protocols"
+if out=$($D run --rm --network none --entrypoint /usr/local/bin/ffprobe "$IMAGE" -v error -i http://127.0.0.1/x.mp4 2>&1); then
+  fail "ffprobe opened an http URL"
+fi
+echo "ffprobe -i http://...: $out"
+grep -q 'Protocol not found' <<<"$out" || fail "want 'Protocol not found'"
+for input in '-i concat:/etc/passwd|/etc/group' '-f hls -i /etc/passwd' '-f lavfi -i sine'; do
+  read -ra words <<<"$input"
+  if out=$($D run --rm --network none --entrypoint /usr/local/bin/ffmpeg "$IMAGE" -v error "${words[@]}" -f null - 2>&1); then
+    fail "ffmpeg read $input"
+  fi
+  echo "ffmpeg $input: $out"
+done
+
+phase image-legacy
+DOCKER_BUILDKIT=0 $D build "${build_args[@]}" -t "$IMAGE-legacy" "$SRC" >"$W/image-build-legacy.log" 2>&1 \
+  || { tail -40 "$W/image-build-legacy.log"; fail "docker build (legacy builder)"; }
+echo "image $IMAGE-legacy: $(($($D image inspect -f '{{.Size}}' "$IMAGE-legacy") / 1000000)) MB"
+$D run --rm --network none "$IMAGE-legacy" version
+
+phase serve
+# A test video of the host's ffmpeg: moving pictures (H.264) and stereo
+# tones with pink noise (AAC in MP4; Opus in Matroska for compose).
+M=$W/media; mkdir -p "$M"
+for ext in mp4 mkv; do
+  acodec=aac; [ "$ext" = mkv ] && acodec=libopus
+  ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=6:size=320x240:rate=25 \
+    -f lavfi -i sine=frequency=440:duration=6:sample_rate=48000 -f lavfi -i sine=frequency=660:duration=6:sample_rate=48000 \
+    -f lavfi -i anoisesrc=color=pink:duration=6:amplitude=0.2:sample_rate=48000 \
+    -filter_complex '[1:a][2:a]amerge=inputs=2[st];[3:a]aformat=channel_layouts=stereo[n];[st][n]amix=inputs=2:duration=shortest[a]' \
+    -map 0:v -map '[a]' -c:v libx264 -pix_fmt yuv420p -c:a "$acodec" -shortest "$M/test.$ext"
+done
+json() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$@"; }
+curlflow() { # BASE EMAIL PASSWORD VIDEO OUTDIR: the README's walk-through
+  local base=$1 tok up job j st fid
+  tok=$(curl -fsS -X POST -u "$2:$3" "$base/login")
+  echo "1. login $2: a token of ${#tok} bytes"
+  up=$(curl -fsS -X POST -F "file=@$4" -H "Authorization: Bearer $tok" "$base/upload")
+  echo "2. upload $(basename "$4"): $up"
+  job=$(json "$up" job_id)
+  for _ in $(seq 120); do
+    j=$(curl -fsS -H "Authorization: Bearer $tok" "$base/jobs/$job")
+    st=$(json "$j" status)
+    if [ "$st" = "done" ] || [ "$st" = failed ]; then break; fi
+    sleep 1
+  done
+  echo "3. job: $j"
+  [ "$st" = "done" ] || fail "job $job ended $st"
+  fid=$(json "$j" mp3_fid)
+  rm -rf "$5"; mkdir -p "$5"
+  (cd "$5" && curl -fsS -OJ -H "Authorization: Bearer $tok" "$base/download?fid=$fid" \
+    -w '4. download: %{http_code} %{content_type}, %{size_download} bytes, saved as %{filename_effective}\n')
+  local mp3 want got
+  mp3=$(ls "$5"/*.mp3)
+  echo "5. ffprobe: $(ffprobe -v error -show_entries stream=codec_name,sample_rate,channels:format=duration -of compact=p=0 "$mp3" | tr '\n' ' ')"
+  want=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$4")
+  got=$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 "$mp3")
+  [ "$got" = mp3 ] || fail "the download is $got, not mp3"
+  got=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$mp3")
+  python3 -c 'import sys; w,g=map(float,sys.argv[1:]); sys.exit(abs(w-g) > max(0.5, w*0.02))' "$want" "$got" \
+    || fail "the MP3 lasts $got s, the video $want s"
+}
+admin_pw=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
+$D volume rm -f mp3converter-ci-data >/dev/null
+$D run -d --name "$SERVE" -p "127.0.0.1:$SERVE_PORT:8080" -v mp3converter-ci-data:/data \
+  --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
+  --health-interval 2s --health-start-period 60s \
+  -e MP3CONVERTER_ADMIN_EMAIL=admin@localhost -e MP3CONVERTER_ADMIN_PASSWORD="$admin_pw" "$IMAGE" >/dev/null
+for _ in $(seq 60); do curl -fsS "http://127.0.0.1:$SERVE_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
+echo "runs as: $($D top "$SERVE" -eo pid,uid,gid,args | awk 'NR==2{print "uid " $2 ", gid " $3 ": " $4, $5}'); read-only: $($D inspect -f '{{.HostConfig.ReadonlyRootfs}}, cap_drop {{.HostConfig.CapDrop}}, security_opt {{.HostConfig.SecurityOpt}}' "$SERVE")"
+[ "$($D top "$SERVE" -eo pid,uid | awk 'NR==2{print $2}')" = 10001 ] || fail "serve does not run as uid 10001"
+curlflow "http://127.0.0.1:$SERVE_PORT" admin@localhost "$admin_pw" "$M/test.mp4" "$W/out-serve"
+health=''
+for _ in $(seq 60); do
+  health=$($D inspect -f '{{.State.Health.Status}}' "$SERVE")
+  [ "$health" = healthy ] && break; sleep 1
+done
+echo "health: $health, last check: $($D inspect -f '{{json .State.Health.Log}}' "$SERVE" | python3 -c 'import json,sys; l=json.load(sys.stdin)[-1]; print("exit %d, %s" % (l["ExitCode"], l["Output"].strip()))')"
+[ "$health" = healthy ] || fail "serve's health is $health"
+$D rm -f "$SERVE" >/dev/null; $D volume rm mp3converter-ci-data >/dev/null
+
+phase compose-v2
+# docker compose v2 reads compose files with compose-go: load both files
+# with it (schema, interpolation, merging), as v2 would.
+CG=$W/composecheck; mkdir -p "$CG"
+cat >"$CG/go.mod" <<'EOF'
+module composecheck
+
+go 1.26.0
+EOF
+cat >"$CG/main.go" <<'EOF'
+// Command composecheck loads compose files as docker compose v2 does.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+)
+
+func main() {
+	opts, err := cli.NewProjectOptions(os.Args[2:], cli.WithEnvFiles(os.Args[1]), cli.WithDotEnv, cli.WithName("check"))
+	if err == nil {
+		var p interface{ ServiceNames() []string }
+		if p, err = opts.LoadProject(context.Background()); err == nil {
+			fmt.Println("compose v2 loads", len(p.ServiceNames()), "services:", p.ServiceNames())
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compose v2:", err)
+		os.Exit(1)
+	}
+}
+EOF
+cat >"$W/compose.env" <<EOF
+JWT_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+MARIADB_PASSWORD=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+MARIADB_ROOT_PASSWORD=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+RABBITMQ_PASSWORD=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+MP3CONVERTER_ADMIN_EMAIL=admin@example.com
+MP3CONVERTER_ADMIN_PASSWORD=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
+MP3CONVERTER_VERSION=ci
+MP3CONVERTER_PORT=$GATEWAY_PORT
+RABBITMQ_UI_PORT=$RABBITMQ_UI_PORT
+MAILPIT_UI_PORT=$MAILPIT_PORT
+MP3CONVERTER_PUBLIC_URL=http://localhost:$GATEWAY_PORT
+EOF
+(cd "$CG" && GOFLAGS=-mod=mod go get github.com/compose-spec/compose-go/v2@v2.16.2 >/dev/null 2>&1 &&
+ GOFLAGS=-mod=mod go build -o composecheck .) || fail "building the compose v2 check"
+(cd "$SRC" && "$CG/composecheck" "$W/compose.env" compose.yaml && "$CG/composecheck" "$W/compose.env" compose.yaml compose.local.yaml)
+echo 'X=1' >"$W/empty.env"
+if (cd "$SRC" && "$CG/composecheck" "$W/empty.env" compose.yaml 2>"$W/missing.txt"); then
+  fail "compose.yaml loads without its required values"
+fi
+echo "without .env: $(grep -o 'required variable [A-Z_]* is missing a value: [^"]*' "$W/missing.txt" | sort -u | head -3 | tr '\n' ';')"
+"${DC[@]}" config -q
+
+phase compose-images
+"${DC[@]}" build mariadb rabbitmq mongodb mailpit >"$W/compose-build.log" 2>&1 \
+  || { tail -40 "$W/compose-build.log"; fail "building the stand-ins"; }
+$D images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' 'mp3converter-standin/*'
+
+phase compose
+compose_up=yes
+"${DC[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+"${DC[@]}" up -d
+base=http://127.0.0.1:$GATEWAY_PORT
+for _ in $(seq 120); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 1; done
+"${DC[@]}" ps
+echo 'compose-user-password-123' | "${DC[@]}" exec -T auth mp3converter user add --email ann@example.com --password-stdin
+# shellcheck disable=SC1091
+. "$W/compose.env"
+curl -fsS -o /dev/null -X POST -u "$MP3CONVERTER_ADMIN_EMAIL:$MP3CONVERTER_ADMIN_PASSWORD" "$base/login" \
+  -w "the admin of .env logs in: %{http_code}\n"
+curlflow "$base" ann@example.com compose-user-password-123 "$M/test.mkv" "$W/out-compose"
+mail=''
+for _ in $(seq 30); do
+  if mail=$(curl -fsS "http://127.0.0.1:$MAILPIT_PORT/api/v1/messages" | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["messages"]:
+    if any(t["Address"] == "ann@example.com" for t in m["To"]) and m["Subject"] == "MP3 Download":
+        print("%s -> %s: %s | %s" % (m["From"]["Address"], m["To"][0]["Address"], m["Subject"], m["Snippet"]))
+        sys.exit(0)
+sys.exit(1)'); then break; fi
+  sleep 1
+done
+[ -n "$mail" ] || fail "no notice to ann@example.com in Mailpit"
+echo "6. Mailpit (GET /api/v1/messages): $mail"
+for s in auth converter gateway notification; do
+  echo "$s: $($D inspect -f '{{.State.Health.Status}}' "$("${DC[@]}" ps -q "$s")")"
+done
+"${DC[@]}" down -v --remove-orphans
+compose_up=''
+
+phase
+echo "all container checks passed"
