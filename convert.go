@@ -35,12 +35,18 @@ type ConvertOptions struct {
 	// conversion goes; see the Transcoder for how it treats a probe that
 	// proves too short.
 	Progress func(float64)
+	// Cores, if set, lends the conversion CPU cores beyond the one it runs
+	// on: each call asks for one more and returns the function that gives
+	// it back, or false when none is free, or work waits for one. A
+	// Transcoder may then encode a long file on several cores. nil: one.
+	Cores func() (release func(), ok bool)
 }
 
 // ConvertResult describes an MP3 that a Transcoder wrote.
 type ConvertResult struct {
 	Duration float64 // seconds, measured on the output
 	Copied   bool    // the audio was already MP3 and was copied, not re-encoded
+	Segments int     // segments of a long file encoded at once; 0: in one pass
 }
 
 // Transcoder extracts audio as MP3. It works on files, never pipes: an MP4

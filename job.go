@@ -41,7 +41,10 @@ type Job struct {
 
 // JobFilter selects jobs for ListJobs. Zero fields match everything.
 type JobFilter struct {
-	Owner         string
+	Owner string
+	// NotOwner leaves out this owner's jobs: the fair share asks whether
+	// anybody else is waiting.
+	NotOwner      string
 	Status        JobStatus
 	UpdatedBefore time.Time
 	// UpdatedAfter selects jobs changed after it and orders them by
@@ -87,4 +90,19 @@ func RequeueProcessing(ctx context.Context, jobs JobStore) (int, error) {
 		}
 	}
 	return len(stuck), nil
+}
+
+// JobStats are a job store's counts, for metrics.
+type JobStats struct {
+	ByStatus map[JobStatus]int
+	// OldestQueued is when the oldest queued job was created; zero when
+	// none is queued.
+	OldestQueued time.Time
+}
+
+// JobCounter is implemented by job stores that count their jobs cheaply,
+// so that metrics need not list them.
+type JobCounter interface {
+	// JobStats counts the jobs by status. Its errors are the store's.
+	JobStats(ctx context.Context) (JobStats, error)
 }

@@ -71,3 +71,12 @@ type DeadLetterStore interface {
 // MaxListedDeadLetters caps DeadLetterStore.DeadLetters, which holds what it
 // lists in memory; requeueing the listed ones brings the rest into view.
 const MaxListedDeadLetters = 1000
+
+// QueueCounter is implemented by queues that count their messages cheaply,
+// for metrics.
+type QueueCounter interface {
+	// Depth counts the messages of queue ready for a consumer: not held by
+	// one, not waiting out a retry's backoff. A queue never used holds 0.
+	// DeadLetterQueue(q) counts q's dead letters.
+	Depth(ctx context.Context, queue string) (int, error)
+}

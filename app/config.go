@@ -24,6 +24,7 @@ type Config struct {
 	DataDir       string
 	Addr          string
 	HealthAddr    string
+	MetricsAddr   string // "": on Addr or HealthAddr; "off": nowhere
 	PublicURL     string
 	DatabaseURL   string
 	QueueURL      string
@@ -39,7 +40,8 @@ type Config struct {
 	TempDir       string
 	MaxUpload     int64
 	MaxDuration   time.Duration
-	MaxPerUser    int // jobs of one user converting at once; 0: half the workers
+	ParallelAbove time.Duration // audio this long or longer is encoded on several cores; 0: never
+	MaxPerUser    int           // jobs of one user converting at once; 0: half the workers
 	KeepVideos    bool
 	Retention     time.Duration
 	Proxies       string
@@ -106,6 +108,15 @@ var settings = []setting{
 			}
 			return hostPort(c.HealthAddr, ":8081")
 		}},
+	{flag: "metrics-addr", env: []string{"MP3CONVERTER_METRICS_ADDR"}, shown: "the process's own port", storage: both, roles: AllRoles,
+		usage: "where Prometheus /metrics is served: empty for the process's HTTP port (--addr, or --health-addr), host:port for a listener of its own (to keep it off the gateway's public port), or off",
+		field: func(c *Config) any { return &c.MetricsAddr },
+		check: func(c *Config, _ Process) string {
+			if c.MetricsAddr == "" || c.MetricsAddr == metricsOff {
+				return ""
+			}
+			return hostPort(c.MetricsAddr, ":9090")
+		}},
 	{flag: "public-url", env: []string{"MP3CONVERTER_PUBLIC_URL"}, shown: "http://localhost<addr>, or http://localhost:8080", storage: both, roles: Notification,
 		usage: "the gateway's address as users reach it, for links in mail", field: func(c *Config) any { return &c.PublicURL }},
 	{flag: "database-url", env: []string{"MP3CONVERTER_DATABASE_URL"}, secret: true, storage: Shared, roles: AllRoles,
@@ -171,8 +182,8 @@ var settings = []setting{
 			}
 			return notEmpty(c.VideoQueue)
 		}},
-	{flag: "mp3-queue", env: []string{"MP3_QUEUE"}, def: mp3converter.DefaultMP3Queue, storage: both, roles: Converter | Notification,
-		usage: "queue of finished MP3s", field: func(c *Config) any { return &c.MP3Queue },
+	{flag: "mp3-queue", env: []string{"MP3_QUEUE"}, def: mp3converter.DefaultMP3Queue, storage: both, roles: withQueue,
+		usage: "queue of finished MP3s (the gateway shows its depth in /metrics)", field: func(c *Config) any { return &c.MP3Queue },
 		check: func(c *Config, _ Process) string { return notEmpty(c.MP3Queue) }},
 	{flag: "max-attempts", env: []string{"MP3CONVERTER_MAX_ATTEMPTS"}, def: fmt.Sprint(mp3converter.DefaultRetryPolicy.MaxAttempts), storage: both, roles: withQueue,
 		usage: "deliveries of a message before it is dead-lettered", field: func(c *Config) any { return &c.MaxAttempts },
@@ -204,8 +215,12 @@ var settings = []setting{
 	{flag: "max-duration", env: []string{"MP3CONVERTER_MAX_DURATION"}, def: "4h", storage: both, roles: Converter,
 		usage: "longest media converted; 0 for no limit", field: func(c *Config) any { return &c.MaxDuration },
 		check: func(c *Config, _ Process) string { return notNegative(c.MaxDuration) }},
+	{flag: "parallel-above", env: []string{"MP3CONVERTER_PARALLEL_ABOVE"}, def: "5m", storage: both, roles: Converter,
+		usage: "audio this long or longer, when it is encoded (not copied), is split and encoded on the CPUs the workers leave idle; 0 for never",
+		field: func(c *Config) any { return &c.ParallelAbove },
+		check: func(c *Config, _ Process) string { return notNegative(c.ParallelAbove) }},
 	{flag: "max-jobs-per-user", env: []string{"MP3CONVERTER_MAX_JOBS_PER_USER"}, def: "0", storage: both, roles: Converter,
-		usage: "jobs of one user converted at once, across all converters, so that one user cannot take every worker; 0 for half of --workers, at least 1",
+		usage: "jobs of one user converted at once, across all converters, while another user has a job waiting (a user alone may use every worker); 0 for half of --workers, at least 1",
 		field: func(c *Config) any { return &c.MaxPerUser },
 		check: func(c *Config, _ Process) string {
 			if c.MaxPerUser < 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/mp3converter/mp3converter/conversion"
 	"github.com/mp3converter/mp3converter/ffmpeg"
 	"github.com/mp3converter/mp3converter/httpapi"
+	"github.com/mp3converter/mp3converter/internal/metrics"
 	"github.com/mp3converter/mp3converter/jobfeed"
 	"github.com/mp3converter/mp3converter/notification"
 	"github.com/mp3converter/mp3converter/retention"
@@ -41,8 +42,12 @@ type Main struct {
 	WebhookPoll    time.Duration
 
 	// Set by Run.
-	Addr    string   // where the HTTP server listens
-	Engines *Engines // what the roles run on
+	Addr    string           // where the HTTP server listens
+	Engines *Engines         // what the roles run on
+	Metrics *metrics.Metrics // what /metrics shows
+	// MetricsAddr is where /metrics listens when --metrics-addr gives it
+	// a listener of its own.
+	MetricsAddr string
 
 	server   *http.Server
 	feed     *jobfeed.Feed // the gateway's job changes, for live updates
@@ -58,7 +63,7 @@ func (m *Main) Run(ctx context.Context) error {
 	c, p, log := &m.Config, m.Process, m.Logger
 	var tc *ffmpeg.Transcoder
 	if p.Roles.Has(Converter) {
-		tc = &ffmpeg.Transcoder{FFmpeg: c.FFmpeg, FFprobe: c.FFprobe}
+		tc = &ffmpeg.Transcoder{FFmpeg: c.FFmpeg, FFprobe: c.FFprobe, ParallelAbove: c.ParallelAbove}
 		if err := tc.Check(ctx); err != nil {
 			return err
 		}
@@ -69,6 +74,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Engines = e
 	m.closers = append(m.closers, e.Close)
+	m.newMetrics() // before WrapJobs, which would hide the job store's counts
 	if m.WrapJobs != nil {
 		e.Jobs = m.WrapJobs(e.Jobs)
 	}
@@ -86,20 +92,9 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		tokens = &auth.Service{Users: e.Users, Secret: secret, TTL: c.TokenTTL, Logger: log}
 	}
-	addr := c.Addr
-	if !p.serves() {
-		addr = c.HealthAddr
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := m.listen()
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	m.Addr = ln.Addr().String()
-	if c.PublicURL == "" {
-		c.PublicURL = "http://localhost:8080"
-		if p.Roles.Has(Gateway) {
-			c.PublicURL = "http://" + localAddr(m.Addr)
-		}
+		return err
 	}
 	if p.Roles.Has(Auth) && p.Storage == Embedded {
 		if err := firstAdmin(ctx, tokens, e.Users, c, m.Stdout, log); err != nil {
@@ -114,7 +109,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.server = &http.Server{
-		Handler:           m.handler(tokens),
+		Handler:           m.withMetrics(m.handler(tokens)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -131,6 +126,33 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	log.Info("Serving", "process", p.Name, "roles", p.Roles.String(), "addr", m.Addr)
 	return nil
+}
+
+// listen opens the process's HTTP listener, --addr or, for a process
+// without an API, --health-addr, and, with --metrics-addr, its metrics
+// listener. It defaults the public URL to the gateway's address.
+func (m *Main) listen() (net.Listener, error) {
+	c, p := &m.Config, m.Process
+	addr := c.Addr
+	if !p.serves() {
+		addr = c.HealthAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	m.Addr = ln.Addr().String()
+	if c.PublicURL == "" {
+		c.PublicURL = "http://localhost:8080"
+		if p.Roles.Has(Gateway) {
+			c.PublicURL = "http://" + localAddr(m.Addr)
+		}
+	}
+	if err := m.listenMetrics(); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }
 
 // recover picks up after a process that died holding work on an embedded
@@ -172,11 +194,12 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 			Throttle: httpapi.NewThrottle(), Proxies: proxies, Space: e.space, Webhooks: m.webhookRoutes(),
 			MinUploadRate: c.MinUploadRate, UploadGrace: c.UploadGrace,
 			Uploads: &httpapi.UploadLimit{PerUser: c.MaxUploadsPerUser, Total: c.MaxUploads},
-			Feed:    m.feed, Heartbeat: c.EventsHeartbeat,
+			Feed:    m.feed, Heartbeat: c.EventsHeartbeat, Metrics: m.Metrics,
 		}
 		return gw.Handler()
 	case m.Process.Roles.Has(Auth):
-		return (&httpapi.AuthServer{Service: tokens, Throttle: httpapi.NewThrottle(), Proxies: proxies, Checks: checks, Logger: log.With("role", "auth")}).Handler()
+		return (&httpapi.AuthServer{Service: tokens, Throttle: httpapi.NewThrottle(), Proxies: proxies, Checks: checks, Logger: log.With("role", "auth"),
+			Metrics: m.Metrics}).Handler()
 	}
 	return httpapi.HealthHandler(checks, log)
 }
@@ -199,7 +222,7 @@ func (m *Main) startWorkers(ctx context.Context, tc *ffmpeg.Transcoder) error {
 			Videos: e.Videos, MP3s: e.MP3s, Jobs: e.Jobs, Queue: e.Queue, Transcoder: tc,
 			VideoQueue: c.VideoQueue, MP3Queue: c.MP3Queue, TempDir: scratch,
 			MaxDuration: c.MaxDuration, MaxPerUser: c.MaxPerUser, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace,
-			Logger: m.Logger.With("role", "converter"), Events: m.jobEvents(),
+			Logger: m.Logger.With("role", "converter"), Events: m.jobEvents(), Metrics: m.Metrics,
 		}
 		m.start(func() { w.Run(ctx, c.Workers) })
 	}
@@ -210,7 +233,7 @@ func (m *Main) startWorkers(ctx context.Context, tc *ffmpeg.Transcoder) error {
 		}
 		w := &notification.Worker{
 			Queue: e.Queue, MP3Queue: c.MP3Queue, Notifier: n, Jobs: e.Jobs, MP3s: e.MP3s,
-			PublicURL: c.PublicURL, Logger: m.Logger.With("role", "notification"), Events: m.jobEvents(),
+			PublicURL: c.PublicURL, Logger: m.Logger.With("role", "notification"), Events: m.jobEvents(), Metrics: m.Metrics,
 		}
 		m.start(func() { w.Run(ctx, 2) })
 		m.startDispatcher(ctx)

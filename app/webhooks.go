@@ -28,6 +28,6 @@ func (m *Main) webhookRoutes() *httpapi.Webhooks {
 // processes that run the notification role.
 func (m *Main) startDispatcher(ctx context.Context) {
 	d := &webhook.Dispatcher{Store: m.Engines.Webhooks, Client: m.webhookGuard().Client(webhook.Timeout),
-		Backoff: m.WebhookBackoff, Poll: m.WebhookPoll, Logger: m.Logger.With("role", "webhooks")}
+		Backoff: m.WebhookBackoff, Poll: m.WebhookPoll, Metrics: m.Metrics, Logger: m.Logger.With("role", "webhooks")}
 	m.start(func() { d.Run(ctx) })
 }

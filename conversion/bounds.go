@@ -21,13 +21,24 @@ var errOverBudget = errors.New("conversion over its time budget")
 // its job; each write also finds out whether the job was deleted.
 const progressEvery = time.Second
 
-// transcode runs the Transcoder on src within the job's limits: ffmpeg
+// transcode runs the Transcoder on src within the job's limits, on a core
+// of the budget (see cores), lending it more for a long file: ffmpeg
 // decodes at most MaxDuration of audio, and is stopped after budget. Every
 // progressEvery it writes the progress on the job, which keeps the job
 // fresh for the stale-job sweep and notices a job deleted meanwhile: the
 // conversion is then stopped and errJobGone returned, and convert's
 // deferred cleanup frees the scratch files.
 func (w *Worker) transcode(ctx context.Context, job *mp3converter.Job, info *mp3converter.MediaInfo, src, dst string, log *slog.Logger) (*mp3converter.ConvertResult, error) {
+	opts := mp3converter.ConvertOptions{MaxDuration: w.MaxDuration, Title: title(job, info), Audio: job.Options}
+	if w.cores != nil {
+		// ffmpeg's work waits for a core, not its budget.
+		release, err := w.cores.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		opts.Cores = w.cores.lender()
+	}
 	budget := w.budget(info)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -41,16 +52,15 @@ func (w *Worker) transcode(ctx context.Context, job *mp3converter.Job, info *mp3
 		defer close(watched)
 		w.watch(watching, job.ID, info.Duration, &progress, cancel, log)
 	}()
-	res, err := w.Transcoder.ToMP3(ctx, src, dst, info, mp3converter.ConvertOptions{
-		MaxDuration: w.MaxDuration,
-		Title:       title(job, info),
-		Audio:       job.Options,
-		Progress:    func(p float64) { progress.Store(math.Float64bits(p)) },
-	})
+	opts.Progress = func(p float64) { progress.Store(math.Float64bits(p)) }
+	res, err := w.Transcoder.ToMP3(ctx, src, dst, info, opts)
 	stopWatching()
 	<-watched // no progress write may land after the job's final one
 	switch cause := context.Cause(ctx); {
 	case err == nil:
+		if res.Segments > 0 {
+			log.Info("EncodedInParallel", "segments", res.Segments, "seconds", res.Duration)
+		}
 		return res, nil
 	case errors.Is(cause, errJobGone):
 		return nil, errJobGone

@@ -198,3 +198,41 @@ func TestFairShare(t *testing.T) {
 	}
 	t.Logf("converted in order %v", order)
 }
+
+// A user alone takes every handler: the fair share never leaves one idle
+// while jobs wait. With two handlers and one job per user, both of ann's
+// jobs convert at once when nobody else has a job queued.
+func TestFairShareLoneUser(t *testing.T) {
+	f := setup(t)
+	release := make(chan struct{})
+	started := make(chan string, 2)
+	f.w.Transcoder = &transcoder{toMP3: func(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+		started <- opts.Title
+		<-release
+		return (&ffmpeg.Transcoder{}).ToMP3(ctx, src, dst, info, opts)
+	}}
+	q := goqite.New(f.db.DB, goqite.Options{Poll: 20 * time.Millisecond})
+	f.w.Queue = q
+	var jobs []*mp3converter.Job
+	for range 2 {
+		j, msg := f.upload(t, testmedia.Make(t, testmedia.MP4, 1))
+		jobs = append(jobs, j)
+		if err := q.Publish(context.Background(), "video", msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.run(t, 2)
+	defer close(release)
+	for i := range 2 {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of ann's 2 jobs converting with 2 handlers free; want both", i)
+		}
+	}
+	for _, j := range jobs {
+		if got := f.job(t, j.ID); got.Attempts != 1 {
+			t.Errorf("%s: %d attempts, want 1 (never deferred)", j.ID, got.Attempts)
+		}
+	}
+}

@@ -34,6 +34,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/consumers"
+	"github.com/mp3converter/mp3converter/internal/metrics"
 )
 
 // Worker converts the jobs of one queue.
@@ -70,16 +71,19 @@ type Worker struct {
 	StaleAfter time.Duration
 	// Events, if set, records the job.failed event of each job that fails.
 	Events mp3converter.JobEvents
-	Logger *slog.Logger
+	// Metrics times successful conversions; nil times nothing.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 
-	held sync.Map // ids of the jobs this process converts now
-	fair fairShare
+	held  sync.Map // ids of the jobs this process converts now
+	fair  fairShare
+	cores *cores // set by Run; nil: no budget, nothing lent
 }
 
 // Run consumes the video queue with n parallel handlers until ctx ends,
 // then lets conversions in flight finish within the grace period. Users
-// share the handlers fairly: see fairShare. A consumer that stops before
-// then is logged: the others go on.
+// share the handlers fairly: see fairShare; and the CPUs: see cores. A
+// consumer that stops before then is logged: the others go on.
 func (w *Worker) Run(ctx context.Context, n int) {
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
@@ -89,6 +93,7 @@ func (w *Worker) Run(ctx context.Context, n int) {
 	})
 	defer stop()
 	go w.sweep(ctx)
+	w.cores = newCores(n)
 	perUser := cmp.Or(w.MaxPerUser, max(1, n/2))
 	consumers.Run(ctx, w.Queue, w.VideoQueue, n, func(_ context.Context, d mp3converter.Delivery) error {
 		return w.handle(work, d, perUser)
@@ -342,6 +347,7 @@ func (w *Worker) requeueStale(ctx context.Context, stale time.Duration) {
 var errNotStale = errors.New("job updated meanwhile")
 
 func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.Logger) error {
+	start := time.Now()
 	dir, err := os.MkdirTemp(w.TempDir, "job-"+job.ID+"-")
 	if err != nil {
 		return fmt.Errorf("temp dir: %w", err)
@@ -376,6 +382,7 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 	if err := w.finish(ctx, job, size, res); err != nil {
 		return err
 	}
+	w.Metrics.Conversion(time.Since(start), res.Duration)
 	w.deleteVideo(ctx, job, log)
 	return nil
 }

@@ -12,10 +12,13 @@ import (
 
 // Fair sharing of the converters: one user's long or many jobs may not take
 // every converter while another user waits. A handler admits the first
-// delivery of a job only while its owner has fewer than MaxPerUser jobs
-// processing: in the job store, which counts the whole cluster, or claimed
-// by this process's handlers, which the store may not show yet. A job not
-// admitted goes to the tail of the queue, as a new message, so that it
+// delivery of a job while its owner has fewer than MaxPerUser jobs
+// processing (in the job store, which counts the whole cluster, or claimed
+// by this process's handlers, which the store may not show yet), or while
+// no other user under their share has a job queued: a converter is never
+// left idle while jobs wait, so a lone user gets every converter, and a
+// user who arrives then waits for one running job to end, not for the
+// queue ahead. A job not admitted goes to the tail of the queue, as a new message, so that it
 // spends no attempt; the queue's own hand-back (ErrShutdown) would not do,
 // since goqite delivers the oldest message first and would hand the same
 // one straight back, ahead of other users' jobs. A redelivery (attempt 2
@@ -50,7 +53,8 @@ func (w *Worker) admit(ctx context.Context, d mp3converter.Delivery, perUser int
 	}
 	w.fair.mu.Lock()
 	defer w.fair.mu.Unlock()
-	if d.Attempt <= 1 && (w.fair.running[owner] >= perUser || w.processing(ctx, owner, id, perUser) >= perUser) {
+	if d.Attempt <= 1 && (w.fair.running[owner] >= perUser || w.processing(ctx, owner, id, perUser) >= perUser) &&
+		w.othersWaiting(ctx, owner, perUser) {
 		return nil, false
 	}
 	if w.fair.running == nil {
@@ -79,6 +83,31 @@ func ownerOf(d mp3converter.Delivery) (owner, id string) {
 		return "", ""
 	}
 	return owner, cmp.Or(msg.JobID, msg.VideoFID) // a seed gateway's job is keyed by the video
+}
+
+// othersWaiting reports whether a user other than owner, with fewer than
+// perUser jobs processing, has a job queued: true if the store cannot say,
+// which keeps the share strict.
+func (w *Worker) othersWaiting(ctx context.Context, owner string, perUser int) bool {
+	queued, err := w.Jobs.ListJobs(ctx, mp3converter.JobFilter{Status: mp3converter.JobQueued, NotOwner: owner, Limit: 50})
+	if err != nil || len(queued) == 0 {
+		return err != nil
+	}
+	// Processing jobs are as many as the cluster's converters: few.
+	running, err := w.Jobs.ListJobs(ctx, mp3converter.JobFilter{Status: mp3converter.JobProcessing, Limit: 1000})
+	if err != nil {
+		return true
+	}
+	count := map[string]int{}
+	for _, j := range running {
+		count[j.Owner]++
+	}
+	for _, j := range queued {
+		if count[j.Owner] < perUser {
+			return true
+		}
+	}
+	return false
 }
 
 // processing counts owner's processing jobs other than id in the job store,

@@ -8,6 +8,7 @@
 // job marked done. A duration limit
 // is enforced on what ffmpeg decodes (-t, -fs), never on ffprobe's estimate,
 // which a raw stream can fool; and the MP3 gets a title and no other tag.
+// Long audio is encoded on several cores (parallel.go).
 package ffmpeg
 
 import (
@@ -38,6 +39,13 @@ type Transcoder struct {
 	FFprobe string // path of ffprobe; "ffprobe" if empty
 	// Quality is LAME's VBR quality, 0 (best) to 9; 2 (about 190 kbit/s) if 0.
 	Quality int
+	// ParallelAbove is the length from which audio that is encoded (not
+	// copied) is split into segments encoded at once, on the cores
+	// ConvertOptions.Cores lends; 0 for never. See parallel.go.
+	ParallelAbove time.Duration
+
+	segment time.Duration       // audio per parallel segment; defaultSegment if 0
+	observe func(parallelStats) // called after each parallel encode, for tests
 }
 
 var _ mp3converter.Transcoder = (*Transcoder)(nil)
@@ -224,9 +232,7 @@ func sizeCap(limit time.Duration) int64 {
 // sizeCap bytes (see lengthArgs). Progress goes to stdout as key=value
 // lines.
 func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) []string {
-	args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, inputOptions()...)
-	args = append(args, inputSeek(opts.Audio)...)
-	args = append(args, "-i", src, "-map", "0:a:0", "-vn", "-sn", "-dn")
+	args := audioInput(src, opts.Audio)
 	if copies(info, opts.Audio) {
 		args = append(args, "-c:a", "copy")
 	} else {
@@ -240,8 +246,26 @@ func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int, opts mp
 	return append(args, "-f", "mp3", "-progress", "pipe:1", "-nostats", dst)
 }
 
+// audioInput returns ffmpeg's arguments up to the output options: read
+// src's first audio stream only, from the cut's start.
+func audioInput(src string, o mp3converter.Options) []string {
+	args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, inputOptions()...)
+	args = append(args, inputSeek(o)...)
+	return append(args, "-i", src, "-map", "0:a:0", "-vn", "-sn", "-dn")
+}
+
 // seconds formats d for ffmpeg's -t.
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+
+// errNoSound is the error of a source whose audio decodes to nothing.
+var errNoSound = mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
+	"the file is damaged: its audio track holds no sound ffmpeg can decode"))
+
+// tooBig is the error of an MP3 that reached the size cap.
+func tooBig(capped int64) error {
+	return mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
+		"the audio's bitrate is too high: its MP3 would pass %d bytes", capped))
+}
 
 // tooLong is the error of a source that plays longer than limit.
 func tooLong(limit time.Duration) error {
@@ -276,6 +300,9 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	out, _, err := localFile(dst)
 	if err != nil {
 		return nil, err
+	}
+	if c.parallel(info, opts) {
+		return c.toMP3Parallel(ctx, in, dst, dir, info, q, opts)
 	}
 	cmd := exec.CommandContext(ctx, c.ffmpeg(), mp3Args(in, out, info, q, opts)...)
 	cmd.Dir = dir
@@ -353,13 +380,11 @@ func (c *Transcoder) verify(ctx context.Context, dst string, out output, src *mp
 		return 0, fmt.Errorf("ffmpeg wrote no output: %w", err)
 	}
 	if fi.Size() == 0 {
-		return 0, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
-			"the file is damaged: its audio track holds no sound ffmpeg can decode"))
+		return 0, errNoSound
 	}
 	if capped := sizeCap(limit); capped > 0 && fi.Size() >= capped {
 		// -fs cut it: a bitrate above any MP3's, from a copied stream.
-		return 0, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,
-			"the audio's bitrate is too high: its MP3 would pass %d bytes", capped))
+		return 0, tooBig(capped)
 	}
 	got := out.seconds
 	if !out.ended {

@@ -57,6 +57,7 @@ type Queue struct {
 var (
 	_ mp3converter.Queue           = (*Queue)(nil)
 	_ mp3converter.DeadLetterStore = (*Queue)(nil)
+	_ mp3converter.QueueCounter    = (*Queue)(nil)
 )
 
 // New returns a queue on db, which must hold goqite's table (package sqlite
@@ -313,6 +314,18 @@ func (q *Queue) Requeue(ctx context.Context, name, id string) error {
 	}
 	q.wake(name)
 	return nil
+}
+
+// Depth implements mp3converter.QueueCounter: the messages visible now.
+// A hidden one is held by a consumer or waits out a retry's backoff.
+func (q *Queue) Depth(ctx context.Context, name string) (int, error) {
+	var n int
+	err := q.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM goqite WHERE queue = ? AND timeout <= ?`,
+		name, time.Now().UTC().Format(rfc3339Milli)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("goqite depth of %s: %w: %w", name, mp3converter.ErrUnavailable, err)
+	}
+	return n, nil
 }
 
 // Recover makes every hidden message visible now. Call it at start-up only

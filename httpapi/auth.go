@@ -14,6 +14,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/internal/metrics"
 )
 
 // Authenticator signs users in: the auth service in this process, or
@@ -42,8 +43,9 @@ var (
 // "X-Session: cookie", the JWT in an HttpOnly cookie and the claims out.
 // Failed logins count against the account and the client's address; past
 // the throttle's limits the answer is 429 with Retry-After, before any
-// password is checked.
-func loginHandler(a Authenticator, t *Throttle, proxies Proxies, s *sessions, log *slog.Logger) http.HandlerFunc {
+// password is checked. Each outcome is counted once, by the process that
+// decided it (see decidedHere).
+func loginHandler(a Authenticator, t *Throttle, proxies Proxies, s *sessions, log *slog.Logger, m *metrics.Metrics) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		// The page asks no Basic challenge: a browser would answer it with
@@ -54,6 +56,7 @@ func loginHandler(a Authenticator, t *Throttle, proxies Proxies, s *sessions, lo
 			if !page {
 				w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
 			}
+			m.Login(loginOutcome(auth.ErrMissingCredentials))
 			Error(w, r, log, auth.ErrMissingCredentials)
 			return
 		}
@@ -63,6 +66,9 @@ func loginHandler(a Authenticator, t *Throttle, proxies Proxies, s *sessions, lo
 			account = strings.ToLower(strings.TrimSpace(email)) // still counted
 		}
 		token, err := login(r.Context(), a, t, account, addr, email, password)
+		if decidedHere(a, err) {
+			m.Login(loginOutcome(err))
+		}
 		if errors.Is(err, errThrottled) {
 			log.Warn("LoginThrottled", "request_id", requestID(r.Context()), "account", truncate(email, 254), "client", addr)
 		}
@@ -91,6 +97,43 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// loginOutcome names a login's outcome, for metrics. A wrong password and
+// an unknown account are one outcome, as they are one answer: /metrics may
+// be public, and telling them apart there would show which accounts exist.
+func loginOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return "invalid_credentials"
+	case errors.Is(err, auth.ErrMissingCredentials):
+		return "missing_credentials"
+	case mp3converter.ErrorCode(err) == mp3converter.ETOOMANY:
+		return "throttled"
+	case mp3converter.ErrorCode(err) == mp3converter.EUNAVAILABLE:
+		return "unavailable"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled" // the client gave up waiting for a turn
+	default:
+		return "error"
+	}
+}
+
+// decidedHere reports whether this process decided a login's outcome: a
+// gateway that forwards logins to auth leaves the answers auth gave to
+// auth's count, and counts only its own throttle's refusals and auth being
+// unreachable, so that a login counts once across the processes.
+func decidedHere(a Authenticator, err error) bool {
+	if _, remote := a.(*AuthClient); !remote || errors.Is(err, errThrottled) {
+		return true
+	}
+	switch mp3converter.ErrorCode(err) {
+	case mp3converter.EUNAUTHORIZED, mp3converter.ETOOMANY:
+		return false
+	}
+	return err != nil
 }
 
 // errThrottled marks a login refused by the throttle.
@@ -169,16 +212,17 @@ type AuthServer struct {
 	Proxies  Proxies // whose X-Forwarded-For to believe: the gateways
 	Checks   []Check
 	Logger   *slog.Logger
+	Metrics  *metrics.Metrics // nil counts nothing
 }
 
 // Handler returns the routes.
 func (a *AuthServer) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", loginHandler(a.Service, a.Throttle, a.Proxies, nil, a.Logger))
+	mux.HandleFunc("POST /login", loginHandler(a.Service, a.Throttle, a.Proxies, nil, a.Logger, a.Metrics))
 	mux.HandleFunc("POST /validate", validateHandler(a.Service, a.Logger))
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", readyz(a.Checks, a.Logger))
-	return Middleware(mux, a.Logger)
+	return Middleware(mux, a.Logger, a.Metrics)
 }
 
 // AuthClient forwards logins to the auth service over HTTP, as the seed's

@@ -17,6 +17,7 @@ import (
 	"github.com/mp3converter/mp3converter/auth"
 	"github.com/mp3converter/mp3converter/client"
 	"github.com/mp3converter/mp3converter/internal/bytesize"
+	"github.com/mp3converter/mp3converter/internal/metrics"
 	"github.com/mp3converter/mp3converter/jobfeed"
 )
 
@@ -52,15 +53,17 @@ type Gateway struct {
 	// Heartbeat is how often an idle event stream gets a comment, so
 	// that proxies keep it open (15 s if 0).
 	Heartbeat time.Duration
+	// Metrics counts uploads, logins and requests; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // routes are the gateway's routes, as docs/openapi.yaml documents them.
 func (g *Gateway) routes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"POST /login":       loginHandler(g.Auth, g.Throttle, g.Proxies, g.sessions(), g.Logger),
+		"POST /login":       loginHandler(g.Auth, g.Throttle, g.Proxies, g.sessions(), g.Logger, g.Metrics),
 		"POST /logout":      g.sessions().logout,
 		"POST /validate":    validateHandler(g.Tokens, g.Logger),
-		"POST /upload":      g.authed(g.upload),
+		"POST /upload":      g.upload,
 		"GET /download":     g.authed(g.download),
 		"GET /jobs":         g.authed(g.listJobs),
 		"GET /jobs/{id}":    g.authed(g.getJob),
@@ -86,7 +89,7 @@ func (g *Gateway) Handler() http.Handler {
 	for pattern, h := range pageRoutes() {
 		mux.HandleFunc(pattern, h)
 	}
-	return Middleware(mux, g.Logger)
+	return Middleware(mux, g.Logger, g.Metrics)
 }
 
 type authedHandler func(w http.ResponseWriter, r *http.Request, c *auth.Claims)
@@ -130,24 +133,42 @@ func (g *Gateway) errTooLarge() error {
 const multipartSlack = 1 << 20
 
 // upload serves POST /upload: it streams the one file of a multipart form to
-// the video store, records a job and queues it.
-func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
-	if r.ContentLength > g.MaxUpload+multipartSlack {
-		Error(w, r, g.Logger, g.errTooLarge())
+// the video store, records a job and queues it. It counts every refusal by
+// its reason, a missing or bad token's too, so it checks the token itself.
+func (g *Gateway) upload(w http.ResponseWriter, r *http.Request) {
+	c, err := authenticate(r, g.Tokens)
+	var job *mp3converter.Job
+	if err == nil {
+		w.Header().Set("Cache-Control", "no-store")
+		job, err = g.accept(w, r, c)
+	}
+	if err != nil {
+		g.Metrics.UploadRefused(refusalReason(err))
+		Error(w, r, g.Logger, err)
 		return
+	}
+	g.Metrics.UploadAccepted()
+	g.Logger.Info("JobAccepted", "request_id", requestID(r.Context()), "job_id", job.ID, "video_fid", job.VideoFID, "bytes", job.Size)
+	w.Header().Set("Location", "/jobs/"+job.ID)
+	writeJSON(w, http.StatusAccepted, map[string]string{"job_id": job.ID, "video_fid": job.VideoFID, "status": string(mp3converter.JobQueued)})
+}
+
+// accept stores c's upload, records its job and queues it, or returns the
+// error for the client, leaving nothing half-done.
+func (g *Gateway) accept(w http.ResponseWriter, r *http.Request, c *auth.Claims) (*mp3converter.Job, error) {
+	if r.ContentLength > g.MaxUpload+multipartSlack {
+		return nil, g.errTooLarge()
 	}
 	release, err := g.admit(r, c.Username)
 	if err != nil {
-		Error(w, r, g.Logger, err)
-		return
+		return nil, err
 	}
 	defer release()
 	r.Body = http.MaxBytesReader(w, &bodyReader{r: r.Body, rc: http.NewResponseController(w), idle: g.idle(),
 		minRate: g.MinUploadRate, grace: g.grace(), start: time.Now()}, g.MaxUpload+multipartSlack)
 	videoFID, filename, size, opts, err := g.readVideo(r)
 	if err != nil {
-		Error(w, r, g.Logger, err)
-		return
+		return nil, err
 	}
 	ctx := r.Context()
 
@@ -155,8 +176,7 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		Options: opts}
 	if err := g.Jobs.CreateJob(ctx, job); err != nil {
 		g.deleteBlob(g.Videos, videoFID)
-		Error(w, r, g.Logger, err)
-		return
+		return nil, err
 	}
 	body, _ := mp3converter.Message{VideoFID: videoFID, Username: c.Username, JobID: job.ID, Filename: filename}.MarshalJSON()
 	if err := g.Queue.Publish(ctx, g.VideoQueue, body); err != nil {
@@ -167,12 +187,34 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		}
 		g.deleteBlob(g.Videos, videoFID)
 		g.Logger.Warn("PublishFailed", "request_id", requestID(ctx), "err", err)
-		Error(w, r, g.Logger, fmt.Errorf("upload: %w", queueUnavailable(err)))
-		return
+		return nil, fmt.Errorf("upload: %w", queueUnavailable(err))
 	}
-	g.Logger.Info("JobAccepted", "request_id", requestID(ctx), "job_id", job.ID, "video_fid", videoFID, "bytes", size)
-	w.Header().Set("Location", "/jobs/"+job.ID)
-	writeJSON(w, http.StatusAccepted, map[string]string{"job_id": job.ID, "video_fid": videoFID, "status": string(mp3converter.JobQueued)})
+	return job, nil
+}
+
+// refusalReason names why an upload was refused, for metrics: one of a
+// few fixed words, from the error the client gets.
+func refusalReason(err error) string {
+	switch code := mp3converter.ErrorCode(err); {
+	case errors.Is(err, errAborted):
+		return "aborted" // the client went away
+	case code == mp3converter.EUNAUTHORIZED, code == mp3converter.EFORBIDDEN: // no token, or a cross-site one
+		return "unauthorized"
+	case code == mp3converter.ETOOLARGE:
+		return "too_large"
+	case code == mp3converter.ETOOMANY:
+		return "throttled" // too many uploads in progress
+	case code == mp3converter.ETIMEOUT:
+		return "too_slow" // under --min-upload-rate, or stalled
+	case code == mp3converter.EINSUFFICIENTSTORAGE:
+		return "no_space"
+	case code == mp3converter.EINVALID:
+		return "bad_request"
+	case code == mp3converter.EUNAVAILABLE:
+		return "unavailable"
+	default:
+		return "error"
+	}
 }
 
 // admit decides, before the body is read, whether an upload by user may
@@ -238,6 +280,7 @@ func (g *Gateway) readVideo(r *http.Request) (videoFID, filename string, size in
 		videoFID, filename = mp3converter.NewID(), mp3converter.SanitizeFilename(part.FileName())
 		lr := &limitedReader{r: part, left: g.MaxUpload}
 		size, err = g.Videos.Put(r.Context(), videoFID, lr)
+		g.Metrics.UploadBytes(g.MaxUpload - lr.left)
 		if err != nil {
 			// Put leaves nothing behind.
 			switch {

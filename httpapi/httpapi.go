@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/metrics"
 )
 
 // statusOf maps error codes to HTTP statuses.
@@ -124,8 +125,9 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Middleware wraps h with what every route gets: a request id, security
-// headers, panic recovery and an access log line.
-func Middleware(h http.Handler, log *slog.Logger) http.Handler {
+// headers, panic recovery, an access log line and, when m is set, the
+// request's duration by its route pattern (which h, a ServeMux, sets).
+func Middleware(h http.Handler, log *slog.Logger, m *metrics.Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-ID")
@@ -155,6 +157,7 @@ func Middleware(h http.Handler, log *slog.Logger) http.Handler {
 			}
 			log.Info("Request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "bytes", rec.bytes, "ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr)
+			m.HTTPRequest(r.Pattern, rec.status, time.Since(start))
 		}()
 		h.ServeHTTP(rec, r)
 	})

@@ -19,7 +19,7 @@ func TestMiddleware(t *testing.T) {
 			m["boom"]++ // a bug
 		}
 		w.Write([]byte("fine"))
-	}), log)
+	}), log, nil)
 	for _, path := range []string{"/ok", "/panic"} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))

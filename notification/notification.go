@@ -27,6 +27,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/consumers"
+	"github.com/mp3converter/mp3converter/internal/metrics"
 )
 
 // Worker announces finished jobs.
@@ -47,7 +48,9 @@ type Worker struct {
 	// Policy's MinPause and MaxPause pace the retries of recording a mail
 	// sent while the job store is down (1 s to 30 s when zero).
 	Policy mp3converter.RetryPolicy
-	Logger *slog.Logger
+	// Metrics counts and times the notices sent; nil counts nothing.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 }
 
 // Run consumes the mp3 queue with n parallel handlers until ctx ends. A
@@ -92,7 +95,10 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		log.Info("AlreadyNotified")
 		return nil
 	}
-	if err := w.Notifier.Notify(ctx, compose(msg, to, w.PublicURL)); err != nil {
+	start := time.Now()
+	err = w.Notifier.Notify(ctx, compose(msg, to, w.PublicURL))
+	w.Metrics.Mail(time.Since(start), err)
+	if err != nil {
 		log.Warn("NotifyFailed", "err", err)
 		return fmt.Errorf("notify: %w", err)
 	}

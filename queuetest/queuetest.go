@@ -50,6 +50,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Connect) {
 		{"CrashLoopIsBounded", testCrashLoopIsBounded},
 		{"ParallelConsumers", testParallelConsumers},
 		{"CancelWaitsForHandler", testCancelWaitsForHandler},
+		{"Depth", testDepth},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.test(t, newBackend, policy) })
 	}
@@ -434,6 +435,40 @@ func testCancelWaitsForHandler(t *testing.T, newBackend newBackendFunc, policy m
 		t.Errorf("handler context was cancelled with Consume's: %v", handlerCtxErr)
 	}
 	expectNothing(t, q, name, time.Second) // the handler's nil was honoured
+}
+
+// testDepth checks the counts of a queue that is a QueueCounter: ready
+// messages, then none once consumed, and a dead letter on Q.dead.
+func testDepth(t *testing.T, newBackend newBackendFunc, policy mp3converter.RetryPolicy) {
+	q, name := newQueue(t, newBackend, policy)
+	c, ok := q.(mp3converter.QueueCounter)
+	if !ok {
+		t.Skip("not a QueueCounter")
+	}
+	depth := func(queue string, want int) {
+		t.Helper()
+		var n int
+		var err error
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if n, err = c.Depth(context.Background(), queue); err == nil && n == want {
+				return
+			}
+		}
+		t.Errorf("depth of %s: %d, %v; want %d", queue, n, err, want)
+	}
+	depth(name, 0) // never used
+	depth(mp3converter.DeadLetterQueue(name), 0)
+	publish(t, q, name, "one")
+	publish(t, q, name, "two")
+	depth(name, 2)
+	collect(t, q, name, 2, func(d mp3converter.Delivery) error {
+		if string(d.Body) == "two" {
+			return mp3converter.Permanent(errors.New("poison"))
+		}
+		return nil
+	})
+	depth(name, 0)
+	depth(mp3converter.DeadLetterQueue(name), 1)
 }
 
 func queueName() string { return "test-" + rand.Text()[:10] }

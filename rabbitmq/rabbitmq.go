@@ -82,6 +82,7 @@ type Queue struct {
 var (
 	_ mp3converter.Queue           = (*Queue)(nil)
 	_ mp3converter.DeadLetterStore = (*Queue)(nil)
+	_ mp3converter.QueueCounter    = (*Queue)(nil)
 )
 
 // errClosed is returned after Close.
@@ -507,6 +508,26 @@ func (q *Queue) Requeue(ctx context.Context, queue, id string) error {
 		}
 		return d.Ack(false)
 	}
+}
+
+// Depth implements mp3converter.QueueCounter: the broker's count of ready
+// messages, by a passive declare, which creates nothing. Q.retry's
+// messages, waiting out their backoff, are not counted, nor unacked ones.
+func (q *Queue) Depth(ctx context.Context, queue string) (int, error) {
+	ch, err := q.channel()
+	if err != nil {
+		return 0, err
+	}
+	defer ch.Close()
+	st, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	var ae *amqp.Error
+	switch {
+	case errors.As(err, &ae) && ae.Code == amqp.NotFound:
+		return 0, nil // never used
+	case err != nil:
+		return 0, fmt.Errorf("rabbitmq depth of %s: %w: %w", queue, mp3converter.ErrUnavailable, err)
+	}
+	return st.Messages, nil
 }
 
 // channel opens a channel on the connection.

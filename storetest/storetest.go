@@ -110,6 +110,7 @@ func RunJobs(t *testing.T, newStore func(t *testing.T) mp3converter.JobStore) {
 	t.Run("List", func(t *testing.T) { testJobList(t, newStore(t)) })
 	t.Run("UpdatedAfter", func(t *testing.T) { testJobUpdatedAfter(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testJobDelete(t, newStore(t)) })
+	t.Run("Stats", func(t *testing.T) { testJobStats(t, newStore(t)) })
 }
 
 // newJob returns a new, not yet stored job of owner.
@@ -251,6 +252,9 @@ func testJobList(t *testing.T, s mp3converter.JobStore) {
 	if got := ids(jobs); fmt.Sprint(got) != fmt.Sprint(ann) {
 		t.Errorf("ann's jobs newest first = %v, want %v", got, ann)
 	}
+	if others, _ := s.ListJobs(ctx, mp3converter.JobFilter{NotOwner: "ann@example.com"}); len(others) != 2 || others[0].Owner != "bob@example.com" || others[1].Owner != "bob@example.com" {
+		t.Errorf("jobs not ann's: %v, want bob's 2", ids(others))
+	}
 	if all, _ := s.ListJobs(ctx, mp3converter.JobFilter{}); len(all) != 5 {
 		t.Errorf("all jobs: %d, want 5", len(all))
 	}
@@ -324,4 +328,38 @@ func ids(jobs []*mp3converter.Job) []string {
 		out = append(out, j.ID)
 	}
 	return out
+}
+
+// testJobStats checks the counts of a store that is a JobCounter.
+func testJobStats(t *testing.T, s mp3converter.JobStore) {
+	c, ok := s.(mp3converter.JobCounter)
+	if !ok {
+		t.Skip("not a JobCounter")
+	}
+	ctx := context.Background()
+	st, err := c.JobStats(ctx)
+	if err != nil || len(st.ByStatus) != 0 || !st.OldestQueued.IsZero() {
+		t.Fatalf("empty store: %+v, %v", st, err)
+	}
+	first := newJob("ann@example.com")
+	first.CreatedAt = time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
+	for _, j := range []*mp3converter.Job{first, newJob("bob@example.com"), newJob("ann@example.com")} {
+		if err := s.CreateJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := newJob("ann@example.com")
+	done.Status = mp3converter.JobDone
+	done.CreatedAt = time.Now().Add(-2 * time.Hour) // older, but not queued
+	if err := s.CreateJob(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	st, err = c.JobStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[mp3converter.JobStatus]int{mp3converter.JobQueued: 3, mp3converter.JobDone: 1}
+	if fmt.Sprint(st.ByStatus) != fmt.Sprint(want) || !st.OldestQueued.Equal(first.CreatedAt) {
+		t.Errorf("stats %v, oldest queued %v; want %v, %v", st.ByStatus, st.OldestQueued, want, first.CreatedAt)
+	}
 }

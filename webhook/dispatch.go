@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/metrics"
 )
 
 // Events records finished jobs' events for their owners' webhooks. It
@@ -102,7 +103,9 @@ type Dispatcher struct {
 	Lease time.Duration
 	// Parallel is how many deliveries are sent at once (8 if 0).
 	Parallel int
-	Logger   *slog.Logger
+	// Metrics counts attempts by outcome; nil counts nothing.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 }
 
 // Run sends due deliveries until ctx ends, then lets the sends in flight
@@ -165,12 +168,15 @@ func (d *Dispatcher) deliver(ctx context.Context, dl *mp3converter.WebhookDelive
 	case err == nil:
 		dl.Status = mp3converter.DeliveryDelivered
 		log.Info("WebhookDelivered", "http_status", status)
+		d.Metrics.WebhookDelivery("delivered")
 	case dl.Attempts > len(backoff):
 		dl.Status, dl.Error = mp3converter.DeliveryFailed, errorText(err)
 		log.Warn("WebhookDeliveryFailed", "http_status", status, "err", err)
+		d.Metrics.WebhookDelivery("failed")
 	default:
 		dl.Status, dl.Error, dl.NextAt = mp3converter.DeliveryPending, errorText(err), now.Add(backoff[dl.Attempts-1])
 		log.Info("WebhookAttemptFailed", "http_status", status, "err", err, "next_at", dl.NextAt)
+		d.Metrics.WebhookDelivery("retry")
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

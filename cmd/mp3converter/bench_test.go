@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mp3converter/mp3converter/app"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 )
 
@@ -54,8 +55,14 @@ func BenchmarkWholeJob(b *testing.B) {
 // the default, 1), for a benchmark. It logs warnings only, to the
 // benchmark's log.
 func benchServe(b *testing.B, perUser int) *testServer {
+	return benchServeWith(b, func(cfg *app.Config) { cfg.MaxPerUser = perUser })
+}
+
+// benchServeWith is benchServe with the settings set sets.
+func benchServeWith(b *testing.B, set func(*app.Config)) *testServer {
 	cfg := testConfig(b)
-	cfg.MaxUpload, cfg.MaxUploads, cfg.MaxUploadsPerUser, cfg.MaxPerUser = 2<<30, 64, 64, perUser
+	cfg.MaxUpload, cfg.MaxUploads, cfg.MaxUploadsPerUser = 2<<30, 64, 64
+	set(&cfg)
 	log := slog.New(slog.NewTextHandler(tWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := newServe(cfg, log, io.Discard)
 	if err := s.Run(context.Background()); err != nil {

@@ -35,11 +35,12 @@ type cluster struct {
 	gateway  string // base URL
 	mu       sync.Mutex
 	procs    map[string]*process
+	addrs    map[string]string // each process's HTTP (or health) address
 }
 
 func newCluster(t testing.TB, queueURL string) *cluster {
 	smtpAddr, _ := testsupport.Mailpit(t)
-	c := &cluster{t: t, queueURL: queueURL, storeURL: testsupport.FerretDB(t), procs: map[string]*process{}}
+	c := &cluster{t: t, queueURL: queueURL, storeURL: testsupport.FerretDB(t), procs: map[string]*process{}, addrs: map[string]string{}}
 	c.env = []string{
 		"MP3CONVERTER_DATABASE_URL=" + testsupport.MySQL(t),
 		"MP3CONVERTER_QUEUE_URL=" + queueURL,
@@ -65,6 +66,7 @@ func (c *cluster) start(name, role string, env ...string) *process {
 	waitReady(c.t, "http://"+addr, 60*time.Second)
 	c.mu.Lock()
 	c.procs[name] = p
+	c.addrs[name] = addr
 	c.mu.Unlock()
 	if role == "auth" {
 		c.env = append(c.env, "AUTH_SVC_ADDRESS="+addr)

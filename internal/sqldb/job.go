@@ -111,6 +111,9 @@ func (s *JobStore) ListJobs(ctx context.Context, f mp3converter.JobFilter) ([]*m
 	if f.Owner != "" {
 		where, args = append(where, "owner = ?"), append(args, f.Owner)
 	}
+	if f.NotOwner != "" {
+		where, args = append(where, "owner <> ?"), append(args, f.NotOwner)
+	}
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, string(f.Status))
 	}
@@ -168,4 +171,36 @@ func (s *JobStore) UpdateJob(ctx context.Context, id string, fn func(*mp3convert
 // DeleteJob implements mp3converter.JobStore.
 func (s *JobStore) DeleteJob(ctx context.Context, id string) error {
 	return deleteOne(ctx, s.DB, "job "+id, `DELETE FROM job WHERE id = ?`, id)
+}
+
+var _ mp3converter.JobCounter = (*JobStore)(nil)
+
+// JobStats implements mp3converter.JobCounter in two queries that the index
+// on (status, updated_at) answers: the counts read no row, and the oldest
+// queued job reads the queued ones only.
+func (s *JobStore) JobStats(ctx context.Context) (mp3converter.JobStats, error) {
+	st := mp3converter.JobStats{ByStatus: map[mp3converter.JobStatus]int{}}
+	rows, err := s.DB.QueryContext(ctx, `SELECT status, COUNT(*) FROM job GROUP BY status`)
+	if err != nil {
+		return st, unavailable("count jobs", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return st, unavailable("count jobs", err)
+		}
+		st.ByStatus[mp3converter.JobStatus(status)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return st, unavailable("count jobs", err)
+	}
+	var oldest sql.NullInt64
+	err = s.DB.QueryRowContext(ctx, `SELECT MIN(created_at) FROM job WHERE status = ?`, string(mp3converter.JobQueued)).Scan(&oldest)
+	if err != nil {
+		return st, unavailable("oldest queued job", err)
+	}
+	st.OldestQueued = fromMicros(oldest.Int64)
+	return st, nil
 }

@@ -1,0 +1,163 @@
+package conversion
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// waiting returns how many conversions wait for a core.
+func (c *cores) waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+func (c *cores) freeNow() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.free
+}
+
+// TestCoresLend: a conversion borrows the free cores up to its share, and
+// a conversion waiting for its own core comes first: it gets the next
+// core given back, and while it waits nothing is lent.
+func TestCoresLend(t *testing.T) {
+	c := &cores{free: 3, perJob: 2}
+	ctx := context.Background()
+	releaseA, err := c.acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lendA := c.lender()
+	borrowed, ok := lendA()
+	if !ok {
+		t.Fatal("a free core was not lent")
+	}
+	if _, ok := lendA(); ok {
+		t.Fatal("lent more than the conversion's share")
+	}
+	releaseB, err := c.acquire(ctx) // the last free core
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func())
+	go func() {
+		release, err := c.acquire(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- release
+	}()
+	for c.waiting() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	borrowed()
+	releaseC := <-got // the core given back went to the conversion waiting
+	borrowed()        // twice: no effect
+	if c.freeNow() != 0 {
+		t.Fatalf("%d cores free, want 0", c.freeNow())
+	}
+	if _, ok := c.lender()(); ok {
+		t.Error("lent a core with none free")
+	}
+	releaseB()
+	if _, ok := lendA(); !ok {
+		t.Error("a core given back was not lent")
+	}
+	releaseA()
+	releaseC()
+}
+
+// TestCoresWaiterFirst: nothing is lent while a conversion waits, even
+// with a core free for a moment.
+func TestCoresWaiterFirst(t *testing.T) {
+	c := &cores{free: 1, perJob: 4, waiters: []chan struct{}{make(chan struct{})}}
+	if _, ok := c.lender()(); ok {
+		t.Error("lent a core while a conversion waits")
+	}
+}
+
+// TestCoresAcquireCancelled: a conversion that stops waiting leaves the
+// queue, and a core handed to it as it stops goes to the next in line.
+func TestCoresAcquireCancelled(t *testing.T) {
+	c := &cores{free: 0, perJob: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.acquire(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if c.waiting() != 0 || c.freeNow() != 0 {
+		t.Fatalf("%d waiting, %d free after a cancelled wait", c.waiting(), c.freeNow())
+	}
+	for range 20 {
+		ctxB, cancelB := context.WithCancel(context.Background())
+		b, next := make(chan func(), 1), make(chan func(), 1)
+		go func() { release, _ := c.acquire(ctxB); b <- release }()
+		for c.waiting() < 1 {
+			time.Sleep(100 * time.Microsecond)
+		}
+		go func() { release, _ := c.acquire(context.Background()); next <- release }()
+		for c.waiting() < 2 {
+			time.Sleep(100 * time.Microsecond)
+		}
+		c.mu.Lock()
+		c.give() // to b, which stops waiting at the same time
+		cancelB()
+		c.mu.Unlock()
+		if release := <-b; release != nil {
+			release()
+		}
+		(<-next)()
+		if c.waiting() != 0 || c.freeNow() != 1 {
+			t.Fatalf("%d waiting, %d free, want 0 and 1", c.waiting(), c.freeNow())
+		}
+		c.free = 0
+	}
+}
+
+// transcoder is a Transcoder whose ToMP3 runs a function.
+type transcoder struct {
+	mp3converter.Transcoder
+	toMP3 func(opts mp3converter.ConvertOptions)
+}
+
+func (f transcoder) ToMP3(_ context.Context, _, _ string, _ *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+	f.toMP3(opts)
+	return &mp3converter.ConvertResult{Duration: 1}, nil
+}
+
+// TestTranscodeHoldsACore: a conversion runs on a core of the budget and
+// may borrow the others; without a budget it borrows none.
+func TestTranscodeHoldsACore(t *testing.T) {
+	c := &cores{free: 2, perJob: 2}
+	w := &Worker{cores: c, Logger: slog.New(slog.DiscardHandler)}
+	job := &mp3converter.Job{ID: "j", Filename: "x.mp4"}
+	var free, lent int
+	w.Transcoder = transcoder{toMP3: func(opts mp3converter.ConvertOptions) {
+		free = c.freeNow()
+		if release, ok := opts.Cores(); ok {
+			lent++
+			release()
+		}
+	}}
+	if _, err := w.transcode(context.Background(), job, &mp3converter.MediaInfo{Duration: 1}, "src", "dst", w.Logger); err != nil {
+		t.Fatal(err)
+	}
+	if free != 1 || lent != 1 || c.freeNow() != 2 {
+		t.Errorf("while converting %d free, %d lent; after, %d free", free, lent, c.freeNow())
+	}
+	w.cores = nil
+	w.Transcoder = transcoder{toMP3: func(opts mp3converter.ConvertOptions) {
+		if opts.Cores != nil {
+			t.Error("cores lent without a budget")
+		}
+	}}
+	if _, err := w.transcode(context.Background(), job, &mp3converter.MediaInfo{Duration: 1}, "src", "dst", w.Logger); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,417 @@
+package ffmpeg_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/ffmpeg"
+	"github.com/mp3converter/mp3converter/internal/testmedia"
+)
+
+// lend lends every core asked for.
+func lend() (func(), bool) { return func() {}, true }
+
+// TestParallelJoins encodes one file in one pass and in parallel, with
+// short segments so that there are many joins, and compares both with the
+// source decoded: the parallel file must be as long (to the sample, as a
+// gapless decoder plays it), and as close to the source around every join
+// and over the whole file.
+func TestParallelJoins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("encodes a 45 s file many times")
+	}
+	const segment = 4 * time.Second
+	src := testmedia.Make(t, testmedia.MP4, 45)
+	var rows []string
+	for _, tc := range []struct {
+		name     string
+		audio    mp3converter.Options
+		rate, ch int // of the output
+	}{
+		{"VBR default", mp3converter.Options{}, 48000, 2},
+		{"CBR 128k", mp3converter.Options{Bitrate: 128}, 48000, 2},
+		{"mono", mp3converter.Options{Channels: 1}, 48000, 1},
+		{"44.1 kHz V0", mp3converter.Options{SampleRate: 44100, Quality: "V0"}, 44100, 2},
+		{"24 kHz (MPEG-2)", mp3converter.Options{SampleRate: 24000}, 24000, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
+			opts := mp3converter.ConvertOptions{Audio: tc.audio, Title: "Joins"}
+			convert(t, &ffmpeg.Transcoder{}, src, single, opts)
+			c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
+			var stats ffmpeg.ParallelStats
+			ffmpeg.SetParallel(c, segment, func(s ffmpeg.ParallelStats) { stats = s })
+			opts.Cores = lend
+			convert(t, c, src, par, opts)
+			if stats.Segments < 10 || stats.MaxBusy < 2 || len(stats.Joins) != stats.Segments-1 {
+				t.Fatalf("stats %+v: want 10 segments or more, on 2 lanes at once", stats)
+			}
+			if tc.audio.Bitrate > 0 && stats.Bumped > 0 {
+				t.Errorf("CBR: %d frames were given a higher bitrate (%d joins without a reservoir match)", stats.Bumped, stats.Unmatched)
+			}
+			shape := []string{"-ac", strconv.Itoa(tc.ch), "-ar", strconv.Itoa(tc.rate)}
+			ref := decode(t, src, shape...)
+			a, b := decode(t, single), decode(t, par)
+			if len(b) != len(ref) {
+				t.Errorf("parallel output decodes to %d samples, the source to %d", len(b)/tc.ch, len(ref)/tc.ch)
+			}
+			fa, fb := checkTag(t, single, false), checkTag(t, par, true)
+			if d := fa - fb; d > 1 || d < -1 {
+				t.Errorf("single pass has %d frames, parallel %d", fa, fb)
+			}
+			spf := 1152
+			if tc.rate < 32000 {
+				spf = 576
+			}
+			worstA, worstB, worstDiff := math.Inf(1), math.Inf(1), math.Inf(-1)
+			for _, join := range stats.Joins {
+				at := join * spf
+				from, to := at-tc.rate/20, at+tc.rate/20
+				sa, sb := snr(ref, a, tc.ch, from, to), snr(ref, b, tc.ch, from, to)
+				worstA, worstB, worstDiff = min(worstA, sa), min(worstB, sb), max(worstDiff, sa-sb)
+				if sb < sa-1 {
+					t.Errorf("join at %.3f s: SNR %.2f dB in parallel, %.2f dB in one pass", float64(at)/float64(tc.rate), sb, sa)
+				}
+			}
+			wa, wb := snr(ref, a, tc.ch, 0, len(ref)/tc.ch), snr(ref, b, tc.ch, 0, len(ref)/tc.ch)
+			if wb < wa-0.5 {
+				t.Errorf("whole file: SNR %.2f dB in parallel, %.2f dB in one pass", wb, wa)
+			}
+			sizeA, sizeB := fileSize(t, single), fileSize(t, par)
+			rows = append(rows, fmt.Sprintf("| %s | %d (%d same, %d bumped) | %.2f | %.2f | %.2f | %.2f | %.2f | %d / %d | %d / %d | %+.1f %% |",
+				tc.name, len(stats.Joins), stats.Same, stats.Bumped, worstA, worstB, worstDiff, wa, wb, len(a)/tc.ch, len(b)/tc.ch, fa, fb, 100*float64(sizeB-sizeA)/float64(sizeA)))
+		})
+	}
+	t.Logf("\n| case | joins | worst join SNR single | parallel | worst loss | whole SNR single | parallel | samples single / parallel | frames | size |\n%s",
+		joinLines(rows))
+}
+
+func joinLines(rows []string) string {
+	var b bytes.Buffer
+	for _, r := range rows {
+		b.WriteString(r + "\n")
+	}
+	return b.String()
+}
+
+// convert runs c on src with opts, and fails the test on error.
+func convert(t *testing.T, c *ffmpeg.Transcoder, src, dst string, opts mp3converter.ConvertOptions) *mp3converter.ConvertResult {
+	t.Helper()
+	ctx := context.Background()
+	info, err := c.Probe(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.ToMP3(ctx, src, dst, info, opts)
+	if err != nil {
+		t.Fatalf("ToMP3: %v", err)
+	}
+	return res
+}
+
+// decode returns the first audio stream of path as interleaved float
+// samples, as ffmpeg decodes it (an MP3's gapless header honoured), with
+// shape's output options.
+func decode(t *testing.T, path string, shape ...string) []float32 {
+	t.Helper()
+	args := append([]string{"-nostdin", "-v", "error", "-i", path, "-map", "0:a:0"}, shape...)
+	out, err := exec.Command("ffmpeg", append(args, "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1")...).Output()
+	if err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	s := make([]float32, len(out)/4)
+	for i := range s {
+		s[i] = math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:]))
+	}
+	return s
+}
+
+// snr is the signal-to-noise ratio of out against ref, in dB, over the
+// samples from and to (per channel) of ch interleaved channels.
+func snr(ref, out []float32, ch, from, to int) float64 {
+	from, to = max(from, 0)*ch, min(to*ch, len(ref), len(out))
+	var sig, noise float64
+	for i := from; i < to; i++ {
+		d := float64(ref[i]) - float64(out[i])
+		sig += float64(ref[i]) * float64(ref[i])
+		noise += d * d
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// checkTag checks the Xing/LAME frame of an MP3 against its audio frames:
+// frame and byte counts, music length and CRC, and the tag's CRC as LAME
+// defines it, or unless strict as ffmpeg writes it (see xing.go). It
+// returns the frame count.
+func checkTag(t *testing.T, path string, strict bool) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := ffmpeg.ReadTag(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if tag.Frames != tag.AudioFrames || tag.Bytes != tag.AudioBytes || tag.MusicLength != tag.AudioBytes {
+		t.Errorf("%s: tag says %d frames, %d bytes, music length %d; the file has %d frames, %d bytes",
+			path, tag.Frames, tag.Bytes, tag.MusicLength, tag.AudioFrames, tag.AudioBytes)
+	}
+	if tag.MusicCRC != tag.AudioCRC {
+		t.Errorf("%s: music CRC %04x, the audio's is %04x", path, tag.MusicCRC, tag.AudioCRC)
+	}
+	if tag.TagCRC != tag.LAMECRC && (strict || tag.TagCRC != tag.FFmpegCRC) {
+		t.Errorf("%s: tag CRC %04x, want %04x", path, tag.TagCRC, tag.LAMECRC)
+	}
+	return tag.Frames
+}
+
+// TestParallelCores: with no core to borrow, a long file is encoded on one
+// lane, the conversion's own, and comes out whole; with cores, on more.
+func TestParallelCores(t *testing.T) {
+	src := testmedia.Make(t, testmedia.MP4, 20)
+	for _, tc := range []struct {
+		name  string
+		cores func() (func(), bool)
+		lanes int // at once: exactly, or at least if more than 1
+	}{
+		{"pool full", func() (func(), bool) { return nil, false }, 1},
+		{"cores free", lend, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &ffmpeg.Transcoder{ParallelAbove: 10 * time.Second}
+			var stats ffmpeg.ParallelStats
+			ffmpeg.SetParallel(c, 2*time.Second, func(s ffmpeg.ParallelStats) { stats = s })
+			dst := filepath.Join(t.TempDir(), "o.mp3")
+			asked, given := 0, 0
+			cores := func() (func(), bool) {
+				asked++
+				release, ok := tc.cores()
+				if ok {
+					given++
+					return func() { given--; release() }, true
+				}
+				return release, false
+			}
+			convert(t, c, src, dst, mp3converter.ConvertOptions{Cores: cores})
+			switch {
+			case stats.Segments < 9:
+				t.Fatalf("stats %+v: not encoded in parallel", stats)
+			case tc.lanes == 1 && (stats.MaxBusy != 1 || stats.Lanes != 1 || asked == 0):
+				t.Errorf("stats %+v, asked %d times: want one lane", stats, asked)
+			case tc.lanes > 1 && stats.MaxBusy < tc.lanes:
+				t.Errorf("stats %+v: want %d lanes at once", stats, tc.lanes)
+			case given != 0:
+				t.Errorf("%d borrowed cores not given back", given)
+			}
+			if got, want := len(decode(t, dst)), len(decode(t, src)); got != want {
+				t.Errorf("decodes to %d samples, the source to %d", got, want)
+			}
+		})
+	}
+}
+
+// TestParallelOptions: the upload options work in parallel mode as in one
+// pass: the cut, normalisation and title give the same length, tag and
+// sound.
+func TestParallelOptions(t *testing.T) {
+	src := testmedia.Make(t, testmedia.MKV, 40)
+	dir := t.TempDir()
+	opts := mp3converter.ConvertOptions{Title: "Cut and loud", MaxDuration: time.Minute,
+		Audio: mp3converter.Options{Start: 3.5, End: 37.25, Normalize: true, Quality: "V4", Channels: 1}}
+	single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
+	rs := convert(t, &ffmpeg.Transcoder{}, src, single, opts)
+	c := &ffmpeg.Transcoder{ParallelAbove: 30 * time.Second}
+	var stats ffmpeg.ParallelStats
+	ffmpeg.SetParallel(c, 3*time.Second, func(s ffmpeg.ParallelStats) { stats = s })
+	opts.Cores = lend
+	var reports []float64
+	opts.Progress = func(f float64) { reports = append(reports, f) }
+	rp := convert(t, c, src, par, opts)
+	if stats.Segments < 10 {
+		t.Fatalf("stats %+v: not encoded in parallel", stats)
+	}
+	if abs(rs.Duration-rp.Duration) > 0.03 || abs(rp.Duration-33.75) > 0.05 {
+		t.Errorf("durations %.3f s in one pass, %.3f s in parallel; want 33.75", rs.Duration, rp.Duration)
+	}
+	a, b := decode(t, single), decode(t, par)
+	if len(a) != len(b) {
+		t.Errorf("one pass decodes to %d samples, parallel to %d", len(a), len(b))
+	}
+	if tags := testmedia.Tags(t, par); tags["title"] != "Cut and loud" || len(tags) != 1 {
+		t.Errorf("tags %v", tags)
+	}
+	if s := snr(a, b, 1, 0, len(a)); s < 25 {
+		t.Errorf("one pass and parallel differ: SNR %.1f dB between them", s)
+	}
+	if len(reports) < 5 || reports[len(reports)-1] < 0.99 {
+		t.Errorf("progress %v does not reach the end", reports)
+	}
+	for i := 1; i < len(reports); i++ {
+		if reports[i] < reports[i-1] || reports[i] > 1 {
+			t.Fatalf("progress not monotonic in [0,1]: %v", reports)
+		}
+	}
+}
+
+// TestParallelFailures: a damaged source fails for good, a source longer
+// than the limit says so, and a cancelled conversion returns the
+// context's error and leaves no ffmpeg behind.
+func TestParallelFailures(t *testing.T) {
+	c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
+	segments := 0
+	ffmpeg.SetParallel(c, 2*time.Second, func(s ffmpeg.ParallelStats) { segments = s.Segments })
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, src, msg string
+		limit          time.Duration
+	}{
+		{"damaged", testmedia.Damaged(t), "the file is damaged", 0},
+		{"over the limit", testmedia.SilentTail(t, 4, 30), "longer than the 20s limit", 20 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			info, err := c.Probe(ctx, tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.ToMP3(ctx, tc.src, filepath.Join(t.TempDir(), "o.mp3"), info, mp3converter.ConvertOptions{MaxDuration: tc.limit, Cores: lend})
+			if !mp3converter.IsPermanent(err) || !strings.Contains(mp3converter.ErrorMessage(err), tc.msg) {
+				t.Errorf("err = %v, want a permanent error saying %q", err, tc.msg)
+			}
+			if segments < 2 {
+				t.Errorf("%d segments: not encoded in parallel", segments)
+			}
+			segments = 0
+		})
+	}
+	t.Run("cancelled", func(t *testing.T) {
+		src := testmedia.Make(t, testmedia.MP4, 45)
+		info, err := c.Probe(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		opts := mp3converter.ConvertOptions{Cores: lend, Progress: func(f float64) {
+			if f > 0.2 {
+				cancel()
+			}
+		}}
+		if _, err := c.ToMP3(ctx, src, filepath.Join(t.TempDir(), "o.mp3"), info, opts); !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+		if segments < 2 {
+			t.Errorf("%d segments: not encoded in parallel", segments)
+		}
+		if out, _ := exec.Command("pgrep", "-P", strconv.Itoa(os.Getpid())).Output(); len(out) > 0 {
+			t.Errorf("processes left running: %s", out)
+		}
+	})
+}
+
+// TestParallelFormats: a source LAME cannot take as it is (96 kHz, six
+// channels) comes out in parallel as in one pass: the same rate, channels
+// and length.
+func TestParallelFormats(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "surround.flac")
+	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=523:sample_rate=96000:duration=14",
+		"-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.2:sample_rate=96000:duration=14",
+		"-filter_complex", "[0:a][1:a]amix=inputs=2,aformat=channel_layouts=5.1", src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
+	convert(t, &ffmpeg.Transcoder{}, src, single, mp3converter.ConvertOptions{})
+	c := &ffmpeg.Transcoder{ParallelAbove: 10 * time.Second}
+	segments := 0
+	ffmpeg.SetParallel(c, 2*time.Second, func(s ffmpeg.ParallelStats) { segments = s.Segments })
+	convert(t, c, src, par, mp3converter.ConvertOptions{Cores: lend})
+	if segments < 5 {
+		t.Fatalf("%d segments: not encoded in parallel", segments)
+	}
+	for _, f := range []string{"sample_rate", "channels"} {
+		a, b := probeStream(t, single, f), probeStream(t, par, f)
+		if a != b {
+			t.Errorf("%s: %s in one pass, %s in parallel", f, a, b)
+		}
+	}
+	if a, b := len(decode(t, single)), len(decode(t, par)); a != b {
+		t.Errorf("one pass decodes to %d samples, parallel to %d", a, b)
+	}
+}
+
+// probeStream returns field of path's first audio stream, as ffprobe says.
+func probeStream(t *testing.T, path, field string) string {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream="+field, "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestDecodeArgs: the parallel decoder reads as the single pass does, and
+// holds its output to what LAME takes where the options do not set it;
+// its limit is a length, never a size.
+func TestDecodeArgs(t *testing.T) {
+	info := &mp3converter.MediaInfo{AudioCodec: "aac", SampleRate: 48000, Duration: 600}
+	lameRates := "sample_rates=44100|48000|32000|22050|24000|16000|11025|12000|8000"
+	for _, tc := range []struct {
+		name     string
+		opts     mp3converter.ConvertOptions
+		want     []string
+		wantNot  []string
+		beforeIn []string
+	}{
+		{"default", mp3converter.ConvertOptions{MaxDuration: time.Hour},
+			[]string{"-af aformat=channel_layouts=mono|stereo:" + lameRates, "-c:a pcm_f32le", "-t 3601", "-f wav pipe:1"}, []string{"-fs", "-ar", "-ac"}, nil},
+		{"mono at 22.05 kHz", mp3converter.ConvertOptions{Audio: mp3converter.Options{Channels: 1, SampleRate: 22050}},
+			[]string{"-ac 1", "-ar 22050"}, []string{"-af", "-t"}, nil},
+		{"normalised and cut", mp3converter.ConvertOptions{Audio: mp3converter.Options{Normalize: true, Start: 2, End: 10}},
+			[]string{"-af loudnorm=I=-16:TP=-1.5:LRA=11,aformat=channel_layouts=mono|stereo", "-ar 48000", "-t 8"}, []string{lameRates}, []string{"-ss 2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := ffmpeg.DecodeArgs("file:/in", info, tc.opts)
+			in := slices.Index(args, "-i")
+			after, before := " "+strings.Join(args[in:], " ")+" ", " "+strings.Join(args[:in], " ")+" "
+			for _, w := range tc.want {
+				if !strings.Contains(after, " "+w+" ") {
+					t.Errorf("missing %q: %v", w, args)
+				}
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(after, " "+w) {
+					t.Errorf("unexpected %q: %v", w, args)
+				}
+			}
+			for _, w := range append(tc.beforeIn, "-protocol_whitelist file") {
+				if !strings.Contains(before, " "+w+" ") {
+					t.Errorf("%q must come before -i: %v", w, args)
+				}
+			}
+		})
+	}
+}
