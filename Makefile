@@ -30,11 +30,11 @@ fuzz:
 ## bench: the benchmarks of BENCHMARKS.md, on embedded backends
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime $${BENCHTIME:-5x} ./ffmpeg ./httpapi ./auth
-	$(GO) test -run '^$$' -bench 'WholeJob|Throughput|ParallelLong' -benchtime $${BENCHTIME:-3x} -timeout 30m ./cmd/mp3converter
+	$(GO) test -run '^$$' -bench 'WholeJob|Throughput|ParallelLong' -benchtime $${BENCHTIME:-3x} -timeout 60m ./cmd/mp3converter
 
 ## bench-split: the split deployment's benchmarks of BENCHMARKS.md, against real servers (see integration)
 bench-split: deps
-	$(GO) test -tags integration -run '^$$' -bench 'Split' -benchtime $${BENCHTIME:-3x} -timeout 30m ./cmd/mp3converter
+	$(GO) test -tags integration -run '^$$' -bench 'Split' -benchtime $${BENCHTIME:-3x} -timeout 60m ./cmd/mp3converter
 
 ## containers: build the image (BuildKit and legacy), run serve from it and the compose stack, with the curl flow; needs root (starts its own dockerd)
 containers:

@@ -3,7 +3,7 @@ package conversion_test
 import (
 	"context"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,16 +19,24 @@ import (
 func TestJobStoreOutageMidConversion(t *testing.T) {
 	f := setup(t)
 	j, msg := f.upload(t, testmedia.Make(t, testmedia.MP4, 1))
-	var down atomic.Bool
-	updates := 0
+	// After begin's update, the store is down for 100 ms and at least two
+	// calls, however slowly the machine converts meanwhile.
+	var mu sync.Mutex
+	var downSince time.Time
+	updates, refused := 0, 0
 	jobs := &testsupport.FlakyJobs{JobStore: f.db.Jobs, Down: func(method string) bool {
+		mu.Lock()
+		defer mu.Unlock()
 		if method == "UpdateJob" {
-			if updates++; updates == 2 { // after begin's: down for 100 ms
-				down.Store(true)
-				time.AfterFunc(100*time.Millisecond, func() { down.Store(false) })
+			if updates++; updates == 2 {
+				downSince = time.Now()
 			}
 		}
-		return down.Load()
+		if downSince.IsZero() || (refused >= 2 && time.Since(downSince) > 100*time.Millisecond) {
+			return false
+		}
+		refused++
+		return true
 	}}
 	f.w.Jobs = jobs
 	f.w.Policy = mp3converter.RetryPolicy{MinPause: 5 * time.Millisecond, MaxPause: 20 * time.Millisecond}
