@@ -392,6 +392,18 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 func (w *Worker) finish(ctx context.Context, job *mp3converter.Job, size int64, res *mp3converter.ConvertResult) error {
 	msg := mp3converter.Message{VideoFID: job.VideoFID, MP3FID: job.MP3FID, Username: job.Owner, JobID: job.ID, Filename: job.Filename}
 	body, _ := msg.MarshalJSON()
+	// What the MP3 is goes on the job before the announcement, since the
+	// notification role may mark the job done before this process does.
+	record := func(j *mp3converter.Job) error {
+		j.MP3Size, j.Copied, j.Duration = size, res.Copied, res.Duration
+		return nil
+	}
+	if _, err := w.Jobs.UpdateJob(ctx, job.ID, record); err != nil {
+		if errors.Is(err, mp3converter.ErrNotFound) {
+			w.MP3s.Delete(context.WithoutCancel(ctx), job.MP3FID) // deleted while converting
+		}
+		return gone(err)
+	}
 	// Announce first: a job marked done before its announcement is durable
 	// would never be mailed if this process died in between.
 	if err := w.Queue.Publish(ctx, w.MP3Queue, body); err != nil {
@@ -402,8 +414,7 @@ func (w *Worker) finish(ctx context.Context, job *mp3converter.Job, size int64, 
 	err := w.Policy.Outlast(ctx, func(ctx context.Context) error {
 		_, err := w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error {
 			j.Status, j.Progress, j.Error = mp3converter.JobDone, 1, ""
-			j.MP3Size, j.Copied, j.Duration = size, res.Copied, res.Duration
-			return nil
+			return record(j)
 		})
 		return err
 	})
