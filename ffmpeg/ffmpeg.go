@@ -304,11 +304,8 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	if c.parallel(info, opts) {
 		return c.toMP3Parallel(ctx, in, dst, dir, info, q, opts)
 	}
-	cmd := exec.CommandContext(ctx, c.ffmpeg(), mp3Args(in, out, info, q, opts)...)
-	cmd.Dir = dir
-	cmd.WaitDelay = 5 * time.Second
 	var stderr tailBuffer
-	cmd.Stderr = &stderr
+	cmd := c.command(ctx, dir, &stderr, mp3Args(in, out, info, q, opts)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -338,6 +335,16 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 		return nil, err
 	}
 	return &mp3converter.ConvertResult{Duration: got, Copied: copies(info, opts.Audio)}, nil
+}
+
+// command returns ffmpeg with args, run in dir, keeping the tail of its
+// stderr in stderr; its pipes get 5 s to close once ctx ends.
+func (c *Transcoder) command(ctx context.Context, dir string, stderr *tailBuffer, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, c.ffmpeg(), args...)
+	cmd.Dir = dir
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Stderr = stderr
+	return cmd
 }
 
 // Exceeds reports whether decoded seconds of output pass limit (0: none)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"time"
@@ -120,11 +119,8 @@ func headerArgs(f pcmFormat, quality int, opts mp3converter.ConvertOptions, dst 
 func (c *Transcoder) toMP3Parallel(ctx context.Context, src, dst, dir string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	dec := exec.CommandContext(work, c.ffmpeg(), decodeArgs(src, info, opts)...)
-	dec.Dir = dir
-	dec.WaitDelay = 5 * time.Second
 	var stderr tailBuffer
-	dec.Stderr = &stderr
+	dec := c.command(work, dir, &stderr, decodeArgs(src, info, opts)...)
 	stdout, err := dec.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -178,10 +174,9 @@ func (c *Transcoder) headerTemplate(ctx context.Context, f pcmFormat, spf, quali
 		return nil, err
 	}
 	defer os.Remove(path)
-	cmd := exec.CommandContext(ctx, c.ffmpeg(), headerArgs(f, quality, opts, url)...)
-	cmd.Stdin = bytes.NewReader(make([]byte, spf*f.sampleBytes()))
 	var stderr tailBuffer
-	cmd.Stderr = &stderr
+	cmd := c.command(ctx, "", &stderr, headerArgs(f, quality, opts, url)...)
+	cmd.Stdin = bytes.NewReader(make([]byte, spf*f.sampleBytes()))
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("ffmpeg header encode: %w: %s", err, stderr.String())
 	}

@@ -30,9 +30,6 @@ func lend() (func(), bool) { return func() {}, true }
 // gapless decoder plays it), and as close to the source around every join
 // and over the whole file.
 func TestParallelJoins(t *testing.T) {
-	if testing.Short() {
-		t.Skip("encodes a 45 s file many times")
-	}
 	const segment = 4 * time.Second
 	src := testmedia.Make(t, testmedia.MP4, 45)
 	var rows []string

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"sync"
-	"time"
 
 	"github.com/mp3converter/mp3converter"
 )
@@ -445,9 +444,7 @@ type lane struct {
 func (j *splitJob) startLane() error {
 	k := len(j.lanes)
 	l := &lane{todo: make(chan *piece, 1), fed: make(chan fedPiece, cap(j.tokens)), exited: make(chan struct{})}
-	l.cmd = exec.CommandContext(j.ctx, j.c.ffmpeg(), laneArgs(j.pcm, j.quality, j.opts.Audio)...)
-	l.cmd.WaitDelay = 5 * time.Second
-	l.cmd.Stderr = &l.stderr
+	l.cmd = j.c.command(j.ctx, "", &l.stderr, laneArgs(j.pcm, j.quality, j.opts.Audio)...)
 	in, stdin, err := os.Pipe() // not StdinPipe's: growPipe needs the file
 	if err != nil {
 		return err
