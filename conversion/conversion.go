@@ -23,7 +23,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/consumers"
+	"github.com/mp3converter/mp3converter/internal/ctxio"
 	"github.com/mp3converter/mp3converter/internal/metrics"
 )
 
@@ -471,7 +471,7 @@ func (w *Worker) download(ctx context.Context, fid, path string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, rc); err != nil {
+	if _, err := ctxio.Copy(ctx, f, rc); err != nil {
 		f.Close()
 		return fmt.Errorf("download video %s: %w", fid, err)
 	}

@@ -87,7 +87,7 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 		return 0, putError(id, err)
 	}
 	defer os.Remove(f.Name())
-	n, err := copyLarge(f, ctxio.Reader(ctx, r))
+	n, err := ctxio.Copy(ctx, f, r)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -108,33 +108,6 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 	}
 	syncDir(filepath.Dir(final))
 	return n, nil
-}
-
-// copyBuffer is the most bytes copyLarge writes at once.
-const copyBuffer = 1 << 20
-
-// copyLarge copies r to f in writes of copyBuffer bytes, not io.Copy's
-// 32 KiB: each write is a system call, which on a VM costs more than
-// copying the bytes.
-func copyLarge(f *os.File, r io.Reader) (int64, error) {
-	buf := make([]byte, copyBuffer)
-	var n int64
-	for {
-		k, err := io.ReadFull(r, buf)
-		if k > 0 {
-			if _, werr := f.Write(buf[:k]); werr != nil {
-				return n, werr
-			}
-			n += int64(k)
-		}
-		switch err {
-		case nil:
-		case io.EOF, io.ErrUnexpectedEOF:
-			return n, nil
-		default:
-			return n, err
-		}
-	}
 }
 
 // putError wraps a failure to write blob id; a full disk or quota also
