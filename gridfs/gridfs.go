@@ -11,8 +11,9 @@
 // change, and as much again to encode it, per upload) and never touches an
 // existing file: it checks that the id is free before writing any chunk. The
 // files document is written last, and a failed or cancelled Put deletes its
-// chunks, so a blob appears whole or not at all. Get returns a file that
-// seeks, for range requests. Connection failures and timeouts wrap
+// chunks, so a blob appears whole or not at all. Get reads getBatch chunks
+// (about 1 MiB) at a time and returns a file that seeks, for range
+// requests. Connection failures and timeouts wrap
 // mp3converter.ErrUnavailable.
 package gridfs
 
@@ -243,21 +244,21 @@ func (s *Store) Get(ctx context.Context, id string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("gridfs get %q: %w", id, mp3converter.ErrNotFound)
 	}
 	oid, _ := bson.ObjectIDFromHex(id)
-	ds, err := s.bucket.OpenDownloadStream(ctx, oid)
-	if errors.Is(err, mongo.ErrFileNotFound) {
+	var doc struct {
+		Length    int64 `bson:"length"`
+		ChunkSize int64 `bson:"chunkSize"`
+	}
+	err := s.bucket.GetFilesCollection().FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, fmt.Errorf("gridfs get %s: %w", id, mp3converter.ErrNotFound)
 	}
 	if err != nil {
 		return nil, wrap("get", id, err)
 	}
-	return &file{
-		ctx:    ctx,
-		bucket: s.bucket,
-		id:     id,
-		oid:    oid,
-		size:   ds.GetFile().Length,
-		ds:     ds,
-	}, nil
+	if doc.Length < 0 || (doc.Length > 0 && doc.ChunkSize <= 0) {
+		return nil, fmt.Errorf("gridfs get %s: bad files document (length %d, chunkSize %d)", id, doc.Length, doc.ChunkSize)
+	}
+	return &file{ctx: ctx, chunks: s.bucket.GetChunksCollection(), id: id, oid: oid, size: doc.Length, chunkSize: doc.ChunkSize}, nil
 }
 
 // Delete implements mp3converter.BlobStore. It returns an error wrapping
@@ -313,23 +314,32 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// file is a blob open for reading. Seek only records the position; the next
-// Read moves the download stream there: forward by skipping, backward by
-// reopening the stream and skipping. So seeking to the end to learn the size
-// and back to the start, as http.ServeContent does, costs nothing. A file is
-// not safe for concurrent use.
+// file is a blob open for reading. It reads the chunks itself, getBatch
+// at a time, rather than through the driver's download stream, whose
+// cursor fetches as many chunks as the server sends: up to 16 MiB from
+// MongoDB, and from FerretDB a reply past the driver's 48 MB message limit
+// for a 100 MB file. Seek only records the position; the next Read fetches
+// from the chunk holding it, so seeking to the end to learn the size and
+// back, as http.ServeContent does, costs nothing. A file is not safe for
+// concurrent use.
 type file struct {
-	ctx    context.Context
-	bucket *mongo.GridFSBucket
-	id     string
-	oid    bson.ObjectID
-	size   int64
+	ctx       context.Context
+	chunks    *mongo.Collection
+	id        string
+	oid       bson.ObjectID
+	size      int64
+	chunkSize int64
 
-	pos    int64                       // where the next Read reads
-	ds     *mongo.GridFSDownloadStream // nil until reopened
-	dsPos  int64                       // where ds is
+	pos    int64         // where the next Read reads
+	cur    *mongo.Cursor // the chunks from next on; nil until needed
+	next   int64         // the number of the chunk cur gives next
+	data   []byte        // the last chunk read
+	at     int64         // the offset of data's first byte
 	closed bool
 }
+
+// getBatch is how many chunks a read fetches at once: about 1 MiB.
+const getBatch = 4
 
 func (f *file) Read(p []byte) (int, error) {
 	if f.closed {
@@ -341,48 +351,50 @@ func (f *file) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if err := f.move(); err != nil {
-		return 0, err
+	if f.pos < f.at || f.pos >= f.at+int64(len(f.data)) {
+		if err := f.fetch(f.pos / f.chunkSize); err != nil {
+			return 0, err
+		}
 	}
-	n, err := f.ds.Read(p)
+	n := copy(p, f.data[f.pos-f.at:])
 	f.pos += int64(n)
-	f.dsPos += int64(n)
-	if err != nil && err != io.EOF {
-		err = wrap("read", f.id, err)
-	}
-	return n, err
+	return n, nil
 }
 
-// move brings the download stream to f.pos.
-func (f *file) move() error {
-	if f.ds != nil && f.dsPos > f.pos {
-		f.ds.Close()
-		f.ds = nil
-	}
-	if f.ds == nil {
-		ds, err := f.bucket.OpenDownloadStream(f.ctx, f.oid)
-		if errors.Is(err, mongo.ErrFileNotFound) {
-			return fmt.Errorf("gridfs read %s: deleted while open: %w", f.id, mp3converter.ErrNotFound)
+// fetch makes chunk k the current one, from the open cursor if it is the
+// next one it gives, else from a new cursor starting at k.
+func (f *file) fetch(k int64) error {
+	if f.cur == nil || f.next != k {
+		if f.cur != nil {
+			f.cur.Close(context.WithoutCancel(f.ctx))
 		}
+		cur, err := f.chunks.Find(f.ctx,
+			bson.D{{Key: "files_id", Value: f.oid}, {Key: "n", Value: bson.D{{Key: "$gte", Value: k}}}},
+			options.Find().SetSort(bson.D{{Key: "n", Value: 1}}).SetBatchSize(getBatch))
 		if err != nil {
+			f.cur = nil
 			return wrap("read", f.id, err)
 		}
-		if ds.GetFile().Length != f.size {
-			ds.Close()
-			return fmt.Errorf("gridfs read %s: replaced while open", f.id)
-		}
-		f.ds, f.dsPos = ds, 0
+		f.cur, f.next = cur, k
 	}
-	if skip := f.pos - f.dsPos; skip > 0 {
-		n, err := f.ds.Skip(skip)
-		f.dsPos += n
-		if err != nil {
+	if !f.cur.Next(f.ctx) {
+		if err := f.cur.Err(); err != nil {
 			return wrap("read", f.id, err)
 		}
-		if n < skip {
-			return fmt.Errorf("gridfs read %s: %w", f.id, io.ErrUnexpectedEOF)
-		}
+		return fmt.Errorf("gridfs read %s: chunk %d is missing (deleted while open?): %w", f.id, k, io.ErrUnexpectedEOF)
 	}
+	var chunk struct {
+		N    int64  `bson:"n"`
+		Data []byte `bson:"data"`
+	}
+	if err := f.cur.Decode(&chunk); err != nil {
+		return wrap("read", f.id, err)
+	}
+	want := min(f.chunkSize, f.size-k*f.chunkSize)
+	if chunk.N != k || int64(len(chunk.Data)) != want {
+		return fmt.Errorf("gridfs read %s: chunk %d: got chunk %d of %d bytes, want %d bytes", f.id, k, chunk.N, len(chunk.Data), want)
+	}
+	f.data, f.at, f.next = chunk.Data, k*f.chunkSize, k+1
 	return nil
 }
 
@@ -421,12 +433,12 @@ func (f *file) Close() error {
 	if f.closed {
 		return fs.ErrClosed
 	}
-	f.closed = true
-	if f.ds == nil {
+	f.closed, f.data = true, nil
+	if f.cur == nil {
 		return nil
 	}
-	err := f.ds.Close()
-	f.ds = nil
+	err := f.cur.Close(context.WithoutCancel(f.ctx))
+	f.cur = nil
 	if err != nil {
 		return wrap("close", f.id, err)
 	}
