@@ -15,6 +15,12 @@ var (
 	SizeCap    = sizeCap
 )
 
+// QuickProbe is quickProbe, the probe without ffprobe.
+var QuickProbe = quickProbe
+
+// ForceFFprobe makes c's Probe always run ffprobe.
+func ForceFFprobe(c *Transcoder) { c.noQuickProbe = true }
+
 // ParallelStats describe a parallel encode.
 type ParallelStats = parallelStats
 

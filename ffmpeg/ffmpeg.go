@@ -44,8 +44,9 @@ type Transcoder struct {
 	// ConvertOptions.Cores lends; 0 for never. See parallel.go.
 	ParallelAbove time.Duration
 
-	segment time.Duration       // audio per parallel segment; defaultSegment if 0
-	observe func(parallelStats) // called after each parallel encode, for tests
+	segment      time.Duration       // audio per parallel segment; defaultSegment if 0
+	observe      func(parallelStats) // called after each parallel encode, for tests
+	noQuickProbe bool                // Probe always runs ffprobe, for tests
 }
 
 var _ mp3converter.Transcoder = (*Transcoder)(nil)
@@ -93,12 +94,17 @@ func (c *Transcoder) Check(ctx context.Context) error {
 	return nil
 }
 
-// Probe runs ffprobe on path.
+// Probe reads an MP4 or Matroska file's headers itself (quickprobe.go) and
+// runs ffprobe on path if it is anything else, or anything unusual.
 func (c *Transcoder) Probe(ctx context.Context, path string) (*mp3converter.MediaInfo, error) {
 	if fi, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
 	} else if fi.Size() == 0 {
 		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID, "the file is empty"))
+	} else if !c.noQuickProbe {
+		if info, ok := quickProbeFile(path, fi.Size()); ok {
+			return info, nil
+		}
 	}
 	url, dir, err := localFile(path)
 	if err != nil {
