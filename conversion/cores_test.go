@@ -161,3 +161,25 @@ func TestTranscodeHoldsACore(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTurnPause: the first deferral since a job was admitted does not
+// wait; each further one waits twice as long, up to turnPause.
+func TestTurnPause(t *testing.T) {
+	var f fairShare
+	want := []time.Duration{0, firstPause, 2 * firstPause, 4 * firstPause, 8 * firstPause, 16 * firstPause, turnPause, turnPause}
+	for i, w := range want {
+		if got := f.pause(); got != w {
+			t.Errorf("deferral %d waits %v, want %v", i+1, got, w)
+		}
+	}
+	for range 100 {
+		f.pause()
+	}
+	if got := f.pause(); got != turnPause {
+		t.Errorf("after 100 deferrals: %v, want %v", got, turnPause)
+	}
+	f.deferred = 0 // as admit does
+	if got := f.pause(); got != 0 {
+		t.Errorf("the first deferral after an admission waits %v, want 0", got)
+	}
+}
