@@ -42,6 +42,16 @@ type LocalPather interface {
 	LocalPath(ctx context.Context, id string) (string, error)
 }
 
+// LocalAdopter is implemented by stores that keep each blob as a file on
+// the local disk and can take a finished file as blob id by linking it,
+// not copying it: the converter's MP3. Adopt makes the file durable and
+// returns its size; the caller may then remove its own name for it, and
+// must not write it. Where no link can be made (another filesystem) it
+// fails, and the caller stores the file with Put instead.
+type LocalAdopter interface {
+	Adopt(ctx context.Context, id, path string) (int64, error)
+}
+
 // StatBlob describes blob id of s: with Stat where s has it, else by
 // seeking to the end of the blob (every store's Get is seekable).
 func StatBlob(ctx context.Context, s BlobStore, id string) (BlobInfo, error) {

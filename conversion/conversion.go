@@ -479,10 +479,16 @@ func (w *Worker) download(ctx context.Context, fid, path string) error {
 }
 
 // storeMP3 stores the file as fid, replacing what an earlier attempt of the
-// same job may have stored.
+// same job may have stored. A store on the local disk (a
+// mp3converter.LocalAdopter) links the file rather than copy it.
 func (w *Worker) storeMP3(ctx context.Context, fid, path string) (int64, error) {
 	if err := w.MP3s.Delete(ctx, fid); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
 		return 0, fmt.Errorf("replace mp3 %s: %w", fid, err)
+	}
+	if a, ok := w.MP3s.(mp3converter.LocalAdopter); ok {
+		if n, err := a.Adopt(ctx, fid, path); err == nil {
+			return n, nil
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -26,8 +26,9 @@ type Store struct {
 }
 
 var (
-	_ mp3converter.BlobStore   = (*Store)(nil)
-	_ mp3converter.LocalPather = (*Store)(nil)
+	_ mp3converter.BlobStore    = (*Store)(nil)
+	_ mp3converter.LocalPather  = (*Store)(nil)
+	_ mp3converter.LocalAdopter = (*Store)(nil)
 )
 
 // Open returns the store in dir, creating it if needed. Temp files older
@@ -108,6 +109,45 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 	}
 	syncDir(filepath.Dir(final))
 	return n, nil
+}
+
+// Adopt implements mp3converter.LocalAdopter: it fsyncs the file at path,
+// makes it readable by its owner only, as Put's files are, and links it
+// as blob id. It returns an error wrapping mp3converter.ErrConflict if the
+// blob exists.
+func (s *Store) Adopt(ctx context.Context, id, path string) (int64, error) {
+	if !mp3converter.ValidID(id) {
+		return 0, mp3converter.Errorf(mp3converter.EINVALID, "invalid blob id %q", id)
+	}
+	final, _ := s.path(id)
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("localfs adopt %s: %w", id, err)
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(final), 0o750)
+	}
+	if err == nil {
+		err = os.Link(path, final)
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return 0, fmt.Errorf("localfs adopt %s: %w", id, mp3converter.ErrConflict)
+	case err != nil:
+		return 0, putError(id, err)
+	}
+	syncDir(filepath.Dir(final))
+	return fi.Size(), nil
 }
 
 // putError wraps a failure to write blob id; a full disk or quota also
