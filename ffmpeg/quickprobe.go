@@ -109,7 +109,7 @@ func aacRate(asc []byte) (int, bool) {
 	sbr := -1 // not signalled: the decoder looks for it in the audio
 	// ffmpeg seeks the backward-compatible sync extension bit by bit.
 	for br.left() > 15 {
-		if br.peek(11) != 0x2b7 {
+		if sideBits(br.b, br.pos, 11) != 0x2b7 {
 			br.pos++
 			continue
 		}
@@ -126,8 +126,8 @@ func aacRate(asc []byte) (int, bool) {
 	return rate, true
 }
 
-// bitReader reads big-endian bit fields; past the end it reads zeros and
-// sets bad.
+// bitReader reads big-endian bit fields (with mpegframe.go's sideBits);
+// past the end it reads zeros and sets bad.
 type bitReader struct {
 	b   []byte
 	pos int // in bits
@@ -136,22 +136,13 @@ type bitReader struct {
 
 func (r *bitReader) left() int { return len(r.b)*8 - r.pos }
 
-func (r *bitReader) peek(n int) uint32 {
-	var v uint32
-	for i := r.pos; i < r.pos+n; i++ {
-		v <<= 1
-		if i < len(r.b)*8 {
-			v |= uint32(r.b[i/8]>>(7-i%8)) & 1
-		}
-	}
-	return v
-}
-
 func (r *bitReader) bits(n int) uint32 {
+	var v uint32
 	if r.left() < n {
 		r.bad = true
+	} else {
+		v = uint32(sideBits(r.b, r.pos, n))
 	}
-	v := r.peek(n)
 	r.pos += n
 	return v
 }

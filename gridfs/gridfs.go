@@ -244,16 +244,9 @@ func (s *Store) Get(ctx context.Context, id string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("gridfs get %q: %w", id, mp3converter.ErrNotFound)
 	}
 	oid, _ := bson.ObjectIDFromHex(id)
-	var doc struct {
-		Length    int64 `bson:"length"`
-		ChunkSize int64 `bson:"chunkSize"`
-	}
-	err := s.bucket.GetFilesCollection().FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&doc)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, fmt.Errorf("gridfs get %s: %w", id, mp3converter.ErrNotFound)
-	}
+	doc, err := s.fileDoc(ctx, "get", id, oid)
 	if err != nil {
-		return nil, wrap("get", id, err)
+		return nil, err
 	}
 	if doc.Length < 0 || (doc.Length > 0 && doc.ChunkSize <= 0) {
 		return nil, fmt.Errorf("gridfs get %s: bad files document (length %d, chunkSize %d)", id, doc.Length, doc.ChunkSize)
@@ -286,23 +279,37 @@ func (s *Store) Stat(ctx context.Context, id string) (mp3converter.BlobInfo, err
 		return mp3converter.BlobInfo{}, fmt.Errorf("gridfs stat %q: %w", id, mp3converter.ErrNotFound)
 	}
 	oid, _ := bson.ObjectIDFromHex(id)
-	var doc struct {
-		Length     int64     `bson:"length"`
-		Filename   string    `bson:"filename"`
-		UploadDate time.Time `bson:"uploadDate"`
-	}
-	err := s.bucket.GetFilesCollection().FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&doc)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return mp3converter.BlobInfo{}, fmt.Errorf("gridfs stat %s: %w", id, mp3converter.ErrNotFound)
-	}
+	doc, err := s.fileDoc(ctx, "stat", id, oid)
 	if err != nil {
-		return mp3converter.BlobInfo{}, wrap("stat", id, err)
+		return mp3converter.BlobInfo{}, err
 	}
 	info := mp3converter.BlobInfo{Size: doc.Length, Name: doc.Filename, Created: doc.UploadDate}
 	if info.Name == id {
 		info.Name = ""
 	}
 	return info, nil
+}
+
+// filesDoc is the part of a file's document in fs.files that is read.
+type filesDoc struct {
+	Length     int64     `bson:"length"`
+	ChunkSize  int64     `bson:"chunkSize"`
+	Filename   string    `bson:"filename"`
+	UploadDate time.Time `bson:"uploadDate"`
+}
+
+// fileDoc reads file oid's document, for operation op on blob id: an
+// error wrapping mp3converter.ErrNotFound if there is none.
+func (s *Store) fileDoc(ctx context.Context, op, id string, oid bson.ObjectID) (filesDoc, error) {
+	var doc filesDoc
+	err := s.bucket.GetFilesCollection().FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return doc, fmt.Errorf("gridfs %s %s: %w", op, id, mp3converter.ErrNotFound)
+	}
+	if err != nil {
+		return doc, wrap(op, id, err)
+	}
+	return doc, nil
 }
 
 // Ping checks that the server answers, for readiness probes. Any failure

@@ -141,13 +141,7 @@ func testStoreToSeed(t *testing.T, db *mongo.Database, s *gridfs.Store) {
 // TestIntegrationRangeRequest serves a file the way /download does.
 func TestIntegrationRangeRequest(t *testing.T) {
 	ctx := context.Background()
-	client := connect(t)
-	s := gridfs.New(client, newDatabase(t, client).Name())
-	data := testsupport.RandomBytes(1<<20 + 3)
-	id := mp3converter.NewID()
-	if _, err := s.Put(ctx, id, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
+	s, id, data := putRandom(t, 1<<20+3)
 	for _, rng := range []struct {
 		header     string
 		start, end int
@@ -277,17 +271,10 @@ func (c cancelReader) Read([]byte) (int, error) {
 // message too large": its cursor let the server send the remaining chunks
 // in one reply past the driver's 48 MB message limit.
 func TestIntegrationLargeGet(t *testing.T) {
-	ctx := context.Background()
-	client := connect(t)
-	s := gridfs.New(client, newDatabase(t, client).Name())
-	data := testsupport.RandomBytes(100<<20 + 5)
-	id := mp3converter.NewID()
 	start := time.Now()
-	if _, err := s.Put(ctx, id, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
+	s, id, data := putRandom(t, 100<<20+5)
 	put := time.Since(start)
-	rc, err := s.Get(ctx, id)
+	rc, err := s.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,5 +287,19 @@ func TestIntegrationLargeGet(t *testing.T) {
 	if !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes that differ from the %d stored", len(got), len(data))
 	}
-	t.Logf("100 MiB: Put %v, Get %v", put, time.Since(start))
+	t.Logf("100 MiB: connect and Put %v, Get %v", put, time.Since(start))
+}
+
+// putRandom stores n random bytes in a new database's store, and returns
+// the store, the blob's id and the bytes.
+func putRandom(t *testing.T, n int) (*gridfs.Store, string, []byte) {
+	t.Helper()
+	client := connect(t)
+	s := gridfs.New(client, newDatabase(t, client).Name())
+	data := testsupport.RandomBytes(n)
+	id := mp3converter.NewID()
+	if _, err := s.Put(context.Background(), id, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	return s, id, data
 }

@@ -82,7 +82,6 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 	if !mp3converter.ValidID(id) {
 		return 0, mp3converter.Errorf(mp3converter.EINVALID, "invalid blob id %q", id)
 	}
-	final, _ := s.path(id)
 	f, err := os.CreateTemp(s.tmpDir(), id+"-*")
 	if err != nil {
 		return 0, putError(id, err)
@@ -98,16 +97,9 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 	if err != nil {
 		return 0, putError(id, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
-		return 0, putError(id, err)
+	if err := s.link(id, f.Name()); err != nil {
+		return 0, err
 	}
-	if err := os.Link(f.Name(), final); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return 0, fmt.Errorf("localfs put %s: %w", id, mp3converter.ErrConflict)
-		}
-		return 0, putError(id, err)
-	}
-	syncDir(filepath.Dir(final))
 	return n, nil
 }
 
@@ -119,7 +111,6 @@ func (s *Store) Adopt(ctx context.Context, id, path string) (int64, error) {
 	if !mp3converter.ValidID(id) {
 		return 0, mp3converter.Errorf(mp3converter.EINVALID, "invalid blob id %q", id)
 	}
-	final, _ := s.path(id)
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("localfs adopt %s: %w", id, err)
@@ -134,20 +125,30 @@ func (s *Store) Adopt(ctx context.Context, id, path string) (int64, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.MkdirAll(filepath.Dir(final), 0o750)
-	}
-	if err == nil {
-		err = os.Link(path, final)
-	}
-	switch {
-	case errors.Is(err, fs.ErrExist):
-		return 0, fmt.Errorf("localfs adopt %s: %w", id, mp3converter.ErrConflict)
-	case err != nil:
+	if err != nil {
 		return 0, putError(id, err)
 	}
-	syncDir(filepath.Dir(final))
+	if err := s.link(id, path); err != nil {
+		return 0, err
+	}
 	return fi.Size(), nil
+}
+
+// link makes the durable file at path blob id, and the blob's name
+// durable: a taken id gives an error wrapping mp3converter.ErrConflict.
+func (s *Store) link(id, path string) error {
+	final, _ := s.path(id)
+	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+		return putError(id, err)
+	}
+	if err := os.Link(path, final); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("localfs put %s: %w", id, mp3converter.ErrConflict)
+		}
+		return putError(id, err)
+	}
+	syncDir(filepath.Dir(final))
+	return nil
 }
 
 // putError wraps a failure to write blob id; a full disk or quota also

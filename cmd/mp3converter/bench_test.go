@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -190,14 +188,19 @@ func BenchmarkThroughput(b *testing.B) {
 // benchThroughput is BenchmarkThroughput for the users given.
 func benchThroughput(b *testing.B, users ...*client) {
 	src := testmedia.MakeHD(b, testmedia.MP4, 10)
-	form, ctype := benchForm(b, src)
+	// Built once: the benchmark's client shares the machine with the
+	// server, and sending a form from memory costs it little more than
+	// the kernel's copy.
+	form, ctype := formBody(b, src, nil, nil)
 	dir := b.TempDir()
 	var jobs, cli time.Duration
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		ids := make([]string, 20)
 		for k := range ids {
-			ids[k] = postForm(b, users[k%len(users)], form, ctype)
+			cl := users[k%len(users)]
+			resp, body := cl.postUpload(bytes.NewReader(form), ctype)
+			ids[k] = cl.accepted("clip", resp, body).JobID
 		}
 		var last time.Time
 		for k, id := range ids {
@@ -211,36 +214,6 @@ func benchThroughput(b *testing.B, users ...*client) {
 	b.ReportMetric(float64(jobs.Milliseconds())/float64(b.N), "jobs-ms/op")
 	b.ReportMetric(float64(cli.Milliseconds())/float64(b.N), "cli-ms/op")
 	b.ReportMetric(cli.Seconds()/jobs.Seconds(), "throughput-ratio")
-}
-
-// benchForm is an upload form holding the file at path, built once: the
-// benchmark's client shares the machine with the server, and sending a
-// form from memory costs it little more than the kernel's copy.
-func benchForm(b *testing.B, path string) (form []byte, ctype string) {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	part, _ := mw.CreateFormFile("file", filepath.Base(path))
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(part, f); err != nil {
-		b.Fatal(err)
-	}
-	mw.Close()
-	return buf.Bytes(), mw.FormDataContentType()
-}
-
-// postForm uploads form as cl and returns the job's id.
-func postForm(b *testing.B, cl *client, form []byte, ctype string) string {
-	b.Helper()
-	resp, body := cl.postUpload(bytes.NewReader(form), ctype)
-	var a accepted
-	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(body, &a) != nil {
-		b.Fatalf("upload: %s %s", resp.Status, body)
-	}
-	return a.JobID
 }
 
 // timeCLIs times n bare command lines on src, par at a time.

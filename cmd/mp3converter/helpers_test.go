@@ -205,6 +205,14 @@ func (c *client) uploadStatus(path, name string) (*http.Response, string) {
 // form from memory, with a Content-Length.
 func (c *client) uploadForm(path string, fields, after [][2]string) (*http.Response, []byte) {
 	c.t.Helper()
+	form, ctype := formBody(c.t, path, fields, after)
+	return c.postUpload(bytes.NewReader(form), ctype)
+}
+
+// formBody is a multipart form holding the file at path, with fields
+// before it and after fields after it.
+func formBody(t testing.TB, path string, fields, after [][2]string) (form []byte, ctype string) {
+	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for _, f := range fields {
@@ -213,20 +221,26 @@ func (c *client) uploadForm(path string, fields, after [][2]string) (*http.Respo
 	part, _ := mw.CreateFormFile("file", filepath.Base(path))
 	b, err := os.ReadFile(path)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	part.Write(b)
 	for _, f := range after {
 		mw.WriteField(f[0], f[1])
 	}
 	mw.Close()
-	return c.postUpload(&buf, mw.FormDataContentType())
+	return buf.Bytes(), mw.FormDataContentType()
 }
 
 // upload sends one file under the given name and expects 202.
 func (c *client) upload(path, name string) accepted {
 	c.t.Helper()
 	resp, b := c.postUpload(multipartBody(c.t, map[string]string{name: path}))
+	return c.accepted(name, resp, b)
+}
+
+// accepted is the answer to the upload of name, which must be 202.
+func (c *client) accepted(name string, resp *http.Response, b []byte) accepted {
+	c.t.Helper()
 	if resp.StatusCode != http.StatusAccepted {
 		c.t.Fatalf("upload %s: %s %s", name, resp.Status, b)
 	}
