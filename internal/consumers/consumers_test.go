@@ -81,6 +81,10 @@ type notify struct {
 
 func (n notify) Handle(ctx context.Context, r slog.Record) error {
 	err := n.Handler.Handle(ctx, r)
-	close(n.ch)
+	select {
+	case <-n.ch:
+	default:
+		close(n.ch)
+	}
 	return err
 }
