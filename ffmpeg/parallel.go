@@ -115,8 +115,15 @@ func headerArgs(f pcmFormat, quality int, opts mp3converter.ConvertOptions, dst 
 	return append(args, "-y", "-f", "mp3", dst)
 }
 
-// toMP3Parallel is ToMP3 for a long file; see parallel.go.
+// toMP3Parallel is ToMP3 for a long file: from the source if it can
+// (seek.go), else from one decoder.
 func (c *Transcoder) toMP3Parallel(ctx context.Context, src, dst, dir string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+	if fromSource(info, opts.Audio) {
+		res, err := c.toMP3Seek(ctx, src, dst, dir, info, quality, opts)
+		if !errors.Is(err, errUneven) {
+			return res, err
+		}
+	}
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var stderr tailBuffer

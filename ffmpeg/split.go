@@ -45,12 +45,15 @@ type splitJob struct {
 // parallelStats describe a parallel encode, for tests.
 type parallelStats struct {
 	Segments  int   // pieces encoded
-	Lanes     int   // encoder processes started
+	Lanes     int   // encoder processes started, or at once if each encodes one segment (seek.go)
 	MaxBusy   int   // the most lanes encoding at once
 	Joins     []int // the source frame of each join
 	Same      int   // joins where both encodes' reservoirs held the same
 	Unmatched int   // joins where no frame fits the reservoir the first encode leaves
 	Bumped    int   // frames given a higher bitrate to hold their data
+	// FromSource: the lanes read the source (seek.go), not the decoder's
+	// PCM.
+	FromSource bool
 }
 
 // piece is one segment as a lane encodes it, and the frames it gave.

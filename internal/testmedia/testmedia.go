@@ -20,13 +20,14 @@ import (
 type Kind string
 
 const (
-	MP4     Kind = "mp4"         // H.264 + AAC, index at the end as ffmpeg writes it
-	MKV     Kind = "mkv"         // H.264 + Vorbis in Matroska
-	MKVOpus Kind = "opus.mkv"    // H.264 + Opus in Matroska
-	WebM    Kind = "webm"        // VP9 + Opus
-	MP4MP3  Kind = "mp3.mp4"     // H.264 + MP3: converts by copying
-	NoAudio Kind = "noaudio.mp4" // H.264 only
-	MP3     Kind = "mp3"         // audio only
+	MP4      Kind = "mp4"         // H.264 + AAC, index at the end as ffmpeg writes it
+	MP4NoPNS Kind = "nopns.mp4"   // MP4 whose AAC has no noise substitution: it decodes alike from any seek
+	MKV      Kind = "mkv"         // H.264 + Vorbis in Matroska
+	MKVOpus  Kind = "opus.mkv"    // H.264 + Opus in Matroska
+	WebM     Kind = "webm"        // VP9 + Opus
+	MP4MP3   Kind = "mp3.mp4"     // H.264 + MP3: converts by copying
+	NoAudio  Kind = "noaudio.mp4" // H.264 only
+	MP3      Kind = "mp3"         // audio only
 	// FastStart is MP4 with its index at the front, so that a truncated
 	// copy still probes as whole.
 	FastStart Kind = "faststart.mp4"
@@ -88,6 +89,8 @@ func generate(tb testing.TB, kind Kind, seconds float64, hd string) string {
 	switch kind {
 	case MP4:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k")
+	case MP4NoPNS:
+		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-aac_pns", "0", "-b:a", "128k")
 	case FastStart:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart")
 	case MKV:
