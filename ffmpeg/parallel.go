@@ -19,6 +19,8 @@ import (
 // is split into segments encoded at once on the cores ConvertOptions.Cores
 // lends, and joined so that nobody can hear or measure the joins:
 //
+//   - From an MP4 at a rate LAME keeps, each lane reads the source itself
+//     (seek.go); otherwise the rest of this list.
 //   - One ffmpeg decodes the source as the single pass would (the same
 //     input options, cut, limit, filters, and the channel layouts and rates
 //     ffmpeg itself holds LAME to) into 32-bit float PCM on a pipe.
