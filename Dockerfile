@@ -40,8 +40,9 @@ RUN set -eux; \
     mv ffmpeg-*/ src
 # Decoders for the audio people upload; parsers so that MPEG-TS probes
 # quickly without video decoders; raw PCM in and WAV out for the parallel
-# encoder; the filters ffmpeg inserts (aformat, aresample, anull, atrim) and
-# those the options use (loudnorm). LAME and zlib are linked from Debian's
+# encoder; the filters ffmpeg inserts (aformat, aresample, anull, atrim),
+# those the options use (loudnorm), and the silence the parallel encoder's
+# lanes start with (adelay, checked below). LAME and zlib are linked from Debian's
 # static libraries; the binaries are fully static.
 RUN set -eux; \
     cd src; \
@@ -62,9 +63,9 @@ RUN set -eux; \
       --enable-bsf=null \
       --enable-encoder=libmp3lame,pcm_s16le,pcm_f32le \
       --enable-muxer=mp3,wav,pcm_s16le,pcm_f32le,null \
-      --enable-filter=abuffer,abuffersink,aformat,aresample,anull,atrim,asetpts,loudnorm,volume,pan; \
+      --enable-filter=abuffer,abuffersink,aformat,aresample,anull,atrim,asetpts,loudnorm,volume,pan,adelay; \
     make -j"$(nproc)"; \
-    ./ffmpeg -nostdin -v error -f f32le -ar 44100 -ac 2 -t 1 -i /dev/zero -c:a libmp3lame -f mp3 /tmp/smoke.mp3; \
+    ./ffmpeg -nostdin -v error -f f32le -ar 44100 -ac 2 -t 1 -i /dev/zero -af adelay=delays=1152S:all=1 -c:a libmp3lame -f mp3 /tmp/smoke.mp3; \
     ./ffprobe -v error -show_format /tmp/smoke.mp3 | grep -q format_name=mp3; \
     if ./ffmpeg -v error -i http://127.0.0.1/x -f null - 2>&1; then exit 1; fi; \
     mkdir -p /out/usr/local/bin /out/usr/share/doc/ffmpeg /out/usr/share/doc/libmp3lame0 /out/usr/share/doc/zlib1g /out/usr/share/doc/libc6; \
