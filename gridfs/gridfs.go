@@ -108,14 +108,14 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 	// delete the chunks of an existing file with this id.
 	exists, err := s.exists(ctx, oid)
 	if err != nil {
-		return 0, wrap("put", id, err)
+		return 0, s.wrap(ctx, "put", id, err)
 	}
 	if exists {
 		return 0, fmt.Errorf("gridfs put %s: %w", id, mp3converter.ErrConflict)
 	}
 
 	if err := s.ensureIndexes(ctx); err != nil {
-		return 0, wrap("put", id, err)
+		return 0, s.wrap(ctx, "put", id, err)
 	}
 	n, err := s.writeChunks(ctx, oid, ctxio.Reader(ctx, r))
 	if err == nil {
@@ -220,7 +220,7 @@ func (s *Store) abandon(ctx context.Context, id string, oid bson.ObjectID, err e
 			err = errors.Join(err, fmt.Errorf("deleting the chunks written: %w", derr))
 		}
 	}
-	return wrap("put", id, err)
+	return s.wrap(ctx, "put", id, err)
 }
 
 // exists reports whether the files collection has a document for oid.
@@ -251,7 +251,7 @@ func (s *Store) Get(ctx context.Context, id string) (io.ReadCloser, error) {
 	if doc.Length < 0 || (doc.Length > 0 && doc.ChunkSize <= 0) {
 		return nil, fmt.Errorf("gridfs get %s: bad files document (length %d, chunkSize %d)", id, doc.Length, doc.ChunkSize)
 	}
-	return &file{ctx: ctx, chunks: s.bucket.GetChunksCollection(), id: id, oid: oid, size: doc.Length, chunkSize: doc.ChunkSize}, nil
+	return &file{s: s, ctx: ctx, chunks: s.bucket.GetChunksCollection(), id: id, oid: oid, size: doc.Length, chunkSize: doc.ChunkSize}, nil
 }
 
 // Delete implements mp3converter.BlobStore. It returns an error wrapping
@@ -267,7 +267,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("gridfs delete %s: %w", id, mp3converter.ErrNotFound)
 	}
 	if err != nil {
-		return wrap("delete", id, err)
+		return s.wrap(ctx, "delete", id, err)
 	}
 	return nil
 }
@@ -307,7 +307,7 @@ func (s *Store) fileDoc(ctx context.Context, op, id string, oid bson.ObjectID) (
 		return doc, fmt.Errorf("gridfs %s %s: %w", op, id, mp3converter.ErrNotFound)
 	}
 	if err != nil {
-		return doc, wrap(op, id, err)
+		return doc, s.wrap(ctx, op, id, err)
 	}
 	return doc, nil
 }
@@ -330,6 +330,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // back, as http.ServeContent does, costs nothing. A file is not safe for
 // concurrent use.
 type file struct {
+	s         *Store
 	ctx       context.Context
 	chunks    *mongo.Collection
 	id        string
@@ -380,13 +381,13 @@ func (f *file) fetch(k int64) error {
 			options.Find().SetSort(bson.D{{Key: "n", Value: 1}}).SetBatchSize(getBatch))
 		if err != nil {
 			f.cur = nil
-			return wrap("read", f.id, err)
+			return f.s.wrap(f.ctx, "read", f.id, err)
 		}
 		f.cur, f.next = cur, k
 	}
 	if !f.cur.Next(f.ctx) {
 		if err := f.cur.Err(); err != nil {
-			return wrap("read", f.id, err)
+			return f.s.wrap(f.ctx, "read", f.id, err)
 		}
 		return fmt.Errorf("gridfs read %s: chunk %d is missing (deleted while open?): %w", f.id, k, io.ErrUnexpectedEOF)
 	}
@@ -395,7 +396,7 @@ func (f *file) fetch(k int64) error {
 		Data []byte `bson:"data"`
 	}
 	if err := f.cur.Decode(&chunk); err != nil {
-		return wrap("read", f.id, err)
+		return f.s.wrap(f.ctx, "read", f.id, err)
 	}
 	want := min(f.chunkSize, f.size-k*f.chunkSize)
 	if chunk.N != k || int64(len(chunk.Data)) != want {
@@ -447,19 +448,33 @@ func (f *file) Close() error {
 	err := f.cur.Close(context.WithoutCancel(f.ctx))
 	f.cur = nil
 	if err != nil {
-		return wrap("close", f.id, err)
+		return f.s.wrap(f.ctx, "close", f.id, err)
 	}
 	return nil
 }
 
 // wrap wraps err with the operation and id, and with
-// mp3converter.ErrUnavailable if the server could not be reached in time.
-func wrap(op, id string, err error) error {
-	if unavailable(err) {
-		return fmt.Errorf("gridfs %s %s: %w: %w", op, id, mp3converter.ErrUnavailable, err)
+// mp3converter.ErrUnavailable if the server could not be reached and still
+// cannot be: an error that looks like a lost connection while the server
+// answers a ping is the operation's own (a reply past the driver's message
+// limit closes the connection: see TestIntegrationLargeGet), and waiting
+// for the server to come back would wait for ever. The job then fails
+// after its attempts instead.
+func (s *Store) wrap(ctx context.Context, op, id string, err error) error {
+	if !unavailable(err) {
+		return fmt.Errorf("gridfs %s %s: %w", op, id, err)
 	}
-	return fmt.Errorf("gridfs %s %s: %w", op, id, err)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pingTimeout)
+	defer cancel()
+	if s.db.Client().Ping(ctx, readpref.Primary()) == nil {
+		return fmt.Errorf("gridfs %s %s: %w (the server answers: not an outage)", op, id, err)
+	}
+	return fmt.Errorf("gridfs %s %s: %w: %w", op, id, mp3converter.ErrUnavailable, err)
 }
+
+// pingTimeout bounds the ping that tells an outage from an operation's own
+// failure.
+const pingTimeout = 5 * time.Second
 
 // unavailable reports whether err is a connection-level failure: no server
 // selected, a network error, a timeout, or a disconnected client.

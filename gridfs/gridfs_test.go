@@ -266,6 +266,26 @@ func (c cancelReader) Read([]byte) (int, error) {
 	return 0, io.EOF
 }
 
+// TestIntegrationNotAnOutage: an operation's error that looks like a lost
+// connection (the driver's network label, as when a reply passes its
+// message limit) is an outage only if the server does not answer a ping
+// either: with the server up, the job's attempt counts, so that it cannot
+// wait for ever. TestUnavailable has the server down.
+func TestIntegrationNotAnOutage(t *testing.T) {
+	s := gridfs.New(connect(t), "videos")
+	lost := mongo.CommandError{Message: "connection closed", Labels: []string{"NetworkError"}}
+	if !mongo.IsNetworkError(lost) {
+		t.Fatal("the test's error is not a network error")
+	}
+	err := s.Wrap(context.Background(), "read", mp3converter.NewID(), lost)
+	if errors.Is(err, mp3converter.ErrUnavailable) || mp3converter.IsUnavailable(err) {
+		t.Errorf("%v: taken for an outage while the server answers", err)
+	}
+	if !errors.As(err, new(mongo.CommandError)) {
+		t.Errorf("%v: the driver's error is lost", err)
+	}
+}
+
 // TestIntegrationLargeGet reads back a 100 MiB file whole. Through the
 // driver's download stream this failed on FerretDB with "length of read
 // message too large": its cursor let the server send the remaining chunks
