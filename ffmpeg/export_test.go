@@ -18,6 +18,9 @@ var (
 // QuickProbe is quickProbe, the probe without ffprobe.
 var QuickProbe = quickProbe
 
+// SampleExact is sampleExact: may the parallel encode seek in the file.
+var SampleExact = sampleExact
+
 // ForceFFprobe makes c's Probe always run ffprobe.
 func ForceFFprobe(c *Transcoder) { c.noQuickProbe = true }
 

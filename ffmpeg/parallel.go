@@ -120,7 +120,7 @@ func headerArgs(f pcmFormat, quality int, opts mp3converter.ConvertOptions, dst 
 // toMP3Parallel is ToMP3 for a long file: from the source if it can
 // (seek.go), else from one decoder.
 func (c *Transcoder) toMP3Parallel(ctx context.Context, src, dst, dir string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
-	if fromSource(info, opts.Audio) {
+	if fromSource(src, info, opts.Audio) {
 		res, err := c.toMP3Seek(ctx, src, dst, dir, info, quality, opts)
 		if !errors.Is(err, errUneven) {
 			return res, err

@@ -144,6 +144,43 @@ func TestParallelNoise(t *testing.T) {
 	t.Logf("whole file: SNR %.2f dB in parallel, %.2f dB in one pass", wb, wa)
 }
 
+// TestSampleExact: the lanes seek only in an MP4 whose audio track is
+// timed to the sample; the same file with its audio timed in milliseconds,
+// a Matroska file or garbage is not.
+func TestSampleExact(t *testing.T) {
+	src := testmedia.Make(t, testmedia.MP4, 6)
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := slices.Clone(b)
+	patched := false
+	for i := bytes.Index(ms, []byte("mdhd")); i >= 0 && i+20 <= len(ms); {
+		// version 0: version and flags, creation, modification, timescale
+		if at := i + 16; binary.BigEndian.Uint32(ms[at:]) == 48000 {
+			binary.BigEndian.PutUint32(ms[at:], 1000)
+			patched = true
+		}
+		next := bytes.Index(ms[i+4:], []byte("mdhd"))
+		if next < 0 {
+			break
+		}
+		i += 4 + next
+	}
+	if !patched {
+		t.Fatal("no audio mdhd at 48000 in the test file")
+	}
+	dir := t.TempDir()
+	msPath, junk := filepath.Join(dir, "ms.mp4"), filepath.Join(dir, "junk.mp4")
+	os.WriteFile(msPath, ms, 0o600)
+	os.WriteFile(junk, append([]byte("\x00\x00\x00\x18ftypisom"), make([]byte, 100)...), 0o600)
+	for path, want := range map[string]bool{src: true, msPath: false, testmedia.Make(t, testmedia.MKV, 6): false, junk: false, filepath.Join(dir, "none"): false} {
+		if got := ffmpeg.SampleExact(path); got != want {
+			t.Errorf("%s: %v, want %v", filepath.Base(path), got, want)
+		}
+	}
+}
+
 func joinLines(rows []string) string {
 	var b bytes.Buffer
 	for _, r := range rows {

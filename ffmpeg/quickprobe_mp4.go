@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"os"
 	"slices"
 	"strings"
 
@@ -31,6 +32,15 @@ const (
 var topLevel = map[string]bool{"ftyp": true, "moov": true, "mdat": true, "free": true, "skip": true, "wide": true, "uuid": true}
 
 func probeMP4(r io.ReaderAt, size int64) (*mp3converter.MediaInfo, bool) {
+	m, ok := readMovie(r, size)
+	if !ok {
+		return nil, false
+	}
+	return m.info()
+}
+
+// readMovie reads the moov of the MP4 in r, size bytes long.
+func readMovie(r io.ReaderAt, size int64) (*movie, bool) {
 	at, n, ok := findMoov(r, size)
 	if !ok {
 		return nil, false
@@ -40,10 +50,30 @@ func probeMP4(r io.ReaderAt, size int64) (*mp3converter.MediaInfo, bool) {
 		return nil, false
 	}
 	var m movie
-	if !m.read(moov) {
-		return nil, false
+	return &m, m.read(moov)
+}
+
+// sampleExact says whether the first audio track of the MP4 at path is
+// timed in a multiple of its sample rate, so that every sample has an exact
+// time and a seek lands on the sample asked (see seek.go); false for any
+// doubt. A track timed in milliseconds, say, is not.
+func sampleExact(path string) (exact bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
 	}
-	return m.info()
+	defer f.Close()
+	defer func() {
+		if recover() != nil {
+			exact = false
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	m, ok := readMovie(f, fi.Size())
+	return ok && m.audio > 0 && m.first.rate > 0 && m.first.timescale%uint32(m.first.rate) == 0
 }
 
 // findMoov walks the top-level boxes to the end of the file, as ffmpeg

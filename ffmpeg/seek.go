@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,12 +58,14 @@ const (
 // the file as planned; the decoder's path then encodes it.
 var errUneven = errors.New("parallel encode: the lanes' audio does not match the plan")
 
-// fromSource says whether the parallel encode may seek in the source: an
-// MP4 at a rate LAME keeps. A resampler started at a seek does not fall in
-// step with the single pass's (measured: 9 dB worse around a join).
-func fromSource(info *mp3converter.MediaInfo, o mp3converter.Options) bool {
+// fromSource says whether the parallel encode may seek in the source at
+// url: an MP4 whose audio is timed to the sample (sampleExact), at a rate
+// LAME keeps. A resampler started at a seek does not fall in step with the
+// single pass's (measured: 9 dB worse around a join).
+func fromSource(url string, info *mp3converter.MediaInfo, o mp3converter.Options) bool {
 	return info.Format == mp4Format && slices.Contains(lameRates, info.SampleRate) &&
-		(o.SampleRate == 0 || o.SampleRate == info.SampleRate) && !o.Normalize
+		(o.SampleRate == 0 || o.SampleRate == info.SampleRate) && !o.Normalize &&
+		sampleExact(strings.TrimPrefix(url, "file:"))
 }
 
 // seekPlan returns the first frame of each segment: at least two, as many
