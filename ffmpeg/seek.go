@@ -19,22 +19,22 @@ import (
 )
 
 // Parallel encoding from the source itself. Where the container times
-// every audio sample exactly (MP4 and its kin: sample tables in the track's
-// own time scale, so that ffmpeg's -ss before -i starts on the very sample
-// asked), each lane is a whole ffmpeg of its own: it seeks to its segment's
-// pre-roll, decodes and encodes it and postRoll frames after it, and writes
-// an MP3 with its Xing frame to a scratch file. No PCM passes through this
-// process, and no decoder runs ahead of the lanes: the work is the single
-// pass's, split, plus a process and the rolls a segment. The frames are
-// joined as splitJob.join joins any lanes'. Matroska's timestamps are whole
-// milliseconds, so a seek there lands up to a millisecond off: other
-// containers, and loudness normalisation (loudnorm carries its state
-// through the whole file), take the decoder's path (parallel.go).
+// every audio sample exactly (an MP4 whose audio track's time scale is a
+// multiple of its rate: sampleExact), so that ffmpeg's -ss before -i starts
+// on the very sample asked, each lane is a whole ffmpeg of its own: it
+// seeks to its segment's pre-roll, decodes and encodes it and postRoll
+// frames after it, and writes an MP3 with its Xing frame to a scratch
+// file. No PCM passes through this process, and no decoder runs ahead of
+// the lanes: the work is the single pass's, split, plus a process and the
+// rolls a segment. The frames are joined as splitJob.join joins any
+// lanes'. Matroska's timestamps are whole milliseconds, so a seek there
+// lands up to a millisecond off: other containers, a new sample rate and
+// loudness normalisation (see fromSource) take the decoder's path
+// (parallel.go).
 //
 // A lane's output frame k holds its input frame k, as in any LAME encode
-// started on a frame boundary, and its input starts on a frame of the whole
-// output, the same sample of the source: each frame's
-// place in the file is known by counting. Its Xing frame says how many
+// started on a frame boundary, and its input starts on a frame of the
+// whole output: each frame's place in the file is known by counting. Its Xing frame says how many
 // samples it decoded, which gives the last lane's length, and shows a lane
 // that ended before its segment did (a probe longer than the audio).
 //
@@ -260,9 +260,9 @@ func (s *seekJob) lane(p *piece, i int, header chan<- *mp3Header) error {
 	return nil
 }
 
-// frames unpacks an encode's frames and gives p those that can be used,
-// from warm frames into its pre-roll to lead frames before the end of its
-// post-roll.
+// frames unpacks a lane's frames and gives p those that can be used, from
+// seekWarm frames into its pre-roll (after its silence) to lead frames
+// before the end of its post-roll.
 func (s *seekJob) frames(p *piece, b []byte) error {
 	drop := min(seekWarm, p.pre)
 	p.first = p.start - p.pre + drop
