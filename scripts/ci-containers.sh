@@ -13,7 +13,8 @@
 #   image         the Dockerfile, unchanged, with BuildKit: size and layers
 #   image-legacy  the same with the legacy builder (DOCKER_BUILDKIT=0)
 #   serve         `serve` from the image, read-only, no capabilities, non-root: the
-#                 README's curl flow, then its health check turns "healthy"
+#                 README's curl flow (the MP4 encoded by two parallel lanes), then its
+#                 health check turns "healthy"
 #   compose-v2    compose.yaml and compose.local.yaml loaded as `docker compose` v2 does
 #   compose-images  the engines' stand-ins of compose.local.yaml
 #   compose       the stack under docker-compose 1.29: a user made with `compose exec`,
@@ -273,12 +274,16 @@ admin_pw=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
 $D volume rm -f mp3converter-ci-data >/dev/null
 $D run -d --name "$SERVE" -p "127.0.0.1:$SERVE_PORT:8080" -v mp3converter-ci-data:/data \
   --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
-  --health-interval 2s --health-start-period 60s \
+  --health-interval 2s --health-start-period 60s -e MP3CONVERTER_PARALLEL_ABOVE=3s \
   -e MP3CONVERTER_ADMIN_EMAIL=admin@localhost -e MP3CONVERTER_ADMIN_PASSWORD="$admin_pw" "$IMAGE" >/dev/null
 for _ in $(seq 60); do curl -fsS "http://127.0.0.1:$SERVE_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 echo "runs as: $($D top "$SERVE" -eo pid,uid,gid,args | awk 'NR==2{print "uid " $2 ", gid " $3 ": " $4, $5}'); read-only: $($D inspect -f '{{.HostConfig.ReadonlyRootfs}}, cap_drop {{.HostConfig.CapDrop}}, security_opt {{.HostConfig.SecurityOpt}}' "$SERVE")"
 [ "$($D top "$SERVE" -eo pid,uid | awk 'NR==2{print $2}')" = 10001 ] || fail "serve does not run as uid 10001"
 curlflow "http://127.0.0.1:$SERVE_PORT" admin@localhost "$admin_pw" "$M/test.mp4" "$W/out-serve"
+# --parallel-above 3s: the 6 s MP4 went through two lanes that seek in it,
+# with the image's own ffmpeg (adelay, -ss, the Xing frame of each lane).
+$D logs "$SERVE" 2>&1 | grep -o 'EncodedInParallel.*segments=2' \
+  || fail "serve did not encode the MP4 in two parallel segments"
 health=''
 for _ in $(seq 60); do
   health=$($D inspect -f '{{.State.Health.Status}}' "$SERVE")
