@@ -403,15 +403,17 @@ func TestParallelUneven(t *testing.T) {
 // context's error and leaves no ffmpeg behind.
 func TestParallelFailures(t *testing.T) {
 	c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
-	segments := 0
-	ffmpeg.SetParallel(c, 2*time.Second, func(s ffmpeg.ParallelStats) { segments = s.Segments })
+	segments, fromSource := 0, false
+	ffmpeg.SetParallel(c, 2*time.Second, func(s ffmpeg.ParallelStats) { segments, fromSource = s.Segments, s.FromSource })
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, src, msg string
 		limit          time.Duration
+		fromSource     bool // the lanes read the source to the end
 	}{
-		{"damaged", testmedia.Damaged(t), "the file is damaged", 0},
-		{"over the limit", testmedia.SilentTail(t, 4, 30), "longer than the 20s limit", 20 * time.Second},
+		{"damaged", testmedia.Damaged(t), "the file is damaged", 0, false},
+		{"over the limit", testmedia.SilentTail(t, 4, 30), "longer than the 20s limit", 20 * time.Second, false},
+		{"over the limit, lanes reading the source", testmedia.Make(t, testmedia.MP4NoPNS, 30), "longer than the 20s limit", 20 * time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			info, err := c.Probe(ctx, tc.src)
@@ -424,6 +426,9 @@ func TestParallelFailures(t *testing.T) {
 			}
 			if segments < 2 {
 				t.Errorf("%d segments: not encoded in parallel", segments)
+			}
+			if tc.fromSource && !fromSource {
+				t.Errorf("the lanes did not read the source to the end")
 			}
 			segments = 0
 		})
