@@ -38,7 +38,10 @@ type ConvertOptions struct {
 	// Cores, if set, lends the conversion CPU cores beyond the one it runs
 	// on: each call asks for one more and returns the function that gives
 	// it back, or false when none is free, or work waits for one. A
-	// Transcoder may then encode a long file on several cores. nil: one.
+	// Transcoder may then encode a long file on several cores, and give a
+	// core back from one goroutine while it asks for another from another:
+	// Cores and the release functions must be safe for concurrent use.
+	// nil: one.
 	Cores func() (release func(), ok bool)
 }
 

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -287,13 +288,16 @@ func TestParallelCores(t *testing.T) {
 			var stats ffmpeg.ParallelStats
 			ffmpeg.SetParallel(c, 2*time.Second, func(s ffmpeg.ParallelStats) { stats = s })
 			dst := filepath.Join(t.TempDir(), "o.mp3")
+			var mu sync.Mutex // lanes give cores back from their own goroutines
 			asked, given := 0, 0
 			cores := func() (func(), bool) {
+				mu.Lock()
+				defer mu.Unlock()
 				asked++
 				release, ok := tc.cores()
 				if ok {
 					given++
-					return func() { given--; release() }, true
+					return func() { mu.Lock(); given--; mu.Unlock(); release() }, true
 				}
 				return release, false
 			}

@@ -482,7 +482,8 @@ type fedPiece struct {
 // last frames (two, and as many more as its bit reservoir spans) until
 // more audio comes: while a piece's frames are not all out and no other
 // piece is there to follow it, frames of silence push them out. The reader
-// skips them all.
+// skips them all. The last piece's frames are pushed out by the end of the
+// input instead, since the reader takes all that follows it.
 func (j *splitJob) write(l *lane) {
 	defer l.stdin.Close()
 	defer close(l.fed)
@@ -527,7 +528,7 @@ func (j *splitJob) write(l *lane) {
 		default:
 		}
 		p.pcm = nil
-		if !ok {
+		if !ok || p.last {
 			return
 		}
 	}
