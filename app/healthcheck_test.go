@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -87,7 +88,8 @@ func TestHealthcheckURLs(t *testing.T) {
 // not answer in time and no process at all are not, each with its reason
 // on one line.
 func TestHealthcheck(t *testing.T) {
-	status := http.StatusOK
+	var status atomic.Int32 // the slow request's handler reads it after its client gave up
+	status.Store(http.StatusOK)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/readyz" {
 			http.NotFound(w, r)
@@ -96,7 +98,7 @@ func TestHealthcheck(t *testing.T) {
 		if r.URL.Query().Get("slow") != "" {
 			time.Sleep(time.Second)
 		}
-		w.WriteHeader(status)
+		w.WriteHeader(int(status.Load()))
 		io.WriteString(w, "not ready: queue,\nusers failing\n")
 	}))
 	defer srv.Close()
@@ -107,7 +109,7 @@ func TestHealthcheck(t *testing.T) {
 	if err := run("--url", srv.URL+"/readyz"); err != nil {
 		t.Errorf("up: %v", err)
 	}
-	status = http.StatusServiceUnavailable
+	status.Store(http.StatusServiceUnavailable)
 	err := run("--url", srv.URL+"/readyz")
 	if err == nil || !strings.Contains(err.Error(), "503 Service Unavailable: not ready: queue, users failing") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("not ready: %v", err)
@@ -119,7 +121,7 @@ func TestHealthcheck(t *testing.T) {
 		t.Errorf("down: %v", err)
 	}
 	// Without a process found, the first address that answers decides.
-	status = http.StatusOK
+	status.Store(http.StatusOK)
 	t.Setenv("MP3CONVERTER_ADDR", closed)
 	t.Setenv("MP3CONVERTER_HEALTH_ADDR", strings.TrimPrefix(srv.URL, "http://"))
 	h := Healthcheck{Proc: fakeProc(t, nil), Timeout: 2 * time.Second}
