@@ -102,7 +102,7 @@ func (c *Transcoder) Probe(ctx context.Context, path string) (*mp3converter.Medi
 	} else if fi.Size() == 0 {
 		return nil, mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID, "the file is empty"))
 	} else if !c.noQuickProbe {
-		if info, ok := quickProbeFile(path, fi.Size()); ok {
+		if info, ok := quickProbeFile(path); ok {
 			return info, nil
 		}
 	}
@@ -259,9 +259,6 @@ func audioInput(src string, o mp3converter.Options) []string {
 	args = append(args, inputSeek(o)...)
 	return append(args, "-i", src, "-map", "0:a:0", "-vn", "-sn", "-dn")
 }
-
-// seconds formats d for ffmpeg's -t.
-func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
 
 // errNoSound is the error of a source whose audio decodes to nothing.
 var errNoSound = mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID,

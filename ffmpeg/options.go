@@ -93,20 +93,25 @@ func lengthArgs(o mp3converter.ConvertOptions) []string {
 	return args
 }
 
-// timeArgs returns the -t of lengthArgs: the cut's length, or the limit
-// plus limitSlack, whichever is shorter; none for neither.
+// timeArgs returns the -t of lengthArgs: outputLength; none for none.
 func timeArgs(o mp3converter.ConvertOptions) []string {
-	var t string
+	if t := outputLength(o); t > 0 {
+		return []string{"-t", strconv.FormatFloat(t, 'f', -1, 64)}
+	}
+	return nil
+}
+
+// outputLength is the most seconds of output: the cut's length, or the
+// limit plus limitSlack, whichever is shorter; 0 for neither.
+func outputLength(o mp3converter.ConvertOptions) float64 {
+	var t float64
 	if o.MaxDuration > 0 {
-		t = seconds(o.MaxDuration + limitSlack)
+		t = (o.MaxDuration + limitSlack).Seconds()
 	}
-	if cut := o.Audio.End - o.Audio.Start; o.Audio.End > 0 && (t == "" || cut < (o.MaxDuration+limitSlack).Seconds()) {
-		t = strconv.FormatFloat(cut, 'f', -1, 64)
+	if cut := o.Audio.End - o.Audio.Start; o.Audio.End > 0 && (t == 0 || cut < t) {
+		t = cut
 	}
-	if t == "" {
-		return nil
-	}
-	return []string{"-t", t}
+	return t
 }
 
 // expected is what info says of the output of a conversion with o: as

@@ -163,11 +163,16 @@ func (c *Transcoder) toMP3Parallel(ctx context.Context, src, dst, dir string, in
 	case samples == 0:
 		return nil, errNoSound
 	}
-	decoded := float64(samples) / float64(rate)
+	return c.parallelResult(ctx, dst, float64(samples)/float64(rate), info, opts, segments)
+}
+
+// parallelResult checks the MP3 a parallel encode wrote, decoded seconds
+// long, against the limit and the source, as ToMP3 does one pass's.
+func (c *Transcoder) parallelResult(ctx context.Context, dst string, decoded float64, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions, segments int) (*mp3converter.ConvertResult, error) {
 	if Exceeds(decoded, opts.MaxDuration) {
 		return nil, fmt.Errorf("ffmpeg stopped after %.1f s of audio (probed %.1f s): %w", decoded, info.Duration, tooLong(opts.MaxDuration))
 	}
-	got, err := c.verify(ctx, dst, output{decoded, true}, want, opts.MaxDuration)
+	got, err := c.verify(ctx, dst, output{decoded, true}, expected(info, opts.Audio), opts.MaxDuration)
 	if err != nil {
 		return nil, err
 	}

@@ -111,15 +111,7 @@ func TestParallelJoins(t *testing.T) {
 func TestParallelNoise(t *testing.T) {
 	src := testmedia.Make(t, testmedia.MP4, 45) // noise substituted in its first seconds
 	from := decode(t, src, "-ac", "1")
-	seek := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-ss", "3.6", "-i", src, "-t", "1", "-ac", "1", "-f", "f32le", "pipe:1")
-	out, err := seek.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	after := make([]float32, len(out)/4)
-	for i := range after {
-		after[i] = math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:]))
-	}
+	after := decodeFrom(t, []string{"-ss", "3.6", "-i", src}, "-t", "1", "-ac", "1")
 	at := 36 * 4800 // 3.6 s
 	if s := snr(from[at:at+len(after)], after, 1, 0, len(after)); s > 40 {
 		t.Fatalf("decoded after a seek, the audio is the decode from the start (SNR %.1f dB): no noise substituted", s)
@@ -210,10 +202,18 @@ func convert(t *testing.T, c *ffmpeg.Transcoder, src, dst string, opts mp3conver
 // shape's output options.
 func decode(t *testing.T, path string, shape ...string) []float32 {
 	t.Helper()
-	args := append([]string{"-nostdin", "-v", "error", "-i", path, "-map", "0:a:0"}, shape...)
+	return decodeFrom(t, []string{"-i", path}, shape...)
+}
+
+// decodeFrom is decode with the input given as ffmpeg's arguments, such as
+// a seek before -i.
+func decodeFrom(t *testing.T, input []string, shape ...string) []float32 {
+	t.Helper()
+	args := append(append([]string{"-nostdin", "-v", "error"}, input...), "-map", "0:a:0")
+	args = append(args, shape...)
 	out, err := exec.Command("ffmpeg", append(args, "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1")...).Output()
 	if err != nil {
-		t.Fatalf("decode %s: %v", path, err)
+		t.Fatalf("decode %v: %v", input, err)
 	}
 	s := make([]float32, len(out)/4)
 	for i := range s {

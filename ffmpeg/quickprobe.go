@@ -46,20 +46,36 @@ func quickProbe(r io.ReaderAt, size int64) (info *mp3converter.MediaInfo, ok boo
 	return info, ok
 }
 
-// quickProbeFile runs quickProbe on the file at path. A bug in a parser
-// costs a fallback to ffprobe, not the worker.
-func quickProbeFile(path string, size int64) (info *mp3converter.MediaInfo, ok bool) {
+// quickProbeFile runs quickProbe on the file at path.
+func quickProbeFile(path string) (info *mp3converter.MediaInfo, ok bool) {
+	ok = parseFile(path, func(r io.ReaderAt, size int64) bool {
+		info, ok = quickProbe(r, size)
+		return ok
+	})
+	if !ok {
+		return nil, false
+	}
+	return info, true
+}
+
+// parseFile runs parse on the file at path and its size. A bug in a
+// parser costs a fallback to ffprobe, not the worker: a panic is false.
+func parseFile(path string, parse func(r io.ReaderAt, size int64) bool) (ok bool) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, false
+		return false
 	}
 	defer f.Close()
 	defer func() {
 		if recover() != nil {
-			info, ok = nil, false
+			ok = false
 		}
 	}()
-	return quickProbe(f, size)
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	return parse(f, fi.Size())
 }
 
 // readAt returns the n bytes at off, or false if the file, size bytes

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"os"
 	"slices"
 	"strings"
 
@@ -57,23 +56,11 @@ func readMovie(r io.ReaderAt, size int64) (*movie, bool) {
 // timed in a multiple of its sample rate, so that every sample has an exact
 // time and a seek lands on the sample asked (see seek.go); false for any
 // doubt. A track timed in milliseconds, say, is not.
-func sampleExact(path string) (exact bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	defer func() {
-		if recover() != nil {
-			exact = false
-		}
-	}()
-	fi, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	m, ok := readMovie(f, fi.Size())
-	return ok && m.audio > 0 && m.first.rate > 0 && m.first.timescale%uint32(m.first.rate) == 0
+func sampleExact(path string) bool {
+	return parseFile(path, func(r io.ReaderAt, size int64) bool {
+		m, ok := readMovie(r, size)
+		return ok && m.audio > 0 && m.first.rate > 0 && m.first.timescale%uint32(m.first.rate) == 0
+	})
 }
 
 // findMoov walks the top-level boxes to the end of the file, as ffmpeg

@@ -82,7 +82,7 @@ func seekPlan(frames, segFrames, lanes int) []int {
 }
 
 // toMP3Seek is ToMP3 for a long file the lanes read themselves; it returns
-// errUneven, and no MP3, if they did not cover it as planned.
+// errUneven if they did not cover it as planned.
 func (c *Transcoder) toMP3Seek(ctx context.Context, src, dst, dir string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -92,8 +92,8 @@ func (c *Transcoder) toMP3Seek(ctx context.Context, src, dst, dir string, info *
 	seg := cmp.Or(c.segment, defaultSeekSegment)
 	segFrames := max(int(seg.Seconds()*float64(f.rate))/j.spf, 4*j.preRoll)
 	length := want.Duration
-	if opts.MaxDuration > 0 { // a lane past the limit would have nothing to do
-		length = min(length, (opts.MaxDuration + limitSlack).Seconds())
+	if most := outputLength(opts); most > 0 { // a lane past the limit would have nothing to do
+		length = min(length, most)
 	}
 	frames := int(length*float64(f.rate))/j.spf + 1
 	s := &seekJob{splitJob: j, src: src, dir: dir, dst: dst, info: info,
@@ -103,19 +103,9 @@ func (c *Transcoder) toMP3Seek(ctx context.Context, src, dst, dir string, info *
 		return nil, ctx.Err()
 	}
 	if err != nil {
-		os.Remove(dst)
 		return nil, err
 	}
-	decoded := float64(samples) / float64(f.rate)
-	if Exceeds(decoded, opts.MaxDuration) {
-		os.Remove(dst)
-		return nil, fmt.Errorf("ffmpeg stopped after %.1f s of audio (probed %.1f s): %w", decoded, info.Duration, tooLong(opts.MaxDuration))
-	}
-	got, err := c.verify(ctx, dst, output{decoded, true}, want, opts.MaxDuration)
-	if err != nil {
-		return nil, err
-	}
-	return &mp3converter.ConvertResult{Duration: got, Segments: len(s.starts)}, nil
+	return c.parallelResult(ctx, dst, float64(samples)/float64(f.rate), info, opts, len(s.starts))
 }
 
 // seekJob is a splitJob whose lanes read the source.
@@ -134,18 +124,7 @@ func (s *seekJob) run() (int64, error) {
 	order := make(chan *piece, cap(s.tokens))
 	var wg sync.WaitGroup
 	wg.Go(func() { s.start(&wg, header, order) })
-	err := s.join(s.dst, header, order)
-	if err != nil {
-		s.fail(err)
-	}
-	wg.Wait()
-	if s.c.observe != nil {
-		s.c.observe(s.stats)
-	}
-	if cause := context.Cause(s.ctx); s.ctx.Err() != nil {
-		return 0, cause
-	}
-	return s.samples, nil
+	return s.finish(s.dst, header, order, wg.Wait)
 }
 
 // start gives each segment a lane once a core is free for it: the
@@ -183,7 +162,8 @@ func (s *seekJob) start(wg *sync.WaitGroup, header chan<- *mp3Header, order chan
 }
 
 // core waits for a core: the conversion's own if it is free, else one
-// borrowed, else the next lane to end gives one back.
+// borrowed, else it asks again when a lane ends (each gives its core back
+// before it says so).
 func (s *seekJob) core(own chan struct{}, ended <-chan struct{}) (func(), bool) {
 	for {
 		select {
@@ -195,8 +175,6 @@ func (s *seekJob) core(own chan struct{}, ended <-chan struct{}) (func(), bool) 
 			return release, true
 		}
 		select {
-		case <-own:
-			return func() { own <- struct{}{} }, true
 		case <-ended:
 		case <-s.ctx.Done():
 			return nil, false
@@ -316,8 +294,7 @@ func (s *seekJob) laneArgs(from int, p *piece, first bool, url string) []string 
 	frame := float64(s.spf) / float64(s.pcm.rate)
 	silence := settle * btoi(!first)
 	t := -1.0
-	if tt := timeArgs(s.opts); tt != nil {
-		whole, _ := strconv.ParseFloat(tt[1], 64)
+	if whole := outputLength(s.opts); whole > 0 {
 		t = whole - offset + float64(silence)*frame
 	}
 	if span := float64(silence+p.pre+p.keep+p.post+2) * frame; !p.last && (t < 0 || span < t) {

@@ -108,14 +108,22 @@ func (j *splitJob) run(r io.Reader, dst string) (int64, error) {
 	order := make(chan *piece, cap(j.tokens))
 	wg.Go(func() { j.split(r, pieces, order) })
 	wg.Go(func() { j.schedule(pieces) })
-	err := j.join(dst, header, order)
-	if err != nil {
+	return j.finish(dst, header, order, func() {
+		wg.Wait()
+		for _, l := range j.lanes {
+			<-l.exited
+		}
+	})
+}
+
+// finish joins the pieces in order into dst, then waits for every part of
+// the encode (wait) and returns the samples decoded, or the error that
+// stopped it.
+func (j *splitJob) finish(dst string, header <-chan *mp3Header, order <-chan *piece, wait func()) (int64, error) {
+	if err := j.join(dst, header, order); err != nil {
 		j.fail(err)
 	}
-	wg.Wait()
-	for _, l := range j.lanes {
-		<-l.exited
-	}
+	wait()
 	if j.c.observe != nil {
 		j.c.observe(j.stats)
 	}

@@ -251,7 +251,7 @@ func (s *Store) Get(ctx context.Context, id string) (io.ReadCloser, error) {
 	if doc.Length < 0 || (doc.Length > 0 && doc.ChunkSize <= 0) {
 		return nil, fmt.Errorf("gridfs get %s: bad files document (length %d, chunkSize %d)", id, doc.Length, doc.ChunkSize)
 	}
-	return &file{s: s, ctx: ctx, chunks: s.bucket.GetChunksCollection(), id: id, oid: oid, size: doc.Length, chunkSize: doc.ChunkSize}, nil
+	return &file{s: s, ctx: ctx, id: id, oid: oid, size: doc.Length, chunkSize: doc.ChunkSize}, nil
 }
 
 // Delete implements mp3converter.BlobStore. It returns an error wrapping
@@ -332,7 +332,6 @@ func (s *Store) Ping(ctx context.Context) error {
 type file struct {
 	s         *Store
 	ctx       context.Context
-	chunks    *mongo.Collection
 	id        string
 	oid       bson.ObjectID
 	size      int64
@@ -376,7 +375,7 @@ func (f *file) fetch(k int64) error {
 		if f.cur != nil {
 			f.cur.Close(context.WithoutCancel(f.ctx))
 		}
-		cur, err := f.chunks.Find(f.ctx,
+		cur, err := f.s.bucket.GetChunksCollection().Find(f.ctx,
 			bson.D{{Key: "files_id", Value: f.oid}, {Key: "n", Value: bson.D{{Key: "$gte", Value: k}}}},
 			options.Find().SetSort(bson.D{{Key: "n", Value: 1}}).SetBatchSize(getBatch))
 		if err != nil {
@@ -466,7 +465,7 @@ func (s *Store) wrap(ctx context.Context, op, id string, err error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pingTimeout)
 	defer cancel()
-	if s.db.Client().Ping(ctx, readpref.Primary()) == nil {
+	if s.Ping(ctx) == nil {
 		return fmt.Errorf("gridfs %s %s: %w (the server answers: not an outage)", op, id, err)
 	}
 	return fmt.Errorf("gridfs %s %s: %w: %w", op, id, mp3converter.ErrUnavailable, err)

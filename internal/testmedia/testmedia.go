@@ -87,10 +87,11 @@ func generate(tb testing.TB, kind Kind, seconds float64, hd string) string {
 				"[tones][noise]amix=inputs=2:duration=shortest[a]")
 	}
 	switch kind {
-	case MP4:
+	case MP4, MP4NoPNS:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k")
-	case MP4NoPNS:
-		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-aac_pns", "0", "-b:a", "128k")
+		if kind == MP4NoPNS {
+			args = append(args, "-aac_pns", "0")
+		}
 	case FastStart:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart")
 	case MKV:
