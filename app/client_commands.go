@@ -104,11 +104,12 @@ func RunLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err := f.Parse(args); err != nil {
 		return err
 	}
+	var saved client.Credentials
+	if path, err := client.CredentialsPath(); err == nil {
+		saved, _ = client.LoadCredentials(path)
+	}
 	if s.server == "" { // logging in again
-		if path, err := client.CredentialsPath(); err == nil {
-			creds, _ := client.LoadCredentials(path)
-			s.server = creds.Server
-		}
+		s.server = saved.Server
 	}
 	if s.server == "" || email == "" {
 		return UsageError{errors.New("login: give --server URL and --email E")}
@@ -121,6 +122,11 @@ func RunLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	c := client.New(s.server, "")
+	if strings.TrimRight(saved.Server, "/") == c.Server {
+		// The device cookie this server gave at the last login: while
+		// strangers spend the account's login budget, it still lets us in.
+		c.Device = saved.Device
+	}
 	token, err := c.Login(ctx, email, password)
 	if err != nil {
 		return err
@@ -129,7 +135,8 @@ func RunLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	if err := client.SaveCredentials(path, client.Credentials{Server: c.Server, Email: email, Token: token, SavedAt: time.Now().UTC()}); err != nil {
+	creds := client.Credentials{Server: c.Server, Email: email, Token: token, Device: c.Device, SavedAt: time.Now().UTC()}
+	if err := client.SaveCredentials(path, creds); err != nil {
 		return fmt.Errorf("keeping the token: %w", err)
 	}
 	until := ""

@@ -63,6 +63,12 @@ type Config struct {
 	MaxUploadsPerUser int
 	MinFreeSpace      int64
 
+	// Limits that keep slow or many connections from exhausting the
+	// process's descriptors.
+	BodyTimeout       time.Duration
+	MaxConnsPerClient int
+	MaxConns          int
+
 	WebhookAllowPrivate bool
 
 	// Live updates (GET /jobs/events).
@@ -209,6 +215,23 @@ var settings = []setting{
 	{flag: "max-uploads-per-user", env: []string{"MP3CONVERTER_MAX_UPLOADS_PER_USER"}, def: "4", storage: both, roles: Gateway,
 		usage: "uploads one user may have in progress at once; more are refused with 429", field: func(c *Config) any { return &c.MaxUploadsPerUser },
 		check: func(c *Config, _ Process) string { return atLeastOne(c.MaxUploadsPerUser) }},
+	{flag: "body-timeout", env: []string{"MP3CONVERTER_BODY_TIMEOUT"}, def: "10s", storage: both, roles: AllRoles,
+		usage: "time a request body other than an upload's may take to arrive whole; past it the connection is cut",
+		field: func(c *Config) any { return &c.BodyTimeout },
+		check: func(c *Config, _ Process) string { return positive(c.BodyTimeout) }},
+	{flag: "max-connections-per-client", env: []string{"MP3CONVERTER_MAX_CONNECTIONS_PER_CLIENT"}, def: "64", storage: both, roles: AllRoles,
+		usage: "connections one client address (an IPv6 /64) may hold open, or requests in progress behind --trusted-proxies; more are answered 429 and closed; counted by each process",
+		field: func(c *Config) any { return &c.MaxConnsPerClient },
+		check: func(c *Config, _ Process) string { return atLeastOne(c.MaxConnsPerClient) }},
+	{flag: "max-connections", env: []string{"MP3CONVERTER_MAX_CONNECTIONS"}, def: "0", shown: "three quarters of the open-file limit", storage: both, roles: AllRoles,
+		usage: "connections the process holds open in all; more are answered 429 and closed; 0 for three quarters of its open-file limit",
+		field: func(c *Config) any { return &c.MaxConns },
+		check: func(c *Config, _ Process) string {
+			if c.MaxConns < 0 {
+				return "must not be negative"
+			}
+			return ""
+		}},
 	{flag: "min-free-space", env: []string{"MP3CONVERTER_MIN_FREE_SPACE"}, def: "512MiB", storage: both, roles: Converter,
 		usage: "free disk space below which /readyz fails and uploads get 507: in the data dir (serve), in --temp-dir (converter); 0 for no floor",
 		field: func(c *Config) any { return &c.MinFreeSpace }},

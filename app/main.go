@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
@@ -50,7 +51,8 @@ type Main struct {
 	MetricsAddr string
 
 	server   *http.Server
-	feed     *jobfeed.Feed // the gateway's job changes, for live updates
+	clients  *httpapi.ClientLimit // what each client may hold open, on every listener
+	feed     *jobfeed.Feed        // the gateway's job changes, for live updates
 	draining atomic.Bool
 	cancel   context.CancelFunc
 	workers  sync.WaitGroup
@@ -108,13 +110,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	m.server = &http.Server{
-		Handler:           m.withMetrics(m.handler(tokens)),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	m.server = httpapi.NewServer(m.clients.Handler(m.withMetrics(m.handler(tokens))), m.serverLimits())
 	if m.feed != nil {
 		// Event streams never go idle: Shutdown would wait out its grace.
 		m.server.RegisterOnShutdown(m.feed.Close)
@@ -137,7 +133,7 @@ func (m *Main) listen() (net.Listener, error) {
 	if !p.serves() {
 		addr = c.HealthAddr
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := m.listenTCP(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
@@ -153,6 +149,39 @@ func (m *Main) listen() (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+// listenTCP listens on addr, with the caps on what each client may hold
+// open: every listener of the process shares them.
+func (m *Main) listenTCP(addr string) (net.Listener, error) {
+	if m.clients == nil {
+		c := &m.Config
+		proxies, _ := httpapi.ParseProxies(c.Proxies) // checked by Validate
+		total := c.MaxConns
+		if total == 0 {
+			total = descriptorLimit() * 3 / 4
+		}
+		m.clients = &httpapi.ClientLimit{PerClient: c.MaxConnsPerClient, Total: total, Proxies: proxies, Logger: m.Logger}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return m.clients.Listen(ln), nil
+}
+
+// descriptorLimit is the process's open-file limit (Go raises the soft
+// limit to the hard one at start), or 1024 if it cannot be read.
+func descriptorLimit() int {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil || r.Cur == 0 {
+		return 1024
+	}
+	return int(min(r.Cur, 1<<20))
+}
+
+func (m *Main) serverLimits() httpapi.ServerLimits {
+	return httpapi.ServerLimits{BodyTimeout: m.Config.BodyTimeout, Logger: m.Logger}
 }
 
 // recover picks up after a process that died holding work on an embedded
@@ -182,6 +211,10 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 	c, e, log := &m.Config, m.Engines, m.Logger
 	checks := append([]httpapi.Check{{Name: "shutdown", Check: m.ready}}, e.checks...)
 	proxies, _ := httpapi.ParseProxies(c.Proxies) // checked by Validate
+	var devices *httpapi.Devices
+	if tokens != nil {
+		devices = &httpapi.Devices{Key: httpapi.DeviceKey(tokens.Secret)}
+	}
 	switch {
 	case m.Process.Roles.Has(Gateway):
 		var login httpapi.Authenticator = tokens
@@ -191,14 +224,14 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 		gw := &httpapi.Gateway{
 			Auth: login, Tokens: tokens, Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Queue: e.Queue,
 			VideoQueue: c.VideoQueue, MaxUpload: c.MaxUpload, Checks: checks, Logger: log.With("role", "gateway"),
-			Throttle: httpapi.NewThrottle(), Proxies: proxies, Space: e.space, Webhooks: m.webhookRoutes(),
+			Throttle: httpapi.NewThrottle(), Devices: devices, Proxies: proxies, Space: e.space, Webhooks: m.webhookRoutes(),
 			MinUploadRate: c.MinUploadRate, UploadGrace: c.UploadGrace,
 			Uploads: &httpapi.UploadLimit{PerUser: c.MaxUploadsPerUser, Total: c.MaxUploads},
 			Feed:    m.feed, Heartbeat: c.EventsHeartbeat, Metrics: m.Metrics,
 		}
 		return gw.Handler()
 	case m.Process.Roles.Has(Auth):
-		return (&httpapi.AuthServer{Service: tokens, Throttle: httpapi.NewThrottle(), Proxies: proxies, Checks: checks, Logger: log.With("role", "auth"),
+		return (&httpapi.AuthServer{Service: tokens, Throttle: httpapi.NewThrottle(), Devices: devices, Proxies: proxies, Checks: checks, Logger: log.With("role", "auth"),
 			Metrics: m.Metrics}).Handler()
 	}
 	return httpapi.HealthHandler(checks, log)

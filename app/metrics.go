@@ -3,12 +3,11 @@ package app
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/httpapi"
 	"github.com/mp3converter/mp3converter/internal/metrics"
 )
 
@@ -60,14 +59,14 @@ func (m *Main) listenMetrics() error {
 	if addr == "" || addr == metricsOff {
 		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := m.listenTCP(addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (MP3CONVERTER_METRICS_ADDR): %w", addr, err)
 	}
 	m.MetricsAddr = ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Metrics.Handler(m.Logger))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := httpapi.NewServer(mux, m.serverLimits())
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("MetricsServerFailed", "err", err)

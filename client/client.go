@@ -28,6 +28,11 @@ type Client struct {
 	Server string
 	// Token is the JWT sent as a Bearer token; empty for Login.
 	Token string
+	// Device is the device cookie, "name=value", that the server set at an
+	// earlier login of this account: Login sends it, and keeps the new one
+	// the server sets. While strangers spend an account's login budget,
+	// the server still lets in a client that holds one.
+	Device string
 	// HTTP is the client used; nil means one without a timeout, because
 	// uploads, downloads and the event stream run as long as they need.
 	HTTP *http.Client
@@ -207,11 +212,19 @@ func (c *Client) Login(ctx context.Context, email, password string) (string, err
 	}
 	req.Header.Del("Authorization")
 	req.SetBasicAuth(email, password)
+	if c.Device != "" {
+		req.Header.Set("Cookie", c.Device)
+	}
 	resp, err := c.send(req)
 	if err != nil {
 		return "", fmt.Errorf("login: %w", err)
 	}
 	defer resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if strings.HasPrefix(ck.Name, "mp3c_device_") {
+			c.Device = ck.Name + "=" + ck.Value
+		}
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		return "", fmt.Errorf("login: %w", err)

@@ -14,9 +14,12 @@ import (
 
 // Credentials are what login keeps: the server and a token for it.
 type Credentials struct {
-	Server  string    `json:"server"`
-	Email   string    `json:"email"`
-	Token   string    `json:"token"`
+	Server string `json:"server"`
+	Email  string `json:"email"`
+	Token  string `json:"token"`
+	// Device is the server's device cookie, "name=value", sent back at
+	// the next login (see Client.Device).
+	Device  string    `json:"device,omitempty"`
 	SavedAt time.Time `json:"saved_at"`
 }
 

@@ -38,58 +38,71 @@ var (
 	_ Authenticator = (*AuthClient)(nil)
 )
 
-// loginHandler serves POST /login: HTTP Basic in, the raw JWT out, or,
-// with a session (the gateway's, for its web page) and the header
+// logins serve POST /login: HTTP Basic in, the raw JWT out, or, with a
+// session (the gateway's, for its web page) and the header
 // "X-Session: cookie", the JWT in an HttpOnly cookie and the claims out.
-// Failed logins count against the account and the client's address; past
-// the throttle's limits the answer is 429 with Retry-After, before any
-// password is checked. Each outcome is counted once, by the process that
-// decided it (see decidedHere).
-func loginHandler(a Authenticator, t *Throttle, proxies Proxies, s *sessions, log *slog.Logger, m *metrics.Metrics) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		// The page asks no Basic challenge: a browser would answer it with
-		// its own password dialog.
-		page := s != nil && r.Header.Get("X-Session") == "cookie"
-		email, password, ok := r.BasicAuth()
-		if !ok {
-			if !page {
-				w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
-			}
-			m.Login(loginOutcome(auth.ErrMissingCredentials))
-			Error(w, r, log, auth.ErrMissingCredentials)
-			return
+// Failed logins count against the account and the client's address, or
+// against the client's device cookie of the account; past the throttle's
+// limits the answer is 429 with Retry-After, before any password is
+// checked. A login issues a new device cookie. Each outcome is counted
+// once, by the process that decided it (see decidedHere).
+type logins struct {
+	auth     Authenticator
+	throttle *Throttle
+	proxies  Proxies
+	sessions *sessions // nil: no cookie sessions (the auth service)
+	devices  *Devices
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+}
+
+func (l *logins) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	log, m := l.log, l.metrics
+	w.Header().Set("Cache-Control", "no-store")
+	// The page asks no Basic challenge: a browser would answer it with
+	// its own password dialog.
+	page := l.sessions != nil && r.Header.Get("X-Session") == "cookie"
+	email, password, ok := r.BasicAuth()
+	if !ok {
+		if !page {
+			w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
 		}
-		addr := proxies.ClientAddr(r)
-		account, err := mp3converter.NormalizeEmail(email)
-		if err != nil {
-			account = strings.ToLower(strings.TrimSpace(email)) // still counted
-		}
-		token, err := login(r.Context(), a, t, account, addr, email, password)
-		if decidedHere(a, err) {
-			m.Login(loginOutcome(err))
-		}
-		if errors.Is(err, errThrottled) {
-			log.Warn("LoginThrottled", "request_id", requestID(r.Context()), "account", truncate(email, 254), "client", addr)
-		}
-		if errors.Is(err, auth.ErrInvalidCredentials) {
-			// Never the password; the account as typed, cut short.
-			log.Warn("LoginFailed", "request_id", requestID(r.Context()), "account", truncate(email, 254), "client", addr)
-		}
-		if err != nil {
-			if mp3converter.ErrorCode(err) == mp3converter.EUNAUTHORIZED && !page {
-				w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
-			}
-			Error(w, r, log, err)
-			return
-		}
-		if page {
-			s.start(w, r, token)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, token)
+		m.Login(loginOutcome(auth.ErrMissingCredentials))
+		Error(w, r, log, auth.ErrMissingCredentials)
+		return
 	}
+	addr := l.proxies.ClientAddr(r)
+	account, err := mp3converter.NormalizeEmail(email)
+	if err != nil {
+		account = strings.ToLower(strings.TrimSpace(email)) // still counted
+	}
+	device := l.devices.ID(r, account)
+	ctx := withClient(r.Context(), addr, deviceCookies(r))
+	token, err := login(ctx, l.auth, l.throttle, LoginKeys(account, addr, device), account, email, password)
+	if decidedHere(l.auth, err) {
+		m.Login(loginOutcome(err))
+	}
+	if errors.Is(err, errThrottled) {
+		log.Warn("LoginThrottled", "request_id", requestID(r.Context()), "account", truncate(email, 254), "client", addr, "device", device != "")
+	}
+	if errors.Is(err, auth.ErrInvalidCredentials) {
+		// Never the password; the account as typed, cut short.
+		log.Warn("LoginFailed", "request_id", requestID(r.Context()), "account", truncate(email, 254), "client", addr, "device", device != "")
+	}
+	if err != nil {
+		if mp3converter.ErrorCode(err) == mp3converter.EUNAUTHORIZED && !page {
+			w.Header().Set("WWW-Authenticate", `Basic realm="mp3converter", charset="UTF-8"`)
+		}
+		Error(w, r, log, err)
+		return
+	}
+	l.devices.Issue(w, account, r.TLS != nil || l.sessions != nil && l.sessions.https(r))
+	if page {
+		l.sessions.start(w, r, token)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, token)
 }
 
 func truncate(s string, n int) string {
@@ -140,12 +153,13 @@ func decidedHere(a Authenticator, err error) bool {
 var errThrottled = errors.New("throttled")
 
 // login checks a password within the throttle's limits: the attempt is
-// reserved before the check and waits for a turn among the checks running.
-func login(ctx context.Context, a Authenticator, t *Throttle, account, addr, email, password string) (string, error) {
+// reserved against keys before the check and waits for a turn among the
+// checks running.
+func login(ctx context.Context, a Authenticator, t *Throttle, keys []string, account, email, password string) (string, error) {
 	if t == nil {
-		return a.Login(withClientAddr(ctx, addr), email, password)
+		return a.Login(ctx, email, password)
 	}
-	attempt, wait := t.Reserve(LoginKeys(account, addr)...)
+	attempt, wait := t.Reserve(keys...)
 	if attempt == nil {
 		return "", fmt.Errorf("%w: %w", errThrottled, tooMany(wait))
 	}
@@ -154,7 +168,7 @@ func login(ctx context.Context, a Authenticator, t *Throttle, account, addr, ema
 		attempt.Cancel()
 		return "", err
 	}
-	token, err := a.Login(withClientAddr(ctx, addr), email, password)
+	token, err := a.Login(ctx, email, password)
 	end()
 	switch {
 	case err == nil:
@@ -210,6 +224,7 @@ type AuthServer struct {
 	Service  *auth.Service
 	Throttle *Throttle
 	Proxies  Proxies // whose X-Forwarded-For to believe: the gateways
+	Devices  *Devices
 	Checks   []Check
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics // nil counts nothing
@@ -218,7 +233,8 @@ type AuthServer struct {
 // Handler returns the routes.
 func (a *AuthServer) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /login", loginHandler(a.Service, a.Throttle, a.Proxies, nil, a.Logger, a.Metrics))
+	l := &logins{auth: a.Service, throttle: a.Throttle, proxies: a.Proxies, devices: a.Devices, log: a.Logger, metrics: a.Metrics}
+	mux.HandleFunc("POST /login", l.serveHTTP)
 	mux.HandleFunc("POST /validate", validateHandler(a.Service, a.Logger))
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", readyz(a.Checks, a.Logger))
@@ -251,8 +267,13 @@ func (c *AuthClient) Login(ctx context.Context, email, password string) (string,
 		return "", err
 	}
 	req.SetBasicAuth(email, password)
-	if addr := clientAddrFrom(ctx); addr != "" {
+	addr, cookies := clientFrom(ctx)
+	if addr != "" {
 		req.Header.Set("X-Forwarded-For", addr)
+	}
+	// The client's device cookie, so that auth's throttle knows it too.
+	for _, c := range cookies {
+		req.AddCookie(c)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

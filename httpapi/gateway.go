@@ -34,7 +34,8 @@ type Gateway struct {
 	VideoQueue string
 	MaxUpload  int64 // bytes of one uploaded file
 	Throttle   *Throttle
-	Proxies    Proxies // whose X-Forwarded-For to believe: the ingress
+	Devices    *Devices // device cookies, which let an account's owner in while strangers spend its login budget
+	Proxies    Proxies  // whose X-Forwarded-For to believe: the ingress
 	// IdleTimeout cuts an upload or download that moves no byte for this
 	// long, so that slow clients cannot hold connections (60 s if 0).
 	IdleTimeout time.Duration
@@ -62,7 +63,7 @@ type Gateway struct {
 // routes are the gateway's routes, as docs/openapi.yaml documents them.
 func (g *Gateway) routes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"POST /login":       loginHandler(g.Auth, g.Throttle, g.Proxies, g.sessions(), g.Logger, g.Metrics),
+		"POST /login":       g.logins().serveHTTP,
 		"POST /logout":      g.sessions().logout,
 		"POST /validate":    validateHandler(g.Tokens, g.Logger),
 		"POST /upload":      g.upload,
@@ -80,6 +81,11 @@ func (g *Gateway) routes() map[string]http.HandlerFunc {
 		"DELETE /webhooks/{id}":         g.authed(g.deleteWebhook),
 		"GET /webhooks/{id}/deliveries": g.authed(g.webhookDeliveries),
 	}
+}
+
+func (g *Gateway) logins() *logins {
+	return &logins{auth: g.Auth, throttle: g.Throttle, proxies: g.Proxies, sessions: g.sessions(), devices: g.Devices,
+		log: g.Logger, metrics: g.Metrics}
 }
 
 // Handler returns the gateway's routes.
@@ -247,7 +253,7 @@ func (g *Gateway) readVideo(r *http.Request) (videoFID, filename string, size in
 	fail := func(err error) (string, string, int64, mp3converter.Options, error) {
 		return "", "", 0, opts, err
 	}
-	mr, err := multipartReader(r)
+	mr, body, err := multipartReader(r)
 	if err != nil {
 		return fail(errOneFile)
 	}
@@ -297,6 +303,10 @@ func (g *Gateway) readVideo(r *http.Request) (videoFID, filename string, size in
 	if videoFID == "" {
 		return fail(errOneFile)
 	}
+	// What follows the form's last boundary, usually a line break: read to
+	// the body's end, the connection stays open for the client's next
+	// request (see guardBody).
+	io.CopyN(io.Discard, body, maxEpilogue)
 	return videoFID, filename, size, opts, nil
 }
 
@@ -305,15 +315,19 @@ func (g *Gateway) readVideo(r *http.Request) (videoFID, filename string, size in
 // system call per 4 KiB: on a VM those cost more than the copy itself.
 const uploadBuffer = 256 << 10
 
+// maxEpilogue is the most bytes read after a form's last boundary.
+const maxEpilogue = 4 << 10
+
 // multipartReader is r.MultipartReader reading r's body uploadBuffer at a
 // time: given a large enough bufio.Reader, the multipart reader uses it as
-// its own.
-func multipartReader(r *http.Request) (*multipart.Reader, error) {
+// its own, which it also returns.
+func multipartReader(r *http.Request) (*multipart.Reader, *bufio.Reader, error) {
 	d, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || d != "multipart/form-data" || params["boundary"] == "" {
-		return nil, http.ErrNotMultipart
+		return nil, nil, http.ErrNotMultipart
 	}
-	return multipart.NewReader(bufio.NewReaderSize(r.Body, uploadBuffer), params["boundary"]), nil
+	br := bufio.NewReaderSize(r.Body, uploadBuffer)
+	return multipart.NewReader(br, params["boundary"]), br, nil
 }
 
 // maxOptionField is the most bytes an option's form field may hold.

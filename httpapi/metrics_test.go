@@ -100,9 +100,9 @@ func TestLoginMetrics(t *testing.T) {
 	for _, err := range []error{nil, auth.ErrInvalidCredentials, auth.ErrInvalidCredentials, auth.ErrInvalidCredentials} {
 		req := httptest.NewRequest("POST", "/login", nil)
 		req.SetBasicAuth("ann@example.com", "password")
-		loginHandler(fakeLogin{err}, th, nil, nil, slog.New(slog.DiscardHandler), m)(httptest.NewRecorder(), req)
+		(&logins{auth: fakeLogin{err}, throttle: th, log: slog.New(slog.DiscardHandler), metrics: m}).serveHTTP(httptest.NewRecorder(), req)
 	}
-	loginHandler(fakeLogin{}, th, nil, nil, slog.New(slog.DiscardHandler), m)(httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil))
+	(&logins{auth: fakeLogin{}, throttle: th, log: slog.New(slog.DiscardHandler), metrics: m}).serveHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil))
 	srv := httptest.NewServer(m.Handler(slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	got := testsupport.Scrape(t, srv.URL)

@@ -21,14 +21,24 @@ import (
 //   - per account and client address: a few failures per quarter hour, so
 //     that a stranger guessing from elsewhere cannot lock the owner out;
 //   - per client address: a client spraying many accounts is stopped;
+//   - per account, from every address: a budget per quarter hour and per
+//     day, shared by every client without a device cookie of the account
+//     (see Devices), so that guesses spread over many addresses are
+//     bounded too, while the owner's own browser or CLI still gets in;
+//   - per device cookie: a few failures per quarter hour;
 //   - at most a few checks run at once per account and in all, so that a
 //     flood of guesses neither uses every core nor delays everyone's login.
 //
-// Counts live in memory, per process.
+// Client addresses count by their /64 for IPv6, which one host usually
+// holds whole. Counts live in memory, per process. A limit of 0 is no
+// limit.
 type Throttle struct {
-	PerAccount int           // failures allowed per (account, client address) in Window (5)
-	PerAddress int           // failures allowed per client address in Window (20)
-	Window     time.Duration // 15 minutes
+	PerAccount    int           // failures allowed per (account, client address) in Window (5)
+	PerAddress    int           // failures allowed per client address in Window (20)
+	PerAccountAll int           // failures allowed per account from clients without its device cookie, in Window (10)
+	PerAccountDay int           // the same, in a day (50)
+	PerDevice     int           // failures allowed per device cookie in Window (5)
+	Window        time.Duration // 15 minutes
 	// Checks and ChecksPerAccount bound the password checks running at once,
 	// in all and for one account (defaults: 2 per CPU, and 2).
 	Checks           int
@@ -44,13 +54,21 @@ type Throttle struct {
 
 // NewThrottle returns a throttle with the defaults.
 func NewThrottle() *Throttle {
-	return &Throttle{PerAccount: 5, PerAddress: 20, Window: 15 * time.Minute,
-		Checks: 2 * runtime.NumCPU(), ChecksPerAccount: 2}
+	return &Throttle{PerAccount: 5, PerAddress: 20, PerAccountAll: 10, PerAccountDay: 50, PerDevice: 5,
+		Window: 15 * time.Minute, Checks: 2 * runtime.NumCPU(), ChecksPerAccount: 2}
 }
 
-// LoginKeys are the keys a login attempt counts against.
-func LoginKeys(account, addr string) []string {
-	return []string{"login:" + account + "|" + addr, "addr:" + addr}
+// LoginKeys are the keys a login attempt counts against: device, the id of
+// a valid device cookie of the account, or "" for a client without one.
+func LoginKeys(account, addr, device string) []string {
+	if device != "" {
+		return []string{"device:" + device}
+	}
+	client := addr
+	if a, err := netip.ParseAddr(addr); err == nil {
+		client = clientKey(a).String()
+	}
+	return []string{"login:" + account + "|" + client, "addr:" + client, "acct:" + account, "day:" + account}
 }
 
 func (t *Throttle) now() time.Time {
@@ -60,18 +78,28 @@ func (t *Throttle) now() time.Time {
 	return time.Now()
 }
 
-func (t *Throttle) limit(key string) int {
-	if strings.HasPrefix(key, "addr:") {
-		return t.PerAddress
+// limit is how many failures key may have in its window.
+func (t *Throttle) limit(key string) (n int, window time.Duration) {
+	kind, _, _ := strings.Cut(key, ":")
+	switch kind {
+	case "addr":
+		return t.PerAddress, t.Window
+	case "acct":
+		return t.PerAccountAll, t.Window
+	case "day":
+		return t.PerAccountDay, 24 * time.Hour
+	case "device":
+		return t.PerDevice, t.Window
 	}
-	return t.PerAccount
+	return t.PerAccount, t.Window
 }
 
-// recent drops failures older than the window; callers hold mu.
+// recent drops failures older than key's window; callers hold mu.
 func (t *Throttle) recent(key string, now time.Time) []time.Time {
+	_, window := t.limit(key)
 	fs := t.failures[key]
 	i := 0
-	for i < len(fs) && now.Sub(fs[i]) >= t.Window {
+	for i < len(fs) && now.Sub(fs[i]) >= window {
 		i++
 	}
 	fs = fs[i:]
@@ -88,9 +116,9 @@ func (t *Throttle) wait(now time.Time, keys []string) time.Duration {
 	var wait time.Duration
 	for _, k := range keys {
 		fs := t.recent(k, now)
-		if n := t.limit(k); len(fs) >= n {
+		if n, window := t.limit(k); n > 0 && len(fs) >= n {
 			// Free again when enough failures have left the window.
-			wait = max(wait, fs[len(fs)-n].Add(t.Window).Sub(now))
+			wait = max(wait, fs[len(fs)-n].Add(window).Sub(now))
 		}
 	}
 	return wait
@@ -275,15 +303,20 @@ func (p Proxies) trustsPeer(r *http.Request) bool {
 	return err == nil && p.trusts(a)
 }
 
-type clientAddrKey struct{}
+type clientKeyCtx struct{}
 
-// withClientAddr remembers the client's address for AuthClient, which
-// forwards it to auth.
-func withClientAddr(ctx context.Context, addr string) context.Context {
-	return context.WithValue(ctx, clientAddrKey{}, addr)
+type clientInfo struct {
+	addr    string
+	cookies []*http.Cookie
 }
 
-func clientAddrFrom(ctx context.Context) string {
-	s, _ := ctx.Value(clientAddrKey{}).(string)
-	return s
+// withClient remembers the client's address and cookies for AuthClient,
+// which forwards them to auth.
+func withClient(ctx context.Context, addr string, cookies []*http.Cookie) context.Context {
+	return context.WithValue(ctx, clientKeyCtx{}, clientInfo{addr, cookies})
+}
+
+func clientFrom(ctx context.Context) (addr string, cookies []*http.Cookie) {
+	c, _ := ctx.Value(clientKeyCtx{}).(clientInfo)
+	return c.addr, c.cookies
 }

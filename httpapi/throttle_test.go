@@ -12,7 +12,7 @@ import (
 func TestThrottle(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	th := &Throttle{PerAccount: 3, PerAddress: 5, Window: 10 * time.Minute, Now: func() time.Time { return now }}
-	ann, bob := LoginKeys("ann", "192.0.2.1"), LoginKeys("bob", "192.0.2.1")
+	ann, bob := LoginKeys("ann", "192.0.2.1", ""), LoginKeys("bob", "192.0.2.1", "")
 	fail := func(keys []string) time.Duration {
 		t.Helper()
 		a, w := th.Reserve(keys...)
@@ -33,7 +33,7 @@ func TestThrottle(t *testing.T) {
 		t.Errorf("after 3 failures: %v, wait %v; want 7m", a, w)
 	}
 	// Ann from her own address is not held up by failures elsewhere.
-	if a, w := th.Reserve(LoginKeys("ann", "198.51.100.7")...); a == nil {
+	if a, w := th.Reserve(LoginKeys("ann", "198.51.100.7", "")...); a == nil {
 		t.Errorf("ann from another address waits %v", w)
 	} else {
 		a.Succeeded()
@@ -44,7 +44,7 @@ func TestThrottle(t *testing.T) {
 	if _, w := th.Reserve(bob...); w != 7*time.Minute {
 		t.Errorf("address after 5 failures: wait %v, want 7m (first failure at 0)", w)
 	}
-	if a, w := th.Reserve(LoginKeys("carol", "192.0.2.2")...); a == nil {
+	if a, w := th.Reserve(LoginKeys("carol", "192.0.2.2", "")...); a == nil {
 		t.Errorf("an unrelated client is throttled: %v", w)
 	} else {
 		a.Cancel()
@@ -70,7 +70,7 @@ func TestThrottleReservesFirst(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 60 {
 		wg.Go(func() {
-			a, _ := th.Reserve(LoginKeys("ann", "192.0.2.1")...)
+			a, _ := th.Reserve(LoginKeys("ann", "192.0.2.1", "")...)
 			if a == nil {
 				return
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -104,6 +105,9 @@ func (g *Gateway) registerWebhook(w http.ResponseWriter, r *http.Request, c *aut
 	}
 	body := http.MaxBytesReader(w, r.Body, maxWebhookBodySize)
 	if err := json.NewDecoder(body).Decode(&req); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return errBodyTooSlow
+		}
 		return errWebhookRequest
 	}
 	target := strings.TrimSpace(req.URL)

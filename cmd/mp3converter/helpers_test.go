@@ -364,7 +364,14 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 
 func startProcess(t testing.TB, env []string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(buildBinary(t), args...)
+	return startCommand(t, env, buildBinary(t), args...)
+}
+
+// startCommand runs name with args as a child, as startProcess runs the
+// binary: to run it under prlimit, say.
+func startCommand(t testing.TB, env []string, name string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	p := &process{cmd: cmd, stderr: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	cmd.Stdout = lockedWriter{p.mu, p.stderr}

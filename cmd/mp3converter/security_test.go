@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	apiclient "github.com/mp3converter/mp3converter/client"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 )
 
@@ -178,4 +182,78 @@ func countFiles(t *testing.T, dataDir, store string) int {
 		return nil
 	})
 	return n
+}
+
+// TestSpreadGuessing: guesses at one account spread over many addresses
+// are bounded by the account's budget, and IPv6 clients count by their /64;
+// the owner's browser or CLI, holding a device cookie from an earlier
+// login, still gets in once the budget is spent.
+func TestSpreadGuessing(t *testing.T) {
+	srv := startServe(t, testConfig(t)) // loopback is a trusted proxy: X-Forwarded-For names the client
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+
+	// Ann signed in from her laptop last week: the CLI kept the cookie.
+	laptop := apiclient.New(srv.URL, "")
+	if _, err := laptop.Login(context.Background(), "ann@example.com", "ann-password"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(laptop.Device, "mp3c_device_") {
+		t.Fatalf("no device cookie after a login: %q", laptop.Device)
+	}
+
+	guess := func(client string) int {
+		return tryLogin(t, srv.URL, "ann@example.com", "wrong-password", client).StatusCode
+	}
+	v6, v4 := map[int]int{}, map[int]int{}
+	for i := range 60 {
+		v6[guess(fmt.Sprintf("2001:db8:1:2:%x::1", i+1))]++ // one /64
+	}
+	for i := range 60 {
+		v4[guess(fmt.Sprintf("198.51.100.%d", i+1))]++
+	}
+	t.Logf("60 wrong passwords from 60 addresses of one /64: %v; then 60 from 60 IPv4 addresses: %v", v6, v4)
+	// Before, all 120 were checked (401). Now the /64 is one client (5 per
+	// quarter hour), and the account takes 10 from all clients together.
+	if v6[401] != 5 || v6[429] != 55 || v4[401] != 5 || v4[429] != 55 {
+		t.Errorf("checked %d of the /64's and %d of the IPv4 guesses; want 5 and 5 (the account's budget of 10)", v6[401], v4[401])
+	}
+
+	// The right password from a new address, without a device cookie, is
+	// refused too: the budget is the account's.
+	resp := tryLogin(t, srv.URL, "ann@example.com", "ann-password", "192.0.2.200")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("the right password from a stranger's address after the budget: %d, want 429 with Retry-After", resp.StatusCode)
+	}
+	// Ann's laptop gets in, from the same address as the stranger, and the
+	// cookie is renewed.
+	before := laptop.Device
+	if _, err := laptop.Login(context.Background(), "ann@example.com", "ann-password"); err != nil {
+		t.Errorf("the owner's CLI with its device cookie after the budget: %v, want 200", err)
+	}
+	if laptop.Device == before {
+		t.Error("the device cookie was not renewed")
+	}
+	// A device cookie has a budget of its own: 5 wrong passwords, then 429
+	// for that cookie.
+	stolen := apiclient.New(srv.URL, "")
+	stolen.Device = laptop.Device
+	codes := map[int]int{}
+	for range 7 {
+		_, err := stolen.Login(context.Background(), "ann@example.com", "wrong-password")
+		var e *apiclient.APIError
+		if errors.As(err, &e) {
+			codes[e.Status]++
+		}
+	}
+	if codes[401] != 5 || codes[429] != 2 {
+		t.Errorf("7 wrong passwords with a device cookie: %v, want 5×401 then 429", codes)
+	}
+	// A cookie of another account, or a forged one, counts for nothing.
+	for _, c := range []string{laptop.Device + "x", strings.Replace(laptop.Device, ".", ".0", 1), "mp3c_device_x=1.2.3"} {
+		forged := apiclient.New(srv.URL, "")
+		forged.Device = c
+		if _, err := forged.Login(context.Background(), "ann@example.com", "ann-password"); !apiclient.IsStatus(err, http.StatusTooManyRequests) {
+			t.Errorf("a forged device cookie %q: %v, want 429", c, err)
+		}
+	}
 }
