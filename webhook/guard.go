@@ -8,15 +8,18 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
+	"code.dny.dev/ssrf"
+
 	"github.com/mp3converter/mp3converter"
 )
 
-// Guard decides which addresses webhooks may reach: public unicast ones
-// only, unless AllowPrivate.
+// Guard decides which addresses webhooks may reach: none that Refused
+// names, unless AllowPrivate.
 type Guard struct {
 	// AllowPrivate lets webhooks reach any address: receivers on the
 	// operator's own network, or tests on loopback.
@@ -67,7 +70,7 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) error {
 	}
 	for _, ip := range ips {
 		if reason := Refused(ip); reason != "" {
-			if ip.String() == host {
+			if _, err := netip.ParseAddr(host); err == nil { // a literal, however spelt
 				return invalid("the URL's host is a %s address; webhooks may reach public addresses only", reason)
 			}
 			return invalid("the URL's host %s resolves to %s, a %s address; webhooks may reach public addresses only", host, ip, reason)
@@ -166,42 +169,24 @@ func (g *Guard) dial(timeout time.Duration) func(ctx context.Context, network, a
 	}
 }
 
-// nonPublic are ranges that are neither private nor loopback nor
-// link-local by net/netip's reckoning, yet not the public Internet.
-var nonPublic = []struct {
-	prefix netip.Prefix
-	name   string
-}{
-	{netip.MustParsePrefix("0.0.0.0/8"), "this-network"},
-	{netip.MustParsePrefix("100.64.0.0/10"), "shared (carrier-grade NAT)"},
-	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol"},
-	{netip.MustParsePrefix("192.0.2.0/24"), "documentation"},
-	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
-	{netip.MustParsePrefix("198.51.100.0/24"), "documentation"},
-	{netip.MustParsePrefix("203.0.113.0/24"), "documentation"},
-	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"}, // and 255.255.255.255
-	{netip.MustParsePrefix("::/96"), "IPv4-compatible"},
-	{netip.MustParsePrefix("64:ff9b:1::/48"), "local NAT64"},
-	{netip.MustParsePrefix("100::/64"), "discard"},
-	{netip.MustParsePrefix("2001::/32"), "Teredo"},
-	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
-	{netip.MustParsePrefix("3fff::/20"), "documentation"},
-	{netip.MustParsePrefix("fec0::/10"), "site-local"},
-}
+// guardian refuses the prefixes of the IANA special-purpose registries, IPv4
+// and IPv6, as code.dny.dev/ssrf generates them, and IPv6 outside 2000::/3;
+// any port, since receivers choose theirs.
+var guardian = ssrf.New(ssrf.WithAnyPort())
 
-var (
-	nat64  = netip.MustParsePrefix("64:ff9b::/96")
-	sixTo4 = netip.MustParsePrefix("2002::/16")
-)
-
-// Refused says why webhooks may not reach ip ("loopback", "private"...),
-// or returns "" if they may. An IPv6 address that carries an IPv4 one
-// (IPv4-mapped, NAT64, 6to4) is judged by that.
+// Refused says why webhooks may not reach ip, or returns "" if they may:
+// the name of a common class ("loopback", "private"...), else the
+// special-purpose prefix that holds ip. The decision is guardian's, with an
+// IPv4-mapped address (::ffff:a.b.c.d) taken as the IPv4 address it
+// connects to: guardian alone would judge it as IPv6, and refuse it even
+// when public.
 func Refused(ip netip.Addr) string {
 	ip = ip.Unmap()
 	switch {
 	case !ip.IsValid():
-		return "invalid"
+		return "invalid" // guardian would take the zero Addr for a public IPv4
+	case guardian.SafeAddr(ip) == nil:
+		return ""
 	case ip.IsUnspecified():
 		return "unspecified"
 	case ip.IsLoopback():
@@ -212,20 +197,15 @@ func Refused(ip netip.Addr) string {
 		return "multicast"
 	case ip.IsPrivate():
 		return "private"
+	case ip.Zone() != "":
+		return "zoned" // no prefix holds a zoned address: guardian refuses them all
+	case ip.Is6() && !ssrf.IPv6GlobalUnicast.Contains(ip):
+		return "non-global (outside " + ssrf.IPv6GlobalUnicast.String() + ")"
 	}
-	for _, r := range nonPublic {
-		if r.prefix.Contains(ip) {
-			return r.name
+	for _, p := range slices.Concat(ssrf.IPv4DeniedPrefixes, ssrf.IPv6DeniedPrefixes) {
+		if p.Contains(ip) {
+			return "special-purpose (" + p.String() + ")"
 		}
 	}
-	b := ip.As16()
-	switch {
-	case nat64.Contains(ip):
-		return Refused(netip.AddrFrom4([4]byte(b[12:16])))
-	case sixTo4.Contains(ip):
-		return Refused(netip.AddrFrom4([4]byte(b[2:6])))
-	case !ip.IsGlobalUnicast():
-		return "non-unicast"
-	}
-	return ""
+	return "special-purpose"
 }

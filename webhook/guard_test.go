@@ -26,6 +26,9 @@ func TestSignStandardWebhooksVector(t *testing.T) {
 	}
 }
 
+// TestRefused: each address gets the same answer from Refused, from
+// CheckURL (as the URL's host, and as a name's answer) and from the
+// dialer's check of the address it connects to.
 func TestRefused(t *testing.T) {
 	for _, tt := range []struct{ ip, reason string }{
 		{"127.0.0.1", "loopback"},
@@ -41,28 +44,61 @@ func TestRefused(t *testing.T) {
 		{"fe80::1", "link-local"},
 		{"0.0.0.0", "unspecified"},
 		{"::", "unspecified"},
-		{"0.1.2.3", "this-network"},
+		{"0.1.2.3", "special-purpose (0.0.0.0/8)"},
 		{"224.0.0.1", "link-local"}, // link-local multicast
 		{"239.1.2.3", "multicast"},
 		{"ff0e::1", "multicast"},
-		{"255.255.255.255", "reserved"},
-		{"100.64.0.1", "shared (carrier-grade NAT)"},
-		{"100.127.255.254", "shared (carrier-grade NAT)"},
-		{"198.18.0.1", "benchmarking"},
-		{"::127.0.0.1", "IPv4-compatible"},
-		{"64:ff9b::7f00:1", "loopback"},   // NAT64 of 127.0.0.1
-		{"64:ff9b::a00:1", "private"},     // NAT64 of 10.0.0.1
-		{"2002:c0a8:101::1", "private"},   // 6to4 of 192.168.1.1
-		{"2001:0:4136:e378::1", "Teredo"}, // carries an obfuscated IPv4 address
-		{"fec0::1", "site-local"},
+		{"255.255.255.255", "special-purpose (240.0.0.0/4)"},
+		{"100.64.0.1", "special-purpose (100.64.0.0/10)"}, // carrier-grade NAT
+		{"100.127.255.254", "special-purpose (100.64.0.0/10)"},
+		{"198.18.0.1", "special-purpose (198.18.0.0/15)"},
+		{"192.0.0.8", "special-purpose (192.0.0.0/24)"},
+		{"2001:db8::1", "special-purpose (2001:db8::/32)"},
+		{"::127.0.0.1", "non-global (outside 2000::/3)"},       // IPv4-compatible
+		{"64:ff9b::7f00:1", "non-global (outside 2000::/3)"},   // NAT64 of 127.0.0.1
+		{"64:ff9b::a00:1", "non-global (outside 2000::/3)"},    // NAT64 of 10.0.0.1
+		{"64:ff9b::808:808", "non-global (outside 2000::/3)"},  // NAT64 of 8.8.8.8: refused too
+		{"2002:c0a8:101::1", "special-purpose (2002::/16)"},    // 6to4 of 192.168.1.1
+		{"2001:0:4136:e378::1", "special-purpose (2001::/23)"}, // Teredo
+		{"fec0::1", "non-global (outside 2000::/3)"},           // site-local
+		// Accepted by the hand-written list this replaced:
+		{"::ffff:0:127.0.0.1", "non-global (outside 2000::/3)"}, // IPv4-translated
+		{"::ffff:0:a9fe:a9fe", "non-global (outside 2000::/3)"}, // 169.254.169.254 translated
+		{"5f00::1", "non-global (outside 2000::/3)"},            // SRv6 SIDs
+		{"2001:2::1", "special-purpose (2001::/23)"},            // benchmarking
+		{"2001:10::1", "special-purpose (2001::/23)"},           // ORCHID
+		{"2001:20::1", "special-purpose (2001::/23)"},           // ORCHIDv2
 		{"93.184.216.34", ""},
 		{"100.128.0.1", ""},
 		{"8.8.8.8", ""},
+		{"::ffff:8.8.8.8", ""},
 		{"2606:4700::1111", ""},
-		{"64:ff9b::808:808", ""}, // NAT64 of 8.8.8.8
 	} {
-		if got := Refused(netip.MustParseAddr(tt.ip)); got != tt.reason {
+		ip := netip.MustParseAddr(tt.ip)
+		if got := Refused(ip); got != tt.reason {
 			t.Errorf("Refused(%s) = %q, want %q", tt.ip, got, tt.reason)
+		}
+		g := &Guard{Resolver: &fakeResolver{answers: map[string][][]netip.Addr{"hooks.example.com": {{ip}}}}}
+		for _, url := range []string{"http://" + net.JoinHostPort(tt.ip, "8080") + "/", "http://hooks.example.com/"} {
+			err := g.CheckURL(context.Background(), url)
+			if want := "a " + tt.reason + " address"; tt.reason != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+				t.Errorf("CheckURL(%s) with %s = %v, want an error with %q", url, tt.ip, err, want)
+			} else if tt.reason == "" && err != nil {
+				t.Errorf("CheckURL(%s) with %s = %v", url, tt.ip, err)
+			}
+		}
+		// Called as the dialer calls it, between socket and connect, but
+		// without a socket: a real dial wrongly let through would send
+		// packets off this machine.
+		network := "tcp6"
+		if ip.Unmap().Is4() {
+			network = "tcp4"
+		}
+		err := g.control(network, netip.AddrPortFrom(ip, 443).String(), nil)
+		if tt.reason != "" && !errors.Is(err, ErrRefused) {
+			t.Errorf("control(%s) = %v, want ErrRefused", tt.ip, err)
+		} else if tt.reason == "" && err != nil {
+			t.Errorf("control(%s) = %v", tt.ip, err)
 		}
 	}
 }
@@ -111,9 +147,10 @@ func TestCheckURL(t *testing.T) {
 		{"http://[::ffff:127.0.0.1]/", "loopback"},
 		{"http://169.254.169.254/latest/meta-data/", "link-local"},
 		{"http://10.0.0.1/", "private"},
-		{"http://100.64.1.1/", "carrier-grade NAT"},
+		{"http://100.64.1.1/", "special-purpose (100.64.0.0/10)"},
 		{"http://0.0.0.0/", "unspecified"},
 		{"http://[fe80::1%25eth0]/", "link-local"},
+		{"http://[2606:4700::1111%25eth0]/", "zoned"},
 		{"http://localhost:9000/", "localhost resolves to 127.0.0.1, a loopback address"},
 		{"http://mixed.example.com/", "resolves to 10.0.0.7, a private address"},
 		{"http://nowhere.example.com/", "does not resolve"},

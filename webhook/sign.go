@@ -13,7 +13,8 @@
 //
 // Users choose the URLs, so the Guard keeps them off the service's own
 // network: no loopback, private, link-local, multicast or otherwise
-// non-public address, checked at registration and again on every connection
+// non-public address (code.dny.dev/ssrf's tables of the IANA special-purpose
+// registries), checked at registration and again on every connection
 // (after DNS resolution, so that a name which changes its answer is caught),
 // and no redirects, unless the operator allows private addresses.
 package webhook

@@ -293,7 +293,8 @@ func TestWebhookRetries(t *testing.T) {
 
 // TestWebhookPrivateRefused: without --webhook-allow-private, a URL that
 // is or resolves to a non-public address is refused at registration, as
-// are other schemes and URLs with credentials.
+// are other schemes and URLs with credentials. The IPv6 rows were accepted
+// (201) by the hand-written list that code.dny.dev/ssrf's tables replaced.
 func TestWebhookPrivateRefused(t *testing.T) {
 	srv := startServe(t, testConfig(t))
 	srv.addUser(t, "ann@example.com", "ann-password", false)
@@ -306,9 +307,16 @@ func TestWebhookPrivateRefused(t *testing.T) {
 		{"http://10.0.0.8/", "private"},
 		{"http://192.168.1.1/", "private"},
 		{"http://169.254.169.254/latest/meta-data/", "link-local"},
-		{"http://100.64.0.1/", "carrier-grade NAT"},
+		{"http://100.64.0.1/", "special-purpose (100.64.0.0/10)"},
 		{"http://0.0.0.0:8080/", "unspecified"},
 		{"http://239.0.0.1/", "multicast"},
+		// IPv6 encodings of private addresses, and special-purpose IPv6.
+		{"http://[::ffff:0:127.0.0.1]/", "the URL's host is a non-global (outside 2000::/3) address"},
+		{"http://[::ffff:0:a9fe:a9fe]/", "the URL's host is a non-global (outside 2000::/3) address"},
+		{"http://[5f00::1]/", "the URL's host is a non-global (outside 2000::/3) address"},
+		{"http://[2001:2::1]/", "the URL's host is a special-purpose (2001::/23) address"},
+		{"http://[2001:10::1]/", "the URL's host is a special-purpose (2001::/23) address"},
+		{"http://[2001:20::1]/", "the URL's host is a special-purpose (2001::/23) address"},
 		{"ftp://example.com/", "http:// or https://"},
 		{"https://user:pass@example.com/", "user name or password"},
 		{"", "want a JSON body"},
