@@ -3,7 +3,7 @@ module github.com/mp3converter/mp3converter/deploy
 go 1.26.8
 
 require (
-	k8s.io/api v0.37.2
+	k8s.io/api v0.34.4
 	k8s.io/apimachinery v0.37.2
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730
 	sigs.k8s.io/kustomize/api v0.21.2
