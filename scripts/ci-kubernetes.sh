@@ -4,10 +4,11 @@
 #
 #   scripts/ci-kubernetes.sh [WORK]     WORK: scratch dir (default .ci/work/kubernetes)
 #
-# 1. build   etcd, kube-apiserver and kubectl from the Go module proxy, at the
-#            Kubernetes release matching k8s.io/api in deploy/go.mod (v0.X.Y is
-#            v1.X.Y), cached in $MP3CONVERTER_CI_CACHE/kube/v1.X.Y/bin
-#            (default ~/.cache/mp3converter-ci); skipped when they are there.
+# 1. build   the Kubernetes binaries of every phase, once, by
+#            scripts/kube-build.sh: the release matching k8s.io/api in
+#            deploy/go.mod (v0.X.Y is v1.X.Y), cached in
+#            $MP3CONVERTER_CI_CACHE/kube/v1.X.Y/bin (default
+#            ~/.cache/mp3converter-ci); skipped when they are there.
 # 2. crds    the CRDs the overlays use, from the same proxy: KEDA's
 #            ScaledObject and TriggerAuthentication, the Prometheus Operator's
 #            ServiceMonitor ($KEDA_VERSION, $PROMETHEUS_OPERATOR_VERSION).
@@ -76,36 +77,6 @@ cleanup() {
   echo "total: $(($(date +%s) - run_start)) s, exit $rc"
 }
 trap cleanup EXIT
-
-# build: etcd, kube-apiserver and kubectl of release $K8S into $BIN. A
-# scratch module requires k8s.io/kubernetes and points each of its staging
-# modules (./staging/src/k8s.io/X in its go.mod) at the published k8s.io/X
-# v0.MINOR.PATCH; etcd is the version Kubernetes itself requires.
-build() {
-  local src=$CACHE/kube/$K8S/src mod
-  mkdir -p "$src"
-  mod=$(go mod download -json "k8s.io/kubernetes@$K8S" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
-  local etcd
-  etcd=$(awk '$1 == "go.etcd.io/etcd/server/v3" {print $2}' "$mod")
-  {
-    printf 'module local/kbuild\n\ngo 1.26.0\n\nrequire (\n\tk8s.io/kubernetes %s\n\tgo.etcd.io/etcd/server/v3 %s\n)\n\nreplace (\n' "$K8S" "$etcd"
-    sed -n "s#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#\t\1 => \1 v0.$MINOR.${K8S##*.}#p" "$mod"
-    printf ')\n'
-  } >"$src/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "go.etcd.io/etcd/server/v3"\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n\t_ "k8s.io/kubernetes/cmd/kubectl"\n)\n' >"$src/tools.go"
-  local v=k8s.io/component-base/version out=$src/bin.new
-  rm -rf "$out"
-  (
-    cd "$src"
-    export GOFLAGS=-mod=mod
-    go mod tidy
-    go build -trimpath -o "$out/" -ldflags "-s -w -X $v.gitVersion=$K8S -X $v.gitMajor=1 -X $v.gitMinor=$MINOR -X $v.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$K8S" \
-      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
-    go build -trimpath -ldflags '-s -w' -o "$out/etcd" go.etcd.io/etcd/server/v3
-  )
-  rm -rf "$BIN"
-  mv "$out" "$BIN"
-}
 
 # crds: copies the CRD files of the given module@version and paths to
 # $W/crds.
@@ -243,11 +214,7 @@ check() {
 }
 
 phase build
-if [ -x "$BIN/etcd" ] && [ -x "$BIN/kube-apiserver" ] && [ -x "$K" ]; then
-  echo "cached: $BIN"
-else
-  build
-fi
+"$ROOT/scripts/kube-build.sh"
 
 phase crds
 rm -rf "$W/crds" && mkdir -p "$W/crds"
