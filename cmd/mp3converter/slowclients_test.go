@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // TestSlowClients: no client, signed in or not, holds a connection for
@@ -26,7 +28,7 @@ import (
 // idle count.
 func TestSlowClients(t *testing.T) {
 	dir := t.TempDir()
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	addr, metricsAddr := testsupport.FreeAddr(t), testsupport.FreeAddr(t)
 	env := []string{"MP3CONVERTER_DATA_DIR=" + dir, "MP3CONVERTER_ADDR=" + addr, "MP3CONVERTER_METRICS_ADDR=" + metricsAddr,
 		"MP3CONVERTER_ADMIN_EMAIL=ann@example.com", "MP3CONVERTER_ADMIN_PASSWORD=ann-password",
 		"MP3CONVERTER_BODY_TIMEOUT=2s", "MP3CONVERTER_MAX_UPLOADS_PER_USER=1", "MP3CONVERTER_LOG_LEVEL=warn"}
@@ -202,15 +204,4 @@ func countFDs(t *testing.T, pid int) int {
 		t.Fatal(err)
 	}
 	return len(ents)
-}
-
-// freeAddr returns a loopback address with a port nobody listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
