@@ -4,12 +4,16 @@
 // a plain-text password: it is accepted once, compared in constant time, and
 // replaced by a hash on that login. Tokens are HS256 JWTs with the seed's
 // claims (username, admin, iat, exp); only HS256 is accepted, exp is
-// required, and a token is refused once its user is deleted.
+// required, and a token is refused once its user is deleted. A validly signed
+// token is still refused if it has a crit header or a time claim that is
+// not a number.
 package auth
 
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -196,7 +200,7 @@ func (s *Service) Issue(u *mp3converter.User) (string, error) {
 // Errors: ErrInvalidToken, ErrTokenExpired, or an internal one.
 func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 	var c Claims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.Secret, nil },
+	tok, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.Secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -208,7 +212,7 @@ func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, ErrTokenExpired
 	case err != nil:
 		return nil, ErrInvalidToken
-	case c.Username == "":
+	case c.Username == "" || !strict(tok):
 		return nil, ErrInvalidToken
 	}
 	if s.Users != nil {
@@ -231,4 +235,35 @@ func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	c.Admin = true
 	return &c, nil
+}
+
+// strict refuses what the JWT library lets through in a validly signed
+// token. A crit header names extensions the reader must understand, and we
+// implement none (RFC 7515 4.1.11: refuse it). exp, iat and nbf must be
+// JSON numbers (RFC 7519), but the library reads a string holding a number
+// as that number, and null as no claim; other readers differ (some ignore
+// such an exp: a token that never expires), and neither our auth nor the
+// original (PyJWT) writes one. The payload, already decoded once by the
+// library, is decoded again only for valid signatures.
+func strict(tok *jwt.Token) bool {
+	if _, ok := tok.Header["crit"]; ok {
+		return false
+	}
+	parts := strings.Split(tok.Raw, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]json.RawMessage
+	if err != nil || json.Unmarshal(payload, &claims) != nil {
+		return false
+	}
+	for _, name := range []string{"exp", "iat", "nbf"} {
+		if v, ok := claims[name]; ok && !isNumber(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// isNumber says whether v, valid JSON, is a number.
+func isNumber(v json.RawMessage) bool {
+	return len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9')
 }

@@ -2,7 +2,9 @@ package auth_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +127,36 @@ func TestVerify(t *testing.T) {
 	valid := claims("ann@example.com", now, now.Add(time.Hour))
 	good := sign(t, jwt.SigningMethodHS256, secret, valid)
 	parts := strings.Split(good, ".")
+	// raw signs claims as given, with extra header members.
+	raw := func(header map[string]any, claims jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+		for k, v := range header {
+			tok.Header[k] = v
+		}
+		s, err := tok.SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	mapClaims := func(extra jwt.MapClaims) jwt.MapClaims {
+		c := jwt.MapClaims{"username": "ann@example.com", "admin": true, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		for k, v := range extra {
+			c[k] = v
+		}
+		return c
+	}
+	far := strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
+	// text signs a payload written by hand.
+	text := func(payload string) string {
+		enc := base64.RawURLEncoding
+		signing := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload))
+		sig, err := jwt.SigningMethodHS256.Sign(signing, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signing + "." + enc.EncodeToString(sig)
+	}
 
 	tests := []struct {
 		name  string
@@ -144,6 +176,18 @@ func TestVerify(t *testing.T) {
 		{"signature stripped", parts[0] + "." + parts[1] + ".", auth.ErrInvalidToken},
 		{"garbage", "garbage", auth.ErrInvalidToken},
 		{"empty", "", auth.ErrInvalidToken},
+		// What the JWT library lets through, signed with the right key.
+		{"map claims", raw(nil, mapClaims(nil)), nil},
+		{"fractional exp", raw(nil, mapClaims(jwt.MapClaims{"exp": float64(now.Add(time.Hour).Unix()) + 0.5})), nil},
+		{"crit header", raw(map[string]any{"crit": []string{"exp"}}, mapClaims(nil)), auth.ErrInvalidToken},
+		{"empty crit header", raw(map[string]any{"crit": []string{}}, mapClaims(nil)), auth.ErrInvalidToken},
+		{"null crit header", raw(map[string]any{"crit": nil}, mapClaims(nil)), auth.ErrInvalidToken},
+		{"string exp", raw(nil, mapClaims(jwt.MapClaims{"exp": far})), auth.ErrInvalidToken},
+		{"string iat", raw(nil, mapClaims(jwt.MapClaims{"iat": strconv.FormatInt(now.Unix(), 10)})), auth.ErrInvalidToken},
+		{"string nbf", raw(nil, mapClaims(jwt.MapClaims{"nbf": strconv.FormatInt(now.Unix(), 10)})), auth.ErrInvalidToken},
+		{"null iat", raw(nil, mapClaims(jwt.MapClaims{"iat": nil})), auth.ErrInvalidToken},
+		{"spaced payload", text(`{ "username" : "ann@example.com", "exp" : ` + far + ` }`), nil},
+		{"spaced string exp", text(`{ "username" : "ann@example.com", "exp" :  "` + far + `" }`), auth.ErrInvalidToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
