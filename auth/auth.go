@@ -6,7 +6,9 @@
 // claims (username, admin, iat, exp); only HS256 is accepted, exp is
 // required, and a token is refused once its user is deleted. A validly signed
 // token is still refused if it has a crit header or a time claim that is
-// not a number.
+// not a number. Tokens of ours also carry the account's token version, which
+// Revoke (logout) and a new password raise: the tokens issued before are
+// refused from then on, at no extra query, as Verify reads the user anyway.
 package auth
 
 import (
@@ -57,6 +59,9 @@ type Claims struct {
 	// from the user store, never from the token, so a token signed by the
 	// original auth (admin: true for everyone) never gains it.
 	SiteAdmin bool `json:"mp3converter_admin,omitempty"`
+	// Version is the account's TokenVersion when the token was issued;
+	// Verify refuses a token of ours whose version the account has left.
+	Version int64 `json:"mp3converter_ver,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -184,6 +189,7 @@ func (s *Service) Issue(u *mp3converter.User) (string, error) {
 		Username:  u.Email,
 		Admin:     true,
 		SiteAdmin: u.Admin,
+		Version:   u.TokenVersion,
 		RegisteredClaims: jwt.RegisteredClaims{
 			// The account, not just its email: a token outlives neither.
 			Subject:   strconv.FormatInt(u.ID, 10),
@@ -194,9 +200,21 @@ func (s *Service) Issue(u *mp3converter.User) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.Secret)
 }
 
-// Verify checks a token's signature, algorithm and expiry and that its user
-// still exists, and returns its claims with SiteAdmin as the user is now
-// (false when no user store is set).
+// Revoke makes every token issued to the account of email until now
+// invalid, on every device. Tokens of the original auth carry no version
+// and cannot be revoked: they work until they expire.
+// Errors: mp3converter.ErrNotFound if there is no such account, or an
+// internal one.
+func (s *Service) Revoke(ctx context.Context, email string) error {
+	if s.Users == nil {
+		return errors.New("auth: no user store to revoke tokens in")
+	}
+	return s.Users.RevokeTokens(ctx, email)
+}
+
+// Verify checks a token's signature, algorithm and expiry, that its user
+// still exists and has not revoked it, and returns its claims with
+// SiteAdmin as the user is now (false when no user store is set).
 // Errors: ErrInvalidToken, ErrTokenExpired, or an internal one.
 func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 	var c Claims
@@ -224,9 +242,11 @@ func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 			return nil, err
 		}
 		// A token of a deleted account must not work for a new one with the
-		// same email. Ids are never reused. Tokens of the original auth have
-		// no subject; they name an email only.
-		if c.Subject != "" && c.Subject != strconv.FormatInt(u.ID, 10) {
+		// same email: ids are never reused. One issued before the account's
+		// last logout or new password has an older version. Tokens of the
+		// original auth have no subject and no version; they name an email
+		// only, and cannot be revoked.
+		if c.Subject != "" && (c.Subject != strconv.FormatInt(u.ID, 10) || c.Version != u.TokenVersion) {
 			return nil, ErrInvalidToken
 		}
 		c.SiteAdmin = u.Admin

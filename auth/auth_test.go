@@ -277,3 +277,109 @@ func TestPasswordLength(t *testing.T) {
 		}
 	}
 }
+
+// Logout (Revoke) and a new password (SetPassword) revoke every token of
+// ours issued before; a new login works. The original auth's tokens, which
+// carry no account or version, cannot be revoked.
+func TestRevoke(t *testing.T) {
+	s, users := newService(t)
+	ctx := context.Background()
+	login := func() string {
+		t.Helper()
+		tok, err := s.Login(ctx, "ann@example.com", "correct horse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	verify := func(what, tok string, want error) {
+		t.Helper()
+		if _, err := s.Verify(ctx, tok); !errors.Is(err, want) && !(want == nil && err == nil) {
+			t.Errorf("%s: Verify = %v, want %v", what, err, want)
+		}
+	}
+	phone, laptop := login(), login()
+	original := sign(t, jwt.SigningMethodHS256, secret, auth.Claims{Username: "ann@example.com", Admin: true,
+		RegisteredClaims: jwt.RegisteredClaims{IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}})
+	verify("a fresh token", phone, nil)
+
+	if err := s.Revoke(ctx, "ann@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	verify("the token logged out", phone, auth.ErrInvalidToken)
+	verify("another device's token", laptop, auth.ErrInvalidToken)
+	verify("the original auth's token", original, nil)
+	after := login()
+	verify("a login after the logout", after, nil)
+
+	h, err := s.HashPassword("battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := users.SetPassword(ctx, "ann@example.com", h); err != nil {
+		t.Fatal(err)
+	}
+	verify("a token from before the new password", after, auth.ErrInvalidToken)
+	tok, err := s.Login(ctx, "ann@example.com", "battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify("a login with the new password", tok, nil)
+
+	if err := s.Revoke(ctx, "nobody@example.com"); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("Revoke of nobody: %v, want ErrNotFound", err)
+	}
+}
+
+// A token whose version the account never had is refused too: Verify
+// compares, it does not only look for an older version.
+func TestVersionMismatch(t *testing.T) {
+	s, users := newService(t)
+	ctx := context.Background()
+	u, err := users.UserByEmail(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int64{-1, 1, 7} {
+		w := *u
+		w.TokenVersion = v
+		tok, err := s.Issue(&w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Verify(ctx, tok); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("version %d against the account's 0: %v, want ErrInvalidToken", v, err)
+		}
+	}
+	tok, _ := s.Issue(u)
+	if c, err := s.Verify(ctx, tok); err != nil || c.Version != 0 {
+		t.Errorf("the account's version: %+v, %v", c, err)
+	}
+}
+
+// The silent re-hash of a plain-text seed password at its first login is
+// not a new password: the tokens issued before it stay valid.
+func TestRehashKeepsTokens(t *testing.T) {
+	s, users := newService(t)
+	ctx := context.Background()
+	if err := users.CreateUser(ctx, &mp3converter.User{Email: "seed@example.com", PasswordHash: "Admin123"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := users.UserByEmail(ctx, "seed@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.Issue(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Login(ctx, "seed@example.com", "Admin123"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := users.UserByEmail(ctx, "seed@example.com"); u == nil || auth.IsPlainText(u.PasswordHash) {
+		t.Fatalf("not re-hashed: %+v", u)
+	}
+	if _, err := s.Verify(ctx, before); err != nil {
+		t.Errorf("a token from before the re-hash: %v", err)
+	}
+}
