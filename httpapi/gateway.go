@@ -25,8 +25,11 @@ import (
 
 // Gateway serves the gateway role's routes.
 type Gateway struct {
-	Auth       Authenticator // for /login
-	Tokens     Verifier      // for every other route
+	Auth   Authenticator // for /login
+	Tokens Verifier      // for every other route
+	// Revoker ends an account's sessions at POST /logout; nil: logout only
+	// clears the page's cookie, and tokens live until they expire.
+	Revoker    Revoker
 	Jobs       mp3converter.JobStore
 	Videos     mp3converter.BlobStore
 	MP3s       mp3converter.BlobStore
