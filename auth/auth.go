@@ -269,21 +269,26 @@ func strict(tok *jwt.Token) bool {
 	if _, ok := tok.Header["crit"]; ok {
 		return false
 	}
-	parts := strings.Split(tok.Raw, ".")
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	var claims map[string]json.RawMessage
-	if err != nil || json.Unmarshal(payload, &claims) != nil {
+	_, rest, _ := strings.Cut(tok.Raw, ".")
+	segment, _, _ := strings.Cut(rest, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(segment)
+	// Decoded as the library decodes its claims, into a struct: a member's
+	// name matches in any case and the last of duplicates wins, so both read
+	// the same member ("exp": 1, "EXP": "9999999999" is a string exp to
+	// both). And the other claims are skipped, not kept.
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err != nil || json.Unmarshal(payload, &times) != nil {
 		return false
 	}
-	for _, name := range []string{"exp", "iat", "nbf"} {
-		if v, ok := claims[name]; ok && !isNumber(v) {
-			return false
-		}
-	}
-	return true
+	return numberOrAbsent(times.Exp) && numberOrAbsent(times.Iat) && numberOrAbsent(times.Nbf)
 }
 
-// isNumber says whether v, valid JSON, is a number.
-func isNumber(v json.RawMessage) bool {
-	return len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9')
+// numberOrAbsent says whether v, valid JSON or nil for a claim not given, is
+// a number or nil.
+func numberOrAbsent(v json.RawMessage) bool {
+	return v == nil || v[0] == '-' || v[0] >= '0' && v[0] <= '9'
 }

@@ -188,6 +188,8 @@ func TestVerify(t *testing.T) {
 		{"null iat", raw(nil, mapClaims(jwt.MapClaims{"iat": nil})), auth.ErrInvalidToken},
 		{"spaced payload", text(`{ "username" : "ann@example.com", "exp" : ` + far + ` }`), nil},
 		{"spaced string exp", text(`{ "username" : "ann@example.com", "exp" :  "` + far + `" }`), auth.ErrInvalidToken},
+		// The library matches names in any case, and takes the last.
+		{"string EXP after exp", text(`{"username":"ann@example.com","exp":` + far + `,"EXP":"` + far + `"}`), auth.ErrInvalidToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
