@@ -32,8 +32,8 @@ type UserStore interface {
 	// valid: for re-hashing the same password. ErrNotFound if absent.
 	SetPasswordHash(ctx context.Context, email, hash string) error
 	// SetPassword replaces a user's password hash and raises their
-	// TokenVersion, in one statement: a new password revokes every token
-	// issued before. ErrNotFound if absent.
+	// TokenVersion at once: a new password revokes every token issued
+	// before. ErrNotFound if absent.
 	SetPassword(ctx context.Context, email, hash string) error
 	// RevokeTokens raises a user's TokenVersion; ErrNotFound if absent.
 	RevokeTokens(ctx context.Context, email string) error

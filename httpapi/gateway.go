@@ -25,11 +25,9 @@ import (
 
 // Gateway serves the gateway role's routes.
 type Gateway struct {
-	Auth   Authenticator // for /login
-	Tokens Verifier      // for every other route
-	// Revoker ends an account's sessions at POST /logout; nil: logout only
-	// clears the page's cookie, and tokens live until they expire.
-	Revoker    Revoker
+	Auth       Authenticator // for /login
+	Tokens     Verifier      // for every other route
+	Revoker    Revoker       // for /logout; nil: it only clears the page's cookie
 	Jobs       mp3converter.JobStore
 	Videos     mp3converter.BlobStore
 	MP3s       mp3converter.BlobStore
