@@ -47,11 +47,11 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// RunUser manages users: user add|list|delete, on serve's data dir or on
-// the auth role's MySQL.
+// RunUser manages users: user add|list|passwd|delete, on serve's data dir
+// or on the auth role's MySQL.
 func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return UsageError{errors.New("user: want add, list or delete")}
+		return UsageError{errors.New("user: want add, list, passwd or delete")}
 	}
 	var c Config
 	var email string
@@ -66,12 +66,17 @@ func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		f.StringVar(&pw.env, "password-env", "", "read the password from this environment variable (in a container without a shell)")
 		f.BoolVar(&admin, "admin", false, "make the user an admin (sees every job)")
 		f.BoolVar(&pw.existsOK, "exists-ok", false, "succeed, changing nothing, when the user exists already (a first admin made at every start)")
+	case "passwd":
+		f.StringVar(&email, "email", "", "the user's email address")
+		f.BoolVar(&pw.stdin, "password-stdin", false, "read the new password from standard input")
+		f.StringVar(&pw.env, "password-env", "", "read the new password from this environment variable (in a container without a shell)")
 	case "delete":
 		f.StringVar(&email, "email", "", "the user's email address")
 	case "list":
 	default:
-		return UsageError{fmt.Errorf("user: unknown command %q: want add, list or delete", args[0])}
+		return UsageError{fmt.Errorf("user: unknown command %q: want add, list, passwd or delete", args[0])}
 	}
+	pw.cmd = "user " + args[0]
 	if err := f.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -86,12 +91,15 @@ func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return listUsers(ctx, a.users, stdout)
 	case "delete":
 		return deleteUser(ctx, a, email, stdout)
+	case "passwd":
+		return setPassword(ctx, a.users, email, pw, stdin, stdout)
 	}
 	return addUser(ctx, a.users, email, admin, pw, stdin, stdout)
 }
 
-// passwordSource is where user add takes the password from.
+// passwordSource is where user add and user passwd take the password from.
 type passwordSource struct {
+	cmd      string // the command, for errors
 	stdin    bool   // the first line of standard input
 	env      string // else this environment variable
 	existsOK bool   // an existing user is no error
@@ -100,15 +108,30 @@ type passwordSource struct {
 func (p passwordSource) read(stdin io.Reader) (string, error) {
 	switch {
 	case p.stdin == (p.env != ""):
-		return "", UsageError{errors.New("user add: give the password on standard input with --password-stdin, or name its environment variable with --password-env")}
+		return "", UsageError{fmt.Errorf("%s: give the password on standard input with --password-stdin, or name its environment variable with --password-env", p.cmd)}
 	case p.stdin:
 		return readLine(stdin)
 	}
 	v, ok := os.LookupEnv(p.env)
 	if !ok || v == "" {
-		return "", UsageError{fmt.Errorf("user add: --password-env: %s is not set", p.env)}
+		return "", UsageError{fmt.Errorf("%s: --password-env: %s is not set", p.cmd, p.env)}
 	}
 	return v, nil
+}
+
+// hash reads the password and hashes it, if auth's length rules allow it.
+func (p passwordSource) hash(stdin io.Reader) (string, error) {
+	password, err := p.read(stdin)
+	if err != nil {
+		return "", err
+	}
+	if len(password) < auth.MinPasswordLength {
+		return "", UsageError{fmt.Errorf("%s: password shorter than %d characters", p.cmd, auth.MinPasswordLength)}
+	}
+	if len(password) > auth.MaxPasswordBytes {
+		return "", UsageError{fmt.Errorf("%s: password longer than %d bytes", p.cmd, auth.MaxPasswordBytes)}
+	}
+	return (&auth.Service{}).HashPassword(password)
 }
 
 func listUsers(ctx context.Context, users mp3converter.UserStore, stdout io.Writer) error {
@@ -173,17 +196,7 @@ func addUser(ctx context.Context, users mp3converter.UserStore, email string, ad
 	if err != nil {
 		return UsageError{fmt.Errorf("--email: %w", err)}
 	}
-	password, err := pw.read(stdin)
-	if err != nil {
-		return err
-	}
-	if len(password) < auth.MinPasswordLength {
-		return UsageError{fmt.Errorf("user add: password shorter than %d characters", auth.MinPasswordLength)}
-	}
-	if len(password) > auth.MaxPasswordBytes {
-		return UsageError{fmt.Errorf("user add: password longer than %d bytes", auth.MaxPasswordBytes)}
-	}
-	hash, err := (&auth.Service{}).HashPassword(password)
+	hash, err := pw.hash(stdin)
 	if err != nil {
 		return err
 	}
@@ -197,6 +210,26 @@ func addUser(ctx context.Context, users mp3converter.UserStore, email string, ad
 		return err
 	}
 	fmt.Fprintf(stdout, "added %s (admin: %v)\n", e, admin)
+	return nil
+}
+
+// setPassword gives an account a new password and revokes every token it
+// was issued before, on every device.
+func setPassword(ctx context.Context, users mp3converter.UserStore, email string, pw passwordSource, stdin io.Reader, stdout io.Writer) error {
+	e, err := mp3converter.NormalizeEmail(email)
+	if err != nil {
+		return UsageError{fmt.Errorf("--email: %w", err)}
+	}
+	hash, err := pw.hash(stdin)
+	if err != nil {
+		return err
+	}
+	if err := users.SetPassword(ctx, e, hash); errors.Is(err, mp3converter.ErrNotFound) {
+		return fmt.Errorf("no user %s", e)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "changed the password of %s; their earlier tokens no longer work\n", e)
 	return nil
 }
 

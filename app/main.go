@@ -221,8 +221,10 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 		if !m.Process.Roles.Has(Auth) {
 			login = &httpapi.AuthClient{Addr: c.AuthAddr}
 		}
+		// Tokens are checked, and revoked at logout, in the user store
+		// itself, with or without the auth role.
 		gw := &httpapi.Gateway{
-			Auth: login, Tokens: tokens, Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Queue: e.Queue,
+			Auth: login, Tokens: tokens, Revoker: tokens, Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Queue: e.Queue,
 			VideoQueue: c.VideoQueue, MaxUpload: c.MaxUpload, Checks: checks, Logger: log.With("role", "gateway"),
 			Throttle: httpapi.NewThrottle(), Devices: devices, Proxies: proxies, Space: e.space, Webhooks: m.webhookRoutes(),
 			MinUploadRate: c.MinUploadRate, UploadGrace: c.UploadGrace,

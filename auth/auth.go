@@ -4,12 +4,18 @@
 // a plain-text password: it is accepted once, compared in constant time, and
 // replaced by a hash on that login. Tokens are HS256 JWTs with the seed's
 // claims (username, admin, iat, exp); only HS256 is accepted, exp is
-// required, and a token is refused once its user is deleted.
+// required, and a token is refused once its user is deleted. A validly signed
+// token is still refused if it has a crit header or a time claim that is
+// not a number. Tokens of ours also carry the account's token version, which
+// Revoke (logout) and a new password raise: the tokens issued before are
+// refused from then on, at no extra query, as Verify reads the user anyway.
 package auth
 
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +59,9 @@ type Claims struct {
 	// from the user store, never from the token, so a token signed by the
 	// original auth (admin: true for everyone) never gains it.
 	SiteAdmin bool `json:"mp3converter_admin,omitempty"`
+	// Version is the account's TokenVersion when the token was issued;
+	// Verify refuses a token of ours whose version the account has left.
+	Version int64 `json:"mp3converter_ver,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -180,6 +189,7 @@ func (s *Service) Issue(u *mp3converter.User) (string, error) {
 		Username:  u.Email,
 		Admin:     true,
 		SiteAdmin: u.Admin,
+		Version:   u.TokenVersion,
 		RegisteredClaims: jwt.RegisteredClaims{
 			// The account, not just its email: a token outlives neither.
 			Subject:   strconv.FormatInt(u.ID, 10),
@@ -190,13 +200,25 @@ func (s *Service) Issue(u *mp3converter.User) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.Secret)
 }
 
-// Verify checks a token's signature, algorithm and expiry and that its user
-// still exists, and returns its claims with SiteAdmin as the user is now
-// (false when no user store is set).
+// Revoke makes every token issued to the account of email until now
+// invalid, on every device. Tokens of the original auth carry no version
+// and cannot be revoked: they work until they expire.
+// Errors: mp3converter.ErrNotFound if there is no such account, or an
+// internal one.
+func (s *Service) Revoke(ctx context.Context, email string) error {
+	if s.Users == nil {
+		return errors.New("auth: no user store to revoke tokens in")
+	}
+	return s.Users.RevokeTokens(ctx, email)
+}
+
+// Verify checks a token's signature, algorithm and expiry, that its user
+// still exists and has not revoked it, and returns its claims with
+// SiteAdmin as the user is now (false when no user store is set).
 // Errors: ErrInvalidToken, ErrTokenExpired, or an internal one.
 func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 	var c Claims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.Secret, nil },
+	tok, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.Secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -208,7 +230,7 @@ func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, ErrTokenExpired
 	case err != nil:
 		return nil, ErrInvalidToken
-	case c.Username == "":
+	case c.Username == "" || !strict(tok):
 		return nil, ErrInvalidToken
 	}
 	if s.Users != nil {
@@ -220,9 +242,11 @@ func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 			return nil, err
 		}
 		// A token of a deleted account must not work for a new one with the
-		// same email. Ids are never reused. Tokens of the original auth have
-		// no subject; they name an email only.
-		if c.Subject != "" && c.Subject != strconv.FormatInt(u.ID, 10) {
+		// same email: ids are never reused. One issued before the account's
+		// last logout or new password has an older version. Tokens of the
+		// original auth have no subject and no version; they name an email
+		// only, and cannot be revoked.
+		if c.Subject != "" && (c.Subject != strconv.FormatInt(u.ID, 10) || c.Version != u.TokenVersion) {
 			return nil, ErrInvalidToken
 		}
 		c.SiteAdmin = u.Admin
@@ -231,4 +255,40 @@ func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	c.Admin = true
 	return &c, nil
+}
+
+// strict refuses what the JWT library lets through in a validly signed
+// token. A crit header names extensions the reader must understand, and we
+// implement none (RFC 7515 4.1.11: refuse it). exp, iat and nbf must be
+// JSON numbers (RFC 7519), but the library reads a string holding a number
+// as that number, and null as no claim; other readers differ (some ignore
+// such an exp: a token that never expires), and neither our auth nor the
+// original (PyJWT) writes one. The payload, already decoded once by the
+// library, is decoded again only for valid signatures.
+func strict(tok *jwt.Token) bool {
+	if _, ok := tok.Header["crit"]; ok {
+		return false
+	}
+	_, rest, _ := strings.Cut(tok.Raw, ".")
+	segment, _, _ := strings.Cut(rest, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(segment)
+	// Decoded as the library decodes its claims, into a struct: a member's
+	// name matches in any case and the last of duplicates wins, so both read
+	// the same member ("exp": 1, "EXP": "9999999999" is a string exp to
+	// both). And the other claims are skipped, not kept.
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err != nil || json.Unmarshal(payload, &times) != nil {
+		return false
+	}
+	return numberOrAbsent(times.Exp) && numberOrAbsent(times.Iat) && numberOrAbsent(times.Nbf)
+}
+
+// numberOrAbsent says whether v, valid JSON or nil for a claim not given, is
+// a number or nil.
+func numberOrAbsent(v json.RawMessage) bool {
+	return v == nil || v[0] == '-' || v[0] >= '0' && v[0] <= '9'
 }

@@ -40,3 +40,47 @@ func BenchmarkLoginTiming(b *testing.B) {
 	b.ReportMetric(unknown.Seconds()/known.Seconds(), "unknown/known")
 	b.ReportMetric(legacy.Seconds()/known.Seconds(), "legacy/known")
 }
+
+// BenchmarkVerify times Verify of a good token, with the user looked up in
+// SQLite (what serve does on every request) and in memory (the token's own
+// work: decoding, the signature, the claims' checks).
+func BenchmarkVerify(b *testing.B) {
+	ctx := context.Background()
+	db := testsupport.SQLite(b)
+	u := &mp3converter.User{Email: "ann@example.com", PasswordHash: "not checked here"}
+	if err := db.Users.CreateUser(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name  string
+		users mp3converter.UserStore
+	}{{"sqlite", db.Users}, {"memory", oneUser{u: u}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := &auth.Service{Users: bc.users, Secret: secret}
+			token, err := s.Issue(u)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Verify(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// oneUser is a UserStore holding one user, read-only.
+type oneUser struct {
+	mp3converter.UserStore // the rest: not called
+	u                      *mp3converter.User
+}
+
+func (s oneUser) UserByEmail(_ context.Context, email string) (*mp3converter.User, error) {
+	if email != s.u.Email {
+		return nil, mp3converter.ErrNotFound
+	}
+	u := *s.u
+	return &u, nil
+}

@@ -32,9 +32,18 @@ type Verifier interface {
 	Verify(ctx context.Context, token string) (*auth.Claims, error)
 }
 
+// Revoker ends an account's sessions, for POST /logout.
+type Revoker interface {
+	// Revoke makes every token issued to the account named username until
+	// now invalid. Errors: mp3converter.ErrNotFound if there is no such
+	// account, or others.
+	Revoke(ctx context.Context, username string) error
+}
+
 var (
 	_ Authenticator = (*auth.Service)(nil)
 	_ Verifier      = (*auth.Service)(nil)
+	_ Revoker       = (*auth.Service)(nil)
 	_ Authenticator = (*AuthClient)(nil)
 )
 

@@ -27,6 +27,7 @@ import (
 type Gateway struct {
 	Auth       Authenticator // for /login
 	Tokens     Verifier      // for every other route
+	Revoker    Revoker       // for /logout; nil: it only clears the page's cookie
 	Jobs       mp3converter.JobStore
 	Videos     mp3converter.BlobStore
 	MP3s       mp3converter.BlobStore

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -94,15 +95,16 @@ func serveWebFile(w http.ResponseWriter, r *http.Request, name string) {
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
 }
 
-// sessions start and end the page's cookie sessions.
+// sessions start the page's cookie sessions, and end any session.
 type sessions struct {
 	tokens  Verifier
+	revoker Revoker // nil: logout only clears the cookie
 	proxies Proxies // whose X-Forwarded-Proto to believe
 	log     *slog.Logger
 }
 
 func (g *Gateway) sessions() *sessions {
-	return &sessions{tokens: g.Tokens, proxies: g.Proxies, log: g.Logger}
+	return &sessions{tokens: g.Tokens, revoker: g.Revoker, proxies: g.Proxies, log: g.Logger}
 }
 
 // start answers a cookie login: the token goes in the cookie, for as long
@@ -126,17 +128,43 @@ func (s *sessions) start(w http.ResponseWriter, r *http.Request, token string) {
 	}{c.Username, c.SiteAdmin})
 }
 
-// logout serves POST /logout: the cookie is cleared. It needs no valid
-// session, but the page's proof of origin, so that no other site can sign
-// the user out.
+// logout serves POST /logout. With a valid token, Bearer or the page's
+// cookie, it revokes every token of the account issued until now, on every
+// device; it clears the cookie in any case. Without a Bearer token the
+// request must carry the page's proof of origin, so that no other site can
+// sign the user out; a Bearer token is proof enough, as no other site can
+// make a browser send one (unlike Basic credentials, which it may). A bad
+// or expired token has nothing left to revoke: 204 still. If the store
+// cannot be reached the tokens stay valid, and the answer says so (503).
 func (s *sessions) logout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if !sameOrigin(r) {
+	if !hasBearer(r) && !sameOrigin(r) {
 		Error(w, r, s.log, errCrossSite)
 		return
 	}
+	c, err := authenticate(r, s.tokens)
 	http.SetCookie(w, s.cookie(r, "", -1))
+	if err == nil && s.revoker != nil {
+		err = s.revoker.Revoke(r.Context(), c.Username)
+		if err == nil {
+			s.log.Info("TokensRevoked", "request_id", requestID(r.Context()), "user", c.Username)
+		}
+		if errors.Is(err, mp3converter.ErrNotFound) {
+			err = nil // deleted meanwhile, and its tokens with it
+		}
+	}
+	if err != nil && mp3converter.ErrorCode(err) != mp3converter.EUNAUTHORIZED {
+		Error(w, r, s.log, err)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// hasBearer says whether r carries an Authorization header of the Bearer
+// scheme, valid or not.
+func hasBearer(r *http.Request) bool {
+	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return strings.EqualFold(scheme, "Bearer")
 }
 
 func (s *sessions) cookie(r *http.Request, value string, maxAge int) *http.Cookie {

@@ -197,24 +197,85 @@ func TestCSRF(t *testing.T) {
 	}
 }
 
-// Logout clears the cookie, and only when the page asks.
+// revoker records whom it revoked, failing with err.
+type revoker struct {
+	revoked []string
+	err     error
+}
+
+func (r *revoker) Revoke(_ context.Context, username string) error {
+	r.revoked = append(r.revoked, username)
+	return r.err
+}
+
+// Logout revokes the account's tokens when it carries a valid one, Bearer
+// or cookie, and clears the cookie in any case. A cookie, or no token, needs
+// the page's proof of origin; Basic credentials, which a browser may attach
+// to another site's form, are no proof.
 func TestLogout(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		setup   func(r *http.Request)
+		err     error // the revoker's
+		status  int
+		revoked bool
+	}{
+		{"cookie without X-CSRF", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: sessionCookie, Value: annToken}) }, nil, 403, false},
+		{"cookie", func(r *http.Request) {
+			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: annToken})
+			r.Header.Set("X-CSRF", "1")
+		}, nil, 204, true},
+		{"cookie from another origin", func(r *http.Request) {
+			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: annToken})
+			r.Header.Set("X-CSRF", "1")
+			r.Header.Set("Origin", "https://evil.example")
+		}, nil, 403, false},
+		{"bad cookie", func(r *http.Request) {
+			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: "forged"})
+			r.Header.Set("X-CSRF", "1")
+		}, nil, 204, false},
+		{"nothing", func(r *http.Request) { r.Header.Set("X-CSRF", "1") }, nil, 204, false},
+		{"Bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+annToken) }, nil, 204, true},
+		{"bad Bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer forged") }, nil, 204, false},
+		{"Basic without X-CSRF", func(r *http.Request) { r.SetBasicAuth("ann@example.com", "pw") }, nil, 403, false},
+		{"account deleted meanwhile", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+annToken) }, mp3converter.ErrNotFound, 204, true},
+		{"store down", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+annToken) }, mp3converter.ErrUnavailable, 503, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, _ := webGateway()
+			rv := &revoker{err: tc.err}
+			g.Revoker = rv
+			r := httptest.NewRequest("POST", "/logout", nil)
+			tc.setup(r)
+			w := serve(g.Handler(), r)
+			if w.Code != tc.status {
+				t.Errorf("status %d, want %d (%s)", w.Code, tc.status, w.Body)
+			}
+			if got := len(rv.revoked) == 1 && rv.revoked[0] == "ann@example.com"; got != tc.revoked || len(rv.revoked) > 1 {
+				t.Errorf("revoked %q, want ann's: %v", rv.revoked, tc.revoked)
+			}
+			cookies := w.Result().Cookies()
+			if tc.status == 403 {
+				if len(cookies) != 0 {
+					t.Errorf("a refused logout set %q", w.Header().Get("Set-Cookie"))
+				}
+				return
+			}
+			// The cookie goes even when the tokens could not be revoked.
+			if len(cookies) != 1 || cookies[0].Name != sessionCookie || cookies[0].Value != "" || cookies[0].MaxAge >= 0 ||
+				!cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode ||
+				!strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+				t.Errorf("logout cookie %q", w.Header().Get("Set-Cookie"))
+			}
+		})
+	}
+
+	// Without a Revoker, logout only clears the cookie.
 	g, _ := webGateway()
-	h := g.Handler()
 	r := httptest.NewRequest("POST", "/logout", nil)
-	r.AddCookie(&http.Cookie{Name: sessionCookie, Value: annToken})
-	if w := serve(h, r); w.Code != 403 || w.Header().Get("Set-Cookie") != "" {
-		t.Errorf("logout without X-CSRF: %d %q", w.Code, w.Header().Get("Set-Cookie"))
-	}
-	r.Header.Set("X-CSRF", "1")
-	w := serve(h, r)
-	cookies := w.Result().Cookies()
-	if w.Code != 204 || len(cookies) != 1 || cookies[0].Name != sessionCookie || cookies[0].Value != "" || cookies[0].MaxAge >= 0 ||
-		!cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode {
-		t.Errorf("logout: %d %q", w.Code, w.Header().Get("Set-Cookie"))
-	}
-	if !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
-		t.Errorf("logout cookie %q does not expire", w.Header().Get("Set-Cookie"))
+	r.Header.Set("Authorization", "Bearer "+annToken)
+	if w := serve(g.Handler(), r); w.Code != 204 || !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("logout without a Revoker: %d %q", w.Code, w.Header().Get("Set-Cookie"))
 	}
 }
 

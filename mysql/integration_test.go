@@ -98,7 +98,7 @@ func TestIntegrationSeedTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("seed user: %v", err)
 	}
-	if u.ID != 1 || u.PasswordHash != "Admin123" || u.Admin || !u.CreatedAt.IsZero() {
+	if u.ID != 1 || u.PasswordHash != "Admin123" || u.Admin || !u.CreatedAt.IsZero() || u.TokenVersion != 0 {
 		t.Errorf("seed user read back as %+v", u)
 	}
 	// New users go into the same table, after the seed's ids.
@@ -140,8 +140,15 @@ func TestIntegrationSeedTable(t *testing.T) {
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'user'`).Scan(&columns); err != nil {
 		t.Fatal(err)
 	}
-	if columns != 5 {
-		t.Errorf("user has %d columns, want 5", columns)
+	if columns != 6 {
+		t.Errorf("user has %d columns, want 6", columns)
+	}
+	// The original auth's own insert still fits the migrated table.
+	if _, err := seed.ExecContext(ctx, `INSERT INTO user (email, password) VALUES ('seed2@example.com', 'Admin456')`); err != nil {
+		t.Fatalf("the seed's insert after the migration: %v", err)
+	}
+	if u, err := db3.Users.UserByEmail(ctx, "seed2@example.com"); err != nil || u.TokenVersion != 0 || u.Admin {
+		t.Errorf("a user the seed added: %+v, %v", u, err)
 	}
 }
 

@@ -4,9 +4,9 @@
 //
 // It stays compatible with the seed system: the table `user` keeps the
 // seed's columns (id, email, password), so the service can be pointed at the
-// seed's existing `auth` database; the migration only adds the columns it
-// lacks (admin, created_at), and plain-text seed passwords read back as they
-// are. Open applies migrations at start. They are recorded in
+// seed's existing `auth` database; the migrations only add the columns it
+// lacks (admin, created_at, token_version), and plain-text seed passwords
+// read back as they are. Open applies migrations at start. They are recorded in
 // schema_migrations and serialised with GET_LOCK, and every step is safe to
 // re-run (MySQL commits DDL implicitly), so several processes may start at
 // once against the same database. It works on MariaDB 10.3+ and MySQL 8.
@@ -337,6 +337,15 @@ var migrations = []sqldb.Migration{
 		Version: 4,
 		Func: func(ctx context.Context, conn *sql.Conn) error {
 			return addColumn(ctx, conn, "job", "options", "TEXT NULL")
+		},
+	},
+	{
+		// The version each account's tokens must carry: logout and a new
+		// password raise it, revoking the tokens issued before. The
+		// original auth neither reads nor writes it.
+		Version: 5,
+		Func: func(ctx context.Context, conn *sql.Conn) error {
+			return addColumn(ctx, conn, "user", "token_version", "BIGINT NOT NULL DEFAULT 0")
 		},
 	},
 }

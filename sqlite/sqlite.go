@@ -139,11 +139,21 @@ var migrations = []sqldb.Migration{
 	// NULL for the defaults.
 	// Migrations are not transactions: the column is added only if missing.
 	{Version: 4, Func: func(ctx context.Context, conn *sql.Conn) error {
-		var n int
-		if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('job') WHERE name = 'options'`).Scan(&n); err != nil || n > 0 {
-			return err
-		}
-		_, err := conn.ExecContext(ctx, `ALTER TABLE job ADD COLUMN options TEXT`)
-		return err
+		return addColumn(ctx, conn, "job", "options", "TEXT")
 	}},
+	// The version each account's tokens must carry: logout and a new
+	// password raise it, revoking the tokens issued before.
+	{Version: 5, Func: func(ctx context.Context, conn *sql.Conn) error {
+		return addColumn(ctx, conn, "user", "token_version", "INTEGER NOT NULL DEFAULT 0")
+	}},
+}
+
+// addColumn adds a column to a table unless it is there already.
+func addColumn(ctx context.Context, conn *sql.Conn, table, column, definition string) error {
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	_, err := conn.ExecContext(ctx, `ALTER TABLE "`+table+`" ADD COLUMN "`+column+`" `+definition)
+	return err
 }

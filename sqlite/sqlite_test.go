@@ -40,3 +40,46 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("user lost across reopen: %v", err)
 	}
 }
+
+// TestTokenVersionMigration opens a database from before the token version:
+// the column is added, existing users start at 0, and a migration re-run
+// after the column exists (a crash before it was recorded) is harmless.
+func TestTokenVersionMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Users.CreateUser(ctx, &mp3converter.User{Email: "a@example.com", PasswordHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	unrecord := func(db *sqlite.DB) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version = 5`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	unrecord(db)
+	if db, err = sqlite.Open(ctx, path); err != nil {
+		t.Fatalf("re-running the migration: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `ALTER TABLE user DROP COLUMN token_version`); err != nil {
+		t.Fatal(err)
+	}
+	unrecord(db)
+	if db, err = sqlite.Open(ctx, path); err != nil {
+		t.Fatalf("migrating a database without token_version: %v", err)
+	}
+	defer db.Close()
+	if u, err := db.Users.UserByEmail(ctx, "a@example.com"); err != nil || u.TokenVersion != 0 {
+		t.Fatalf("existing user after the migration: %+v, %v", u, err)
+	}
+	if err := db.Users.RevokeTokens(ctx, "a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := db.Users.UserByEmail(ctx, "a@example.com"); u == nil || u.TokenVersion != 1 {
+		t.Errorf("after RevokeTokens: %+v", u)
+	}
+}

@@ -92,6 +92,75 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) mp3converter.UserStore) 
 			t.Errorf("after delete ListUsers = %v", emails(users))
 		}
 	})
+
+	t.Run("RevokeTokens", func(t *testing.T) { testRevokeTokens(t, newStore(t)) })
+}
+
+// testRevokeTokens checks the token version: RevokeTokens and SetPassword
+// raise it, for that user only; SetPasswordHash (a re-hash) leaves it.
+func testRevokeTokens(t *testing.T, s mp3converter.UserStore) {
+	ctx := context.Background()
+	for _, e := range []string{"ann@example.com", "bob@example.com"} {
+		if err := s.CreateUser(ctx, &mp3converter.User{Email: e, PasswordHash: "old"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version := func(email string) int64 {
+		t.Helper()
+		u, err := s.UserByEmail(ctx, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.TokenVersion
+	}
+	if v := version("ann@example.com"); v != 0 {
+		t.Errorf("a new user's TokenVersion is %d, want 0", v)
+	}
+	if err := s.RevokeTokens(ctx, "ann@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if v := version("ann@example.com"); v != 1 {
+		t.Errorf("after RevokeTokens TokenVersion is %d, want 1", v)
+	}
+	if err := s.RevokeTokens(ctx, "ann@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if v := version("ann@example.com"); v != 2 {
+		t.Errorf("after a second RevokeTokens TokenVersion is %d, want 2", v)
+	}
+
+	if err := s.SetPasswordHash(ctx, "ann@example.com", "rehashed"); err != nil {
+		t.Fatal(err)
+	}
+	if v := version("ann@example.com"); v != 2 {
+		t.Errorf("SetPasswordHash changed TokenVersion to %d, want it left at 2", v)
+	}
+	// The same hash twice still revokes: the version moves either way.
+	for want := int64(3); want <= 4; want++ {
+		if err := s.SetPassword(ctx, "ann@example.com", "new"); err != nil {
+			t.Fatal(err)
+		}
+		u, err := s.UserByEmail(ctx, "ann@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.PasswordHash != "new" || u.TokenVersion != want {
+			t.Errorf("after SetPassword: hash %q, TokenVersion %d; want \"new\", %d", u.PasswordHash, u.TokenVersion, want)
+		}
+	}
+	if users, err := s.ListUsers(ctx); err != nil || len(users) != 2 || users[0].TokenVersion != 4 {
+		t.Errorf("ListUsers = %+v, %v; want ann's TokenVersion 4", users, err)
+	}
+	if u, _ := s.UserByEmail(ctx, "bob@example.com"); u == nil || u.TokenVersion != 0 || u.PasswordHash != "old" {
+		t.Errorf("another user was changed: %+v", u)
+	}
+
+	if err := s.RevokeTokens(ctx, "nobody@example.com"); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("RevokeTokens of a missing user: %v, want ErrNotFound", err)
+	}
+	if err := s.SetPassword(ctx, "nobody@example.com", "x"); !errors.Is(err, mp3converter.ErrNotFound) {
+		t.Errorf("SetPassword of a missing user: %v, want ErrNotFound", err)
+	}
 }
 
 func emails(us []*mp3converter.User) []string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,25 @@ func forge(t *testing.T, method jwt.SigningMethod, key any, user string, exp tim
 	c := auth.Claims{Username: user, Admin: true, RegisteredClaims: jwt.RegisteredClaims{
 		IssuedAt: jwt.NewNumericDate(time.Now().Add(-2 * time.Hour)), ExpiresAt: jwt.NewNumericDate(exp)}}
 	s, err := jwt.NewWithClaims(method, c).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// signMap signs, with the server's secret, a token of ann's that is valid
+// but for header's extra members and claims' changes to her claims.
+func signMap(t *testing.T, secret []byte, header map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	c := jwt.MapClaims{"username": "ann@example.com", "admin": true, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
+	for k, v := range claims {
+		c[k] = v
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	for k, v := range header {
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +215,8 @@ func badRequestCases(t *testing.T, secret []byte, bobFID, bobJob, carolToken str
 			return s
 		}(), status: 401, message: "invalid token"},
 		{name: "token with spaces", method: "GET", path: "/jobs", rawAuth: "Bearer a b c", status: 401, message: "invalid token"},
+		{name: "token with a crit header", method: "POST", path: "/validate", token: signMap(t, secret, map[string]any{"crit": []string{"exp"}}, jwt.MapClaims{}), status: 401, message: "invalid token"},
+		{name: "token with a string exp", method: "POST", path: "/validate", token: signMap(t, secret, nil, jwt.MapClaims{"exp": strconv.FormatInt(future.Unix(), 10)}), status: 401, message: "invalid token"},
 		{name: "delete another user's job", method: "DELETE", path: "/jobs/" + bobJob, token: "ann", status: 404, message: "job not found"},
 		{name: "another user's fid in upper case", method: "GET", path: "/download?fid=" + strings.ToUpper(bobFID), token: "ann", status: 404, message: "file not found"},
 		{name: "a path as fid", method: "GET", path: "/download?fid=../../etc/passwd", token: "ann", status: 400, message: "fid must be"},

@@ -80,6 +80,10 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after the cross-site post: %d jobs, want 2", n)
 	}
 	p.signOut()
+	// Signing out on the page revokes the account's other tokens too.
+	if _, status := api.job(ids["holiday.mp4"]); status != 401 {
+		t.Errorf("another token of ann's after the page signed out: GET answered %d, want 401", status)
+	}
 }
 
 // slowFFmpeg is ffmpeg after a pause, so that a conversion's states last.
@@ -339,6 +343,9 @@ func (p *page) crossSiteFormRefused(jobs int) {
 func (p *page) signOut() {
 	p.do("back to the page", chromedp.Navigate(p.base+"/"), chromedp.WaitVisible(chromedp.ID("signout")),
 		chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("signin")))
+	if msg := eval[string](p, `document.getElementById("signin-error").textContent`); msg != "" {
+		p.t.Errorf("signing out said %q", msg)
+	}
 	status := eval[int](p, `fetch("/jobs").then(r => r.status)`, chromedp.EvalAwaitPromise)
 	if status != 401 {
 		p.t.Errorf("after signing out, GET /jobs answered %d", status)

@@ -54,6 +54,27 @@ func TestUserCommands(t *testing.T) {
 			t.Errorf("user add %v: exit %d, %q; want 2 and %q", tt.args, code, errs, tt.want)
 		}
 	}
+	for _, tt := range []struct {
+		stdin string
+		args  []string
+		code  int
+		want  string
+	}{
+		{"short\n", []string{"--email", "ann@example.com", "--password-stdin"}, 2, "user passwd: password shorter than 8"},
+		{strings.Repeat("p", 73) + "\n", []string{"--email", "ann@example.com", "--password-stdin"}, 2, "longer than 72 bytes"},
+		{"long-enough\n", []string{"--email", "ann@example.com"}, 2, "user passwd: give the password on standard input"},
+		{"long-enough\n", []string{"--email", "not-an-email", "--password-stdin"}, 2, "not an email address"},
+		{"long-enough\n", []string{"--email", "nobody@example.com", "--password-stdin"}, 1, "no user nobody@example.com"},
+	} {
+		code, _, errs := runCmd(t, tt.stdin, append([]string{"user", "passwd", "--data-dir", dir}, tt.args...)...)
+		if code != tt.code || !strings.Contains(errs, tt.want) {
+			t.Errorf("user passwd %v: exit %d, %q; want %d and %q", tt.args, code, errs, tt.code, tt.want)
+		}
+	}
+	if code, out, errs := runCmd(t, "new-password\n", "user", "passwd", "--data-dir", dir, "--email", "ann@example.com", "--password-stdin"); code != 0 ||
+		out != "changed the password of ann@example.com; their earlier tokens no longer work\n" {
+		t.Errorf("user passwd: %d %q %q", code, out, errs)
+	}
 	if code, _, errs := runCmd(t, "", "user", "delete", "--data-dir", dir, "--email", "ann@example.com"); code != 0 {
 		t.Errorf("user delete: %d %s", code, errs)
 	}

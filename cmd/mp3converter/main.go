@@ -3,7 +3,7 @@
 //	mp3converter serve          everything in one process, embedded storage
 //	mp3converter gateway|auth|converter|notification
 //	                            one role, on MySQL, RabbitMQ and MongoDB GridFS
-//	mp3converter user add|list|delete
+//	mp3converter user add|list|passwd|delete
 //	mp3converter login|convert|jobs|webhook
 //	                            the command-line client of a server
 //
@@ -42,6 +42,7 @@ func help() string {
 	}
 	b.WriteString(`  mp3converter user add --email E --password-stdin [--admin]
   mp3converter user list
+  mp3converter user passwd --email E --password-stdin   a new password; revokes the user's tokens
   mp3converter user delete --email E
   mp3converter dead-letters list [--queue video,mp3]
   mp3converter dead-letters requeue --queue Q (--id ID | --all)

@@ -111,9 +111,11 @@ async function signIn(event) {
   signedIn(await res.json());
 }
 
+// signOut ends the session: the server clears the cookie and revokes the
+// account's tokens, on every device. If it could not revoke them, it says so.
 async function signOut() {
-  await api("POST", "/logout").catch(() => {});
-  signedOut("");
+  const res = await api("POST", "/logout").catch(() => null);
+  signedOut(res && !res.ok ? `Signed out here, but sessions elsewhere may go on: ${await responseError(res)}` : "");
 }
 
 function signedIn(me) {

@@ -10,7 +10,8 @@ import (
 )
 
 // UserStore keeps users in the table `user`, whose first three columns are
-// the seed's (id, email, password).
+// the seed's (id, email, password); ours (admin, created_at, token_version)
+// have defaults, so the original auth's rows and inserts still fit.
 type UserStore struct {
 	DB      *sql.DB
 	Dialect Dialect
@@ -23,8 +24,8 @@ func (s *UserStore) CreateUser(ctx context.Context, u *mp3converter.User) error 
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = time.Now().UTC()
 	}
-	res, err := s.DB.ExecContext(ctx, `INSERT INTO user (email, password, admin, created_at) VALUES (?, ?, ?, ?)`,
-		u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt))
+	res, err := s.DB.ExecContext(ctx, `INSERT INTO user (email, password, admin, created_at, token_version) VALUES (?, ?, ?, ?, ?)`,
+		u.Email, u.PasswordHash, u.Admin, micros(u.CreatedAt), u.TokenVersion)
 	if err != nil {
 		if s.Dialect.IsDuplicate(err) {
 			return fmt.Errorf("create user %s: %w", u.Email, mp3converter.ErrConflict)
@@ -35,12 +36,12 @@ func (s *UserStore) CreateUser(ctx context.Context, u *mp3converter.User) error 
 	return err
 }
 
-const userColumns = `id, email, password, admin, created_at`
+const userColumns = `id, email, password, admin, created_at, token_version`
 
 func scanUser(row interface{ Scan(...any) error }) (*mp3converter.User, error) {
 	var u mp3converter.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Admin, &created, &u.TokenVersion); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = fromMicros(created)
@@ -60,6 +61,16 @@ func (s *UserStore) ListUsers(ctx context.Context) ([]*mp3converter.User, error)
 // SetPasswordHash implements mp3converter.UserStore.
 func (s *UserStore) SetPasswordHash(ctx context.Context, email, hash string) error {
 	return s.execOne(ctx, "set password", email, `UPDATE user SET password = ? WHERE email = ?`, hash, email)
+}
+
+// SetPassword implements mp3converter.UserStore.
+func (s *UserStore) SetPassword(ctx context.Context, email, hash string) error {
+	return s.execOne(ctx, "set password", email, `UPDATE user SET password = ?, token_version = token_version + 1 WHERE email = ?`, hash, email)
+}
+
+// RevokeTokens implements mp3converter.UserStore.
+func (s *UserStore) RevokeTokens(ctx context.Context, email string) error {
+	return s.execOne(ctx, "revoke tokens", email, `UPDATE user SET token_version = token_version + 1 WHERE email = ?`, email)
 }
 
 // DeleteUser implements mp3converter.UserStore. The user's webhooks go too.
