@@ -280,6 +280,16 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// CloseWrite lets the server half-close the connection, as it does after
+// an answer that leaves input unread, so that the client reads the answer
+// rather than a reset.
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // errTooManyRequests refuses a request from a client, behind a proxy, that
 // has PerClient requests in progress.
 var errTooManyRequests = &retryAfterError{
