@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes binaries every CI phase uses, once, at one release:
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and
-# kubectl, from the Go module proxy alone. Prints the bin directory.
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
+# kube-proxy and kubectl, from the Go module proxy alone. Prints the bin
+# directory.
 #
 #   scripts/kube-build.sh          the release matching k8s.io/api in deploy/go.mod
 #                                  (v0.X.Y is v1.X.Y)
 #
 # Cached in $MP3CONVERTER_CI_CACHE/kube/v1.X.Y/bin (default
-# ~/.cache/mp3converter-ci); nothing is built when all six are there.
+# ~/.cache/mp3converter-ci); only the binaries missing there are built.
 # v1.34 is the newest release whose kubelet runs on this kind of host
 # (cgroup v1, containerd 1.6). Cold, the build takes about 25 minutes on 2
 # cores; the Go build cache makes later builds of other releases cheaper.
@@ -23,17 +24,17 @@ api=$(awk '$1 == "k8s.io/api" {print $2}' "$ROOT/deploy/go.mod")
 MINOR=${BASH_REMATCH[1]}
 K8S=v1.$MINOR.${BASH_REMATCH[2]}
 BIN=$CACHE/kube/$K8S/bin
-CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
+CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 
-missing=0
-for b in etcd "${CMDS[@]}"; do [ -x "$BIN/$b" ] || missing=1; done
-if [ $missing = 0 ]; then
+missing=()
+for b in etcd "${CMDS[@]}"; do [ -x "$BIN/$b" ] || missing+=("$b"); done
+if [ ${#missing[@]} = 0 ]; then
   echo "$BIN"
   exit 0
 fi
 
 src=$CACHE/kube/$K8S/src
-mkdir -p "$src"
+mkdir -p "$src" "$BIN"
 mod=$(go mod download -json "k8s.io/kubernetes@$K8S" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
 etcd=$(awk '$1 == "go.etcd.io/etcd/server/v3" {print $2}' "$mod")
 {
@@ -46,20 +47,21 @@ etcd=$(awk '$1 == "go.etcd.io/etcd/server/v3" {print $2}' "$mod")
   for c in "${CMDS[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
   printf ')\n'
 } >"$src/tools.go"
-v=k8s.io/component-base/version out=$src/bin.new
-rm -rf "$out"
+v=k8s.io/component-base/version
 (
   cd "$src"
   export GOFLAGS=-mod=mod
   go mod tidy >&2
-  for c in "${CMDS[@]}"; do
+  for b in "${missing[@]}"; do
     start=$(date +%s)
-    go build -trimpath -o "$out/" -ldflags "-s -w -X $v.gitVersion=$K8S -X $v.gitMajor=1 -X $v.gitMinor=$MINOR -X $v.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$K8S" \
-      "k8s.io/kubernetes/cmd/$c" >&2
-    echo "built $c in $(($(date +%s) - start)) s" >&2
+    if [ "$b" = etcd ]; then
+      go build -trimpath -ldflags '-s -w' -o "$BIN/.$b.new" go.etcd.io/etcd/server/v3 >&2
+    else
+      go build -trimpath -o "$BIN/.$b.new" -ldflags "-s -w -X $v.gitVersion=$K8S -X $v.gitMajor=1 -X $v.gitMinor=$MINOR -X $v.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$K8S" \
+        "k8s.io/kubernetes/cmd/$b" >&2
+    fi
+    mv "$BIN/.$b.new" "$BIN/$b"
+    echo "built $b in $(($(date +%s) - start)) s" >&2
   done
-  go build -trimpath -ldflags '-s -w' -o "$out/etcd" go.etcd.io/etcd/server/v3 >&2
 )
-rm -rf "$BIN"
-mv "$out" "$BIN"
 echo "$BIN"
