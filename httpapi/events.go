@@ -17,7 +17,8 @@ var errNoFeed = mp3converter.Errorf(mp3converter.EUNAVAILABLE, "live updates are
 // events serves GET /jobs/events: Server-Sent Events of the caller's job
 // changes (an admin's with ?all=true: everyone's). Without Last-Event-ID
 // (or ?last_event_id=) it starts with the caller's newest jobs; with one,
-// with every change since. It ends when the client goes, when it falls too
+// with every change since, or with a refetch event when there are too many
+// (see jobfeed.Subscribe). It ends when the client goes, when it falls too
 // far behind (it reconnects and replays), or when the server shuts down.
 func (g *Gateway) events(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
 	if g.Feed == nil {
@@ -83,15 +84,20 @@ type eventStream struct {
 	idle time.Duration
 }
 
-// send writes evs: a job as GET /jobs/{id} shows it, or a deletion.
+// send writes evs: a job as GET /jobs/{id} shows it, a deletion, or a
+// refetch (read your jobs afresh: more changed than a replay sends).
 func (s *eventStream) send(evs ...jobfeed.Event) error {
 	var b strings.Builder
 	for _, ev := range evs {
-		name, data := "job", []byte(nil)
-		if ev.Deleted {
+		var name string
+		var data []byte
+		switch {
+		case ev.Refetch:
+			name, data = "refetch", []byte("{}")
+		case ev.Deleted:
 			name, data = "deleted", mustJSON(map[string]string{"id": ev.ID})
-		} else {
-			data = mustJSON(toJSON(ev.Job))
+		default:
+			name, data = "job", mustJSON(toJSON(ev.Job))
 		}
 		b.WriteString("id: " + ev.Cursor + "\nevent: " + name + "\ndata: ")
 		b.Write(data)
