@@ -55,6 +55,7 @@ type Gateway struct {
 	// Heartbeat is how often an idle event stream gets a comment, so
 	// that proxies keep it open (15 s if 0).
 	Heartbeat time.Duration
+	Streams   *StreamLimit // caps open event streams; nil: no caps
 	// Metrics counts uploads, logins and requests; nil counts nothing.
 	Metrics *metrics.Metrics
 }
