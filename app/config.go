@@ -65,6 +65,8 @@ type Config struct {
 
 	WebhookAllowPrivate bool
 
+	MaxJobsKept int // jobs one user may keep; 0: no cap
+
 	// Live updates (GET /jobs/events).
 	EventsPollInterval     time.Duration
 	EventsHeartbeat        time.Duration
@@ -211,6 +213,15 @@ var settings = []setting{
 	{flag: "max-uploads-per-user", env: []string{"MP3CONVERTER_MAX_UPLOADS_PER_USER"}, def: "4", storage: both, roles: Gateway,
 		usage: "uploads one user may have in progress at once; more are refused with 429", field: func(c *Config) any { return &c.MaxUploadsPerUser },
 		check: func(c *Config, _ Process) string { return atLeastOne(c.MaxUploadsPerUser) }},
+	{flag: "max-jobs-kept-per-user", env: []string{"MP3CONVERTER_MAX_JOBS_KEPT_PER_USER"}, def: "1000", storage: both, roles: Gateway,
+		usage: "jobs one user may keep, whatever their status; past it, uploads are refused with 429 until the user deletes some (or --retention does); 0 for no cap",
+		field: func(c *Config) any { return &c.MaxJobsKept },
+		check: func(c *Config, _ Process) string {
+			if c.MaxJobsKept < 0 {
+				return "must not be negative"
+			}
+			return ""
+		}},
 	{flag: "min-free-space", env: []string{"MP3CONVERTER_MIN_FREE_SPACE"}, def: "512MiB", storage: both, roles: Converter,
 		usage: "free disk space below which /readyz fails and uploads get 507: in the data dir (serve), in --temp-dir (converter); 0 for no floor",
 		field: func(c *Config) any { return &c.MinFreeSpace }},
