@@ -106,3 +106,12 @@ type JobCounter interface {
 	// JobStats counts the jobs by status. Its errors are the store's.
 	JobStats(ctx context.Context) (JobStats, error)
 }
+
+// JobOwnerCounter is implemented by job stores that count one owner's jobs
+// cheaply, for the cap on the jobs a user keeps, so that the gateway need
+// not list them.
+type JobOwnerCounter interface {
+	// CountJobs counts owner's jobs, whatever their status. Its errors are
+	// the store's.
+	CountJobs(ctx context.Context, owner string) (int, error)
+}

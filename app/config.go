@@ -71,9 +71,13 @@ type Config struct {
 
 	WebhookAllowPrivate bool
 
+	MaxJobsKept int // jobs one user may keep; 0: no cap
+
 	// Live updates (GET /jobs/events).
-	EventsPollInterval time.Duration
-	EventsHeartbeat    time.Duration
+	EventsPollInterval     time.Duration
+	EventsHeartbeat        time.Duration
+	MaxEventStreams        int
+	MaxEventStreamsPerUser int
 }
 
 // setting is one flag, its environment variables and its default.
@@ -232,6 +236,15 @@ var settings = []setting{
 			}
 			return ""
 		}},
+	{flag: "max-jobs-kept-per-user", env: []string{"MP3CONVERTER_MAX_JOBS_KEPT_PER_USER"}, def: "1000", storage: both, roles: Gateway,
+		usage: "jobs one user may keep, whatever their status; past it, uploads are refused with 429 until the user deletes some (or --retention does); 0 for no cap",
+		field: func(c *Config) any { return &c.MaxJobsKept },
+		check: func(c *Config, _ Process) string {
+			if c.MaxJobsKept < 0 {
+				return "must not be negative"
+			}
+			return ""
+		}},
 	{flag: "min-free-space", env: []string{"MP3CONVERTER_MIN_FREE_SPACE"}, def: "512MiB", storage: both, roles: Converter,
 		usage: "free disk space below which /readyz fails and uploads get 507: in the data dir (serve), in --temp-dir (converter); 0 for no floor",
 		field: func(c *Config) any { return &c.MinFreeSpace }},
@@ -268,6 +281,14 @@ var settings = []setting{
 		usage: "how often an idle /jobs/events stream gets a comment, so that proxies keep it open",
 		field: func(c *Config) any { return &c.EventsHeartbeat },
 		check: func(c *Config, _ Process) string { return positive(c.EventsHeartbeat) }},
+	{flag: "max-event-streams-per-user", env: []string{"MP3CONVERTER_MAX_EVENT_STREAMS_PER_USER"}, def: "8", storage: both, roles: Gateway,
+		usage: "/jobs/events streams one user may hold open at once (a page or a convert command holds one); more are refused with 429. Counted per gateway process",
+		field: func(c *Config) any { return &c.MaxEventStreamsPerUser },
+		check: func(c *Config, _ Process) string { return atLeastOne(c.MaxEventStreamsPerUser) }},
+	{flag: "max-event-streams", env: []string{"MP3CONVERTER_MAX_EVENT_STREAMS"}, def: "512", storage: both, roles: Gateway,
+		usage: "/jobs/events streams open at once in all, each a connection's descriptor: half of a common limit of 1,024, leaving the rest to uploads, downloads and the stores; more are refused with 429. Counted per gateway process",
+		field: func(c *Config) any { return &c.MaxEventStreams },
+		check: func(c *Config, _ Process) string { return atLeastOne(c.MaxEventStreams) }},
 	{flag: "webhook-allow-private", env: []string{"MP3CONVERTER_WEBHOOK_ALLOW_PRIVATE"}, def: "false", storage: both, roles: Gateway | Notification,
 		usage: "let webhooks reach loopback, private, link-local and other non-public addresses (receivers on your own network); off, they are refused at registration and on every connection",
 		field: func(c *Config) any { return &c.WebhookAllowPrivate }},

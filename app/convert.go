@@ -149,10 +149,22 @@ func (cv *converter) finish(ctx context.Context, i int, path, id string) error {
 }
 
 // wait follows the job until it is done or failed: from the event stream,
-// or by polling once the stream failed.
+// or by polling once the stream failed. When the stream skipped changes
+// (a refetch event), the job is read afresh.
 func (cv *converter) wait(ctx context.Context, i int, id string) (client.Job, error) {
+	refetched := 0 // the refetch events acted on
 	for {
 		st := cv.jobs.Get(id)
+		if st.Refetches > refetched {
+			ok, err := cv.fetch(ctx, id)
+			if err != nil {
+				return client.Job{}, err
+			}
+			if ok {
+				refetched = st.Refetches
+				continue
+			}
+		}
 		if st.Deleted {
 			return client.Job{}, errors.New("the job was deleted")
 		}
@@ -162,7 +174,7 @@ func (cv *converter) wait(ctx context.Context, i int, id string) (client.Job, er
 				return st.Job, nil
 			}
 		}
-		if st.StreamErr == nil {
+		if st.StreamErr == nil && st.Refetches == refetched {
 			select {
 			case <-ctx.Done():
 				return client.Job{}, ctx.Err()
@@ -175,14 +187,28 @@ func (cv *converter) wait(ctx context.Context, i int, id string) (client.Job, er
 			return client.Job{}, ctx.Err()
 		case <-time.After(cv.poll):
 		}
-		j, err := cv.c.Job(ctx, id)
-		if client.IsStatus(err, 404) || client.IsStatus(err, 401) {
-			return client.Job{}, explain(err)
+		if st.Refetches > refetched {
+			continue // read at the top, which counts it done
 		}
-		if err == nil {
-			cv.jobs.Set(*j)
-		} // else a passing error: poll again
+		if _, err := cv.fetch(ctx, id); err != nil {
+			return client.Job{}, err
+		}
 	}
+}
+
+// fetch reads job id (GET /jobs/{id}) into the tracker, and says whether it
+// did. A job gone or a login refused ends the wait (the error); any other
+// error passes.
+func (cv *converter) fetch(ctx context.Context, id string) (bool, error) {
+	j, err := cv.c.Job(ctx, id)
+	if client.IsStatus(err, 404) || client.IsStatus(err, 401) {
+		return false, explain(err)
+	}
+	if err != nil {
+		return false, nil
+	}
+	cv.jobs.Set(*j)
+	return true, nil
 }
 
 // mp3Name is the upload's base name with .mp3 for its extension.

@@ -230,6 +230,8 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 			MinUploadRate: c.MinUploadRate, UploadGrace: c.UploadGrace,
 			Uploads: &httpapi.UploadLimit{PerUser: c.MaxUploadsPerUser, Total: c.MaxUploads},
 			Feed:    m.feed, Heartbeat: c.EventsHeartbeat, Metrics: m.Metrics,
+			Streams:     &httpapi.StreamLimit{PerUser: c.MaxEventStreamsPerUser, Total: c.MaxEventStreams},
+			MaxJobsKept: c.MaxJobsKept,
 		}
 		return gw.Handler()
 	case m.Process.Roles.Has(Auth):

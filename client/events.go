@@ -18,12 +18,16 @@ import (
 // Event is one event of GET /jobs/events.
 type Event struct {
 	ID   string // the cursor to resume after this event
-	Type string // "job" or "deleted"
+	Type string // "job", "deleted" or "refetch"
 	Data []byte
 	// Job is the job's state, for a "job" event.
 	Job *Job
 	// Deleted is the deleted job's id, for a "deleted" event.
 	Deleted string
+	// Refetch is set for a "refetch" event: the server did not replay what
+	// changed since the cursor resumed after (too long ago, or too much),
+	// so the jobs followed must be read afresh (GET /jobs, /jobs/{id}).
+	Refetch bool
 }
 
 // Stream follows the server's job changes over Server-Sent Events and
@@ -84,6 +88,9 @@ func (s *Stream) Run(ctx context.Context, fn func(Event) error) error {
 			s.OnDrop(err)
 		}
 		wait := min(retry<<max(failures-1, 0), 30*time.Second)
+		if api, ok := errors.AsType[*APIError](err); ok && api.RetryAfter > wait {
+			wait = api.RetryAfter // 429: too many streams open
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -234,6 +241,8 @@ func decodeEvent(ev Event, data string) Event {
 		if json.Unmarshal(ev.Data, &d) == nil {
 			ev.Deleted = d.ID
 		}
+	case "refetch":
+		ev.Refetch = true
 	}
 	return ev
 }
@@ -241,11 +250,12 @@ func decodeEvent(ev Event, data string) Event {
 // Tracker keeps the latest state of every job an event stream reports and
 // wakes those waiting for a change.
 type Tracker struct {
-	mu      sync.Mutex
-	jobs    map[string]Job
-	deleted map[string]bool
-	changed chan struct{}
-	err     error
+	mu        sync.Mutex
+	jobs      map[string]Job
+	deleted   map[string]bool
+	refetches int
+	changed   chan struct{}
+	err       error
 }
 
 // NewTracker returns an empty tracker.
@@ -262,6 +272,11 @@ func (t *Tracker) Handle(ev Event) error {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		t.deleted[ev.Deleted] = true
+		t.wake()
+	case ev.Refetch:
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.refetches++
 		t.wake()
 	}
 	return nil
@@ -298,6 +313,9 @@ type JobState struct {
 	Deleted bool
 	// StreamErr is why the stream ended, if it did: no more changes come.
 	StreamErr error
+	// Refetches counts the stream's refetch events: each says that changes
+	// were skipped. A waiter that has seen fewer reads its job afresh.
+	Refetches int
 	// Changed is closed at the next change of any job.
 	Changed <-chan struct{}
 }
@@ -307,5 +325,5 @@ func (t *Tracker) Get(id string) JobState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	j, ok := t.jobs[id]
-	return JobState{Job: j, Known: ok, Deleted: t.deleted[id], StreamErr: t.err, Changed: t.changed}
+	return JobState{Job: j, Known: ok, Deleted: t.deleted[id], StreamErr: t.err, Refetches: t.refetches, Changed: t.changed}
 }

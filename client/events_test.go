@@ -142,3 +142,52 @@ func TestTracker(t *testing.T) {
 		t.Errorf("state %+v", st)
 	}
 }
+
+// TestStreamRefetch: a refetch event reaches fn, and the tracker counts it
+// and wakes its waiters, who read their jobs afresh; a 429's Retry-After
+// is waited out before reconnecting.
+func TestStreamRefetch(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		n := len(at)
+		mu.Unlock()
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many event streams open; close one, or try again later", http.StatusTooManyRequests)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "id: 9-e-3\nevent: refetch\ndata: {}\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+
+	tr := NewTracker()
+	before := tr.Get("a")
+	s := &Stream{Client: New(srv.URL, "tok"), Retry: time.Millisecond}
+	stop := errors.New("stop")
+	var got Event
+	err := s.Run(context.Background(), func(ev Event) error {
+		got = ev
+		tr.Handle(ev)
+		return stop
+	})
+	if !errors.Is(err, stop) || !got.Refetch || got.Type != "refetch" || got.ID != "9-e-3" || s.LastEventID != "9-e-3" {
+		t.Fatalf("Run = %v with %+v; want the refetch event", err, got)
+	}
+	select {
+	case <-before.Changed:
+	default:
+		t.Error("the refetch did not wake the tracker's waiters")
+	}
+	if st := tr.Get("a"); st.Refetches != 1 {
+		t.Errorf("Refetches = %d, want 1", st.Refetches)
+	}
+	if wait := at[1].Sub(at[0]); wait < time.Second {
+		t.Errorf("reconnected %v after a 429 with Retry-After 1, want 1 s or more", wait)
+	}
+}

@@ -12,18 +12,68 @@ import (
 	"github.com/mp3converter/mp3converter/jobfeed"
 )
 
-var errNoFeed = mp3converter.Errorf(mp3converter.EUNAVAILABLE, "live updates are unavailable")
+var (
+	errNoFeed     = mp3converter.Errorf(mp3converter.EUNAVAILABLE, "live updates are unavailable")
+	errStreamBody = mp3converter.Errorf(mp3converter.EINVALID, "GET /jobs/events takes no request body")
+	// errTooManyStreams refuses a stream over a cap. Streams last as long
+	// as their clients like, so a retry comes later than an upload's.
+	errTooManyStreams = &retryAfterError{
+		err:   mp3converter.Errorf(mp3converter.ETOOMANY, "too many event streams open; close one, or try again later"),
+		after: 10 * time.Second,
+	}
+)
+
+// StreamLimit caps the open event streams, per user and in total: each
+// holds a connection, its descriptor, a goroutine and a subscription for
+// as long as its client likes. Counts live in memory, per process: with
+// several gateways each counts its own. The zero value has no caps.
+type StreamLimit struct {
+	PerUser int // streams one user may have open; 0: no cap
+	Total   int // streams open in all; 0: no cap
+
+	n inUse
+}
+
+// acquire counts one more stream of user and returns the func that
+// uncounts it, or errTooManyStreams, and which cap refused it.
+func (l *StreamLimit) acquire(user string) (release func(), refusedBy string, err error) {
+	if l == nil {
+		return func() {}, "", nil
+	}
+	if release, refusedBy = l.n.take(user, l.PerUser, l.Total); release == nil {
+		return nil, refusedBy, errTooManyStreams
+	}
+	return release, "", nil
+}
 
 // events serves GET /jobs/events: Server-Sent Events of the caller's job
 // changes (an admin's with ?all=true: everyone's). Without Last-Event-ID
 // (or ?last_event_id=) it starts with the caller's newest jobs; with one,
-// with every change since. It ends when the client goes, when it falls too
+// with every change since, or with a refetch event when there are too many
+// (see jobfeed.Subscribe). It ends when the client goes, when it falls too
 // far behind (it reconnects and replays), or when the server shuts down.
+// Past the caps on open streams (g.Streams) it answers 429.
 func (g *Gateway) events(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
 	if g.Feed == nil {
 		Error(w, r, g.Logger, errNoFeed)
 		return
 	}
+	if r.ContentLength != 0 { // a length, or chunked (-1)
+		// The server drains an unread body after the answer, to reuse the
+		// connection: a client that never sends it would hold it. Close
+		// it instead, and end the drain's read at once.
+		w.Header().Set("Connection", "close")
+		http.NewResponseController(w).SetReadDeadline(time.Now())
+		Error(w, r, g.Logger, errStreamBody)
+		return
+	}
+	release, refusedBy, err := g.Streams.acquire(c.Username)
+	if err != nil {
+		g.Logger.Warn("EventStreamRefused", "request_id", requestID(r.Context()), "cap", refusedBy)
+		Error(w, r, g.Logger, err)
+		return
+	}
+	defer release()
 	owner := c.Username
 	if all, _ := strconv.ParseBool(r.URL.Query().Get("all")); all && c.SiteAdmin {
 		owner = ""
@@ -83,15 +133,20 @@ type eventStream struct {
 	idle time.Duration
 }
 
-// send writes evs: a job as GET /jobs/{id} shows it, or a deletion.
+// send writes evs: a job as GET /jobs/{id} shows it, a deletion, or a
+// refetch (read your jobs afresh: more changed than a replay sends).
 func (s *eventStream) send(evs ...jobfeed.Event) error {
 	var b strings.Builder
 	for _, ev := range evs {
-		name, data := "job", []byte(nil)
-		if ev.Deleted {
+		var name string
+		var data []byte
+		switch {
+		case ev.Refetch:
+			name, data = "refetch", []byte("{}")
+		case ev.Deleted:
 			name, data = "deleted", mustJSON(map[string]string{"id": ev.ID})
-		} else {
-			data = mustJSON(toJSON(ev.Job))
+		default:
+			name, data = "job", mustJSON(toJSON(ev.Job))
 		}
 		b.WriteString("id: " + ev.Cursor + "\nevent: " + name + "\ndata: ")
 		b.Write(data)

@@ -57,6 +57,11 @@ type Gateway struct {
 	// Heartbeat is how often an idle event stream gets a comment, so
 	// that proxies keep it open (15 s if 0).
 	Heartbeat time.Duration
+	Streams   *StreamLimit // caps open event streams; nil: no caps
+	// MaxJobsKept is how many jobs one user may keep, whatever their
+	// status; past it, uploads are refused until some are deleted (0: no
+	// cap).
+	MaxJobsKept int
 	// Metrics counts uploads, logins and requests; nil counts nothing.
 	Metrics *metrics.Metrics
 }
@@ -207,6 +212,8 @@ func refusalReason(err error) string {
 	switch code := mp3converter.ErrorCode(err); {
 	case errors.Is(err, errAborted):
 		return "aborted" // the client went away
+	case errors.As(err, new(jobsKeptError)):
+		return "quota" // --max-jobs-kept-per-user
 	case code == mp3converter.EUNAUTHORIZED, code == mp3converter.EFORBIDDEN: // no token, or a cross-site one
 		return "unauthorized"
 	case code == mp3converter.ETOOLARGE:
@@ -227,13 +234,20 @@ func refusalReason(err error) string {
 }
 
 // admit decides, before the body is read, whether an upload by user may
-// start: under the caps on uploads in progress, and with space to store
-// it. It returns the func that ends the upload's count.
+// start: under the caps on uploads in progress and on jobs kept, and with
+// space to store it. It returns the func that ends the upload's count.
 func (g *Gateway) admit(r *http.Request, user string) (release func(), err error) {
 	release, refusedBy, err := g.Uploads.acquire(user)
 	if err != nil {
 		g.Logger.Warn("UploadRefused", "request_id", requestID(r.Context()), "cap", refusedBy)
 		return nil, err
+	}
+	if err := g.checkJobsKept(r.Context(), user); err != nil {
+		release()
+		if errors.As(err, new(jobsKeptError)) {
+			g.Logger.Warn("UploadRefused", "request_id", requestID(r.Context()), "cap", "jobs_kept")
+		}
+		return nil, fmt.Errorf("upload: %w", err)
 	}
 	if g.Space != nil {
 		if err := g.Space(r.Context()); err != nil {
@@ -242,6 +256,51 @@ func (g *Gateway) admit(r *http.Request, user string) (release func(), err error
 		}
 	}
 	return release, nil
+}
+
+// jobsKeptError refuses an upload by a user who keeps g.MaxJobsKept jobs.
+// It is a 429, a 4xx because it is the user's doing (a 507 would read as
+// the server's fault, and be logged and alerted on as one), and carries no
+// Retry-After, unlike the caps on what is in progress: waiting does not
+// help, deleting jobs does.
+type jobsKeptError struct{ err *mp3converter.Error }
+
+func (e jobsKeptError) Error() string { return e.err.Error() }
+func (e jobsKeptError) Unwrap() error { return e.err }
+
+// checkJobsKept refuses user's upload if it would pass g.MaxJobsKept,
+// counting the user's jobs cheaply if the store can, else listing up to
+// the cap. Uploads in progress at once may each pass the check: the cap
+// may be passed by --max-uploads-per-user less one at most.
+func (g *Gateway) checkJobsKept(ctx context.Context, user string) error {
+	if g.MaxJobsKept <= 0 {
+		return nil
+	}
+	var n int
+	if c, ok := g.Jobs.(mp3converter.JobOwnerCounter); ok {
+		var err error
+		if n, err = c.CountJobs(ctx, user); err != nil {
+			return err
+		}
+	} else {
+		jobs, err := g.Jobs.ListJobs(ctx, mp3converter.JobFilter{Owner: user, Limit: g.MaxJobsKept})
+		if err != nil {
+			return err
+		}
+		n = len(jobs)
+	}
+	if n < g.MaxJobsKept {
+		return nil
+	}
+	return g.errJobsKept(n)
+}
+
+func (g *Gateway) errJobsKept(n int) error {
+	if n == g.MaxJobsKept {
+		return jobsKeptError{mp3converter.Errorf(mp3converter.ETOOMANY, "you keep %d jobs, the most allowed; delete some to upload more", n)}
+	}
+	// Uploads that passed the check at once.
+	return jobsKeptError{mp3converter.Errorf(mp3converter.ETOOMANY, "you keep %d jobs, more than the %d allowed; delete some to upload more", n, g.MaxJobsKept)}
 }
 
 // readVideo reads r's multipart form and streams its one file to the video

@@ -137,8 +137,8 @@ func TestLoginMetrics(t *testing.T) {
 // The reasons and outcomes the gateway gives are the ones that metrics
 // start at 0.
 func TestMetricVocabulary(t *testing.T) {
-	g := &Gateway{MaxUpload: 1}
-	errs := []error{auth.ErrMissingCredentials, g.errTooLarge(), errTooManyUploads, g.errTooSlow(), g.errStalled(), errAborted,
+	g := &Gateway{MaxUpload: 1, MaxJobsKept: 1}
+	errs := []error{auth.ErrMissingCredentials, g.errTooLarge(), errTooManyUploads, g.errJobsKept(1), g.errTooSlow(), g.errStalled(), errAborted,
 		mp3converter.ErrInsufficientStorage, errOneFile, mp3converter.ErrUnavailable, errors.New("bug"),
 		auth.ErrInvalidCredentials, tooMany(1), context.Canceled, nil}
 	for _, err := range errs {

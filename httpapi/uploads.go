@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
@@ -18,9 +17,7 @@ type UploadLimit struct {
 	PerUser int // uploads one user may have in progress; 0: no cap
 	Total   int // uploads in progress in all; 0: no cap
 
-	mu     sync.Mutex
-	total  int
-	byUser map[string]int
+	n inUse
 }
 
 // errTooManyUploads refuses an upload over a cap; any upload in progress
@@ -36,30 +33,10 @@ func (l *UploadLimit) acquire(user string) (release func(), refusedBy string, er
 	if l == nil {
 		return func() {}, "", nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	switch {
-	case l.PerUser > 0 && l.byUser[user] >= l.PerUser:
-		return nil, "per_user", errTooManyUploads
-	case l.Total > 0 && l.total >= l.Total:
-		return nil, "total", errTooManyUploads
+	if release, refusedBy = l.n.take(user, l.PerUser, l.Total); release == nil {
+		return nil, refusedBy, errTooManyUploads
 	}
-	if l.byUser == nil {
-		l.byUser = map[string]int{}
-	}
-	l.byUser[user]++
-	l.total++
-	var once sync.Once
-	return func() { once.Do(func() { l.release(user) }) }, "", nil
-}
-
-func (l *UploadLimit) release(user string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.total--
-	if l.byUser[user]--; l.byUser[user] <= 0 {
-		delete(l.byUser, user)
-	}
+	return release, "", nil
 }
 
 // Errors of bodyReader, which bodyError turns into the client's.

@@ -8,7 +8,11 @@
 // cursor that is monotonic within the process; a ring of recent events
 // replays exactly what a reconnecting subscriber missed, and a cursor the
 // ring no longer covers (or another process's) falls back to the store:
-// the current state of every job changed since the cursor's time.
+// the current state of the jobs changed since the cursor's time. That
+// fallback is bounded, since a forged cursor may name any time: only a
+// cursor within ReplayWindow is looked up, and only up to snapshotSize
+// jobs are sent. Past either bound the subscriber gets one Refetch event
+// instead, and reads its jobs afresh while the stream goes on from now.
 //
 // A deleted row cannot be seen by polling: Deleted publishes the deletion
 // of a job this process deleted.
@@ -36,6 +40,10 @@ type Event struct {
 	ID      string
 	Owner   string
 	Deleted bool
+	// Refetch replaces a replay that would be too long or too old: the
+	// subscriber should read its jobs afresh. No job comes with it; Cursor
+	// is where the stream goes on from.
+	Refetch bool
 	seq     uint64
 }
 
@@ -45,7 +53,14 @@ const (
 	DefaultOverlap  = 2 * time.Second
 	DefaultRing     = 4096
 	DefaultBuffer   = 256
-	// snapshotSize is how many of the newest jobs a new subscriber gets.
+	// DefaultReplayWindow covers a client that was away for a while (a
+	// laptop's lid closed, a network switched, a gateway replaced in a
+	// rolling update). It bounds what the store's query reads, every
+	// user's changes since the cursor's time: older, a client is better
+	// off reading its list afresh.
+	DefaultReplayWindow = 10 * time.Minute
+	// snapshotSize is how many of the newest jobs a new subscriber gets,
+	// and the most jobs a replay from the store sends.
 	snapshotSize = 100
 	// pageSize and maxPages bound one poll.
 	pageSize = 1000
@@ -71,7 +86,10 @@ type Feed struct {
 	// Buffer is how many events a subscriber may fall behind by before it
 	// is dropped (its channel closed) rather than slow the feed.
 	Buffer int
-	Logger *slog.Logger
+	// ReplayWindow is how old a cursor the ring does not cover may be and
+	// still be replayed from the store.
+	ReplayWindow time.Duration
+	Logger       *slog.Logger
 
 	once   sync.Once
 	mu     sync.Mutex
@@ -282,10 +300,11 @@ func parseCursor(s string) (cursor, bool) {
 
 // Subscribe starts a subscription to the jobs of owner ("" for everyone's)
 // and returns it with the events to send before its own: with no
-// lastCursor, the owner's newest jobs; with a cursor the ring covers,
-// every event since; with an older or foreign one, the current state of
-// every job changed since its time. It returns ErrClosed once the feed is
-// closed, or the store's error.
+// lastCursor (or one that does not parse), the owner's newest jobs; with a
+// cursor the ring covers, every event since; with an older or foreign one
+// within ReplayWindow, the current state of the jobs changed since its
+// time, if there are at most snapshotSize; else one Refetch event. It
+// returns ErrClosed once the feed is closed, or the store's error.
 func (f *Feed) Subscribe(ctx context.Context, owner, lastCursor string) (*Subscription, []Event, error) {
 	f.init()
 	c := make(chan Event, cmpOr(f.Buffer, DefaultBuffer))
@@ -303,16 +322,27 @@ func (f *Feed) Subscribe(ctx context.Context, owner, lastCursor string) (*Subscr
 		return s, replay, nil
 	}
 	// Whatever changes from here on reaches s; a cursor of now replays it.
-	now := f.cursor(time.Now(), f.seq)
+	at := time.Now()
+	now := f.cursor(at, f.seq)
 	f.mu.Unlock()
+	refetch := []Event{{Cursor: now, Refetch: true}}
 	filter := mp3converter.JobFilter{Owner: owner, Limit: snapshotSize}
 	if ok {
-		filter = mp3converter.JobFilter{Owner: owner, UpdatedAfter: last.at.Add(-cmpOr(f.Overlap, DefaultOverlap))}
+		overlap := cmpOr(f.Overlap, DefaultOverlap)
+		// A cursor from the future is forged, or from a clock far off.
+		if last.at.Before(at.Add(-cmpOr(f.ReplayWindow, DefaultReplayWindow))) || last.at.After(at.Add(overlap)) {
+			return s, refetch, nil
+		}
+		// One more than is sent tells that there are too many.
+		filter = mp3converter.JobFilter{Owner: owner, UpdatedAfter: last.at.Add(-overlap), Limit: snapshotSize + 1}
 	}
 	jobs, err := f.Jobs.ListJobs(ctx, filter)
 	if err != nil {
 		s.Close()
 		return nil, nil, fmt.Errorf("job feed: %w", err)
+	}
+	if len(jobs) > snapshotSize {
+		return s, refetch, nil
 	}
 	if !ok { // newest first: send the oldest first, as changes come
 		slices.Reverse(jobs)

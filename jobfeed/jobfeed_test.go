@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,10 +92,14 @@ func received(s *jobfeed.Subscription) []jobfeed.Event {
 	}
 }
 
-// describe shows events as "id:progress" or "id:deleted".
+// describe shows events as "id:progress", "id:deleted" or "refetch".
 func describe(evs []jobfeed.Event) string {
 	var out []string
 	for _, ev := range evs {
+		if ev.Refetch {
+			out = append(out, "refetch")
+			continue
+		}
 		if ev.Deleted {
 			out = append(out, ev.ID[18:]+":deleted")
 			continue
@@ -177,10 +182,70 @@ func TestRingOverflow(t *testing.T) {
 	if _, replay := subscribe(t, f, "ann@example.com", backlog[0].Cursor); describe(replay) != describe([]jobfeed.Event{{ID: a.ID, Job: &mp3converter.Job{Progress: 0.9}}}) {
 		t.Errorf("replay from the fallback's cursor = %s", describe(replay))
 	}
-	// Another process's cursor falls back too.
-	foreign := "1-zzzzzzzz-1"
+	// Another process's recent cursor falls back too.
+	foreign := strconv.FormatInt(time.Now().Add(-time.Minute).UnixMicro(), 10) + "-zzzzzzzz-1"
 	if _, backlog := subscribe(t, f, "ann@example.com", foreign); len(backlog) != 2 {
 		t.Errorf("another process's cursor got %s, want both jobs", describe(backlog))
+	}
+}
+
+// TestReplayBounds: the store's replay is only for a recent cursor and a
+// few jobs; else the subscriber gets one Refetch event, whose cursor then
+// replays from the ring. A cursor that does not parse is no cursor.
+func TestReplayBounds(t *testing.T) {
+	f, store, queries := newFeed(t, &jobfeed.Feed{ReplayWindow: time.Hour})
+	for range 3 {
+		create(t, store, "ann@example.com")
+	}
+	poll(t, f)
+	foreign := func(ago time.Duration) string {
+		return strconv.FormatInt(time.Now().Add(-ago).UnixMicro(), 10) + "-zzzzzzzz-7"
+	}
+	for _, c := range []struct {
+		name, cursor string
+		jobs         int // -1: a refetch
+		queries      int64
+	}{
+		{"the first cursor ever", "1-x-0", -1, 0},
+		{"a foreign cursor older than the window", foreign(2 * time.Hour), -1, 0},
+		{"a foreign cursor from the future", foreign(-time.Hour), -1, 0},
+		{"a recent foreign cursor", foreign(time.Minute), 3, 1},
+		{"a cursor that does not parse", "x-y", 3, 1},
+	} {
+		queries.Store(0)
+		_, backlog := subscribe(t, f, "ann@example.com", c.cursor)
+		got := len(backlog)
+		if len(backlog) == 1 && backlog[0].Refetch {
+			got = -1
+			if backlog[0].Job != nil || backlog[0].Cursor == "" {
+				t.Errorf("%s: refetch %+v, want a cursor and no job", c.name, backlog[0])
+			}
+		}
+		if got != c.jobs || queries.Load() != c.queries {
+			t.Errorf("%s: %d events (-1: refetch) in %d queries, want %d in %d", c.name, got, queries.Load(), c.jobs, c.queries)
+		}
+	}
+
+	// More than a replay sends: 150 jobs changed since a recent cursor.
+	cursor := foreign(time.Second)
+	for range 150 {
+		create(t, store, "ann@example.com")
+	}
+	poll(t, f)
+	queries.Store(0)
+	live, backlog := subscribe(t, f, "ann@example.com", cursor)
+	if describe(backlog) != "[refetch]" || queries.Load() != 1 {
+		t.Fatalf("150 jobs changed since a foreign cursor: %d events (%.40s...) in %d queries; want one refetch, 1 query", len(backlog), describe(backlog), queries.Load())
+	}
+	j := create(t, store, "ann@example.com")
+	poll(t, f)
+	if got := received(live); len(got) != 1 || got[0].ID != j.ID {
+		t.Errorf("after the refetch the stream got %s, want the new job", describe(got))
+	}
+	// The refetch's cursor is this process's: it replays from the ring.
+	queries.Store(0)
+	if _, replay := subscribe(t, f, "ann@example.com", backlog[0].Cursor); len(replay) != 1 || replay[0].ID != j.ID || queries.Load() != 0 {
+		t.Errorf("replay from the refetch's cursor = %s in %d queries, want the new job from memory", describe(replay), queries.Load())
 	}
 }
 

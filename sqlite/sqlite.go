@@ -2,7 +2,9 @@
 // SQLite file (modernc.org/sqlite, no cgo), for running everything on one
 // machine. The file is opened in WAL mode with immediate transactions, so
 // readers never wait and writers queue rather than fail; synchronous=FULL so
-// that an accepted upload survives a power cut, not only a crash.
+// that an accepted upload survives a power cut, not only a crash. The pool
+// of connections is bounded (MaxConns): past it, a query waits for a
+// connection instead of opening the file again.
 package sqlite
 
 import (
@@ -12,6 +14,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -46,12 +50,28 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite open %s: %w", path, err)
 	}
+	// Unbounded, every concurrent query opened a connection, three
+	// descriptors each (the file, -wal, -shm): a flood of requests ran the
+	// process out of them, and SQLite then failed to open the file or fell
+	// back to read-only. More connections buy nothing anyway: SQLite has
+	// one writer at a time, and a WAL reader's work is CPU in this driver.
+	// Idle connections are kept up to the bound, since reopening costs the
+	// file opens and the pragmas, and closed after a minute unused.
+	db.SetMaxOpenConns(MaxConns())
+	db.SetMaxIdleConns(MaxConns())
+	db.SetConnMaxIdleTime(time.Minute)
 	if err := sqldb.Migrate(ctx, db, nil, migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	return sqldb.NewDB(db, sqldb.Dialect{Name: "sqlite", IsDuplicate: isDuplicate}), nil
 }
+
+// MaxConns is the most connections Open's pool holds. This driver runs
+// SQLite in Go, so a query is mostly CPU: two per CPU keep each busy while
+// another waits on the disk, and two more leave readers a connection while
+// writers queue for SQLite's one write lock (busy_timeout).
+func MaxConns() int { return 2*runtime.GOMAXPROCS(0) + 2 }
 
 func isDuplicate(err error) bool {
 	var e *sqlite.Error

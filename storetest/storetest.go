@@ -180,6 +180,7 @@ func RunJobs(t *testing.T, newStore func(t *testing.T) mp3converter.JobStore) {
 	t.Run("UpdatedAfter", func(t *testing.T) { testJobUpdatedAfter(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testJobDelete(t, newStore(t)) })
 	t.Run("Stats", func(t *testing.T) { testJobStats(t, newStore(t)) })
+	t.Run("CountByOwner", func(t *testing.T) { testCountJobs(t, newStore(t)) })
 }
 
 // newJob returns a new, not yet stored job of owner.
@@ -431,4 +432,40 @@ func testJobStats(t *testing.T, s mp3converter.JobStore) {
 	if fmt.Sprint(st.ByStatus) != fmt.Sprint(want) || !st.OldestQueued.Equal(first.CreatedAt) {
 		t.Errorf("stats %v, oldest queued %v; want %v, %v", st.ByStatus, st.OldestQueued, want, first.CreatedAt)
 	}
+}
+
+// testCountJobs checks the per-owner count of a store that is a
+// JobOwnerCounter: every status counts, other owners' jobs and deleted
+// ones do not.
+func testCountJobs(t *testing.T, s mp3converter.JobStore) {
+	c, ok := s.(mp3converter.JobOwnerCounter)
+	if !ok {
+		t.Skip("not a JobOwnerCounter")
+	}
+	ctx := context.Background()
+	count := func(owner string, want int) {
+		t.Helper()
+		if n, err := c.CountJobs(ctx, owner); err != nil || n != want {
+			t.Errorf("CountJobs(%s) = %d, %v; want %d", owner, n, err, want)
+		}
+	}
+	count("ann@example.com", 0)
+	var ann []*mp3converter.Job
+	for _, st := range []mp3converter.JobStatus{mp3converter.JobQueued, mp3converter.JobProcessing, mp3converter.JobDone, mp3converter.JobFailed} {
+		j := newJob("ann@example.com")
+		j.Status = st
+		if err := s.CreateJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		ann = append(ann, j)
+	}
+	if err := s.CreateJob(ctx, newJob("bob@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	count("ann@example.com", 4)
+	count("bob@example.com", 1)
+	if err := s.DeleteJob(ctx, ann[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	count("ann@example.com", 3)
 }

@@ -75,6 +75,7 @@ func TestBrowser(t *testing.T) {
 
 	p.do("delete the webhook", chromedp.Click(chromedp.CSS("#hooks-list li button")))
 	p.poll("the webhook deleted", `document.getElementById("hooks-list").textContent === "No webhooks."`)
+	p.refetch(len(api.jobs("")))
 	p.crossSiteFormRefused(len(api.jobs("")))
 	if n := len(api.jobs("")); n != 2 {
 		t.Errorf("after the cross-site post: %d jobs, want 2", n)
@@ -320,6 +321,24 @@ func (p *page) download(id string) string {
 func (p *page) delete(id string) {
 	row := fmt.Sprintf(`li.job[data-id=%q]`, id)
 	p.do("delete", chromedp.Click(chromedp.CSS(row+" button.delete")), chromedp.WaitNotPresent(chromedp.CSS(row)))
+}
+
+// refetch reloads the page with a cursor too old to replay: the stream
+// sends refetch and no job, and the page lists its jobs with GET /jobs.
+func (p *page) refetch(jobs int) {
+	cursor := func(id string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			h := network.Headers{}
+			if id != "" {
+				h["Last-Event-ID"] = id
+			}
+			_, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: h})
+			return err
+		})
+	}
+	p.do("reload with an old cursor", cursor("1-x-0"), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("app")))
+	p.poll("the jobs listed after a refetch", fmt.Sprintf(`document.querySelectorAll("#jobs li.job").length === %d`, jobs))
+	p.do("no cursor", cursor(""))
 }
 
 // crossSiteFormRefused has a page of another origin (another port of

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -240,4 +241,67 @@ func eventsFanOut(t *testing.T, srv *testServer, c *client, q *queryCounts) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("shutdown with 50 streams open took %v", d)
 	}
+}
+
+// streamAttempt is one GET /jobs/events: the open stream, or the refusal.
+type streamAttempt struct {
+	stream     *sseStream // nil if refused
+	bytes      *atomic.Int64
+	status     int
+	retryAfter string
+	msg        string
+	err        error
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// tryEvents opens /jobs/events as c through hc, resuming after lastID if
+// set. It may run on any goroutine: it fails no test itself but for an
+// answer the API does not document.
+func tryEvents(t testing.TB, hc *http.Client, c *client, lastID string) streamAttempt {
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/jobs/events", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		cancel()
+		return streamAttempt{err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer cancel()
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		checkAPI(t, req, resp, b)
+		return streamAttempt{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), msg: strings.TrimSpace(string(b))}
+	}
+	checkAPIHead(t, req, resp)
+	n := &atomic.Int64{}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{countingReader{resp.Body, n}, resp.Body}
+	s := &sseStream{t: t, header: resp.Header, events: make(chan sseEvent, 4096), close: cancel}
+	go s.read(resp)
+	return streamAttempt{stream: s, bytes: n, status: http.StatusOK}
+}
+
+// oneConnEach is an HTTP client that opens a connection per request and
+// keeps none, as a flood of separate clients would.
+func oneConnEach(t *testing.T) *http.Client {
+	tr := &http.Transport{DisableKeepAlives: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }

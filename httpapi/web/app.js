@@ -174,6 +174,7 @@ function connect(resume) {
   });
   on("job", upsertJob);
   on("deleted", (d) => removeJob(d.id));
+  on("refetch", refetch);
   es.addEventListener("error", () => {
     if (es !== state.es) return;
     dropped = true;
@@ -200,6 +201,20 @@ async function reconcile() {
   for (const [id, job] of state.jobs) {
     if (known.has(id) && !listed.has(id) && job.created_at >= oldest) removeJob(id);
   }
+}
+
+// refetch reads the job list afresh: the stream sends "refetch" instead of
+// replaying what changed while the page was away, when that was too long
+// ago or too much. A state older than the one shown is not taken, and the
+// jobs no longer listed go, as on any reconnection.
+async function refetch() {
+  const res = await api("GET", "/jobs?limit=100" + (state.all ? "&all=true" : "")).catch(() => null);
+  if (!res || !res.ok) return;
+  for (const job of await res.json()) {
+    const shown = state.jobs.get(job.id);
+    if (!shown || Date.parse(shown.updated_at) <= Date.parse(job.updated_at)) upsertJob(job);
+  }
+  reconcile();
 }
 
 async function checkSession() {

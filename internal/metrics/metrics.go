@@ -88,7 +88,7 @@ func New() *Metrics {
 }
 
 // RefusalReasons are the reasons an upload is refused (see UploadRefused).
-var RefusalReasons = []string{"unauthorized", "too_large", "throttled", "too_slow", "aborted", "no_space",
+var RefusalReasons = []string{"unauthorized", "too_large", "throttled", "quota", "too_slow", "aborted", "no_space",
 	"bad_request", "unavailable", "error"}
 
 // LoginOutcomes are the outcomes of a login (see Login).

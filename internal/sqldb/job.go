@@ -204,3 +204,15 @@ func (s *JobStore) JobStats(ctx context.Context) (mp3converter.JobStats, error) 
 	st.OldestQueued = fromMicros(oldest.Int64)
 	return st, nil
 }
+
+var _ mp3converter.JobOwnerCounter = (*JobStore)(nil)
+
+// CountJobs implements mp3converter.JobOwnerCounter from the index on
+// (owner, created_at) alone.
+func (s *JobStore) CountJobs(ctx context.Context, owner string) (int, error) {
+	var n int
+	if err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM job WHERE owner = ?`, owner).Scan(&n); err != nil {
+		return 0, unavailable("count jobs of "+owner, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,65 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestConvertRefetch: when the event stream says "refetch" (it skipped
+// changes), convert reads the job it follows with GET /jobs/{id}, and so
+// finds it done although no job event ever comes.
+func TestConvertRefetch(t *testing.T) {
+	const id, fid = "6b08de244648dd0d773a1f61", "6b08de244648dd0d773a1f62"
+	var reads atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, `{"job_id":"`+id+`","video_fid":"v","status":"queued"}`)
+	})
+	mux.HandleFunc("GET /jobs/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "id: 9-e-3\nevent: refetch\ndata: {}\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("GET /jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		reads.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"`+id+`","status":"done","mp3_fid":"`+fid+`","progress":1,"updated_at":"2026-01-01T00:00:00Z"}`)
+	})
+	mux.HandleFunc("GET /download", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "audio/mpeg")
+		io.WriteString(w, "ID3 an MP3")
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	dir := t.TempDir()
+	video := filepath.Join(dir, "clip.mkv")
+	if err := os.WriteFile(video, []byte("a video"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err := RunConvert(ctx, []string{"--server", srv.URL, "--token", "tok", "-o", dir, video}, &out, &out)
+	if err != nil {
+		t.Fatalf("convert: %v\n%s", err, out.String())
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "clip.mp3")); err != nil || string(b) != "ID3 an MP3" {
+		t.Errorf("clip.mp3: %q, %v", b, err)
+	}
+	if n := reads.Load(); n != 1 {
+		t.Errorf("GET /jobs/{id} %d times, want once, after the refetch", n)
+	}
+}
