@@ -58,12 +58,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		Error(w, r, g.Logger, errNoFeed)
 		return
 	}
-	if r.ContentLength != 0 { // a length, or chunked (-1)
-		// The server drains an unread body after the answer, to reuse the
-		// connection: a client that never sends it would hold it. Close
-		// it instead, and end the drain's read at once.
-		w.Header().Set("Connection", "close")
-		http.NewResponseController(w).SetReadDeadline(time.Now())
+	if r.ContentLength != 0 { // a length, or chunked (-1); the server closes the connection (guardBody)
 		Error(w, r, g.Logger, errStreamBody)
 		return
 	}
