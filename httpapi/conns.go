@@ -21,9 +21,9 @@ import (
 //   - headers must arrive within ReadHeaderTimeout, and a request body
 //     within ServerLimits.BodyTimeout, whole; an upload instead pushes its
 //     own deadline before each read (see bodyReader);
-//   - an answer given before the body was read closes the connection: Go's
-//     server would otherwise wait for up to 256 KiB of the body after the
-//     handler returned, with no deadline;
+//   - an answer given before the body was read closes the connection, and
+//     the rest of the body gets drainTime to arrive: Go's server would
+//     otherwise wait for up to 256 KiB of it, with no deadline;
 //   - a client address holds at most PerClient connections, and the
 //     process at most Total, so that one client cannot use every
 //     descriptor.
@@ -58,9 +58,14 @@ func cmpOr[T int | time.Duration](v, def T) T {
 	return def
 }
 
+// drainTime is how long the rest of a body is read after an answer given
+// before it was.
+const drainTime = time.Second
+
 // guardBody gives r's body, if it has one, timeout to arrive whole. An
 // answer written before the body was read to its end says
-// "Connection: close", and once h returns such a body is not waited for.
+// "Connection: close", and once h returns such a body is waited for
+// drainTime at most.
 func guardBody(h http.Handler, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
@@ -72,10 +77,16 @@ func guardBody(h http.Handler, timeout time.Duration) http.Handler {
 		b := &guardedBody{ReadCloser: r.Body, rc: rc}
 		r.Body = b
 		defer func() {
-			if !b.eof.Load() {
-				// The server reads what is left of a small body before it
-				// reuses the connection: make that read fail at once.
-				rc.SetReadDeadline(time.Now())
+			switch {
+			case b.failed.Load():
+				rc.SetReadDeadline(time.Now()) // it had its time: the deadline passed
+			case !b.eof.Load():
+				// The server reads up to 256 KiB of what is left before it
+				// closes the connection, with no deadline of its own: a
+				// client that sends its body briskly then reads the answer
+				// rather than a broken pipe; one that holds it back waits
+				// drainTime at most.
+				rc.SetReadDeadline(time.Now().Add(drainTime))
 			}
 		}()
 		h.ServeHTTP(&closeUnread{ResponseWriter: w, body: b}, r)
@@ -90,14 +101,20 @@ var errBodyTooSlow = mp3converter.Errorf(mp3converter.ETIMEOUT, "the request bod
 // going away, would otherwise cancel the request when it passed.
 type guardedBody struct {
 	io.ReadCloser
-	rc  *http.ResponseController
-	eof atomic.Bool
+	rc     *http.ResponseController
+	eof    atomic.Bool
+	failed atomic.Bool // a read failed: the deadline passed, say
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if errors.Is(err, io.EOF) && !b.eof.Swap(true) {
-		b.rc.SetReadDeadline(time.Time{})
+	switch {
+	case errors.Is(err, io.EOF):
+		if !b.eof.Swap(true) {
+			b.rc.SetReadDeadline(time.Time{})
+		}
+	case err != nil:
+		b.failed.Store(true)
 	}
 	return n, err
 }
