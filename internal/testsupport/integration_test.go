@@ -51,6 +51,16 @@ func TestIntegrationServers(t *testing.T) {
 
 	t.Run("MongoDB", func(t *testing.T) { testsupport.MongoDB(t) })
 
+	t.Run("S3", func(t *testing.T) {
+		removed(t, func(t *testing.T) *url.URL {
+			u := parse(t, testsupport.S3(t).Endpoint)
+			if !testsupport.Listening(u.Host) {
+				t.Errorf("nothing listens at %s", u.Host)
+			}
+			return u
+		}, func(u *url.URL) bool { return testsupport.Listening(u.Host) })
+	})
+
 	t.Run("Mailpit", func(t *testing.T) {
 		smtpAddr, api := testsupport.Mailpit(t)
 		if !testsupport.Listening(smtpAddr) {

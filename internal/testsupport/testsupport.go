@@ -4,7 +4,7 @@
 // conformance suites (blobtest) may import it.
 //
 // There is one helper per real server (SQLite, MySQL, Broker, FerretDB,
-// MongoDB, Mailpit). Each gives the test something of its own, removed when
+// MongoDB, Mailpit, S3). Each gives the test something of its own, removed when
 // the test ends, and takes its address from an MP3CONVERTER_TEST_* variable
 // or the default .ci/run starts the server on. A server that is not there
 // fails the test, never skips it: CI must not pass without its servers.
