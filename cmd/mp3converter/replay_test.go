@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -27,25 +28,7 @@ func TestEventsReplayBounds(t *testing.T) {
 		users[name] = login(t, srv.URL, name+"@example.com", name+"-password")
 	}
 	hc := oneConnEach(t)
-	// Jobs made straight in the store: only rows matter here.
-	create := func(owner string, n int) {
-		t.Helper()
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for range n {
-			wg.Go(func() {
-				errs <- srv.Engines.Jobs.CreateJob(context.Background(), &mp3converter.Job{ID: mp3converter.NewID(),
-					Owner: owner, Filename: "a job with a name of some length.mp4", VideoFID: mp3converter.NewID(), Size: 123456})
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	create := func(owner string, n int) { createJobs(t, srv.Engines.Jobs, owner, n) }
 	foreign := func(at time.Time) string { return strconv.FormatInt(at.UnixMicro(), 10) + "-zzzzzzzz-1" }
 	// bob's stream tells when the feed has seen the jobs made before his.
 	marker := tryEvents(t, hc, users["bob"], "")
@@ -97,8 +80,37 @@ func TestEventsReplayBounds(t *testing.T) {
 	r.stream.close()
 	rows = append(rows, []string{"ann, from the refetch's cursor", "the 1 job changed since, from memory"})
 
+	rows = append(rows, foreignReplays(t, hc, users, foreign(beforeDan), foreign(beforeCy))...)
+	report(t, "events-replay-bounds.md", "| stream | what it got |\n|---|---|\n", rows)
+}
+
+// createJobs makes n jobs of owner straight in the store: only rows
+// matter to the replay.
+func createJobs(t *testing.T, jobs mp3converter.JobStore, owner string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			errs <- jobs.CreateJob(context.Background(), &mp3converter.Job{ID: mp3converter.NewID(),
+				Owner: owner, Filename: "a job with a name of some length.mp4", VideoFID: mp3converter.NewID(), Size: 123456})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// foreignReplays: dan, with 150 jobs changed since another gateway's
+// cursor, gets refetch; cy, with 3, gets them.
+func foreignReplays(t *testing.T, hc *http.Client, users map[string]*client, danCursor, cyCursor string) [][]string {
+	var rows [][]string
 	// dan: 150 jobs changed since a recent foreign cursor.
-	d := tryEvents(t, hc, users["dan"], foreign(beforeDan))
+	d := tryEvents(t, hc, users["dan"], danCursor)
 	if d.stream == nil {
 		t.Fatalf("dan's stream: %d %q", d.status, d.msg)
 	}
@@ -109,7 +121,7 @@ func TestEventsReplayBounds(t *testing.T) {
 	rows = append(rows, []string{"dan, 150 jobs changed since another gateway's cursor", "1 event, `refetch`"})
 
 	// cy: 3 jobs changed since a recent foreign cursor.
-	c := tryEvents(t, hc, users["cy"], foreign(beforeCy))
+	c := tryEvents(t, hc, users["cy"], cyCursor)
 	if c.stream == nil {
 		t.Fatalf("cy's stream: %d %q", c.status, c.msg)
 	}
@@ -124,5 +136,5 @@ func TestEventsReplayBounds(t *testing.T) {
 	}
 	c.stream.close()
 	rows = append(rows, []string{"cy, 3 jobs changed since another gateway's cursor", "her 3 jobs"})
-	report(t, "events-replay-bounds.md", "| stream | what it got |\n|---|---|\n", rows)
+	return rows
 }
