@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,69 +16,9 @@ import (
 	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
-// server is a server process of the test's own that the test stops and
-// starts again on the same data and address: an engine's outage.
-type server struct {
-	t    *testing.T
-	name string
-	addr string
-	args []string // the command; its data dir is the test's
-	log  *os.File
-	cmd  *exec.Cmd
-}
-
-func newServer(t *testing.T, name, addr string, args ...string) *server {
-	t.Helper()
-	log, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, name: name, addr: addr, args: args, log: log}
-	s.start()
-	t.Cleanup(func() { s.stop(); log.Close() })
-	return s
-}
-
-func (s *server) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.args[0], s.args[1:]...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("%s: %v", s.name, err)
-	}
-	for deadline := time.Now().Add(60 * time.Second); !testsupport.Listening(s.addr); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(s.log.Name())
-			s.t.Fatalf("%s did not start:\n%s", s.name, out)
-		}
-	}
-}
-
-// stop ends the server as an operator would (SIGTERM), killing it after 30 s.
-func (s *server) stop() {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	waitOrKill(s.cmd, 30*time.Second)
-	s.cmd = nil
-}
-
-// waitOrKill waits up to d for cmd to exit, then kills it.
-func waitOrKill(cmd *exec.Cmd, d time.Duration) {
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		cmd.Process.Kill()
-		<-done
-	}
-}
-
 // newMariaDB starts a MariaDB server of the test's own and returns it and a
 // mysql:// URL of a new database on it.
-func newMariaDB(t *testing.T) (*server, string) {
+func newMariaDB(t *testing.T) (*testsupport.Server, string) {
 	t.Helper()
 	dir := t.TempDir()
 	install := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+dir, "--auth-root-authentication-method=normal",
@@ -88,7 +27,7 @@ func newMariaDB(t *testing.T) (*server, string) {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
 	}
 	port := portNumber(t)
-	s := newServer(t, "mariadb", fmt.Sprintf("127.0.0.1:%d", port), "mariadbd", "--no-defaults", "--datadir="+dir,
+	s := testsupport.StartServer(t, "mariadb", fmt.Sprintf("127.0.0.1:%d", port), "mariadbd", "--no-defaults", "--datadir="+dir,
 		"--socket="+filepath.Join(dir, "sock"), "--pid-file="+filepath.Join(dir, "pid"), "--port="+strconv.Itoa(port),
 		"--bind-address=127.0.0.1", "--skip-grant-tables", "--user="+currentUser())
 	t.Setenv("MP3CONVERTER_TEST_MYSQL_URL", fmt.Sprintf("mysql://root@127.0.0.1:%d/test", port))
@@ -100,21 +39,6 @@ func currentUser() string {
 		return "root"
 	}
 	return strconv.Itoa(os.Getuid())
-}
-
-// newFerretDB starts a FerretDB server (GridFS) of the test's own, as
-// testsupport.FerretDB does, but one the test may stop and start.
-func newFerretDB(t *testing.T) (*server, string) {
-	t.Helper()
-	bin := os.Getenv("MP3CONVERTER_TEST_FERRETDB")
-	if bin == "" {
-		t.Fatal("set MP3CONVERTER_TEST_FERRETDB to a FerretDB binary (scripts/start-ferretdb.sh builds one)")
-	}
-	dir := t.TempDir()
-	addr := testsupport.FreeAddr(t)
-	s := newServer(t, "ferretdb", addr, bin, "--handler=sqlite", "--sqlite-url=file:"+dir+"/", "--state-dir="+dir,
-		"--listen-addr="+addr, "--debug-addr=127.0.0.1:0", "--telemetry=disable", "--log-level=warn")
-	return s, "mongodb://" + addr + "/"
 }
 
 // setEnv replaces (or adds) key's value in env.
@@ -152,7 +76,7 @@ func deadLetterCount(t *testing.T, queueURL string) int {
 func TestIntegrationEngineOutage(t *testing.T) {
 	_, api := testsupport.Mailpit(t)
 	mysql, databaseURL := newMariaDB(t)
-	ferret, storeURL := newFerretDB(t)
+	ferret, storeURL := testsupport.FerretDBServer(t)
 	rabbit := newRabbitNode(t)
 	c := newCluster(t, rabbit.url())
 	c.storeURL = storeURL
@@ -174,9 +98,9 @@ func TestIntegrationEngineOutage(t *testing.T) {
 		name        string
 		stop, start func()
 	}{
-		{"MariaDB (jobs)", mysql.stop, mysql.start},
+		{"MariaDB (jobs)", mysql.Stop, mysql.Start},
 		{"RabbitMQ (queue)", rabbit.stop, rabbit.start},
-		{"FerretDB (GridFS)", ferret.stop, ferret.start},
+		{"FerretDB (GridFS)", ferret.Stop, ferret.Start},
 	} {
 		email := testsupport.RandomName("outage-") + "@example.com"
 		c.addUser(email, "outage-password")
