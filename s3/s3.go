@@ -204,8 +204,9 @@ type Store struct {
 }
 
 var (
-	_ mp3converter.BlobStore  = (*Store)(nil)
-	_ mp3converter.BlobStater = (*Store)(nil)
+	_ mp3converter.BlobStore   = (*Store)(nil)
+	_ mp3converter.BlobStater  = (*Store)(nil)
+	_ mp3converter.BlobFetcher = (*Store)(nil)
 )
 
 // Store returns the store of blobs of kind, such as "videos" or "mp3s": a
