@@ -81,16 +81,16 @@ type Config struct {
 
 // setting is one flag, its environment variables and its default.
 type setting struct {
-	flag    string
-	env     []string // the first set one gives the default
-	usage   string
-	def     string            // the default, in flag syntax
-	shown   string            // the default as documented, when def depends on the machine
-	per     map[string]string // defaults that differ by process name
-	secret  bool              // never shown in usage or errors
-	shape   Shape             // the process shapes that use it
-	roles   Role              // a process uses it when it runs any of these
-	field   func(*Config) any // *string, *int, *bool, *time.Duration, or *int64 for sizes
+	flag   string
+	env    []string // the first set one gives the default
+	usage  string
+	def    string            // the default, in flag syntax
+	shown  string            // the default as documented, when def depends on the machine
+	per    map[string]string // defaults that differ by process name
+	secret bool              // never shown in usage or errors
+	shape  Shape             // the process shapes that use it
+	roles  Role              // a process uses it when it runs any of these
+	field  func(*Config) any // *string, *int, *bool, *time.Duration, or *int64 for sizes
 	// check returns what is wrong with the value, or "".
 	check func(c *Config, p Process) string
 }
