@@ -21,14 +21,15 @@ import (
 
 const (
 	// partSize is the size of each part of a multipart upload but the
-	// last; an object smaller than one part is written by one PutObject.
-	// S3 allows 10,000 parts: an object of up to 80 GB.
-	partSize = 8 << 20
+	// last, S3's least; an object smaller than one part is written by one
+	// PutObject. S3 allows 10,000 parts: an object of up to 50 GB.
+	partSize = 5 << 20
 	maxParts = 10_000
 	// partsInFlight is how many parts upload at once. A Put holds at most
-	// partsInFlight+1 parts in memory: those uploading and the one being
-	// read.
-	partsInFlight = 4
+	// partsInFlight+1 parts in memory, those uploading and the one being
+	// read: 20 MiB, so that a gateway storing an upload grows by less than
+	// 32 MiB (BenchmarkSplitUploadMemory).
+	partsInFlight = 3
 )
 
 // partBuffer is a part's worth of bytes; buffers are reused across Puts.
