@@ -26,10 +26,12 @@ const (
 	partSize = 5 << 20
 	maxParts = 10_000
 	// partsInFlight is how many parts upload at once. A Put holds at most
-	// partsInFlight+1 parts in memory, those uploading and the one being
-	// read: 20 MiB, so that a gateway storing an upload grows by less than
-	// 32 MiB (BenchmarkSplitUploadMemory).
-	partsInFlight = 3
+	// partsInFlight+1 parts in memory, the one uploading and the one being
+	// read: 10 MiB. A gateway storing a 1 GiB upload grew by 24 MiB with
+	// one in flight, 32 MiB with two and 42 MiB with three
+	// (BenchmarkSplitUploadMemory): one keeps it well under 32 MiB, and
+	// reading the next part overlaps the upload of the last.
+	partsInFlight = 1
 )
 
 // partBuffer is a part's worth of bytes; buffers are reused across Puts.

@@ -10,7 +10,7 @@
 // WithCredentials, never from the URL.
 //
 // Put streams r in parts of partSize bytes (5 MiB), at most partsInFlight
-// uploading at once, so a Put holds at most 20 MiB whatever the blob's
+// uploading at once, so a Put holds at most 10 MiB whatever the blob's
 // size; a blob smaller than one part is a single PutObject. The object
 // appears whole or not at all: a failed or cancelled upload is aborted. It
 // never replaces an object: the write is conditional (If-None-Match: * on
