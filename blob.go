@@ -6,18 +6,42 @@ import (
 	"time"
 )
 
-// BlobStore keeps media files (videos or MP3s) under ids of the form NewID
-// returns. Files are streamed in both directions, never held in memory.
+// BlobStore keeps media files (videos or MP3s). Its contract, which
+// blobtest checks point by point for every store:
+//
+//   - Ids are of the form NewID returns. Any other id is ErrNotFound, or an
+//     EINVALID error, and names no file outside the store.
+//   - Put stores everything read from r as id and returns its size. The
+//     blob appears whole or not at all: if r fails or ctx ends, nothing is
+//     left, and Get never sees part of it. An id is never overwritten, not
+//     even by Puts racing each other: all but one get ErrConflict.
+//   - Get opens a blob for reading, and seeking (range requests); the
+//     caller closes it. ErrNotFound if absent.
+//   - Delete removes a blob. ErrNotFound if absent.
+//   - Outages: while the service behind the store cannot be reached, the
+//     error of every method (and of a read from an open blob) wraps
+//     ErrUnavailable, so that jobs wait it out instead of failing; once it
+//     is back, the store works again as it is. Errors of the caller's own
+//     making (r's, or ctx ending) never wrap ErrUnavailable.
+//   - Ping returns nil while the service answers, else an error wrapping
+//     ErrUnavailable: the readiness check.
+//   - Close releases the store; it is not used after.
+//
+// Media is streamed both ways, never held in memory whole.
 type BlobStore interface {
-	// Put stores everything read from r as id and returns its size. The blob
-	// appears whole or not at all: if r fails or ctx ends, nothing is left.
-	// It returns ErrConflict if id exists.
 	Put(ctx context.Context, id string, r io.Reader) (int64, error)
-	// Get opens a blob; the caller closes it. The ReadCloser may also
-	// implement io.Seeker, for range requests. ErrNotFound if absent.
-	Get(ctx context.Context, id string) (io.ReadCloser, error)
-	// Delete removes a blob; ErrNotFound if absent.
+	Get(ctx context.Context, id string) (io.ReadSeekCloser, error)
 	Delete(ctx context.Context, id string) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// BlobFetcher is implemented by stores that copy a blob into a file faster
+// than reading it through Get: S3 with parallel ranged reads. Fetch writes
+// blob id into dst from offset 0 and returns its size; ErrNotFound if
+// absent. On error, dst may hold part of the blob.
+type BlobFetcher interface {
+	Fetch(ctx context.Context, id string, dst io.WriterAt) (int64, error)
 }
 
 // BlobInfo describes a stored blob.
@@ -53,7 +77,7 @@ type LocalAdopter interface {
 }
 
 // StatBlob describes blob id of s: with Stat where s has it, else by
-// seeking to the end of the blob (every store's Get is seekable).
+// seeking to the end of the blob.
 func StatBlob(ctx context.Context, s BlobStore, id string) (BlobInfo, error) {
 	if st, ok := s.(BlobStater); ok {
 		return st.Stat(ctx, id)
@@ -63,11 +87,6 @@ func StatBlob(ctx context.Context, s BlobStore, id string) (BlobInfo, error) {
 		return BlobInfo{}, err
 	}
 	defer rc.Close()
-	seeker, ok := rc.(io.Seeker)
-	if !ok {
-		n, err := io.Copy(io.Discard, rc)
-		return BlobInfo{Size: n}, err
-	}
-	n, err := seeker.Seek(0, io.SeekEnd)
+	n, err := rc.Seek(0, io.SeekEnd)
 	return BlobInfo{Size: n}, err
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,55 @@ func TestLayout(t *testing.T) {
 	}
 	if mainLines == 0 || mainLines >= maxMain {
 		t.Errorf("cmd/mp3converter has %d lines of non-test code; want 1 to %d: the wiring belongs in package app", mainLines, maxMain-1)
+	}
+}
+
+// The import rules ARCHITECTURE.md states: the domain (this package)
+// imports no package of the module; roles never import engines; engines
+// never import each other or a role. Only app knows both sides.
+func TestImports(t *testing.T) {
+	const module = "github.com/mp3converter/mp3converter/"
+	roles := []string{"httpapi", "auth", "conversion", "notification", "retention", "webhook", "jobfeed"}
+	engines := []string{"sqlite", "mysql", "goqite", "rabbitmq", "gridfs", "localfs", "s3", "smtp", "ffmpeg"}
+	imports := func(dir string) []string {
+		t.Helper()
+		var out []string
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, e.Name()), nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range f.Imports {
+				if p := strings.Trim(imp.Path.Value, `"`); strings.HasPrefix(p, module) {
+					out = append(out, strings.TrimPrefix(p, module))
+				}
+			}
+		}
+		return out
+	}
+	in := func(p string, list []string) bool { return slices.Contains(list, strings.SplitN(p, "/", 2)[0]) }
+	if got := imports("."); len(got) > 0 {
+		t.Errorf("the domain imports %v; it must import no package of the module", got)
+	}
+	for _, r := range roles {
+		for _, p := range imports(r) {
+			if in(p, engines) || p == "app" {
+				t.Errorf("role %s imports %s: roles see engines only through the domain's interfaces", r, p)
+			}
+		}
+	}
+	for _, e := range engines {
+		for _, p := range imports(e) {
+			if p != e && (in(p, engines) || in(p, roles) || p == "app") {
+				t.Errorf("engine %s imports %s: engines share code through internal/ only", e, p)
+			}
+		}
 	}
 }

@@ -28,6 +28,12 @@ type Queue interface {
 	//     policy's backoff, and dead-lettered after its last attempt.
 	// Run several Consume calls for parallel handlers.
 	Consume(ctx context.Context, queue string, h Handler) error
+	// Ping returns nil while the queue's service answers, else an error
+	// wrapping ErrUnavailable: the readiness check.
+	Ping(ctx context.Context) error
+	// Close stops consuming and releases the connection; the queue is not
+	// used after.
+	Close() error
 }
 
 // Handler handles one delivery. See Queue.Consume for what its result means.

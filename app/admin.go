@@ -20,7 +20,7 @@ import (
 // jwtSecret returns the configured secret or, on embedded engines, the one
 // kept in the data dir, generated on first use.
 func jwtSecret(configured string, p Process, dir string) ([]byte, error) {
-	if configured != "" || p.Storage != Embedded {
+	if configured != "" || p.Shape != Standalone {
 		return []byte(configured), nil
 	}
 	path := filepath.Join(dir, "jwt-secret")

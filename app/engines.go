@@ -10,20 +10,14 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/conversion"
-	"github.com/mp3converter/mp3converter/goqite"
-	"github.com/mp3converter/mp3converter/gridfs"
 	"github.com/mp3converter/mp3converter/httpapi"
 	"github.com/mp3converter/mp3converter/internal/diskspace"
-	"github.com/mp3converter/mp3converter/localfs"
-	"github.com/mp3converter/mp3converter/mysql"
-	"github.com/mp3converter/mp3converter/rabbitmq"
 	"github.com/mp3converter/mp3converter/sqlite"
 )
 
-// This file is the one place that chooses backends.
-
 // Engines are the stores and the queue a process runs on, opened once and
-// shared by its roles. A store a process's roles do not need is nil.
+// shared by its roles: each chosen by the scheme of its URL setting (see
+// the table in engine.go). A store a process's roles do not need is nil.
 type Engines struct {
 	Users  mp3converter.UserStore
 	Jobs   mp3converter.JobStore
@@ -35,17 +29,24 @@ type Engines struct {
 
 	checks  []httpapi.Check // readiness of each engine
 	closers []func()        // in opening order
+	// sqlite is the SQLite database, which goqite keeps its queue in.
+	sqlite *sqlite.DB
 	// scratch makes the directory where this process's conversions write.
 	scratch func() (string, error)
-	// recover, on an embedded store, puts back the work of a process that
-	// died holding it; shared engines recover by themselves.
+	// recover, on a queue only this process consumes (goqite), puts back
+	// the work of a process that died holding it; shared queues recover
+	// by themselves.
 	recover func(context.Context) (int64, error)
-	// space, on an embedded store, fails while its disk is below
+	// space, on storage on the local disk, fails while its disk is below
 	// --min-free-space; the gateway refuses uploads then.
 	space func(context.Context) error
 }
 
 func (e *Engines) onClose(f func()) { e.closers = append(e.closers, f) }
+
+func (e *Engines) check(name string, f func(context.Context) error) {
+	e.checks = append(e.checks, httpapi.Check{Name: name, Check: f})
+}
 
 // Close closes what was opened, last first.
 func (e *Engines) Close() {
@@ -63,17 +64,37 @@ func policy(c *Config) mp3converter.RetryPolicy {
 	return p
 }
 
-// openEngines opens what process p's roles need, on p's engines.
+// openEngines opens what process p's roles need: the database always,
+// the queue for the roles that publish or consume, the media storage for
+// those that read or write media. A process that runs alone first locks
+// its data dir, so that two never share one.
 func openEngines(ctx context.Context, p Process, c *Config, log *slog.Logger) (*Engines, error) {
 	e := &Engines{}
-	var err error
-	switch p.Storage {
-	case Embedded:
-		err = e.openEmbedded(ctx, c, log)
-	case Shared:
-		err = e.openShared(ctx, p, c, log)
-	default:
-		err = fmt.Errorf("process %s: no engines", p.Name)
+	o := opening{c: c, p: p, log: log}
+	// A process alone defaults to its data dir's engines.
+	def := func(url, local string) string {
+		if p.Shape == Standalone {
+			return cmpOr(url, local)
+		}
+		return url
+	}
+	err := e.prepare(o)
+	if err == nil {
+		err = e.open(ctx, databaseURL, def(c.DatabaseURL, defaultDatabase), o)
+	}
+	if err == nil && p.Roles.Has(withQueue) {
+		err = e.open(ctx, queueURL, def(c.QueueURL, defaultQueue), o)
+	}
+	if err == nil && p.Roles.Has(Gateway|Converter|Notification) {
+		err = e.open(ctx, storageURL, def(c.StorageURL, defaultStorage), o)
+	}
+	if err == nil && p.Roles.Has(Converter) && e.space == nil {
+		// Scratch space, where the storage is not the local disk.
+		dir := c.TempDir
+		if p.Shape == Standalone {
+			dir = c.DataDir
+		}
+		e.check("free-space", diskspace.Floor(dir, c.MinFreeSpace))
 	}
 	if err != nil {
 		e.Close()
@@ -82,9 +103,16 @@ func openEngines(ctx context.Context, p Process, c *Config, log *slog.Logger) (*
 	return e, nil
 }
 
-// openEmbedded opens everything in the data dir, which it locks so that
-// two processes never share one.
-func (e *Engines) openEmbedded(ctx context.Context, c *Config, log *slog.Logger) error {
+// prepare readies what the process keeps outside its engines: for a
+// process alone, its data dir (locked) and the scratch dir in it; for one
+// role of a split deployment, a scratch dir of its own in --temp-dir,
+// which converters may share.
+func (e *Engines) prepare(o opening) error {
+	c := o.c
+	if o.p.Shape != Standalone {
+		e.scratch = func() (string, error) { return conversion.ScratchDir(c.TempDir) }
+		return nil
+	}
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -93,112 +121,23 @@ func (e *Engines) openEmbedded(ctx context.Context, c *Config, log *slog.Logger)
 		return err
 	}
 	e.onClose(func() { lock.Close() })
-	db, err := openSQLite(ctx, c.DataDir)
-	if err != nil {
-		return err
-	}
-	e.onClose(func() { db.Close() })
-	videos, mp3s, err := openLocalMedia(c.DataDir)
-	if err != nil {
-		return err
-	}
-	if err := removePartial(log, videos, mp3s); err != nil {
-		return err
-	}
-	queue := goqite.New(db.DB, goqite.Options{Policy: policy(c), Logger: log})
-	e.onClose(func() { queue.Close() })
-	e.Users, e.Jobs, e.Videos, e.MP3s, e.Queue = db.Users, db.Jobs, videos, mp3s, queue
-	e.Webhooks = db.Webhooks
-	e.space = diskspace.Floor(c.DataDir, c.MinFreeSpace)
-	e.checks = []httpapi.Check{{Name: "database", Check: db.Ping}, {Name: "videos", Check: videos.Ping}, {Name: "mp3s", Check: mp3s.Ping},
-		{Name: "free-space", Check: e.space}}
 	e.scratch = func() (string, error) {
 		// Scratch files of a run that died are ours to remove: we hold the lock.
 		dir := filepath.Join(c.DataDir, "tmp")
 		os.RemoveAll(dir)
 		return dir, os.MkdirAll(dir, 0o750)
 	}
-	e.recover = queue.Recover
 	return nil
 }
 
-// openShared connects to the shared engines that p's roles use.
-func (e *Engines) openShared(ctx context.Context, p Process, c *Config, log *slog.Logger) error {
-	db, err := mysql.Open(ctx, c.DatabaseURL)
+// open opens the engine that rawURL names for setting, by its scheme.
+func (e *Engines) open(ctx context.Context, setting, rawURL string, o opening) error {
+	en, err := engineFor(setting, rawURL)
 	if err != nil {
-		return err
+		return UsageError{fmt.Errorf("bad setting: %s: %w", envOf(setting), err)}
 	}
-	e.onClose(func() { db.Close() })
-	e.Users, e.Jobs, e.Webhooks = db.Users, db.Jobs, db.Webhooks
-	e.checks = append(e.checks, httpapi.Check{Name: "database", Check: db.Ping})
-	if p.Roles.Has(withQueue) {
-		q, err := rabbitmq.New(c.QueueURL, rabbitmq.Options{Policy: policy(c), Logger: log, ConnectionName: "mp3converter-" + p.Name})
-		if err != nil {
-			return err
-		}
-		e.onClose(func() { q.Close() })
-		e.Queue = q
-		e.checks = append(e.checks, httpapi.Check{Name: "queue", Check: q.Ping})
-	}
-	if p.Roles.Has(Gateway | Converter | Notification) {
-		videos, mp3s, disconnect, err := connectGridFS(ctx, c.StorageURL)
-		if err != nil {
-			return err
-		}
-		e.onClose(disconnect)
-		e.Videos, e.MP3s = videos, mp3s
-		e.checks = append(e.checks, httpapi.Check{Name: "storage", Check: videos.Ping})
-	}
-	if p.Roles.Has(Converter) {
-		e.checks = append(e.checks, httpapi.Check{Name: "free-space", Check: diskspace.Floor(c.TempDir, c.MinFreeSpace)})
-	}
-	// Converters may share the temp dir: each makes its own in it.
-	e.scratch = func() (string, error) { return conversion.ScratchDir(c.TempDir) }
-	return nil
-}
-
-// removePartial removes the partial blobs of a run that died writing them:
-// serve holds the data dir's lock, so none is being written.
-func removePartial(log *slog.Logger, stores ...*localfs.Store) error {
-	for _, s := range stores {
-		n, err := s.RemoveTemp()
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			log.Info("PartialBlobsRemoved", "files", n)
-		}
-	}
-	return nil
-}
-
-// openSQLite opens the embedded database in dataDir, creating the dir.
-func openSQLite(ctx context.Context, dataDir string) (*sqlite.DB, error) {
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	return sqlite.Open(ctx, filepath.Join(dataDir, "mp3converter.db"))
-}
-
-// openLocalMedia opens the videos and mp3s stores of the data dir.
-func openLocalMedia(dataDir string) (videos, mp3s *localfs.Store, err error) {
-	if videos, err = localfs.Open(filepath.Join(dataDir, "videos")); err != nil {
-		return nil, nil, err
-	}
-	if mp3s, err = localfs.Open(filepath.Join(dataDir, "mp3s")); err != nil {
-		return nil, nil, err
-	}
-	return videos, mp3s, nil
-}
-
-// connectGridFS connects to MongoDB and returns its videos and mp3s stores
-// and the function that disconnects.
-func connectGridFS(ctx context.Context, url string) (videos, mp3s *gridfs.Store, disconnect func(), err error) {
-	client, err := gridfs.Connect(ctx, url)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return gridfs.New(client, "videos"), gridfs.New(client, "mp3s"), func() { client.Disconnect(context.Background()) }, nil
+	o.url = rawURL
+	return en.open(ctx, e, o)
 }
 
 // accounts are what the user commands work on: users, and the jobs and
@@ -206,59 +145,63 @@ func connectGridFS(ctx context.Context, url string) (videos, mp3s *gridfs.Store,
 type accounts struct {
 	users        mp3converter.UserStore
 	jobs         mp3converter.JobStore
-	videos, mp3s mp3converter.BlobStore // nil on MySQL without a storage URL
+	videos, mp3s mp3converter.BlobStore // nil when no storage is named
 	close        func()
 }
 
-// openAccounts opens them for the operator commands: MySQL (and GridFS when
-// a storage URL is set) when a database URL is set, else serve's data dir.
-// It does not take the data dir's lock, so that it works beside a running
-// serve.
+// openAccounts opens them for the operator commands: the database of
+// --database-url (serve's SQLite by default), and the media storage of
+// --storage-url, or, beside serve's database, serve's files. It does not
+// take the data dir's lock, so that it works beside a running serve.
 func openAccounts(ctx context.Context, c *Config) (*accounts, error) {
-	if c.DatabaseURL == "" {
-		db, err := openSQLite(ctx, c.DataDir)
-		if err != nil {
-			return nil, err
-		}
-		videos, mp3s, err := openLocalMedia(c.DataDir)
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
-		return &accounts{users: db.Users, jobs: db.Jobs, videos: videos, mp3s: mp3s, close: func() { db.Close() }}, nil
+	e := &Engines{}
+	o := opening{c: c, p: Process{Name: "user", Shape: Split}}
+	dbURL := cmpOr(c.DatabaseURL, defaultDatabase)
+	err := e.open(ctx, databaseURL, dbURL, o)
+	storage := c.StorageURL
+	if storage == "" && dbURL == defaultDatabase {
+		storage = defaultStorage
 	}
-	db, err := mysql.Open(ctx, c.DatabaseURL)
+	if err == nil && storage != "" {
+		err = e.open(ctx, storageURL, storage, o)
+	}
 	if err != nil {
+		e.Close()
 		return nil, err
 	}
-	a := &accounts{users: db.Users, jobs: db.Jobs, close: func() { db.Close() }}
-	if c.StorageURL != "" {
-		videos, mp3s, disconnect, err := connectGridFS(ctx, c.StorageURL)
-		if err != nil {
-			a.close()
-			return nil, err
-		}
-		a.videos, a.mp3s = videos, mp3s
-		a.close = func() { disconnect(); db.Close() }
-	}
-	return a, nil
+	return &accounts{users: e.Users, jobs: e.Jobs, videos: e.Videos, mp3s: e.MP3s, close: e.Close}, nil
 }
 
-// openDeadLetters opens the dead letters of the operator commands:
-// RabbitMQ's when a queue URL is set, else serve's in the data dir.
+// openDeadLetters opens the dead letters of the operator commands: those
+// of --queue-url's queue, serve's by default.
 func openDeadLetters(ctx context.Context, c *Config) (mp3converter.DeadLetterStore, func(), error) {
-	if c.QueueURL != "" {
-		q, err := rabbitmq.New(c.QueueURL, rabbitmq.Options{ConnectionName: "mp3converter-dead-letters"})
-		if err != nil {
-			return nil, nil, UsageError{fmt.Errorf("bad setting: MP3CONVERTER_QUEUE_URL: %w", err)}
-		}
-		return q, func() { q.Close() }, nil
+	e := &Engines{}
+	o := opening{c: c, p: Process{Name: "dead-letters", Shape: Split}}
+	q := cmpOr(c.QueueURL, defaultQueue)
+	var err error
+	if en, _ := engineFor(queueURL, q); en.needsSQLite {
+		err = e.open(ctx, databaseURL, cmpOr(c.DatabaseURL, defaultDatabase), o)
 	}
-	db, err := openSQLite(ctx, c.DataDir)
+	if err == nil {
+		err = e.open(ctx, queueURL, q, o)
+	}
 	if err != nil {
+		e.Close()
 		return nil, nil, err
 	}
-	return goqite.New(db.DB, goqite.Options{}), func() { db.Close() }, nil
+	dl, ok := e.Queue.(mp3converter.DeadLetterStore)
+	if !ok {
+		e.Close()
+		return nil, nil, UsageError{fmt.Errorf("the queue of %s keeps no dead letters", envOf(queueURL))}
+	}
+	return dl, e.Close, nil
+}
+
+func cmpOr(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
 }
 
 // lockDir takes an exclusive lock on the data dir, so that two servers

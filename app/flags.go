@@ -200,7 +200,7 @@ func ParseConfig(p Process, args []string, out io.Writer) (Config, error) {
 	if err := f.Parse(args); err != nil {
 		return c, err
 	}
-	if c.DatabaseURL == "" && p.Storage == Shared {
+	if c.DatabaseURL == "" && p.Shape == Split {
 		c.DatabaseURL = seedDatabaseURL()
 	}
 	return c, c.Validate(p)

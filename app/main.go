@@ -98,7 +98,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.Roles.Has(Auth) && p.Storage == Embedded {
+	if p.Roles.Has(Auth) && p.Shape == Standalone {
 		if err := firstAdmin(ctx, tokens, e.Users, c, m.Stdout, log); err != nil {
 			ln.Close()
 			return err

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +18,11 @@ import (
 // every process of a cluster.
 func (m *Main) newMetrics() {
 	m.Metrics = metrics.New()
+	checks := map[string]func(context.Context) error{}
+	for _, c := range m.Engines.checks {
+		checks[c.Name] = c.Check
+	}
+	m.Metrics.WatchEngines(checks)
 	if !m.Process.Roles.Has(Gateway) {
 		return
 	}

@@ -1,11 +1,13 @@
 // Package app assembles mp3converter processes. It owns the one Config and
-// its flag table, opens the engines once (embedded: SQLite, local disk and
-// goqite in one data dir; shared: MySQL, GridFS and RabbitMQ), builds each
-// role from them, and runs and closes a process with any set of roles.
+// its flag table, opens the engines once, each chosen by the scheme of its
+// URL setting from one table (engine.go: SQLite or MySQL; goqite or
+// RabbitMQ; local files, GridFS or S3), builds each role from them, and runs
+// and closes a process with any set of roles.
 //
-// "serve" is every role on the embedded engines; "gateway", "auth",
-// "converter" and "notification" are one role each on the shared engines.
-// Both are the same Main with a different Process.
+// "serve" is every role alone, by default on SQLite, goqite and files in
+// its data dir; "gateway", "auth", "converter" and "notification" are one
+// role each on engines they share. Both are the same Main with a different
+// Process.
 package app
 
 import "strings"
@@ -41,31 +43,34 @@ func (r Role) String() string {
 	return strings.Join(names, ",")
 }
 
-// Storage says which engines a process keeps its state on.
-type Storage uint8
+// Shape says how a process shares the work.
+type Shape uint8
 
 const (
-	// Embedded is SQLite, local files and a SQLite queue in one data dir.
-	Embedded Storage = 1 << iota
-	// Shared is MySQL, MongoDB GridFS and RabbitMQ, shared by many processes.
-	Shared
+	// Standalone is a process alone with every role, on its data dir: it
+	// keeps its secret, scratch files and lock there, and its engines by
+	// default (SQLite, goqite, local files).
+	Standalone Shape = 1 << iota
+	// Split is one role of a deployment of many processes, on engines they
+	// share, named by URL.
+	Split
 )
 
-// Process is a shape of process: some roles on some engines.
+// Process is a shape of process: some roles, alone or split.
 type Process struct {
 	Name    string // the command that runs it
 	Summary string
-	Storage Storage
+	Shape   Shape
 	Roles   Role
 }
 
 // Processes are the process shapes the binary runs, one command each.
 var Processes = []Process{
-	{"serve", "run every role in one process with embedded storage", Embedded, AllRoles},
-	{"gateway", "the public HTTP API, on MySQL, RabbitMQ and GridFS", Shared, Gateway},
-	{"auth", "users and tokens, on MySQL", Shared, Auth},
-	{"converter", "ffmpeg workers on the video queue", Shared, Converter},
-	{"notification", "mails users when their MP3 is ready", Shared, Notification},
+	{"serve", "run every role in one process: SQLite, local files and goqite in the data dir, or engines named by URL", Standalone, AllRoles},
+	{"gateway", "the public HTTP API, on the engines named by URL (MySQL, RabbitMQ, GridFS or S3)", Split, Gateway},
+	{"auth", "users and tokens, on the database named by URL (MySQL)", Split, Auth},
+	{"converter", "ffmpeg workers on the video queue", Split, Converter},
+	{"notification", "mails users when their MP3 is ready", Split, Notification},
 }
 
 // LookupProcess returns the process that the command name runs.

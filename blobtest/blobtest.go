@@ -1,5 +1,7 @@
 // Package blobtest is the conformance suite every mp3converter.BlobStore
-// passes. Each backend's tests call Run with a constructor of empty stores.
+// passes: each point of the contract in blob.go has a case. Each backend's
+// tests call Run with a constructor of empty stores, and a store with a
+// service behind it (a server that can go away) also calls RunOutage.
 package blobtest
 
 import (
@@ -10,6 +12,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/testsupport"
@@ -34,8 +37,10 @@ var blobCases = []struct {
 	{"NoOverwrite", testNoOverwrite},
 	{"FailedPutLeavesNothing", testFailedPutLeavesNothing},
 	{"CancelledPutLeavesNothing", testCancelledPutLeavesNothing},
+	{"RacingPuts", testRacingPuts},
 	{"Seek", testSeek},
 	{"Concurrent", testConcurrent},
+	{"PingAndClose", testPingAndClose},
 }
 
 func testRoundTrip(t *testing.T, s mp3converter.BlobStore) {
@@ -140,15 +145,11 @@ func testSeek(t *testing.T, s mp3converter.BlobStore) {
 	ctx := context.Background()
 	data := testsupport.RandomBytes(2<<20 + 100)
 	id := put(t, s, data)
-	rc, err := s.Get(ctx, id)
+	rs, err := s.Get(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
-	rs, ok := rc.(io.ReadSeeker)
-	if !ok {
-		t.Fatal("Get does not return an io.Seeker: /download needs one for range requests")
-	}
+	defer rs.Close()
 	for _, off := range []int64{int64(len(data)) - 10, 5, 1<<20 + 3, 0} {
 		if _, err := rs.Seek(off, io.SeekStart); err != nil {
 			t.Fatalf("Seek %d: %v", off, err)
@@ -190,6 +191,102 @@ func testConcurrent(t *testing.T, s mp3converter.BlobStore) {
 		}
 	}
 }
+
+// testRacingPuts: Puts of one id at once never mix or replace each other:
+// one wins, the others get ErrConflict, and the blob is the winner's.
+func testRacingPuts(t *testing.T, s mp3converter.BlobStore) {
+	for _, size := range []int{1 << 10, 600 << 10} {
+		id := mp3converter.NewID()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var won [][32]byte
+		for i := range 8 {
+			wg.Go(func() {
+				data := testsupport.RandomBytes(size + i)
+				_, err := s.Put(context.Background(), id, bytes.NewReader(data))
+				switch {
+				case err == nil:
+					mu.Lock()
+					won = append(won, sha256.Sum256(data))
+					mu.Unlock()
+				case !errors.Is(err, mp3converter.ErrConflict):
+					t.Errorf("a racing Put of %d bytes: %v, want ErrConflict", size+i, err)
+				}
+			})
+		}
+		wg.Wait()
+		if len(won) != 1 {
+			t.Fatalf("%d of 8 racing Puts of %d bytes succeeded, want 1", len(won), size)
+		}
+		if sha256.Sum256(read(t, s, id)) != won[0] {
+			t.Errorf("the blob of %d bytes is not the winning Put's", size)
+		}
+	}
+}
+
+// testPingAndClose: a store that works answers Ping; Close succeeds.
+func testPingAndClose(t *testing.T, s mp3converter.BlobStore) {
+	if err := s.Ping(context.Background()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// RunOutage checks the outage rule: newStore returns an empty store and the
+// functions that stop the service behind it and start it again. While it is
+// stopped, every method and a read of a blob opened before fail with an
+// error wrapping mp3converter.ErrUnavailable, each within outageWithin; once it
+// is back, the store works again, its blobs intact, without being reopened.
+func RunOutage(t *testing.T, newStore func(t *testing.T) (s mp3converter.BlobStore, stop, start func())) {
+	s, stop, start := newStore(t)
+	ctx := context.Background()
+	data := testsupport.RandomBytes(3 << 20)
+	id := put(t, s, data)
+	open, err := s.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	stop()
+	for what, call := range map[string]func() error{
+		"Put": func() error {
+			_, err := s.Put(ctx, mp3converter.NewID(), bytes.NewReader([]byte("during")))
+			return err
+		},
+		"Get":                          func() error { _, err := s.Get(ctx, id); return err },
+		"Delete":                       func() error { return s.Delete(ctx, id) },
+		"Ping":                         func() error { return s.Ping(ctx) },
+		"reading a blob opened before": func() error { _, err := io.Copy(io.Discard, open); return err },
+	} {
+		began := time.Now()
+		if err := call(); !errors.Is(err, mp3converter.ErrUnavailable) {
+			t.Errorf("%s during the outage: %v, want an error wrapping ErrUnavailable", what, err)
+		}
+		if d := time.Since(began); d > outageWithin {
+			t.Errorf("%s took %v to fail in the outage, want %v at most", what, d, outageWithin)
+		}
+	}
+	start()
+	var perr error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if perr = s.Ping(ctx); perr == nil {
+			break
+		}
+	}
+	if perr != nil {
+		t.Fatalf("Ping 30 s after the service came back: %v", perr)
+	}
+	if got := read(t, s, id); !bytes.Equal(got, data) {
+		t.Error("the blob put before the outage changed")
+	}
+	put(t, s, []byte("after"))
+}
+
+// outageWithin is how long a call may take to report an outage: jobs
+// wait it out rather than hang.
+const outageWithin = 20 * time.Second
 
 func put(t *testing.T, s mp3converter.BlobStore, data []byte) string {
 	t.Helper()

@@ -458,24 +458,35 @@ func (w *Worker) fetch(ctx context.Context, fid, path string) error {
 }
 
 // download copies a video blob to a file: ffmpeg needs a file, not a pipe.
+// A store that fetches faster than Get reads (a mp3converter.BlobFetcher,
+// S3's parallel ranges) fetches it.
 func (w *Worker) download(ctx context.Context, fid, path string) error {
-	rc, err := w.Videos.Get(ctx, fid)
-	if errors.Is(err, mp3converter.ErrNotFound) {
-		return mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID, "the uploaded video is no longer stored"))
-	}
-	if err != nil {
-		return fmt.Errorf("get video %s: %w", fid, err)
-	}
-	defer rc.Close()
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if _, err := ctxio.Copy(ctx, f, rc); err != nil {
+	if err := w.copyVideo(ctx, fid, f); err != nil {
 		f.Close()
+		if errors.Is(err, mp3converter.ErrNotFound) {
+			return mp3converter.Permanent(mp3converter.Errorf(mp3converter.EINVALID, "the uploaded video is no longer stored"))
+		}
 		return fmt.Errorf("download video %s: %w", fid, err)
 	}
 	return f.Close()
+}
+
+func (w *Worker) copyVideo(ctx context.Context, fid string, f *os.File) error {
+	if fe, ok := w.Videos.(mp3converter.BlobFetcher); ok {
+		_, err := fe.Fetch(ctx, fid, f)
+		return err
+	}
+	rc, err := w.Videos.Get(ctx, fid)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = ctxio.Copy(ctx, f, rc)
+	return err
 }
 
 // storeMP3 stores the file as fid, replacing what an earlier attempt of the

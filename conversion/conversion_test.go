@@ -7,42 +7,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/conversion"
 	"github.com/mp3converter/mp3converter/ffmpeg"
+	"github.com/mp3converter/mp3converter/internal/memory"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 	"github.com/mp3converter/mp3converter/internal/testsupport"
 	"github.com/mp3converter/mp3converter/localfs"
 	"github.com/mp3converter/mp3converter/sqlite"
 )
 
-// queue records publishes; failPublish makes the next n fail.
-type queue struct {
-	mu          sync.Mutex
-	published   [][]byte
-	failPublish int
-}
-
-func (q *queue) Publish(_ context.Context, _ string, body []byte) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.failPublish > 0 {
-		q.failPublish--
-		return errors.New("the broker nacked the message") // a failure, not an outage, which is waited out
-	}
-	q.published = append(q.published, body)
-	return nil
-}
-
-func (q *queue) Consume(context.Context, string, mp3converter.Handler) error { return nil }
-
 type fixture struct {
 	w      *conversion.Worker
-	q      *queue
+	q      *memory.Queue
 	db     *sqlite.DB
 	videos *localfs.Store
 	dir    string
@@ -54,7 +34,7 @@ func setup(t *testing.T) *fixture {
 	db := testsupport.SQLite(t)
 	videos, _ := localfs.Open(filepath.Join(dir, "videos"))
 	mp3s, _ := localfs.Open(filepath.Join(dir, "mp3s"))
-	q := &queue{}
+	q := &memory.Queue{}
 	os.MkdirAll(filepath.Join(dir, "tmp"), 0o700)
 	w := &conversion.Worker{Videos: videos, MP3s: mp3s, Jobs: db.Jobs, Queue: q, Transcoder: &ffmpeg.Transcoder{},
 		VideoQueue: "video", MP3Queue: "mp3", TempDir: filepath.Join(dir, "tmp"), Logger: slog.New(slog.DiscardHandler)}
@@ -113,8 +93,8 @@ func TestRedeliveryOfDoneJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := f.job(t, j.ID)
-	if done.Status != mp3converter.JobDone || done.Attempts != 1 || len(f.q.published) != 1 {
-		t.Fatalf("after one delivery: %s, %d attempts, %d published", done.Status, done.Attempts, len(f.q.published))
+	if done.Status != mp3converter.JobDone || done.Attempts != 1 || len(f.q.Published()) != 1 {
+		t.Fatalf("after one delivery: %s, %d attempts, %d published", done.Status, done.Attempts, len(f.q.Published()))
 	}
 	if f.files(t, "videos") != 0 || f.files(t, "mp3s") != 1 || f.files(t, "tmp") != 0 {
 		t.Errorf("files after conversion: %d videos, %d mp3s, %d temp; want 0, 1, 0", f.files(t, "videos"), f.files(t, "mp3s"), f.files(t, "tmp"))
@@ -125,9 +105,9 @@ func TestRedeliveryOfDoneJob(t *testing.T) {
 		}
 	}
 	again := f.job(t, j.ID)
-	if again.MP3FID != done.MP3FID || again.Attempts != 1 || len(f.q.published) != 1 || f.files(t, "mp3s") != 1 {
+	if again.MP3FID != done.MP3FID || again.Attempts != 1 || len(f.q.Published()) != 1 || f.files(t, "mp3s") != 1 {
 		t.Errorf("redeliveries changed things: mp3 %s→%s, attempts %d, %d published, %d mp3s",
-			done.MP3FID, again.MP3FID, again.Attempts, len(f.q.published), f.files(t, "mp3s"))
+			done.MP3FID, again.MP3FID, again.Attempts, len(f.q.Published()), f.files(t, "mp3s"))
 	}
 }
 
@@ -137,7 +117,7 @@ func TestRetryAfterStoringReplacesTheMP3(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	j, msg := f.upload(t, testmedia.Make(t, testmedia.MP4, 2))
-	f.q.failPublish = 1
+	f.q.FailPublish(1)
 	err := f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 1})
 	if err == nil || mp3converter.IsPermanent(err) {
 		t.Fatalf("first attempt: %v, want a transient error", err)
@@ -169,7 +149,7 @@ func TestPermanentFailure(t *testing.T) {
 	if got.Status != mp3converter.JobFailed || got.Error != "the video has no audio track" || got.Attempts != 1 {
 		t.Errorf("job %+v", got)
 	}
-	if f.files(t, "mp3s") != 0 || f.files(t, "tmp") != 0 || len(f.q.published) != 0 {
+	if f.files(t, "mp3s") != 0 || f.files(t, "tmp") != 0 || len(f.q.Published()) != 0 {
 		t.Error("a failed job left an MP3, temp files or a message")
 	}
 }
@@ -179,7 +159,7 @@ func TestPermanentFailure(t *testing.T) {
 func TestLastAttempt(t *testing.T) {
 	f := setup(t)
 	j, msg := f.upload(t, testmedia.Make(t, testmedia.MP4, 1))
-	f.q.failPublish = 1
+	f.q.FailPublish(1)
 	err := f.w.Handle(context.Background(), mp3converter.Delivery{Body: msg, Attempt: 3, Final: true})
 	if err == nil {
 		t.Fatal("no error")
@@ -203,7 +183,7 @@ func TestDeletedJob(t *testing.T) {
 	if err := f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if f.files(t, "mp3s") != 0 || len(f.q.published) != 0 {
+	if f.files(t, "mp3s") != 0 || len(f.q.Published()) != 0 {
 		t.Error("a deleted job was converted")
 	}
 }
@@ -258,8 +238,8 @@ func TestSeedMessage(t *testing.T) {
 		}
 	}
 	got := f.job(t, j.VideoFID)
-	if got.Status != mp3converter.JobDone || got.Owner != "seed@example.com" || len(f.q.published) != 1 {
-		t.Errorf("seed job %+v, %d published", got, len(f.q.published))
+	if got.Status != mp3converter.JobDone || got.Owner != "seed@example.com" || len(f.q.Published()) != 1 {
+		t.Errorf("seed job %+v, %d published", got, len(f.q.Published()))
 	}
 	// Named and sized from the store, not after its fid.
 	if got.Size == 0 || !strings.HasPrefix(got.Filename, "video-") || strings.Contains(got.Filename, j.VideoFID) {

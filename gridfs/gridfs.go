@@ -71,6 +71,16 @@ func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
 	return client, nil
 }
 
+// CheckURL says what is wrong with uri as Connect would, without
+// connecting: for checking settings at start. The error never contains
+// the uri's password.
+func CheckURL(uri string) error {
+	if err := options.Client().ApplyURI(uri).Validate(); err != nil {
+		return fmt.Errorf("invalid URI %s: %w", redact.URL(uri), redact.Error(err, uri))
+	}
+	return nil
+}
+
 // Store is the GridFS bucket fs of one database.
 type Store struct {
 	db *mongo.Database
@@ -87,17 +97,22 @@ var (
 	_ mp3converter.BlobStater = (*Store)(nil)
 )
 
-// New returns the store of the bucket fs in database.
+// New returns the store of the bucket fs in database. The caller
+// disconnects client once its stores are closed.
 func New(client *mongo.Client, database string) *Store {
 	db := client.Database(database)
 	return &Store{db: db, bucket: db.GridFSBucket()}
 }
 
+// Close returns nil: the client, which its opener disconnects, holds the
+// connections.
+func (s *Store) Close() error { return nil }
+
 // Put implements mp3converter.BlobStore. It stores r as the file with _id
 // ObjectId(id) and filename id. It returns an EINVALID *Error if id is not
-// a valid id, an error wrapping mp3converter.ErrConflict if the file exists,
-// and one wrapping mp3converter.ErrUnavailable if the server cannot be
-// reached. Concurrent Puts of one id are not supported: ids are new.
+// a valid id, an error wrapping mp3converter.ErrConflict if the file exists
+// or another Put of it is under way, and one wrapping
+// mp3converter.ErrUnavailable if the server cannot be reached.
 func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) {
 	if !mp3converter.ValidID(id) {
 		return 0, mp3converter.Errorf(mp3converter.EINVALID, "invalid blob id %q", id)
@@ -113,10 +128,16 @@ func (s *Store) Put(ctx context.Context, id string, r io.Reader) (int64, error) 
 	if exists {
 		return 0, fmt.Errorf("gridfs put %s: %w", id, mp3converter.ErrConflict)
 	}
-
 	if err := s.ensureIndexes(ctx); err != nil {
 		return 0, s.wrap(ctx, "put", id, err)
 	}
+	if err := s.claim(ctx, oid); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return 0, fmt.Errorf("gridfs put %s: %w: another upload of it is under way", id, mp3converter.ErrConflict)
+		}
+		return 0, s.wrap(ctx, "put", id, err)
+	}
+	defer s.unclaim(ctx, oid)
 	n, err := s.writeChunks(ctx, oid, ctxio.Reader(ctx, r))
 	if err == nil {
 		_, err = s.bucket.GetFilesCollection().InsertOne(ctx, bson.D{
@@ -223,6 +244,25 @@ func (s *Store) abandon(ctx context.Context, id string, oid bson.ObjectID, err e
 	return s.wrap(ctx, "put", id, err)
 }
 
+// claim takes id for one Put: a document of oid in the collection
+// fs.uploads, which a racing Put of the same id cannot insert again (its
+// _id is unique), so that two Puts never write chunks of one file. GridFS
+// readers, the seed's included, never look there. A Put that dies leaves
+// its claim, which the next Delete of the id removes.
+func (s *Store) claim(ctx context.Context, oid bson.ObjectID) error {
+	_, err := s.uploads().InsertOne(ctx, bson.D{{Key: "_id", Value: oid}, {Key: "at", Value: bson.NewDateTimeFromTime(time.Now())}})
+	return err
+}
+
+// unclaim ends a Put's claim, whatever became of the Put.
+func (s *Store) unclaim(ctx context.Context, oid bson.ObjectID) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	s.uploads().DeleteOne(cctx, bson.D{{Key: "_id", Value: oid}})
+}
+
+func (s *Store) uploads() *mongo.Collection { return s.db.Collection("fs.uploads") }
+
 // exists reports whether the files collection has a document for oid.
 func (s *Store) exists(ctx context.Context, oid bson.ObjectID) (bool, error) {
 	err := s.bucket.GetFilesCollection().FindOne(ctx,
@@ -239,7 +279,7 @@ func (s *Store) exists(ctx context.Context, oid bson.ObjectID) (bool, error) {
 // io.Seeker; ctx governs its reads too. Get returns an error wrapping
 // mp3converter.ErrNotFound if id is invalid or the file does not exist, and
 // one wrapping mp3converter.ErrUnavailable if the server cannot be reached.
-func (s *Store) Get(ctx context.Context, id string) (io.ReadCloser, error) {
+func (s *Store) Get(ctx context.Context, id string) (io.ReadSeekCloser, error) {
 	if !mp3converter.ValidID(id) {
 		return nil, fmt.Errorf("gridfs get %q: %w", id, mp3converter.ErrNotFound)
 	}
@@ -263,6 +303,12 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	oid, _ := bson.ObjectIDFromHex(id)
 	err := s.bucket.Delete(ctx, oid)
+	if err == nil || errors.Is(err, mongo.ErrFileNotFound) {
+		// A claim left by a Put that died would refuse the id for ever.
+		if _, cerr := s.uploads().DeleteOne(ctx, bson.D{{Key: "_id", Value: oid}}); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	if errors.Is(err, mongo.ErrFileNotFound) {
 		return fmt.Errorf("gridfs delete %s: %w", id, mp3converter.ErrNotFound)
 	}

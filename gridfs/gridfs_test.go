@@ -34,6 +34,20 @@ func TestIntegrationConformance(t *testing.T) {
 	})
 }
 
+// TestIntegrationOutage: the contract's outage rule (blobtest.RunOutage),
+// with a FerretDB of the test's own stopped and started again.
+func TestIntegrationOutage(t *testing.T) {
+	blobtest.RunOutage(t, func(t *testing.T) (mp3converter.BlobStore, func(), func()) {
+		srv, uri := testsupport.FerretDBServer(t)
+		client, err := gridfs.Connect(context.Background(), uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Disconnect(context.Background()) })
+		return gridfs.New(client, "videos"), srv.Stop, srv.Start
+	})
+}
+
 // TestIntegrationSeedLayout shows that the seed system and Store read each
 // other's files: bucket fs, _id an ObjectId, fid its hex.
 func TestIntegrationSeedLayout(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/memory"
 	"github.com/mp3converter/mp3converter/localfs"
 )
 
@@ -62,7 +63,7 @@ func BenchmarkUploadMemory(b *testing.B) {
 	dir := b.TempDir()
 	videos, _ := localfs.Open(dir + "/videos")
 	jobs := &memJobs{jobs: map[string]*mp3converter.Job{}}
-	g := &Gateway{Tokens: anyToken{}, Jobs: jobs, Videos: videos, MP3s: videos, Queue: &memQueue{},
+	g := &Gateway{Tokens: anyToken{}, Jobs: jobs, Videos: videos, MP3s: videos, Queue: &memory.Queue{},
 		VideoQueue: "video", MaxUpload: 1 << 30, Logger: slog.New(slog.DiscardHandler)}
 	srv := httptest.NewServer(g.Handler())
 	defer srv.Close()

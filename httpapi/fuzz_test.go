@@ -4,59 +4,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/internal/memory"
 )
 
-// Hand-written fakes, just enough for the upload route.
-
-type memBlobs struct {
-	mu    sync.Mutex
-	blobs map[string][]byte
-}
-
-func (m *memBlobs) Put(_ context.Context, id string, r io.Reader) (int64, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return 0, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.blobs[id]; ok {
-		return 0, mp3converter.ErrConflict
-	}
-	m.blobs[id] = b
-	return int64(len(b)), nil
-}
-
-func (m *memBlobs) Get(_ context.Context, id string) (io.ReadCloser, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.blobs[id]
-	if !ok {
-		return nil, mp3converter.ErrNotFound
-	}
-	return io.NopCloser(bytes.NewReader(b)), nil
-}
-
-func (m *memBlobs) Delete(_ context.Context, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.blobs[id]; !ok {
-		return mp3converter.ErrNotFound
-	}
-	delete(m.blobs, id)
-	return nil
-}
+// A job store just big enough for the upload route; the blobs and the
+// queue are internal/memory's.
 
 type memJobs struct {
 	mp3converter.JobStore // only the methods below are used
@@ -81,14 +42,6 @@ func (m *memJobs) DeleteJob(_ context.Context, id string) error {
 	delete(m.jobs, id)
 	return nil
 }
-
-type memQueue struct{ msgs [][]byte }
-
-func (q *memQueue) Publish(_ context.Context, _ string, b []byte) error {
-	q.msgs = append(q.msgs, b)
-	return nil
-}
-func (q *memQueue) Consume(context.Context, string, mp3converter.Handler) error { return nil }
 
 type anyToken struct{}
 
@@ -123,10 +76,10 @@ func FuzzUpload(f *testing.F) {
 	f.Add("--BOUNDARY\r\nCont", "BOUNDARY")
 	f.Add("garbage", "")
 	f.Fuzz(func(t *testing.T, body, boundary string) {
-		videos := &memBlobs{blobs: map[string][]byte{}}
+		videos := memory.NewBlobs()
 		jobs := &memJobs{jobs: map[string]*mp3converter.Job{}}
-		q := &memQueue{}
-		g := &Gateway{Tokens: anyToken{}, Jobs: jobs, Videos: videos, MP3s: &memBlobs{blobs: map[string][]byte{}}, Queue: q,
+		q := &memory.Queue{}
+		g := &Gateway{Tokens: anyToken{}, Jobs: jobs, Videos: videos, MP3s: memory.NewBlobs(), Queue: q,
 			VideoQueue: "video", MaxUpload: 4096, Logger: slog.New(slog.DiscardHandler)}
 		r := httptest.NewRequest("POST", "/upload", strings.NewReader(body))
 		r.Header.Set("Authorization", "Bearer x")
@@ -137,12 +90,12 @@ func FuzzUpload(f *testing.F) {
 		case w.Code >= 500:
 			t.Fatalf("status %d for %q: %s", w.Code, body, w.Body)
 		case w.Code == http.StatusAccepted:
-			if len(videos.blobs) != 1 || len(jobs.jobs) != 1 || len(q.msgs) != 1 {
-				t.Fatalf("accepted, but %d blobs, %d jobs, %d messages", len(videos.blobs), len(jobs.jobs), len(q.msgs))
+			if videos.Len() != 1 || len(jobs.jobs) != 1 || len(q.Published()) != 1 {
+				t.Fatalf("accepted, but %d blobs, %d jobs, %d messages", videos.Len(), len(jobs.jobs), len(q.Published()))
 			}
 		default:
-			if len(videos.blobs) != 0 || len(jobs.jobs) != 0 || len(q.msgs) != 0 {
-				t.Fatalf("refused with %d, but left %d blobs, %d jobs, %d messages", w.Code, len(videos.blobs), len(jobs.jobs), len(q.msgs))
+			if videos.Len() != 0 || len(jobs.jobs) != 0 || len(q.Published()) != 0 {
+				t.Fatalf("refused with %d, but left %d blobs, %d jobs, %d messages", w.Code, videos.Len(), len(jobs.jobs), len(q.Published()))
 			}
 			if w.Code < 400 {
 				t.Fatalf("status %d", w.Code)

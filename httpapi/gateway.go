@@ -504,20 +504,13 @@ func (g *Gateway) download(w http.ResponseWriter, r *http.Request, c *auth.Claim
 	w.Header().Set("ETag", `"`+fid+`"`)
 	w.Header().Set("Cache-Control", "private, max-age=3600")
 	w = &idleWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: g.idle()}
-	if rs, ok := rc.(io.ReadSeeker); ok {
-		// Many small ranges cost far more to send than the file: past the
-		// cap, the whole file is the answer (RFC 9110 lets a server ignore
-		// Range).
-		if strings.Count(r.Header.Get("Range"), ",") >= maxRanges {
-			r.Header.Del("Range")
-		}
-		http.ServeContent(w, r, name, job.UpdatedAt, rs)
-		return
+	// Many small ranges cost far more to send than the file: past the
+	// cap, the whole file is the answer (RFC 9110 lets a server ignore
+	// Range).
+	if strings.Count(r.Header.Get("Range"), ",") >= maxRanges {
+		r.Header.Del("Range")
 	}
-	w.Header().Set("Content-Length", strconv.FormatInt(job.MP3Size, 10))
-	if r.Method != http.MethodHead {
-		io.Copy(w, rc)
-	}
+	http.ServeContent(w, r, name, job.UpdatedAt, rc)
 }
 
 // maxRanges is the most byte ranges one download may ask for.

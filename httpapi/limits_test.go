@@ -17,12 +17,13 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/memory"
 )
 
 // limitsGateway is a gateway on fakes, for the tests of its limits.
 func limitsGateway(videos mp3converter.BlobStore) (*Gateway, *memJobs) {
 	jobs := &memJobs{jobs: map[string]*mp3converter.Job{}}
-	return &Gateway{Tokens: anyToken{}, Jobs: jobs, Videos: videos, MP3s: &memBlobs{blobs: map[string][]byte{}}, Queue: &memQueue{},
+	return &Gateway{Tokens: anyToken{}, Jobs: jobs, Videos: videos, MP3s: memory.NewBlobs(), Queue: &memory.Queue{},
 		VideoQueue: "video", MaxUpload: 1 << 20, Logger: slog.New(slog.DiscardHandler)}, jobs
 }
 
@@ -47,7 +48,7 @@ func uploadRequest(t *testing.T, url string, content []byte) *http.Request {
 // period is over is cut with 408, and nothing of it is kept; one at a
 // good pace is not.
 func TestSlowUploadIsCut(t *testing.T) {
-	videos := &memBlobs{blobs: map[string][]byte{}}
+	videos := memory.NewBlobs()
 	g, jobs := limitsGateway(videos)
 	g.MinUploadRate, g.UploadGrace, g.IdleTimeout = 1<<10, 500*time.Millisecond, 10*time.Second
 	srv := httptest.NewServer(g.Handler())
@@ -92,8 +93,8 @@ func TestSlowUploadIsCut(t *testing.T) {
 	if d < g.UploadGrace || d > g.UploadGrace+2*time.Second {
 		t.Errorf("a slow upload was cut after %v, want just after the %v grace", d, g.UploadGrace)
 	}
-	if len(videos.blobs) != 1 || len(jobs.jobs) != 1 {
-		t.Errorf("the slow upload left %d blobs and %d jobs besides the fast one's", len(videos.blobs)-1, len(jobs.jobs)-1)
+	if videos.Len() != 1 || len(jobs.jobs) != 1 {
+		t.Errorf("the slow upload left %d blobs and %d jobs besides the fast one's", videos.Len()-1, len(jobs.jobs)-1)
 	}
 }
 
@@ -129,7 +130,7 @@ func TestUploadLimit(t *testing.T) {
 
 // fullBlobs is a video store whose disk is full: it reads part of the
 // upload, then fails as localfs does.
-type fullBlobs struct{ memBlobs }
+type fullBlobs struct{ *memory.Blobs }
 
 func (f *fullBlobs) Put(_ context.Context, id string, r io.Reader) (int64, error) {
 	io.CopyN(io.Discard, r, 4096)
@@ -145,8 +146,8 @@ func TestOutOfSpaceIs507(t *testing.T) {
 		videos mp3converter.BlobStore
 		space  func(context.Context) error
 	}{
-		{"store full", &fullBlobs{}, nil},
-		{"below the floor", &memBlobs{blobs: map[string][]byte{}}, func(context.Context) error {
+		{"store full", &fullBlobs{memory.NewBlobs()}, nil},
+		{"below the floor", memory.NewBlobs(), func(context.Context) error {
 			return fmt.Errorf("/data has 1 MiB free: %w", mp3converter.ErrInsufficientStorage)
 		}},
 	} {

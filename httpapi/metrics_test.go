@@ -13,6 +13,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/internal/memory"
 	"github.com/mp3converter/mp3converter/internal/metrics"
 	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
@@ -20,7 +21,7 @@ import (
 // The gateway counts uploads' bytes, the accepted ones and each refusal by
 // its reason, and times requests by route pattern and status class.
 func TestUploadMetrics(t *testing.T) {
-	g, _ := limitsGateway(&memBlobs{blobs: map[string][]byte{}})
+	g, _ := limitsGateway(memory.NewBlobs())
 	g.Metrics = metrics.New()
 	g.Uploads = &UploadLimit{}
 	srv := httptest.NewServer(g.Handler())

@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/memory"
 )
 
 // A client that stops sending in the middle of an upload is cut off after
 // the idle timeout, and nothing of its upload is kept.
 func TestStalledUploadIsCut(t *testing.T) {
-	videos := &memBlobs{blobs: map[string][]byte{}}
+	videos := memory.NewBlobs()
 	jobs := &memJobs{jobs: map[string]*mp3converter.Job{}}
-	g := &Gateway{Tokens: anyToken{}, Jobs: jobs, Videos: videos, MP3s: &memBlobs{blobs: map[string][]byte{}}, Queue: &memQueue{},
+	g := &Gateway{Tokens: anyToken{}, Jobs: jobs, Videos: videos, MP3s: memory.NewBlobs(), Queue: &memory.Queue{},
 		VideoQueue: "video", MaxUpload: 1 << 20, IdleTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
 	srv := httptest.NewServer(g.Handler())
 	defer srv.Close()
@@ -36,7 +37,7 @@ func TestStalledUploadIsCut(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the stalled upload held its connection for %v", d)
 	}
-	if len(videos.blobs) != 0 || len(jobs.jobs) != 0 {
-		t.Errorf("a stalled upload left %d blobs and %d jobs", len(videos.blobs), len(jobs.jobs))
+	if videos.Len() != 0 || len(jobs.jobs) != 0 {
+		t.Errorf("a stalled upload left %d blobs and %d jobs", videos.Len(), len(jobs.jobs))
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/internal/memory"
 )
 
 // oneUser signs in ann with her password and knows her one token, valid
@@ -53,7 +54,7 @@ func (m webJobs) ListJobs(context.Context, mp3converter.JobFilter) ([]*mp3conver
 }
 
 func webGateway() (*Gateway, webJobs) {
-	g, mem := limitsGateway(&memBlobs{blobs: map[string][]byte{}})
+	g, mem := limitsGateway(memory.NewBlobs())
 	jobs := webJobs{mem}
 	g.Auth, g.Tokens, g.Jobs = oneUser{}, oneUser{}, jobs
 	g.Proxies, _ = ParseProxies("10.0.0.0/8")

@@ -160,8 +160,8 @@ func putError(id string, err error) error {
 	return fmt.Errorf("localfs put %s: %w", id, err)
 }
 
-// Get implements mp3converter.BlobStore. The returned *os.File seeks.
-func (s *Store) Get(ctx context.Context, id string) (io.ReadCloser, error) {
+// Get implements mp3converter.BlobStore: the blob's file.
+func (s *Store) Get(ctx context.Context, id string) (io.ReadSeekCloser, error) {
 	p, err := s.path(id)
 	if err != nil {
 		return nil, err
@@ -221,6 +221,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Close returns nil: a Store holds no open file.
+func (s *Store) Close() error { return nil }
 
 // syncDir makes a new directory entry durable; errors are ignored because
 // not every filesystem supports it.

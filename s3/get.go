@@ -37,7 +37,7 @@ func (s *Store) head(ctx context.Context, op, id string) (*awss3.HeadObjectOutpu
 // returns an error wrapping mp3converter.ErrNotFound if id is invalid or
 // the object is absent, and one wrapping mp3converter.ErrUnavailable in an
 // outage; so do the reader's reads.
-func (s *Store) Get(ctx context.Context, id string) (io.ReadCloser, error) {
+func (s *Store) Get(ctx context.Context, id string) (io.ReadSeekCloser, error) {
 	h, err := s.head(ctx, "get", id)
 	if err != nil {
 		return nil, err

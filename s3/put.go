@@ -21,14 +21,17 @@ import (
 
 const (
 	// partSize is the size of each part of a multipart upload but the
-	// last; an object smaller than one part is written by one PutObject.
-	// S3 allows 10,000 parts: an object of up to 80 GB.
-	partSize = 8 << 20
+	// last, S3's least; an object smaller than one part is written by one
+	// PutObject. S3 allows 10,000 parts: an object of up to 50 GB.
+	partSize = 5 << 20
 	maxParts = 10_000
 	// partsInFlight is how many parts upload at once. A Put holds at most
-	// partsInFlight+1 parts in memory: those uploading and the one being
-	// read.
-	partsInFlight = 4
+	// partsInFlight+1 parts in memory, the one uploading and the one being
+	// read: 10 MiB. A gateway storing a 1 GiB upload grew by 24 MiB with
+	// one in flight, 32 MiB with two and 42 MiB with three
+	// (BenchmarkSplitUploadMemory): one keeps it well under 32 MiB, and
+	// reading the next part overlaps the upload of the last.
+	partsInFlight = 1
 )
 
 // partBuffer is a part's worth of bytes; buffers are reused across Puts.

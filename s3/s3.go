@@ -9,8 +9,8 @@
 // (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, shared files, roles) or
 // WithCredentials, never from the URL.
 //
-// Put streams r in parts of partSize bytes (8 MiB), at most partsInFlight
-// uploading at once, so a Put holds at most 40 MiB whatever the blob's
+// Put streams r in parts of partSize bytes (5 MiB), at most partsInFlight
+// uploading at once, so a Put holds at most 10 MiB whatever the blob's
 // size; a blob smaller than one part is a single PutObject. The object
 // appears whole or not at all: a failed or cancelled upload is aborted. It
 // never replaces an object: the write is conditional (If-None-Match: * on
@@ -204,8 +204,9 @@ type Store struct {
 }
 
 var (
-	_ mp3converter.BlobStore  = (*Store)(nil)
-	_ mp3converter.BlobStater = (*Store)(nil)
+	_ mp3converter.BlobStore   = (*Store)(nil)
+	_ mp3converter.BlobStater  = (*Store)(nil)
+	_ mp3converter.BlobFetcher = (*Store)(nil)
 )
 
 // Store returns the store of blobs of kind, such as "videos" or "mp3s": a

@@ -99,3 +99,10 @@ func validBucket(name string) bool {
 	}
 	return true
 }
+
+// CheckURL says what is wrong with rawURL as Open would, without
+// connecting: for checking settings at start.
+func CheckURL(rawURL string) error {
+	_, err := parseURL(rawURL)
+	return err
+}

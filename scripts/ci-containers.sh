@@ -19,6 +19,8 @@
 #   compose-images  the engines' stand-ins of compose.local.yaml
 #   compose       the stack under docker-compose 1.29: a user made with `compose exec`,
 #                 the curl flow through the gateway, the notice in Mailpit; then down -v
+#   compose-s3    the same stack with the profile s3 (MinIO's stand-in) and its media
+#                 in S3: the curl flow, and the MP3 an object of the bucket
 #
 # Any failure fails the run. On exit everything started is stopped, and what
 # dockerd changed on the host (docker0, iptables chains and rules, the
@@ -385,6 +387,26 @@ echo "6. Mailpit (GET /api/v1/messages): $mail"
 for s in auth converter gateway notification; do
   echo "$s: $($D inspect -f '{{.State.Health.Status}}' "$("${DC[@]}" ps -q "$s")")"
 done
+"${DC[@]}" down -v --remove-orphans
+compose_up=''
+
+phase compose-s3
+# The same stack with its media in S3: the profile s3's MinIO (its
+# stand-in, versitygw), the roles' storage URL and keys set in .env.
+s3_key=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+printf 'MP3CONVERTER_STORAGE_URL=%s\nS3_ACCESS_KEY=mp3converter\nS3_SECRET_KEY=%s\n' \
+  's3://mp3converter?endpoint=http://minio:9000' "$s3_key" >>"$W/compose.env"
+DC+=(--profile s3)
+"${DC[@]}" build minio >>"$W/compose-build.log" 2>&1 || { tail -40 "$W/compose-build.log"; fail "building the MinIO stand-in"; }
+compose_up=yes
+"${DC[@]}" up -d
+for _ in $(seq 180); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 1; done
+curl -fsS "$base/readyz" >/dev/null || { "${DC[@]}" ps; fail "the gateway on S3 is not ready"; }
+echo 'compose-user-password-123' | "${DC[@]}" exec -T auth mp3converter user add --email bob@example.com --password-stdin
+curlflow "$base" bob@example.com compose-user-password-123 "$M/test.mkv" "$W/out-compose-s3"
+objects=$("${DC[@]}" exec -T minio sh -c 'ls /data/mp3converter/mp3s' | wc -l)
+echo "7. objects in the bucket's mp3s/: $objects"
+[ "$objects" -ge 1 ] || fail "no MP3 in the bucket"
 "${DC[@]}" down -v --remove-orphans
 compose_up=''
 

@@ -16,46 +16,66 @@ import (
 
 // BenchmarkSplit times whole jobs of the 120 s clips in the split
 // deployment (auth, gateway and a converter of 2 workers as processes, on
-// MySQL, RabbitMQ and GridFS on FerretDB) against bare ffmpeg; see
-// BenchmarkWholeJob for the metrics.
+// MySQL and RabbitMQ), with its media in S3 (versitygw) and in GridFS on
+// FerretDB side by side, against bare ffmpeg; see BenchmarkWholeJob for
+// the metrics.
 func BenchmarkSplit(b *testing.B) {
-	c, cl := benchCluster(b)
-	c.start("converter", "converter", "MP3CONVERTER_WORKERS=2")
-	for _, clip := range wholeJobClips {
-		if clip.seconds < 120 {
-			continue
-		}
-		src := testmedia.MakeHD(b, clip.kind, clip.seconds)
-		b.Run(clip.name, func(b *testing.B) { benchJobs(b, cl, src, clip.kind == testmedia.MP4MP3) })
+	for _, storage := range splitStorages {
+		b.Run(storage, func(b *testing.B) {
+			c, cl := benchCluster(b, storage)
+			c.start("converter", "converter", "MP3CONVERTER_WORKERS=2")
+			for _, clip := range wholeJobClips {
+				if clip.seconds < 120 {
+					continue
+				}
+				src := testmedia.MakeHD(b, clip.kind, clip.seconds)
+				b.Run(clip.name, func(b *testing.B) { benchJobs(b, cl, src, clip.kind == testmedia.MP4MP3) })
+			}
+		})
 	}
 }
 
+// splitStorages are the media storages the split benchmarks compare.
+var splitStorages = []string{"s3", "gridfs"}
+
 // BenchmarkSplitUploadMemory uploads 1 GiB through the gateway process of
-// the split deployment into GridFS and reports how much the gateway's
-// resident memory grew: its peak (VmHWM) and its current size (VmRSS),
-// from /proc, before and after. No converter runs.
+// the split deployment into each storage and reports how much the
+// gateway's resident memory grew: its peak (VmHWM) and its current size
+// (VmRSS), from /proc, before and after. No converter runs.
 func BenchmarkSplitUploadMemory(b *testing.B) {
-	c, cl := benchCluster(b)
-	gateway := c.procs["gateway"].cmd.Process.Pid
 	src := filepath.Join(b.TempDir(), "big.mp4")
 	if err := os.Truncate(createFile(b, src), 1<<30); err != nil {
 		b.Fatal(err)
 	}
-	var hwm, rss float64
-	for i := 0; i < b.N; i++ {
-		hwm0, rss0 := procMemory(b, gateway)
-		cl.upload(src, "big.mp4")
-		hwm1, rss1 := procMemory(b, gateway)
-		hwm, rss = max(hwm, hwm1-hwm0), max(rss, rss1-rss0)
+	for _, storage := range splitStorages {
+		b.Run(storage, func(b *testing.B) {
+			c, cl := benchCluster(b, storage)
+			gateway := c.procs["gateway"].cmd.Process.Pid
+			var hwm, rss float64
+			for i := 0; i < b.N; i++ {
+				hwm0, rss0 := procMemory(b, gateway)
+				cl.upload(src, "big.mp4")
+				hwm1, rss1 := procMemory(b, gateway)
+				hwm, rss = max(hwm, hwm1-hwm0), max(rss, rss1-rss0)
+			}
+			b.ReportMetric(hwm, "peak-growth-MiB")
+			b.ReportMetric(rss, "rss-growth-MiB")
+		})
 	}
-	b.ReportMetric(hwm, "peak-growth-MiB")
-	b.ReportMetric(rss, "rss-growth-MiB")
 }
 
-// benchCluster starts auth and a gateway on the real engines and logs a
+// benchCluster starts auth and a gateway on the real engines, with media
+// in storage ("s3", on a versitygw of its own, or "gridfs"), and logs a
 // new user in.
-func benchCluster(b *testing.B) (*cluster, *client) {
+func benchCluster(b *testing.B, storage string) (*cluster, *client) {
 	c := newCluster(b, testsupport.Broker(b))
+	if storage == "s3" {
+		srv := testsupport.S3(b)
+		b.Setenv("AWS_ACCESS_KEY_ID", testsupport.S3AccessKey)
+		b.Setenv("AWS_SECRET_ACCESS_KEY", testsupport.S3SecretKey)
+		c.storeURL = srv.URL
+		c.env = setEnv(c.env, "MP3CONVERTER_STORAGE_URL", srv.URL)
+	}
 	c.env = append(c.env, "MP3CONVERTER_MAX_UPLOAD=2GiB", "MP3CONVERTER_LOG_LEVEL=warn")
 	email := testsupport.RandomName("bench-") + "@example.com"
 	c.addUser(email, "bench-password")

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,69 +16,9 @@ import (
 	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
-// server is a server process of the test's own that the test stops and
-// starts again on the same data and address: an engine's outage.
-type server struct {
-	t    *testing.T
-	name string
-	addr string
-	args []string // the command; its data dir is the test's
-	log  *os.File
-	cmd  *exec.Cmd
-}
-
-func newServer(t *testing.T, name, addr string, args ...string) *server {
-	t.Helper()
-	log, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, name: name, addr: addr, args: args, log: log}
-	s.start()
-	t.Cleanup(func() { s.stop(); log.Close() })
-	return s
-}
-
-func (s *server) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.args[0], s.args[1:]...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("%s: %v", s.name, err)
-	}
-	for deadline := time.Now().Add(60 * time.Second); !testsupport.Listening(s.addr); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(s.log.Name())
-			s.t.Fatalf("%s did not start:\n%s", s.name, out)
-		}
-	}
-}
-
-// stop ends the server as an operator would (SIGTERM), killing it after 30 s.
-func (s *server) stop() {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	waitOrKill(s.cmd, 30*time.Second)
-	s.cmd = nil
-}
-
-// waitOrKill waits up to d for cmd to exit, then kills it.
-func waitOrKill(cmd *exec.Cmd, d time.Duration) {
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		cmd.Process.Kill()
-		<-done
-	}
-}
-
 // newMariaDB starts a MariaDB server of the test's own and returns it and a
 // mysql:// URL of a new database on it.
-func newMariaDB(t *testing.T) (*server, string) {
+func newMariaDB(t *testing.T) (*testsupport.Server, string) {
 	t.Helper()
 	dir := t.TempDir()
 	install := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+dir, "--auth-root-authentication-method=normal",
@@ -88,7 +27,7 @@ func newMariaDB(t *testing.T) (*server, string) {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
 	}
 	port := portNumber(t)
-	s := newServer(t, "mariadb", fmt.Sprintf("127.0.0.1:%d", port), "mariadbd", "--no-defaults", "--datadir="+dir,
+	s := testsupport.StartServer(t, "mariadb", fmt.Sprintf("127.0.0.1:%d", port), "mariadbd", "--no-defaults", "--datadir="+dir,
 		"--socket="+filepath.Join(dir, "sock"), "--pid-file="+filepath.Join(dir, "pid"), "--port="+strconv.Itoa(port),
 		"--bind-address=127.0.0.1", "--skip-grant-tables", "--user="+currentUser())
 	t.Setenv("MP3CONVERTER_TEST_MYSQL_URL", fmt.Sprintf("mysql://root@127.0.0.1:%d/test", port))
@@ -100,21 +39,6 @@ func currentUser() string {
 		return "root"
 	}
 	return strconv.Itoa(os.Getuid())
-}
-
-// newFerretDB starts a FerretDB server (GridFS) of the test's own, as
-// testsupport.FerretDB does, but one the test may stop and start.
-func newFerretDB(t *testing.T) (*server, string) {
-	t.Helper()
-	bin := os.Getenv("MP3CONVERTER_TEST_FERRETDB")
-	if bin == "" {
-		t.Fatal("set MP3CONVERTER_TEST_FERRETDB to a FerretDB binary (scripts/start-ferretdb.sh builds one)")
-	}
-	dir := t.TempDir()
-	addr := testsupport.FreeAddr(t)
-	s := newServer(t, "ferretdb", addr, bin, "--handler=sqlite", "--sqlite-url=file:"+dir+"/", "--state-dir="+dir,
-		"--listen-addr="+addr, "--debug-addr=127.0.0.1:0", "--telemetry=disable", "--log-level=warn")
-	return s, "mongodb://" + addr + "/"
 }
 
 // setEnv replaces (or adds) key's value in env.
@@ -145,16 +69,51 @@ func deadLetterCount(t *testing.T, queueURL string) int {
 }
 
 // TestIntegrationEngineOutage stops, in the middle of a batch, each engine
-// of the split deployment in turn (MariaDB, RabbitMQ, FerretDB as GridFS)
-// for 30 s, on servers of the test's own: consumers wait, and once the
-// engine is back every accepted job ends done, none dead-lettered, none
-// converted or mailed twice.
+// of the split deployment in turn (MariaDB, RabbitMQ, FerretDB as GridFS,
+// and on a second deployment S3) for 30 s, on servers of the test's own:
+// consumers wait, and once the engine is back every accepted job ends
+// done, none dead-lettered, none converted or mailed twice.
 func TestIntegrationEngineOutage(t *testing.T) {
 	_, api := testsupport.Mailpit(t)
 	mysql, databaseURL := newMariaDB(t)
-	ferret, storeURL := newFerretDB(t)
+	ferret, storeURL := testsupport.FerretDBServer(t)
 	rabbit := newRabbitNode(t)
-	c := newCluster(t, rabbit.url())
+	c := outageCluster(t, rabbit.url(), databaseURL, storeURL)
+	src := testmedia.Make(t, testmedia.MKV, 30)
+	outage := 30 * time.Second
+	if s := os.Getenv("MP3CONVERTER_TEST_OUTAGE"); s != "" {
+		outage, _ = time.ParseDuration(s)
+	}
+	var rows [][]string
+	total := 0
+	for _, e := range []engineStop{
+		{"MariaDB (jobs)", mysql.Stop, mysql.Start},
+		{"RabbitMQ (queue)", rabbit.stop, rabbit.start},
+		{"FerretDB (GridFS)", ferret.Stop, ferret.Start},
+	} {
+		rows = append(rows, outageRow(t, c, api, src, e, outage, &total))
+	}
+	// The same deployment with its media in S3 (versitygw) instead.
+	s3srv := testsupport.S3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", testsupport.S3AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", testsupport.S3SecretKey)
+	c.stopAll()
+	c = outageCluster(t, rabbit.url(), databaseURL, s3srv.URL)
+	c.blobs = func(kind string) int { return s3Objects(t, s3srv, kind) }
+	total = 0
+	rows = append(rows, outageRow(t, c, api, src, engineStop{"versitygw (S3)", s3srv.Stop, s3srv.Start}, outage, &total))
+	report(t, "engine-outage.md", "| engine stopped | outage | accepted | done | failed or lost | dead letters | MP3s stored | mails | duplicate mails | most attempts on a job | all done after restart |\n|---|---|---|---|---|---|---|---|---|---|---|\n", rows)
+}
+
+// engineStop names an engine and stops and starts it.
+type engineStop struct {
+	name        string
+	stop, start func()
+}
+
+// outageCluster is the split deployment on the test's own engines.
+func outageCluster(t *testing.T, queueURL, databaseURL, storeURL string) *cluster {
+	c := newCluster(t, queueURL)
 	c.storeURL = storeURL
 	c.env = setEnv(setEnv(c.env, "MP3CONVERTER_DATABASE_URL", databaseURL), "MP3CONVERTER_STORAGE_URL", storeURL)
 	c.start("auth", "auth")
@@ -162,51 +121,47 @@ func TestIntegrationEngineOutage(t *testing.T) {
 	c.start("converter-1", "converter", "MP3CONVERTER_WORKERS=2")
 	c.start("converter-2", "converter", "MP3CONVERTER_WORKERS=2")
 	c.start("notification", "notification")
-	src := testmedia.Make(t, testmedia.MKV, 30)
-	outage := 30 * time.Second
-	if s := os.Getenv("MP3CONVERTER_TEST_OUTAGE"); s != "" {
-		outage, _ = time.ParseDuration(s)
-	}
+	return c
+}
 
-	var rows [][]string
-	total := 0
-	for _, e := range []struct {
-		name        string
-		stop, start func()
-	}{
-		{"MariaDB (jobs)", mysql.stop, mysql.start},
-		{"RabbitMQ (queue)", rabbit.stop, rabbit.start},
-		{"FerretDB (GridFS)", ferret.stop, ferret.start},
-	} {
-		email := testsupport.RandomName("outage-") + "@example.com"
-		c.addUser(email, "outage-password")
-		cl := login(t, c.gateway, email, "outage-password")
-		ids := batch(t, cl, src, 6)
-		total += len(ids)
-		waitProcessing(t, cl, ids)
-		e.stop()
-		time.Sleep(outage)
-		e.start()
-		back := time.Now()
-		o := settle(t, c, cl, api, email, ids)
-		recovery := time.Since(back).Round(time.Second)
-		// A job can be done, recorded from its announcement, while its
-		// converter still waits out its pause (up to 30 s) before it
-		// records the result and deletes the video: give it that long.
-		for deadline := time.Now().Add(45 * time.Second); o.videos > 0 && time.Now().Before(deadline); {
-			time.Sleep(time.Second)
-			o = settle(t, c, cl, api, email, ids)
-		}
-		dead, attempts := deadLetterCount(t, c.queueURL), maxAttempts(cl, ids)
-		t.Logf("%s down %v: accepted %d, done %d, failed %d, lost %d, dead letters %d, MP3s %d of %d, videos left %d, mails %d (duplicates %d), most attempts on a job %d, all done %v after it came back",
-			e.name, outage, o.accepted, o.done, o.failed, o.lost, dead, o.mp3s, total, o.videos, o.mails, o.duplicateMails, attempts, recovery)
-		if o.done != len(ids) || o.failed+o.lost+dead+o.videos+o.duplicateMails != 0 || o.mp3s != total || o.mails != len(ids) {
-			t.Errorf("%s outage: want all %d done, one MP3 and one mail each, nothing failed, lost, dead-lettered or left", e.name, len(ids))
-		}
-		rows = append(rows, []string{e.name, outage.String(), fmt.Sprint(o.accepted), fmt.Sprint(o.done), fmt.Sprint(o.failed + o.lost),
-			fmt.Sprint(dead), fmt.Sprint(o.mp3s - (total - len(ids))), fmt.Sprint(o.mails), fmt.Sprint(o.duplicateMails), fmt.Sprint(attempts), recovery.String()})
+// outageRow uploads a batch of 6, stops e mid-batch for outage, and
+// checks that every job ends done, once: the row of the report.
+func outageRow(t *testing.T, c *cluster, api, src string, e engineStop, outage time.Duration, total *int) []string {
+	email := testsupport.RandomName("outage-") + "@example.com"
+	c.addUser(email, "outage-password")
+	cl := login(t, c.gateway, email, "outage-password")
+	ids := batch(t, cl, src, 6)
+	*total += len(ids)
+	waitProcessing(t, cl, ids)
+	e.stop()
+	time.Sleep(outage)
+	e.start()
+	back := time.Now()
+	o := settle(t, c, cl, api, email, ids)
+	recovery := time.Since(back).Round(time.Second)
+	// A job can be done, recorded from its announcement, while its
+	// converter still waits out its pause (up to 30 s) before it records
+	// the result and deletes the video: give it that long.
+	for deadline := time.Now().Add(45 * time.Second); o.videos > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		o = settle(t, c, cl, api, email, ids)
 	}
-	report(t, "engine-outage.md", "| engine stopped | outage | accepted | done | failed or lost | dead letters | MP3s stored | mails | duplicate mails | most attempts on a job | all done after restart |\n|---|---|---|---|---|---|---|---|---|---|---|\n", rows)
+	dead, attempts := deadLetterCount(t, c.queueURL), maxAttempts(cl, ids)
+	t.Logf("%s down %v: accepted %d, done %d, failed %d, lost %d, dead letters %d, MP3s %d of %d, videos left %d, mails %d (duplicates %d), most attempts on a job %d, all done %v after it came back",
+		e.name, outage, o.accepted, o.done, o.failed, o.lost, dead, o.mp3s, *total, o.videos, o.mails, o.duplicateMails, attempts, recovery)
+	if o.done != len(ids) || o.failed+o.lost+dead+o.videos+o.duplicateMails != 0 || o.mp3s != *total || o.mails != len(ids) {
+		t.Errorf("%s outage: want all %d done, one MP3 and one mail each, nothing failed, lost, dead-lettered or left", e.name, len(ids))
+	}
+	return []string{e.name, outage.String(), fmt.Sprint(o.accepted), fmt.Sprint(o.done), fmt.Sprint(o.failed + o.lost),
+		fmt.Sprint(dead), fmt.Sprint(o.mp3s - (*total - len(ids))), fmt.Sprint(o.mails), fmt.Sprint(o.duplicateMails), fmt.Sprint(attempts), recovery.String()}
+}
+
+// s3Objects counts the objects of kind in srv's one bucket: the posix
+// backend keeps each as a file, BUCKET/KIND/ID.
+func s3Objects(t *testing.T, srv *testsupport.S3Server, kind string) int {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(srv.DataDir, "*", kind, "*"))
+	return len(files)
 }
 
 // maxAttempts is the most attempts a job of ids shows.

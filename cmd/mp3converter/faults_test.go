@@ -55,8 +55,7 @@ func settle(t *testing.T, c *cluster, cl *client, api, email string, ids []strin
 			o.lost++
 		}
 	}
-	o.mp3s = int(gridfsFiles(t, c.storeURL, "mp3s"))
-	o.videos = int(gridfsFiles(t, c.storeURL, "videos"))
+	o.mp3s, o.videos = c.countBlobs("mp3s"), c.countBlobs("videos")
 	// Mails trail the jobs a little; wait for them, then for strays.
 	seen := map[string]int{}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,10 +33,13 @@ type cluster struct {
 	env      []string
 	queueURL string
 	storeURL string
-	gateway  string // base URL
-	mu       sync.Mutex
-	procs    map[string]*process
-	addrs    map[string]string // each process's HTTP (or health) address
+	// blobs counts the blobs of a kind (videos, mp3s) in the storage:
+	// GridFS's unless the test stores elsewhere.
+	blobs   func(kind string) int
+	gateway string // base URL
+	mu      sync.Mutex
+	procs   map[string]*process
+	addrs   map[string]string // each process's HTTP (or health) address
 }
 
 func newCluster(t testing.TB, queueURL string) *cluster {
@@ -54,6 +58,25 @@ func newCluster(t testing.TB, queueURL string) *cluster {
 		"MP3CONVERTER_MAX_UPLOADS_PER_USER=64",
 	}
 	return c
+}
+
+// countBlobs counts the blobs of kind (videos, mp3s) in the storage.
+func (c *cluster) countBlobs(kind string) int {
+	if c.blobs != nil {
+		return c.blobs(kind)
+	}
+	return int(gridfsFiles(c.t, c.storeURL, kind))
+}
+
+// stopAll ends every process of the cluster as an operator would.
+func (c *cluster) stopAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, p := range c.procs {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		testsupport.WaitOrKill(p.cmd, 30*time.Second)
+		delete(c.procs, name)
+	}
 }
 
 // start runs a role and waits until it is ready.
@@ -288,7 +311,7 @@ func publishRaw(t *testing.T, queueURL, queue, body string) {
 }
 
 // mongoDB connects to a database, for the rest of the test.
-func mongoDB(t *testing.T, uri, db string) *mongo.Database {
+func mongoDB(t testing.TB, uri, db string) *mongo.Database {
 	t.Helper()
 	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(30 * time.Second))
 	if err != nil {
@@ -348,7 +371,7 @@ func gridfsCount(t *testing.T, uri, db, fid string) int64 {
 }
 
 // gridfsFiles counts the files in db's bucket fs.
-func gridfsFiles(t *testing.T, uri, db string) int64 {
+func gridfsFiles(t testing.TB, uri, db string) int64 {
 	t.Helper()
 	n, err := mongoDB(t, uri, db).Collection("fs.files").CountDocuments(context.Background(), bson.D{})
 	if err != nil {

@@ -98,7 +98,7 @@ func (n *rabbitNode) stop() {
 		return
 	}
 	exec.Command("rabbitmqctl", "-n", n.name, "stop").Run()
-	waitOrKill(n.cmd, 30*time.Second)
+	testsupport.WaitOrKill(n.cmd, 30*time.Second)
 	n.cmd = nil
 }
 

@@ -12,23 +12,14 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/consumers"
+	"github.com/mp3converter/mp3converter/internal/memory"
 )
-
-// queue is a fake whose Consume calls a function field.
-type queue struct {
-	consume func(ctx context.Context, name string, h mp3converter.Handler) error
-}
-
-func (q *queue) Publish(context.Context, string, []byte) error { return nil }
-func (q *queue) Consume(ctx context.Context, name string, h mp3converter.Handler) error {
-	return q.consume(ctx, name, h)
-}
 
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var started, handled atomic.Int32
 	logged := make(chan struct{}) // the early stop is logged
-	q := &queue{consume: func(ctx context.Context, name string, h mp3converter.Handler) error {
+	q := &memory.Queue{ConsumeFunc: func(ctx context.Context, name string, h mp3converter.Handler) error {
 		if started.Add(1) == 1 {
 			return errors.New("broker gone") // stops early: logged
 		}
@@ -62,7 +53,7 @@ func TestRun(t *testing.T) {
 func TestRunAtLeastOne(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var started atomic.Int32
-	q := &queue{consume: func(ctx context.Context, _ string, _ mp3converter.Handler) error {
+	q := &memory.Queue{ConsumeFunc: func(ctx context.Context, _ string, _ mp3converter.Handler) error {
 		started.Add(1)
 		cancel()
 		return ctx.Err()

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"sync/atomic"
@@ -98,4 +99,25 @@ func TestNilMetrics(t *testing.T) {
 	m.WebhookDelivery("delivered")
 	m.HTTPRequest("GET /", 200, time.Second)
 	m.WatchStores(metrics.Stores{})
+}
+
+// mp3converter_engine_up shows each readiness check, 1 or 0, and asks the
+// checks at most every 5 s however often it is scraped.
+func TestEngineUp(t *testing.T) {
+	m := metrics.New()
+	var asked atomic.Int32
+	m.WatchEngines(map[string]func(context.Context) error{
+		"database": func(context.Context) error { asked.Add(1); return nil },
+		"storage":  func(context.Context) error { return fmt.Errorf("s3 ping: %w", mp3converter.ErrUnavailable) },
+	})
+	for range 3 {
+		got := scrape(t, m)
+		if got.Value("mp3converter_engine_up", "engine", "database") != 1 || got.Value("mp3converter_engine_up", "engine", "storage") != 0 {
+			t.Fatalf("engine_up: database %v, storage %v; want 1 and 0",
+				got.Value("mp3converter_engine_up", "engine", "database"), got.Value("mp3converter_engine_up", "engine", "storage"))
+		}
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("3 scrapes asked the check %d times, want 1", n)
+	}
 }

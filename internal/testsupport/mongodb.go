@@ -3,11 +3,9 @@ package testsupport
 import (
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // FerretDB starts a FerretDB server (MongoDB wire protocol, SQLite
@@ -18,6 +16,14 @@ import (
 // module, which scripts/start-ferretdb.sh builds. Without it the test fails.
 func FerretDB(t testing.TB) string {
 	t.Helper()
+	_, url := FerretDBServer(t)
+	return url
+}
+
+// FerretDBServer is FerretDB, with the server, which the test may stop and
+// start again: a GridFS outage.
+func FerretDBServer(t testing.TB) (*Server, string) {
+	t.Helper()
 	bin := os.Getenv("MP3CONVERTER_TEST_FERRETDB")
 	if bin == "" {
 		bin = filepath.Join(moduleRoot(t), ".ci", "work", "ferretdb", "bin", "ferretdb")
@@ -25,22 +31,10 @@ func FerretDB(t testing.TB) string {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("no FerretDB binary at %s (scripts/start-ferretdb.sh builds it, or set MP3CONVERTER_TEST_FERRETDB): %v", bin, err)
 	}
-	dir := t.TempDir()
-	addr := FreeAddr(t)
-	cmd := exec.Command(bin, "--handler=sqlite", "--sqlite-url=file:"+dir+"/", "--state-dir="+dir,
+	dir, addr := t.TempDir(), FreeAddr(t)
+	s := StartServer(t, "ferretdb", addr, bin, "--handler=sqlite", "--sqlite-url=file:"+dir+"/", "--state-dir="+dir,
 		"--listen-addr="+addr, "--debug-addr=127.0.0.1:0", "--telemetry=disable", "--log-level=warn")
-	out, err := os.Create(filepath.Join(dir, "ferretdb.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); out.Close() })
-	waitTCP(t, addr, 30*time.Second)
-	return "mongodb://" + addr + "/"
+	return s, "mongodb://" + addr + "/"
 }
 
 // MongoDB returns the URL of the shared MongoDB-compatible server,
