@@ -30,8 +30,7 @@ func RecordAnnouncedMP3(ctx context.Context, jobs JobStore, mp3s BlobStore, msg 
 	if err != nil {
 		return nil, err
 	}
-	owner, _ := NormalizeEmail(msg.Username)
-	if job.Owner != owner || job.VideoFID != msg.VideoFID {
+	if job.Owner != Owner(msg.Username) || job.VideoFID != msg.VideoFID {
 		return nil, Permanent(Errorf(EFORBIDDEN, "the message names job %s of another user or video", job.ID))
 	}
 	if job.Status == JobDone {

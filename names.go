@@ -32,6 +32,19 @@ func NormalizeEmail(email string) (string, error) {
 	return e, nil
 }
 
+// Owner is the key that a user's jobs, webhooks and limits are kept under:
+// their email normalised (NormalizeEmail), or, for an address that does not
+// normalise, lower-cased and trimmed. Everything that compares owners
+// compares Owner's, so that one account is one owner however its email is
+// spelt in a token or a message ("Mixed.Case@Example.COM" from the
+// original auth is mixed.case@example.com).
+func Owner(email string) string {
+	if e, err := NormalizeEmail(email); err == nil {
+		return e
+	}
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
 // MaxFilenameBytes bounds a stored file name.
 const MaxFilenameBytes = 200
 

@@ -257,6 +257,10 @@ func (s *Service) Verify(ctx context.Context, token string) (*Claims, error) {
 	return &c, nil
 }
 
+// Owner is Username normalised (mp3converter.Owner): what the caller's
+// jobs, webhooks and limits are kept under, whatever the token's spelling.
+func (c *Claims) Owner() string { return mp3converter.Owner(c.Username) }
+
 // strict refuses what the JWT library lets through in a validly signed
 // token. A crit header names extensions the reader must understand, and we
 // implement none (RFC 7515 4.1.11: refuse it). exp, iat and nbf must be

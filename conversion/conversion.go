@@ -128,7 +128,7 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 	w.held.Store(job.ID, true)
 	defer w.held.Delete(job.ID)
 	start := time.Now()
-	err = outOfSpace(w.convert(ctx, job, log))
+	err = outOfSpace(w.convert(ctx, job, msg.Username, log))
 	switch {
 	case err == nil:
 		log.Info("ConversionDone", "seconds", time.Since(start).Seconds())
@@ -346,7 +346,10 @@ func (w *Worker) requeueStale(ctx context.Context, stale time.Duration) {
 // errNotStale leaves a job that was updated meanwhile.
 var errNotStale = errors.New("job updated meanwhile")
 
-func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.Logger) error {
+// convert converts job's video and announces the MP3 for the owner's
+// address as the upload's message spells it (username), which the
+// notification mails.
+func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, username string, log *slog.Logger) error {
 	start := time.Now()
 	dir, err := os.MkdirTemp(w.TempDir, "job-"+job.ID+"-")
 	if err != nil {
@@ -379,7 +382,7 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 	if err != nil {
 		return err
 	}
-	if err := w.finish(ctx, job, size, res); err != nil {
+	if err := w.finish(ctx, job, username, size, res); err != nil {
 		return err
 	}
 	w.Metrics.Conversion(time.Since(start), res.Duration)
@@ -389,8 +392,8 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, log *slog.L
 
 // finish announces the MP3 on the mp3 queue, then marks the job done; a
 // job deleted meanwhile loses its MP3.
-func (w *Worker) finish(ctx context.Context, job *mp3converter.Job, size int64, res *mp3converter.ConvertResult) error {
-	msg := mp3converter.Message{VideoFID: job.VideoFID, MP3FID: job.MP3FID, Username: job.Owner, JobID: job.ID, Filename: job.Filename}
+func (w *Worker) finish(ctx context.Context, job *mp3converter.Job, username string, size int64, res *mp3converter.ConvertResult) error {
+	msg := mp3converter.Message{VideoFID: job.VideoFID, MP3FID: job.MP3FID, Username: username, JobID: job.ID, Filename: job.Filename}
 	body, _ := msg.MarshalJSON()
 	// What the MP3 is goes on the job before the announcement, since the
 	// notification role may mark the job done before this process does.

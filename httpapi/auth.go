@@ -81,10 +81,7 @@ func (l *logins) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := l.proxies.ClientAddr(r)
-	account, err := mp3converter.NormalizeEmail(email)
-	if err != nil {
-		account = strings.ToLower(strings.TrimSpace(email)) // still counted
-	}
+	account := mp3converter.Owner(email) // an address that does not normalise still counts
 	device := l.devices.ID(r, account)
 	ctx := withClient(r.Context(), addr, deviceCookies(r))
 	token, err := login(ctx, l.auth, l.throttle, LoginKeys(account, addr, device), account, email, password)

@@ -62,14 +62,14 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		Error(w, r, g.Logger, errStreamBody)
 		return
 	}
-	release, refusedBy, err := g.Streams.acquire(c.Username)
+	release, refusedBy, err := g.Streams.acquire(c.Owner())
 	if err != nil {
 		g.Logger.Warn("EventStreamRefused", "request_id", requestID(r.Context()), "cap", refusedBy)
 		Error(w, r, g.Logger, err)
 		return
 	}
 	defer release()
-	owner := c.Username
+	owner := c.Owner()
 	if all, _ := strconv.ParseBool(r.URL.Query().Get("all")); all && c.SiteAdmin {
 		owner = ""
 	}

@@ -173,7 +173,7 @@ func (g *Gateway) accept(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	if r.ContentLength > g.MaxUpload+multipartSlack {
 		return nil, g.errTooLarge()
 	}
-	release, err := g.admit(r, c.Username)
+	release, err := g.admit(r, c.Owner())
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func (g *Gateway) accept(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	}
 	ctx := r.Context()
 
-	job := &mp3converter.Job{ID: mp3converter.NewID(), Owner: c.Username, Filename: filename, VideoFID: videoFID, Size: size,
+	job := &mp3converter.Job{ID: mp3converter.NewID(), Owner: c.Owner(), Filename: filename, VideoFID: videoFID, Size: size,
 		Options: opts}
 	if err := g.Jobs.CreateJob(ctx, job); err != nil {
 		g.deleteBlob(g.Videos, videoFID)
@@ -540,7 +540,7 @@ func mayRead(c *auth.Claims, j *mp3converter.Job) bool { return c.SiteAdmin || m
 
 // mayTouch says whether c may download or delete j's files: its owner
 // only. An admin reads every job's record, never another user's media.
-func mayTouch(c *auth.Claims, j *mp3converter.Job) bool { return j.Owner == c.Username }
+func mayTouch(c *auth.Claims, j *mp3converter.Job) bool { return j.Owner == c.Owner() }
 
 // jobJSON is a job as the API shows it. Its one definition is the API
 // client's, so that the server and the client cannot drift apart.
@@ -565,7 +565,7 @@ func toJSON(j *mp3converter.Job) jobJSON {
 // listJobs serves GET /jobs: the caller's jobs, newest first; an admin may
 // ask for everyone's with ?all=true.
 func (g *Gateway) listJobs(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
-	f := mp3converter.JobFilter{Owner: c.Username, Limit: 100}
+	f := mp3converter.JobFilter{Owner: c.Owner(), Limit: 100}
 	q := r.URL.Query()
 	if all, _ := strconv.ParseBool(q.Get("all")); all && c.SiteAdmin {
 		f.Owner = ""

@@ -119,14 +119,14 @@ func (g *Gateway) registerWebhook(w http.ResponseWriter, r *http.Request, c *aut
 	if err := g.Webhooks.Guard.CheckURL(ctx, target); err != nil {
 		return err
 	}
-	hooks, err := store.ListWebhooks(r.Context(), c.Username)
+	hooks, err := store.ListWebhooks(r.Context(), c.Owner())
 	if err != nil {
 		return err
 	}
 	if limit := cmp.Or(g.Webhooks.MaxPerUser, 10); len(hooks) >= limit {
 		return mp3converter.Errorf(mp3converter.ECONFLICT, "you have %d webhooks, the most allowed; delete one first", limit)
 	}
-	hook := &mp3converter.Webhook{ID: mp3converter.NewID(), Owner: c.Username, URL: target, Secret: webhook.NewSecret()}
+	hook := &mp3converter.Webhook{ID: mp3converter.NewID(), Owner: c.Owner(), URL: target, Secret: webhook.NewSecret()}
 	if err := store.CreateWebhook(r.Context(), hook); err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (g *Gateway) listWebhooks(w http.ResponseWriter, r *http.Request, c *auth.C
 	store, err := g.webhookStore()
 	var hooks []*mp3converter.Webhook
 	if err == nil {
-		hooks, err = store.ListWebhooks(r.Context(), c.Username)
+		hooks, err = store.ListWebhooks(r.Context(), c.Owner())
 	}
 	out := make([]webhookJSON, 0, len(hooks))
 	for _, h := range hooks {
@@ -175,7 +175,7 @@ func (g *Gateway) ownWebhook(r *http.Request, c *auth.Claims) (mp3converter.Webh
 		return nil, nil, errNoWebhook
 	}
 	h, err := store.Webhook(r.Context(), id)
-	if errors.Is(err, mp3converter.ErrNotFound) || err == nil && h.Owner != c.Username {
+	if errors.Is(err, mp3converter.ErrNotFound) || err == nil && h.Owner != c.Owner() {
 		return nil, nil, errNoWebhook
 	}
 	return store, h, err

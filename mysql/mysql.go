@@ -348,6 +348,7 @@ var migrations = []sqldb.Migration{
 			return addColumn(ctx, conn, "user", "token_version", "BIGINT NOT NULL DEFAULT 0")
 		},
 	},
+	{Version: 6, SQL: sqldb.LowerOwners},
 }
 
 // addColumn adds a column to a table of the current database unless it is

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -70,7 +71,7 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		w.Logger.Error("MessageRejected", "queue", w.MP3Queue, "err", err)
 		return err
 	}
-	to, err := mp3converter.NormalizeEmail(msg.Username)
+	to, err := mailbox(msg.Username)
 	if err != nil {
 		return mp3converter.Permanent(err)
 	}
@@ -162,6 +163,22 @@ func compose(msg mp3converter.Message, to, publicURL string) mp3converter.Mail {
 		id = msg.MP3FID
 	}
 	return mp3converter.Mail{To: to, Subject: "MP3 Download", Body: b.String(), ID: "mp3-" + id + "@mp3converter"}
+}
+
+// mailbox is the address a notice goes to: the user's email as the
+// message spells it (the original system kept the spelling of its users'
+// addresses), when that is a plain ASCII address, else normalised. It
+// returns NormalizeEmail's error for a string that is no address.
+func mailbox(username string) (string, error) {
+	normal, err := mp3converter.NormalizeEmail(username)
+	if err != nil {
+		return "", err
+	}
+	given := strings.TrimSpace(username)
+	if a, err := mail.ParseAddress(given); err == nil && a.Address == given && strings.EqualFold(given, normal) {
+		return given, nil
+	}
+	return normal, nil
 }
 
 // LogNotifier writes notices to a log instead of sending them: the default

@@ -166,6 +166,7 @@ var migrations = []sqldb.Migration{
 	{Version: 5, Func: func(ctx context.Context, conn *sql.Conn) error {
 		return addColumn(ctx, conn, "user", "token_version", "INTEGER NOT NULL DEFAULT 0")
 	}},
+	{Version: 6, SQL: sqldb.LowerOwners},
 }
 
 // addColumn adds a column to a table unless it is there already.

@@ -56,7 +56,7 @@ func TestTokenVersionMigration(t *testing.T) {
 	}
 	unrecord := func(db *sqlite.DB) {
 		t.Helper()
-		if _, err := db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version = 5`); err != nil {
+		if _, err := db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 5`); err != nil {
 			t.Fatal(err)
 		}
 		db.Close()
@@ -81,5 +81,39 @@ func TestTokenVersionMigration(t *testing.T) {
 	}
 	if u, _ := db.Users.UserByEmail(ctx, "a@example.com"); u == nil || u.TokenVersion != 1 {
 		t.Errorf("after RevokeTokens: %+v", u)
+	}
+}
+
+// TestLowerOwners: jobs and webhooks stored under a spelling of their
+// owner's email (by a gateway before the one owner rule) are moved to the
+// owner's lower-case key when the database is migrated.
+func TestLowerOwners(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &mp3converter.Job{ID: mp3converter.NewID(), Owner: "Mixed.Case@Example.COM", VideoFID: mp3converter.NewID()}
+	hook := &mp3converter.Webhook{ID: mp3converter.NewID(), Owner: " Mixed.Case@Example.COM", URL: "https://example.com/h", Secret: "s"}
+	if err := db.Jobs.CreateJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Webhooks.CreateWebhook(ctx, hook); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 6`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = sqlite.Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if j, err := db.Jobs.Job(ctx, job.ID); err != nil || j.Owner != "mixed.case@example.com" {
+		t.Errorf("job after the migration: %+v, %v", j, err)
+	}
+	if hooks, err := db.Webhooks.ListWebhooks(ctx, "mixed.case@example.com"); err != nil || len(hooks) != 1 {
+		t.Errorf("webhooks of mixed.case@example.com after the migration: %d, %v", len(hooks), err)
 	}
 }

@@ -35,6 +35,18 @@ type Migration struct {
 	Func func(ctx context.Context, conn *sql.Conn) error
 }
 
+// LowerOwners is the migration that keeps the jobs and webhooks of one
+// account under one owner: mp3converter.Owner's, lower case, as every
+// writer now stores it. Earlier, a gateway stored the spelling of the
+// token's username ("Mixed.Case@Example.COM" from the original auth) and
+// a converter the normalised one, and the owner's own requests missed
+// some of their jobs. (Owner also applies NFKC, which SQL cannot: such
+// addresses were refused at sign-up.)
+var LowerOwners = []string{
+	`UPDATE job SET owner = LOWER(TRIM(owner))`,
+	`UPDATE webhook SET owner = LOWER(TRIM(owner))`,
+}
+
 // Migrate applies the migrations not yet recorded in schema_migrations.
 // Concurrent starts are safe where lock serialises them.
 func Migrate(ctx context.Context, db *sql.DB, lock func(context.Context, *sql.Conn) (unlock func(), err error), migrations []Migration) error {
