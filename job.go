@@ -107,6 +107,24 @@ type JobCounter interface {
 	JobStats(ctx context.Context) (JobStats, error)
 }
 
+// Deletion is a job deleted: what a feed tells the owner's streams.
+type Deletion struct {
+	ID, Owner string
+	At        time.Time
+}
+
+// JobDeletions is implemented by job stores that remember deletions for a
+// while (DeletionsKept), so that the feed of every gateway, not only the
+// deleting one's, tells its streams.
+type JobDeletions interface {
+	// DeletedSince returns the deletions after since, oldest first, at most
+	// limit. Its errors are the store's.
+	DeletedSince(ctx context.Context, since time.Time, limit int) ([]Deletion, error)
+}
+
+// DeletionsKept is how long a store remembers a deletion.
+const DeletionsKept = time.Hour
+
 // JobOwnerCounter is implemented by job stores that count one owner's jobs
 // cheaply, for the cap on the jobs a user keeps, so that the gateway need
 // not list them.

@@ -11,6 +11,8 @@ import (
 	"github.com/mp3converter/mp3converter/goqite"
 	"github.com/mp3converter/mp3converter/gridfs"
 	"github.com/mp3converter/mp3converter/internal/diskspace"
+	"github.com/mp3converter/mp3converter/internal/memory"
+	"github.com/mp3converter/mp3converter/internal/sqldb"
 	"github.com/mp3converter/mp3converter/localfs"
 	"github.com/mp3converter/mp3converter/mysql"
 	"github.com/mp3converter/mp3converter/rabbitmq"
@@ -142,6 +144,7 @@ func openSQLite(ctx context.Context, e *Engines, o opening) error {
 	}
 	e.onClose(func() { db.Close() })
 	e.Users, e.Jobs, e.Webhooks, e.sqlite = db.Users, db.Jobs, db.Webhooks, db
+	e.useLimits(db, o.p)
 	e.check("database", db.Ping)
 	return nil
 }
@@ -153,6 +156,7 @@ func openMySQL(ctx context.Context, e *Engines, o opening) error {
 	}
 	e.onClose(func() { db.Close() })
 	e.Users, e.Jobs, e.Webhooks = db.Users, db.Jobs, db.Webhooks
+	e.useLimits(db, o.p)
 	e.check("database", db.Ping)
 	return nil
 }
@@ -231,6 +235,20 @@ func openS3(ctx context.Context, e *Engines, o opening) error {
 	e.Videos, e.MP3s = client.Store("videos"), client.Store("mp3s")
 	e.check("storage", client.Ping)
 	return nil
+}
+
+// useLimits keeps the limits of one role of a split deployment in the
+// database's tables, which the other replicas share, renewing this
+// process's leases while it runs; a process alone keeps them in memory,
+// where a login's reservation costs no transaction.
+func (e *Engines) useLimits(db *sqldb.DB, p Process) {
+	if p.Shape == Standalone {
+		e.Limits = memory.NewLimits()
+		return
+	}
+	l := db.NewLimits()
+	e.Limits = l
+	e.background = append(e.background, l.Run)
 }
 
 // removePartial removes the partial blobs of a run that died writing them.

@@ -26,9 +26,15 @@ type Engines struct {
 	Queue  mp3converter.Queue
 	// Webhooks are the users' webhooks and the outbox of their deliveries.
 	Webhooks mp3converter.WebhookStore
+	// Limits are the counts of login throttles and of uploads and streams
+	// in progress, in the database: every gateway and auth shares them.
+	Limits mp3converter.Limits
 
 	checks  []httpapi.Check // readiness of each engine
 	closers []func()        // in opening order
+	// background is what the engines run while the process does (the
+	// renewal of this process's leases).
+	background []func(context.Context)
 	// sqlite is the SQLite database, which goqite keeps its queue in.
 	sqlite *sqlite.DB
 	// scratch makes the directory where this process's conversions write.

@@ -226,16 +226,16 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 		gw := &httpapi.Gateway{
 			Auth: login, Tokens: tokens, Revoker: tokens, Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Queue: e.Queue,
 			VideoQueue: c.VideoQueue, MaxUpload: c.MaxUpload, Checks: checks, Logger: log.With("role", "gateway"),
-			Throttle: httpapi.NewThrottle(), Devices: devices, Proxies: proxies, Space: e.space, Webhooks: m.webhookRoutes(),
+			Throttle: httpapi.NewThrottle("gateway", e.Limits), Devices: devices, Proxies: proxies, Space: e.space, Webhooks: m.webhookRoutes(),
 			MinUploadRate: c.MinUploadRate, UploadGrace: c.UploadGrace,
-			Uploads: &httpapi.UploadLimit{PerUser: c.MaxUploadsPerUser, Total: c.MaxUploads},
+			Uploads: httpapi.NewUploadLimit(c.MaxUploadsPerUser, c.MaxUploads, e.Limits),
 			Feed:    m.feed, Heartbeat: c.EventsHeartbeat, Metrics: m.Metrics,
-			Streams:     &httpapi.StreamLimit{PerUser: c.MaxEventStreamsPerUser, Total: c.MaxEventStreams},
+			Streams:     httpapi.NewStreamLimit(c.MaxEventStreamsPerUser, c.MaxEventStreams, e.Limits),
 			MaxJobsKept: c.MaxJobsKept,
 		}
 		return gw.Handler()
 	case m.Process.Roles.Has(Auth):
-		return (&httpapi.AuthServer{Service: tokens, Throttle: httpapi.NewThrottle(), Devices: devices, Proxies: proxies, Checks: checks, Logger: log.With("role", "auth"),
+		return (&httpapi.AuthServer{Service: tokens, Throttle: httpapi.NewThrottle("auth", e.Limits), Devices: devices, Proxies: proxies, Checks: checks, Logger: log.With("role", "auth"),
 			Metrics: m.Metrics}).Handler()
 	}
 	return httpapi.HealthHandler(checks, log)
@@ -244,6 +244,9 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 // startWorkers starts the background work of the process's roles.
 func (m *Main) startWorkers(ctx context.Context, tc *ffmpeg.Transcoder) error {
 	c, e, roles := &m.Config, m.Engines, m.Process.Roles
+	for _, run := range e.background {
+		m.start(func() { run(ctx) })
+	}
 	if roles.Has(Gateway) {
 		s := &retention.Sweeper{Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Retention: c.Retention, Logger: m.Logger.With("role", "retention")}
 		m.start(func() { s.Run(ctx, retention.Interval(c.Retention)) })

@@ -165,7 +165,10 @@ func login(ctx context.Context, a Authenticator, t *Throttle, keys []string, acc
 	if t == nil {
 		return a.Login(ctx, email, password)
 	}
-	attempt, wait := t.Reserve(keys...)
+	attempt, wait, err := t.Reserve(ctx, keys...)
+	if err != nil {
+		return "", fmt.Errorf("login throttle: %w", err)
+	}
 	if attempt == nil {
 		return "", fmt.Errorf("%w: %w", errThrottled, tooMany(wait))
 	}

@@ -23,29 +23,6 @@ var (
 	}
 )
 
-// StreamLimit caps the open event streams, per user and in total: each
-// holds a connection, its descriptor, a goroutine and a subscription for
-// as long as its client likes. Counts live in memory, per process: with
-// several gateways each counts its own. The zero value has no caps.
-type StreamLimit struct {
-	PerUser int // streams one user may have open; 0: no cap
-	Total   int // streams open in all; 0: no cap
-
-	n inUse
-}
-
-// acquire counts one more stream of user and returns the func that
-// uncounts it, or errTooManyStreams, and which cap refused it.
-func (l *StreamLimit) acquire(user string) (release func(), refusedBy string, err error) {
-	if l == nil {
-		return func() {}, "", nil
-	}
-	if release, refusedBy = l.n.take(user, l.PerUser, l.Total); release == nil {
-		return nil, refusedBy, errTooManyStreams
-	}
-	return release, "", nil
-}
-
 // events serves GET /jobs/events: Server-Sent Events of the caller's job
 // changes (an admin's with ?all=true: everyone's). Without Last-Event-ID
 // (or ?last_event_id=) it starts with the caller's newest jobs; with one,
@@ -62,7 +39,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 		Error(w, r, g.Logger, errStreamBody)
 		return
 	}
-	release, refusedBy, err := g.Streams.acquire(c.Owner())
+	release, refusedBy, err := g.Streams.acquire(r.Context(), c.Owner())
 	if err != nil {
 		g.Logger.Warn("EventStreamRefused", "request_id", requestID(r.Context()), "cap", refusedBy)
 		Error(w, r, g.Logger, err)

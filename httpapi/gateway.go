@@ -44,7 +44,7 @@ type Gateway struct {
 	// has averaged fewer bytes per second than this (no floor if 0).
 	MinUploadRate int64
 	UploadGrace   time.Duration
-	Uploads       *UploadLimit // caps uploads in progress; nil: no caps
+	Uploads       *InUseLimit // caps uploads in progress (NewUploadLimit); nil: no caps
 	// Space, if set, is asked before each upload; its error refuses it
 	// (an error wrapping mp3converter.ErrInsufficientStorage: 507).
 	Space  func(context.Context) error
@@ -57,7 +57,7 @@ type Gateway struct {
 	// Heartbeat is how often an idle event stream gets a comment, so
 	// that proxies keep it open (15 s if 0).
 	Heartbeat time.Duration
-	Streams   *StreamLimit // caps open event streams; nil: no caps
+	Streams   *InUseLimit // caps open event streams (NewStreamLimit); nil: no caps
 	// MaxJobsKept is how many jobs one user may keep, whatever their
 	// status; past it, uploads are refused until some are deleted (0: no
 	// cap).
@@ -237,7 +237,7 @@ func refusalReason(err error) string {
 // start: under the caps on uploads in progress and on jobs kept, and with
 // space to store it. It returns the func that ends the upload's count.
 func (g *Gateway) admit(r *http.Request, user string) (release func(), err error) {
-	release, refusedBy, err := g.Uploads.acquire(user)
+	release, refusedBy, err := g.Uploads.acquire(r.Context(), user)
 	if err != nil {
 		g.Logger.Warn("UploadRefused", "request_id", requestID(r.Context()), "cap", refusedBy)
 		return nil, err

@@ -1,42 +1,69 @@
 package httpapi
 
-import "sync"
+import (
+	"context"
+	"sync"
 
-// inUse counts what each user has in progress (uploads, event streams) and
-// the sum, against caps. Counts live in memory, per process.
-type inUse struct {
-	mu     sync.Mutex
-	total  int
-	byUser map[string]int
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/memory"
+)
+
+// InUseLimit caps what users have in progress of one kind (uploads, event
+// streams), each of which holds a connection, a descriptor and a
+// goroutine for as long as its client likes:
+//
+//   - per user, with leases in Limits, which every gateway shares, so
+//     that a user gets PerUser across the replicas (without Limits, in
+//     this process's memory);
+//   - in all, per process, since it is the process's resources that run
+//     out.
+//
+// The zero value has no caps.
+type InUseLimit struct {
+	Kind    string // "uploads" or "streams": the lease's kind
+	PerUser int    // 0: no cap
+	Total   int    // per process; 0: no cap
+	Limits  mp3converter.Limits
+	// Refusal is the error of a refused acquire.
+	Refusal error
+
+	once  sync.Once
+	mu    sync.Mutex
+	total int
 }
 
-// take counts one more for user unless that would pass perUser or total
-// (0: no cap). It returns the func that uncounts it, which does so once
-// however often it is called, or else which cap refused it: "per_user" or
-// "total".
-func (n *inUse) take(user string, perUser, total int) (release func(), refusedBy string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	switch {
-	case perUser > 0 && n.byUser[user] >= perUser:
-		return nil, "per_user"
-	case total > 0 && n.total >= total:
-		return nil, "total"
+// acquire counts one more of user and returns the func that uncounts it,
+// which does so once however often it is called; or Refusal, and which cap
+// refused it: "per_user" or "total".
+func (l *InUseLimit) acquire(ctx context.Context, user string) (release func(), refusedBy string, err error) {
+	if l == nil {
+		return func() {}, "", nil
 	}
-	if n.byUser == nil {
-		n.byUser = map[string]int{}
+	l.once.Do(func() {
+		if l.Limits == nil {
+			l.Limits = memory.NewLimits()
+		}
+	})
+	l.mu.Lock()
+	if l.Total > 0 && l.total >= l.Total {
+		l.mu.Unlock()
+		return nil, "total", l.Refusal
 	}
-	n.byUser[user]++
-	n.total++
+	l.total++
+	l.mu.Unlock()
+	uncount := func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.total--
+	}
+	lease, ok, err := l.Limits.Lease(ctx, l.Kind, user, l.PerUser)
+	if err != nil || !ok {
+		uncount()
+		if err != nil {
+			return nil, "", err
+		}
+		return nil, "per_user", l.Refusal
+	}
 	var once sync.Once
-	return func() { once.Do(func() { n.give(user) }) }, ""
-}
-
-func (n *inUse) give(user string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.total--
-	if n.byUser[user]--; n.byUser[user] <= 0 {
-		delete(n.byUser, user)
-	}
+	return func() { once.Do(func() { lease(); uncount() }) }, "", nil
 }

@@ -99,14 +99,14 @@ func TestSlowUploadIsCut(t *testing.T) {
 }
 
 func TestUploadLimit(t *testing.T) {
-	l := &UploadLimit{PerUser: 2, Total: 3}
+	l := NewUploadLimit(2, 3, nil)
 	steps := []struct {
 		user string
 		ok   bool
 	}{{"ann", true}, {"ann", true}, {"ann", false}, {"bob", true}, {"bob", false}, {"cy", false}}
 	var releases []func()
 	for i, s := range steps {
-		release, _, err := l.acquire(s.user)
+		release, _, err := l.acquire(context.Background(), s.user)
 		if (err == nil) != s.ok {
 			t.Fatalf("step %d: %s: %v, want ok %v", i, s.user, err, s.ok)
 		}
@@ -116,14 +116,14 @@ func TestUploadLimit(t *testing.T) {
 	}
 	releases[0]() // one of ann's ends
 	releases[0]() // and a second call changes nothing
-	if _, _, err := l.acquire("bob"); err != nil {
+	if _, _, err := l.acquire(context.Background(), "bob"); err != nil {
 		t.Errorf("bob after ann's upload ended: %v", err)
 	}
-	if _, _, err := l.acquire("cy"); err == nil {
+	if _, _, err := l.acquire(context.Background(), "cy"); err == nil {
 		t.Errorf("cy got a fourth upload with a total of 3")
 	}
-	var none *UploadLimit
-	if _, _, err := none.acquire("ann"); err != nil {
+	var none *InUseLimit
+	if _, _, err := none.acquire(context.Background(), "ann"); err != nil {
 		t.Errorf("a nil limit refused: %v", err)
 	}
 }

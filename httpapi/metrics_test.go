@@ -23,7 +23,7 @@ import (
 func TestUploadMetrics(t *testing.T) {
 	g, _ := limitsGateway(memory.NewBlobs())
 	g.Metrics = metrics.New()
-	g.Uploads = &UploadLimit{}
+	g.Uploads = NewUploadLimit(0, 0, nil)
 	srv := httptest.NewServer(g.Handler())
 	defer srv.Close()
 	metricsSrv := httptest.NewServer(g.Metrics.Handler(g.Logger))
@@ -50,7 +50,7 @@ func TestUploadMetrics(t *testing.T) {
 	notMultipart.Header.Set("Authorization", "Bearer x")
 	send(notMultipart, http.StatusBadRequest)
 	g.Uploads.Total = 1
-	release, _, _ := g.Uploads.acquire("bob@example.com") // the one upload allowed, in progress
+	release, _, _ := g.Uploads.acquire(context.Background(), "bob@example.com") // the one upload allowed, in progress
 	send(uploadRequest(t, srv.URL, []byte("v")), http.StatusTooManyRequests)
 	release()
 	send(httptestRequest(t, "GET", srv.URL+"/no/such/route"), http.StatusNotFound)
@@ -96,7 +96,7 @@ func (f fakeLogin) Login(context.Context, string, string) (string, error) { retu
 // that does not tell an unknown account from a wrong password.
 func TestLoginMetrics(t *testing.T) {
 	m := metrics.New()
-	th := NewThrottle()
+	th := NewThrottle("gateway", nil)
 	th.PerAccount = 2
 	for _, err := range []error{nil, auth.ErrInvalidCredentials, auth.ErrInvalidCredentials, auth.ErrInvalidCredentials} {
 		req := httptest.NewRequest("POST", "/login", nil)

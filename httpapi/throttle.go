@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/memory"
 )
 
 // Throttle limits password checks. An attempt is reserved before its
@@ -30,8 +30,8 @@ import (
 //     flood of guesses neither uses every core nor delays everyone's login.
 //
 // Client addresses count by their /64 for IPv6, which one host usually
-// holds whole. Counts live in memory, per process. A limit of 0 is no
-// limit.
+// holds whole. The failures are counted in Limits, which every gateway
+// shares; a limit of 0 is no limit.
 type Throttle struct {
 	PerAccount    int           // failures allowed per (account, client address) in Window (5)
 	PerAddress    int           // failures allowed per client address in Window (20)
@@ -40,22 +40,31 @@ type Throttle struct {
 	PerDevice     int           // failures allowed per device cookie in Window (5)
 	Window        time.Duration // 15 minutes
 	// Checks and ChecksPerAccount bound the password checks running at once,
-	// in all and for one account (defaults: 2 per CPU, and 2).
+	// in all and for one account (defaults: 2 per CPU, and 2): per process,
+	// since they spare its CPUs.
 	Checks           int
 	ChecksPerAccount int
-	Now              func() time.Time
+	// Limits keeps the failures where every gateway and auth process sees
+	// them (the job store's database); nil: this process's memory.
+	Limits mp3converter.Limits
+	// Scope sets the keys of one layer apart ("gateway", "auth"), so
+	// that a login through a gateway to auth is counted once by each
+	// layer, not twice by one.
+	Scope string
+	Now    func() time.Time
 
+	once     sync.Once
 	mu       sync.Mutex
-	failures map[string][]time.Time
 	inFlight map[string]int // password checks running, by account
 	running  int
 	freed    chan struct{} // closed and replaced when a check ends
 }
 
-// NewThrottle returns a throttle with the defaults.
-func NewThrottle() *Throttle {
+// NewThrottle returns a throttle with the defaults, for the layer scope,
+// counting in limits (nil: this process's memory).
+func NewThrottle(scope string, limits mp3converter.Limits) *Throttle {
 	return &Throttle{PerAccount: 5, PerAddress: 20, PerAccountAll: 10, PerAccountDay: 50, PerDevice: 5,
-		Window: 15 * time.Minute, Checks: 2 * runtime.NumCPU(), ChecksPerAccount: 2}
+		Window: 15 * time.Minute, Checks: 2 * runtime.NumCPU(), ChecksPerAccount: 2, Limits: limits, Scope: scope}
 }
 
 // LoginKeys are the keys a login attempt counts against: device, the id of
@@ -94,77 +103,44 @@ func (t *Throttle) limit(key string) (n int, window time.Duration) {
 	return t.PerAccount, t.Window
 }
 
-// recent drops failures older than key's window; callers hold mu.
-func (t *Throttle) recent(key string, now time.Time) []time.Time {
-	_, window := t.limit(key)
-	fs := t.failures[key]
-	i := 0
-	for i < len(fs) && now.Sub(fs[i]) >= window {
-		i++
-	}
-	fs = fs[i:]
-	if len(fs) == 0 {
-		delete(t.failures, key)
-	} else {
-		t.failures[key] = fs
-	}
-	return fs
-}
-
-// wait is how long until keys may try again; callers hold mu.
-func (t *Throttle) wait(now time.Time, keys []string) time.Duration {
-	var wait time.Duration
-	for _, k := range keys {
-		fs := t.recent(k, now)
-		if n, window := t.limit(k); n > 0 && len(fs) >= n {
-			// Free again when enough failures have left the window.
-			wait = max(wait, fs[len(fs)-n].Add(window).Sub(now))
-		}
-	}
-	return wait
-}
-
 // Reserve counts an attempt against keys as a failure before it is tried,
 // and returns it. When a key is at its limit it reserves nothing and
 // returns how long to wait. A failed attempt needs nothing more; see
-// Attempt for the other outcomes.
-func (t *Throttle) Reserve(keys ...string) (*Attempt, time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.failures == nil {
-		t.failures = map[string][]time.Time{}
+// Attempt for the other outcomes. Its error is the Limits store's.
+func (t *Throttle) Reserve(ctx context.Context, keys ...string) (*Attempt, time.Duration, error) {
+	lk := make([]mp3converter.LimitKey, len(keys))
+	for i, k := range keys {
+		n, window := t.limit(k)
+		lk[i] = mp3converter.LimitKey{Key: t.Scope + "/" + k, Limit: n, Window: window}
 	}
-	now := t.now()
-	if len(t.failures) > 100_000 { // bound memory under a spray of keys
-		for k := range t.failures {
-			t.recent(k, now)
+	id, wait, err := t.limits().Reserve(ctx, t.now(), lk)
+	if err != nil || wait > 0 {
+		return nil, wait, err
+	}
+	return &Attempt{t: t, id: id}, 0, nil
+}
+
+// limits is where the counts are kept: Limits, or this process's memory.
+func (t *Throttle) limits() mp3converter.Limits {
+	t.once.Do(func() {
+		if t.Limits == nil {
+			t.Limits = memory.NewLimits()
 		}
-	}
-	if w := t.wait(now, keys); w > 0 {
-		return nil, w
-	}
-	for _, k := range keys {
-		t.failures[k] = append(t.failures[k], now)
-	}
-	return &Attempt{t: t, keys: keys, at: now}, 0
+	})
+	return t.Limits
 }
 
 // Attempt is a reserved login attempt.
 type Attempt struct {
-	t    *Throttle
-	keys []string
-	at   time.Time
+	t  *Throttle
+	id string
 }
 
 // Cancel takes the reservation back: the password was never checked.
 func (a *Attempt) Cancel() {
-	a.t.mu.Lock()
-	defer a.t.mu.Unlock()
-	for _, k := range a.keys {
-		if fs := a.t.failures[k]; slices.Contains(fs, a.at) {
-			a.t.failures[k] = slices.Delete(fs, slices.Index(fs, a.at), slices.Index(fs, a.at)+1)
-		}
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.t.Limits.Release(ctx, a.id) // lost if the store is down: counted as a failure
 }
 
 // Succeeded takes the reservation back. Earlier failures stay until they

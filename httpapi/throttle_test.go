@@ -15,7 +15,7 @@ func TestThrottle(t *testing.T) {
 	ann, bob := LoginKeys("ann", "192.0.2.1", ""), LoginKeys("bob", "192.0.2.1", "")
 	fail := func(keys []string) time.Duration {
 		t.Helper()
-		a, w := th.Reserve(keys...)
+		a, w, _ := th.Reserve(context.Background(), keys...)
 		if a == nil && w == 0 {
 			t.Fatal("Reserve returned neither an attempt nor a wait")
 		}
@@ -29,11 +29,11 @@ func TestThrottle(t *testing.T) {
 	}
 	// Three failures at 0, 1 and 2 minutes: ann waits from this address
 	// until the first leaves the window at 10 minutes; it is now 3 minutes.
-	if a, w := th.Reserve(ann...); a != nil || w != 7*time.Minute {
+	if a, w, _ := th.Reserve(context.Background(), ann...); a != nil || w != 7*time.Minute {
 		t.Errorf("after 3 failures: %v, wait %v; want 7m", a, w)
 	}
 	// Ann from her own address is not held up by failures elsewhere.
-	if a, w := th.Reserve(LoginKeys("ann", "198.51.100.7", "")...); a == nil {
+	if a, w, _ := th.Reserve(context.Background(), LoginKeys("ann", "198.51.100.7", "")...); a == nil {
 		t.Errorf("ann from another address waits %v", w)
 	} else {
 		a.Succeeded()
@@ -41,24 +41,26 @@ func TestThrottle(t *testing.T) {
 	// The address has room for two more failures, on another account.
 	fail(bob)
 	fail(bob)
-	if _, w := th.Reserve(bob...); w != 7*time.Minute {
+	if _, w, _ := th.Reserve(context.Background(), bob...); w != 7*time.Minute {
 		t.Errorf("address after 5 failures: wait %v, want 7m (first failure at 0)", w)
 	}
-	if a, w := th.Reserve(LoginKeys("carol", "192.0.2.2", "")...); a == nil {
+	if a, w, _ := th.Reserve(context.Background(), LoginKeys("carol", "192.0.2.2", "")...); a == nil {
 		t.Errorf("an unrelated client is throttled: %v", w)
 	} else {
 		a.Cancel()
 	}
 	now = now.Add(7 * time.Minute)
-	a, w := th.Reserve(ann...)
+	a, w, _ := th.Reserve(context.Background(), ann...)
 	if a == nil {
 		t.Fatalf("after the window, ann still waits %v", w)
 	}
 	// A success counts as no failure, and clears none: two failures at 1
-	// and 2 minutes are still in the window.
+	// and 2 minutes are still in the window, so one more fits, then ann
+	// waits until the one at 1 minute leaves it, at 11.
 	a.Succeeded()
-	if got := len(th.failures[ann[0]]); got != 2 {
-		t.Errorf("%d failures of ann's after a success, want 2", got)
+	fail(ann)
+	if _, w, _ := th.Reserve(context.Background(), ann...); w != time.Minute {
+		t.Errorf("after a success and a failure: wait %v, want 1m", w)
 	}
 }
 
@@ -70,7 +72,7 @@ func TestThrottleReservesFirst(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 60 {
 		wg.Go(func() {
-			a, _ := th.Reserve(LoginKeys("ann", "192.0.2.1", "")...)
+			a, _, _ := th.Reserve(context.Background(), LoginKeys("ann", "192.0.2.1", "")...)
 			if a == nil {
 				return
 			}

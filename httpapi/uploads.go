@@ -10,16 +10,6 @@ import (
 	"github.com/mp3converter/mp3converter"
 )
 
-// UploadLimit caps the uploads in progress, per user and in total, so that
-// a few clients cannot hold every connection, file and disk write of the
-// gateway. Counts live in memory, per process. The zero value has no caps.
-type UploadLimit struct {
-	PerUser int // uploads one user may have in progress; 0: no cap
-	Total   int // uploads in progress in all; 0: no cap
-
-	n inUse
-}
-
 // errTooManyUploads refuses an upload over a cap; any upload in progress
 // may end within seconds.
 var errTooManyUploads = &retryAfterError{
@@ -27,16 +17,15 @@ var errTooManyUploads = &retryAfterError{
 	after: 5 * time.Second,
 }
 
-// acquire counts one more upload by user and returns the func that
-// uncounts it, or errTooManyUploads, and which cap refused it.
-func (l *UploadLimit) acquire(user string) (release func(), refusedBy string, err error) {
-	if l == nil {
-		return func() {}, "", nil
-	}
-	if release, refusedBy = l.n.take(user, l.PerUser, l.Total); release == nil {
-		return nil, refusedBy, errTooManyUploads
-	}
-	return release, "", nil
+// NewUploadLimit caps uploads in progress: perUser per user across the
+// gateways that share limits, total in this process.
+func NewUploadLimit(perUser, total int, limits mp3converter.Limits) *InUseLimit {
+	return &InUseLimit{Kind: "uploads", PerUser: perUser, Total: total, Limits: limits, Refusal: errTooManyUploads}
+}
+
+// NewStreamLimit caps open event streams likewise.
+func NewStreamLimit(perUser, total int, limits mp3converter.Limits) *InUseLimit {
+	return &InUseLimit{Kind: "streams", PerUser: perUser, Total: total, Limits: limits, Refusal: errTooManyStreams}
 }
 
 // Errors of bodyReader, which bodyError turns into the client's.

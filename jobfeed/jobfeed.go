@@ -15,7 +15,9 @@
 // instead, and reads its jobs afresh while the stream goes on from now.
 //
 // A deleted row cannot be seen by polling: Deleted publishes the deletion
-// of a job this process deleted.
+// of a job this process deleted at once, and the poll reads the deletions
+// of every process from a store that remembers them
+// (mp3converter.JobDeletions), publishing each once.
 package jobfeed
 
 import (
@@ -185,11 +187,35 @@ func (f *Feed) Poll(ctx context.Context) error {
 		f.forget()
 		f.mu.Unlock()
 		if len(jobs) < pageSize {
-			return nil
+			return f.pollDeletions(ctx, from)
 		}
 		// The rest, from the last one read; rows that share its time are
 		// read again and skipped.
 		from = jobs[len(jobs)-1].UpdatedAt.Add(-time.Microsecond)
+	}
+	return nil
+}
+
+// pollDeletions publishes the deletions since from that the store
+// remembers and this feed has not published.
+func (f *Feed) pollDeletions(ctx context.Context, from time.Time) error {
+	d, ok := f.Jobs.(mp3converter.JobDeletions)
+	if !ok {
+		return nil
+	}
+	dels, err := d.DeletedSince(ctx, from, pageSize)
+	if err != nil {
+		return fmt.Errorf("job feed: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, del := range dels {
+		if _, done := f.seen["deleted:"+del.ID]; done {
+			continue
+		}
+		f.seen["deleted:"+del.ID] = del.At.UnixMicro()
+		delete(f.seen, del.ID)
+		f.publish(Event{ID: del.ID, Owner: del.Owner, Deleted: true}, del.At)
 	}
 	return nil
 }
@@ -222,8 +248,10 @@ func (f *Feed) Deleted(j *mp3converter.Job) {
 	f.init()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	now := time.Now()
 	delete(f.seen, j.ID)
-	f.publish(Event{ID: j.ID, Owner: j.Owner, Deleted: true}, time.Now())
+	f.seen["deleted:"+j.ID] = now.UnixMicro() // the poll need not publish it again
+	f.publish(Event{ID: j.ID, Owner: j.Owner, Deleted: true}, now)
 }
 
 // publish gives ev the next cursor, keeps it in the ring and sends it to

@@ -188,3 +188,9 @@ func TestIntegrationConcurrentOpen(t *testing.T) {
 		t.Errorf("migration lock still held after Open: %v, %v", free, err)
 	}
 }
+
+func TestIntegrationLimits(t *testing.T) {
+	storetest.RunLimits(t, func(t *testing.T) mp3converter.Limits {
+		return open(t, testsupport.MySQL(t)).NewLimits()
+	})
+}

@@ -349,6 +349,45 @@ var migrations = []sqldb.Migration{
 		},
 	},
 	{Version: 6, SQL: sqldb.LowerOwners},
+	{
+		// The limits every gateway shares (sqldb.Limits).
+		Version: 7,
+		SQL: []string{
+			`CREATE TABLE IF NOT EXISTS limit_lock (
+				name VARCHAR(600) NOT NULL PRIMARY KEY,
+				touched_at BIGINT NOT NULL
+			) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+			`CREATE TABLE IF NOT EXISTS limit_event (
+				id VARCHAR(32) NOT NULL,
+				name VARCHAR(600) NOT NULL,
+				at BIGINT NOT NULL,
+				INDEX limit_event_name_at (name, at),
+				INDEX limit_event_id (id)
+			) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+			`CREATE TABLE IF NOT EXISTS limit_lease (
+				id VARCHAR(32) NOT NULL PRIMARY KEY,
+				kind VARCHAR(32) NOT NULL,
+				owner VARCHAR(300) NOT NULL,
+				holder VARCHAR(32) NOT NULL,
+				expires_at BIGINT NOT NULL,
+				INDEX limit_lease_owner (kind, owner, expires_at),
+				INDEX limit_lease_holder (holder)
+			) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+		},
+	},
+	{
+		// Deletions, for a while, so that every gateway's feed tells its
+		// streams (JobStore.DeletedSince).
+		Version: 8,
+		SQL: []string{
+			`CREATE TABLE IF NOT EXISTS job_deleted (
+				id VARCHAR(64) NOT NULL,
+				owner VARCHAR(255) NOT NULL,
+				deleted_at BIGINT NOT NULL,
+				INDEX job_deleted_at (deleted_at)
+			) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		},
+	},
 }
 
 // addColumn adds a column to a table of the current database unless it is

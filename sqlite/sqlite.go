@@ -167,6 +167,23 @@ var migrations = []sqldb.Migration{
 		return addColumn(ctx, conn, "user", "token_version", "INTEGER NOT NULL DEFAULT 0")
 	}},
 	{Version: 6, SQL: sqldb.LowerOwners},
+	// The limits every gateway shares (sqldb.Limits).
+	{Version: 7, SQL: []string{
+		`CREATE TABLE IF NOT EXISTS limit_lock (name TEXT PRIMARY KEY, touched_at INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS limit_event (id TEXT NOT NULL, name TEXT NOT NULL, at INTEGER NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS limit_event_name_at ON limit_event (name, at)`,
+		`CREATE INDEX IF NOT EXISTS limit_event_id ON limit_event (id)`,
+		`CREATE TABLE IF NOT EXISTS limit_lease (id TEXT PRIMARY KEY, kind TEXT NOT NULL, owner TEXT NOT NULL,
+			holder TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS limit_lease_owner ON limit_lease (kind, owner, expires_at)`,
+		`CREATE INDEX IF NOT EXISTS limit_lease_holder ON limit_lease (holder)`,
+	}},
+	// Deletions, for a while, so that every gateway's feed tells its
+	// streams (JobStore.DeletedSince).
+	{Version: 8, SQL: []string{
+		`CREATE TABLE IF NOT EXISTS job_deleted (id TEXT NOT NULL, owner TEXT NOT NULL, deleted_at INTEGER NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS job_deleted_at ON job_deleted (deleted_at)`,
+	}},
 }
 
 // addColumn adds a column to a table unless it is there already.

@@ -390,6 +390,16 @@ func testJobDelete(t *testing.T, s mp3converter.JobStore) {
 	if err := s.DeleteJob(ctx, j.ID); !errors.Is(err, mp3converter.ErrNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
+	// A store that remembers deletions tells them once each, by owner.
+	if d, ok := s.(mp3converter.JobDeletions); ok {
+		got, err := d.DeletedSince(ctx, time.Now().Add(-time.Minute), 10)
+		if err != nil || len(got) != 1 || got[0].ID != j.ID || got[0].Owner != "ann@example.com" {
+			t.Errorf("DeletedSince: %+v, %v; want the one deletion of ann's job", got, err)
+		}
+		if got, _ := d.DeletedSince(ctx, time.Now().Add(time.Second), 10); len(got) != 0 {
+			t.Errorf("DeletedSince the future: %+v", got)
+		}
+	}
 }
 
 func ids(jobs []*mp3converter.Job) []string {

@@ -6,6 +6,7 @@ import (
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/blobtest"
 	"github.com/mp3converter/mp3converter/internal/memory"
+	"github.com/mp3converter/mp3converter/storetest"
 )
 
 // The fake keeps the contract the real stores keep, so that tests written
@@ -19,4 +20,8 @@ func TestBlobsOutage(t *testing.T) {
 		b := memory.NewBlobs()
 		return b, func() { b.SetDown(true) }, func() { b.SetDown(false) }
 	})
+}
+
+func TestLimits(t *testing.T) {
+	storetest.RunLimits(t, func(*testing.T) mp3converter.Limits { return memory.NewLimits() })
 }

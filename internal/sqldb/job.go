@@ -169,8 +169,34 @@ func (s *JobStore) UpdateJob(ctx context.Context, id string, fn func(*mp3convert
 }
 
 // DeleteJob implements mp3converter.JobStore.
+// DeleteJob implements mp3converter.JobStore, and keeps the deletion for
+// DeletedSince, forgetting those older than mp3converter.DeletionsKept.
 func (s *JobStore) DeleteJob(ctx context.Context, id string) error {
-	return deleteOne(ctx, s.DB, "job "+id, `DELETE FROM job WHERE id = ?`, id)
+	return InTx(ctx, s.DB, func(tx *sql.Tx) error {
+		now := time.Now()
+		_, err := tx.ExecContext(ctx, `INSERT INTO job_deleted (id, owner, deleted_at) SELECT id, owner, ? FROM job WHERE id = ?`, micros(now), id)
+		if err != nil {
+			return unavailable("delete job "+id, err)
+		}
+		if err := deleteOne(ctx, tx, "job "+id, `DELETE FROM job WHERE id = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM job_deleted WHERE deleted_at < ?`, micros(now.Add(-mp3converter.DeletionsKept)))
+		return unavailable("delete job "+id, err)
+	})
+}
+
+var _ mp3converter.JobDeletions = (*JobStore)(nil)
+
+// DeletedSince implements mp3converter.JobDeletions.
+func (s *JobStore) DeletedSince(ctx context.Context, since time.Time, limit int) ([]mp3converter.Deletion, error) {
+	return queryAll(ctx, s.DB, "deleted jobs", func(row interface{ Scan(...any) error }) (mp3converter.Deletion, error) {
+		var d mp3converter.Deletion
+		var at int64
+		err := row.Scan(&d.ID, &d.Owner, &at)
+		d.At = fromMicros(at)
+		return d, err
+	}, `SELECT id, owner, deleted_at FROM job_deleted WHERE deleted_at > ? ORDER BY deleted_at LIMIT ?`, micros(since), limit)
 }
 
 var _ mp3converter.JobCounter = (*JobStore)(nil)
