@@ -51,7 +51,7 @@ type Throttle struct {
 	// that a login through a gateway to auth is counted once by each
 	// layer, not twice by one.
 	Scope string
-	Now    func() time.Time
+	Now   func() time.Time
 
 	once     sync.Once
 	mu       sync.Mutex
