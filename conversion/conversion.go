@@ -63,8 +63,10 @@ type Worker struct {
 	// Grace is how long conversions in flight may run once Run's context
 	// ends, before they are stopped and handed back to the queue.
 	Grace time.Duration
-	// Policy's MinPause and MaxPause pace the writes that must outlast an
-	// outage of the job store (1 s to 30 s when zero).
+	// Policy is the queue's retry policy: its Decide, which the queue
+	// carries out, also sets the job's status (see record); its MinPause
+	// and MaxPause pace the writes that must outlast an outage of the job
+	// store (1 s to 30 s when zero). DefaultRetryPolicy's attempts if 0.
 	Policy mp3converter.RetryPolicy
 	// StaleAfter is how long a job may stay processing without an update
 	// before the sweep puts it back to queued (2 min when zero).
@@ -137,16 +139,33 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		log.Info("JobGone")
 		return nil
 	case ctx.Err() != nil:
-		// Shutting down: hand the job back for the next converter.
+		err = fmt.Errorf("job %s: %w", job.ID, mp3converter.ErrShutdown)
+	}
+	w.record(ctx, job, w.policy().Decide(d.Attempt, err), err, log)
+	return err
+}
+
+// policy is Policy, with DefaultRetryPolicy's attempts if it has none.
+func (w *Worker) policy() mp3converter.RetryPolicy {
+	p := w.Policy
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = mp3converter.DefaultRetryPolicy.MaxAttempts
+	}
+	return p
+}
+
+// record sets the status of job after an attempt that failed with err,
+// from the decision the queue carries out: one table says both what
+// becomes of the message and of the job.
+func (w *Worker) record(ctx context.Context, job *mp3converter.Job, dec mp3converter.Decision, err error, log *slog.Logger) {
+	switch dec.Action {
+	case mp3converter.ActionHandBack: // shutting down: the next converter takes it
 		w.setStatus(ctx, job.ID, mp3converter.JobQueued, "", false)
 		log.Info("ConversionHandedBack")
-		return fmt.Errorf("job %s: %w", job.ID, mp3converter.ErrShutdown)
-	case mp3converter.IsUnavailable(err) && !mp3converter.IsPermanent(err):
-		// Not the job's fault: this attempt does not count.
+	case mp3converter.ActionWait: // not the job's fault: this attempt does not count
 		log.Warn("ConversionWaiting", "err", err)
 		w.setStatus(ctx, job.ID, mp3converter.JobQueued, waitingReason(err), true)
-		return fmt.Errorf("job %s: %w", job.ID, err)
-	case mp3converter.IsPermanent(err) || d.Final:
+	case mp3converter.ActionDeadLetter:
 		reason := mp3converter.ErrorMessage(err)
 		if mp3converter.ErrorCode(err) == mp3converter.EINTERNAL || mp3converter.ErrorCode(err) == mp3converter.EUNAVAILABLE {
 			reason = fmt.Sprintf("conversion failed after %d attempts because of a server problem; try again later", job.Attempts)
@@ -157,11 +176,9 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		if err := w.MP3s.Delete(context.WithoutCancel(ctx), job.MP3FID); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
 			log.Error("MP3DeleteFailed", "err", err)
 		}
-		return err
-	default:
+	default: // ActionRetry
 		log.Warn("ConversionAttemptFailed", "err", err)
 		w.setStatus(ctx, job.ID, mp3converter.JobQueued, fmt.Sprintf("attempt %d failed (%s); retrying", job.Attempts, mp3converter.ErrorMessage(err)), false)
-		return err
 	}
 }
 

@@ -3,6 +3,7 @@ package conversion_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func (f *fixture) files(t *testing.T, sub string) int {
 	t.Helper()
 	n := 0
 	filepath.Walk(filepath.Join(f.dir, sub), func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() && !filepath.HasPrefix(filepath.Base(filepath.Dir(p)), ".") {
+		if err == nil && !fi.IsDir() && !strings.HasPrefix(filepath.Base(filepath.Dir(p)), ".") {
 			n++
 		}
 		return nil
@@ -257,5 +258,51 @@ func TestMaxDuration(t *testing.T) {
 	}
 	if got := f.job(t, j.ID); got.Status != mp3converter.JobFailed || got.Error != "the media lasts 4s, longer than the 2s limit" {
 		t.Errorf("job %+v", got)
+	}
+}
+
+// failingTranscoder probes as ffmpeg does and fails every conversion with
+// err.
+type failingTranscoder struct {
+	mp3converter.Transcoder
+	err error
+}
+
+func (f failingTranscoder) ToMP3(context.Context, string, string, *mp3converter.MediaInfo, mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+	return nil, f.err
+}
+
+// The job's status after a failed attempt is what the queue's Decide says
+// of the message: one table for both.
+func TestStatusFollowsDecide(t *testing.T) {
+	policy := mp3converter.RetryPolicy{MaxAttempts: 3, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	outage := fmt.Errorf("store: %w", mp3converter.ErrUnavailable)
+	broken := errors.New("ffmpeg crashed")
+	for _, tc := range []struct {
+		name    string
+		err     error
+		attempt int
+		status  mp3converter.JobStatus
+	}{
+		{"an outage", outage, 1, mp3converter.JobQueued},
+		{"an outage on the last attempt", outage, 3, mp3converter.JobQueued},
+		{"a failure", broken, 1, mp3converter.JobQueued},
+		{"a failure on the last attempt", broken, 3, mp3converter.JobFailed},
+		{"a permanent failure", mp3converter.Permanent(broken), 1, mp3converter.JobFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t)
+			f.w.Policy = policy
+			f.w.Transcoder = failingTranscoder{Transcoder: &ffmpeg.Transcoder{}, err: tc.err}
+			j, msg := f.upload(t, testmedia.Make(t, testmedia.MP4, 1))
+			err := f.w.Handle(context.Background(), mp3converter.Delivery{Body: msg, Attempt: tc.attempt, Final: policy.Final(tc.attempt)})
+			dec := policy.Decide(tc.attempt, err)
+			got := f.job(t, j.ID)
+			want := map[mp3converter.Action]mp3converter.JobStatus{mp3converter.ActionWait: mp3converter.JobQueued,
+				mp3converter.ActionRetry: mp3converter.JobQueued, mp3converter.ActionDeadLetter: mp3converter.JobFailed}[dec.Action]
+			if got.Status != tc.status || got.Status != want {
+				t.Errorf("after %v on attempt %d: job %s (%q), the queue's decision %v; want %s", tc.err, tc.attempt, got.Status, got.Error, dec.Action, tc.status)
+			}
+		})
 	}
 }

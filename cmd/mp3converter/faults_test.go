@@ -57,7 +57,7 @@ func settle(t *testing.T, c *cluster, cl *client, api, email string, ids []strin
 	}
 	o.mp3s, o.videos = c.countBlobs("mp3s"), c.countBlobs("videos")
 	// Mails trail the jobs a little; wait for them, then for strays.
-	seen := map[string]int{}
+	var seen map[string]int
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
 		seen = map[string]int{}
 		for _, m := range testsupport.MailpitInbox(t, api, email) {

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 
@@ -105,42 +102,4 @@ func validateResponse(req *http.Request, status int, header http.Header, body []
 		Body:                   io.NopCloser(bytes.NewReader(body)),
 		Options:                opts,
 	})
-}
-
-// checkCurl checks the answer curl got for args: its headers, dumped to
-// headerFile by -D, and body, what it printed or wrote to --output.
-func checkCurl(t *testing.T, args []string, headerFile string, body []byte) {
-	t.Helper()
-	method, target := "GET", ""
-	for i, a := range args {
-		switch {
-		case a == "-X" && i+1 < len(args):
-			method = args[i+1]
-		case (a == "-F" || a == "-d") && method == "GET":
-			method = "POST"
-		case a == "--output" && i+1 < len(args):
-			b, err := os.ReadFile(args[i+1])
-			if err != nil {
-				t.Fatal(err)
-			}
-			body = b
-		case strings.HasPrefix(a, "http://"):
-			target = a
-		}
-	}
-	req, err := http.NewRequest(method, target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dump, err := os.ReadFile(headerFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The dump holds every response, 100 Continue included; the last counts.
-	blocks := strings.Split(strings.TrimSpace(string(dump)), "\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(blocks[len(blocks)-1]+"\r\n\r\n")), req)
-	if err != nil {
-		t.Fatalf("curl %v: headers %q: %v", args, dump, err)
-	}
-	checkAPI(t, req, resp, body)
 }
