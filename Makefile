@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/mp3converter
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test test-deploy build deps integration fuzz bench bench-split containers kubernetes ci clean
+.PHONY: run test test-deploy lint-openapi build deps integration fuzz bench bench-split containers kubernetes ci clean
 
 ## run: build and run every role in one process on ./data (http://localhost:8080)
 run: deps build
@@ -17,6 +17,10 @@ test: deps
 ## test-deploy: render deploy/base and check it; deploy/ is its own module, keeping Kubernetes out of go.mod
 test-deploy:
 	cd deploy && $(GO) test ./...
+
+## lint-openapi: docs/openapi.yaml under Redocly's recommended rules (CLI from npm, pinned): errors fail, warnings are listed
+lint-openapi:
+	scripts/lint-openapi.sh
 
 ## integration: the tests against real servers (RabbitMQ, MariaDB, FerretDB, Mailpit); see .ci/run
 integration: deps

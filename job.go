@@ -50,8 +50,26 @@ type JobFilter struct {
 	// UpdatedAfter selects jobs changed after it and orders them by
 	// UpdatedAt, oldest first, so that a poller can follow changes.
 	UpdatedAfter time.Time
+	// Before, if its ID is set, pages through the newest-first order: it
+	// selects the jobs listed after Before, those created before it or at
+	// the same time with a smaller ID. Not with UpdatedAfter.
+	Before JobCursor
+	// NameContains selects the jobs whose Filename contains it, in any
+	// case (see NameContainsMax); empty matches every job.
+	NameContains string
 	Limit        int
 }
+
+// JobCursor is a place in ListJobs' newest-first order: the job at it has
+// these CreatedAt and ID.
+type JobCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// NameContainsMax is the most characters of JobFilter.NameContains that a
+// gateway takes.
+const NameContainsMax = 200
 
 // JobStore keeps jobs.
 type JobStore interface {

@@ -10,10 +10,12 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
@@ -563,18 +565,53 @@ func toJSON(j *mp3converter.Job) jobJSON {
 }
 
 // listJobs serves GET /jobs: the caller's jobs, newest first; an admin may
-// ask for everyone's with ?all=true.
+// ask for everyone's with ?all=true. A full page whose list goes on has a
+// Link header naming the next page (rel="next"), which ?before= holds.
 func (g *Gateway) listJobs(w http.ResponseWriter, r *http.Request, c *auth.Claims) {
+	f, err := jobFilter(r.URL.Query(), c)
+	if err != nil {
+		Error(w, r, g.Logger, err)
+		return
+	}
+	limit := f.Limit
+	f.Limit++ // one more, to know whether another page follows
+	jobs, err := g.Jobs.ListJobs(r.Context(), f)
+	if err != nil {
+		Error(w, r, g.Logger, err)
+		return
+	}
+	if len(jobs) > limit {
+		jobs = jobs[:limit]
+		last := jobs[limit-1]
+		q := r.URL.Query()
+		q.Set("before", encodeCursor(mp3converter.JobCursor{CreatedAt: last.CreatedAt, ID: last.ID}))
+		q.Set("limit", strconv.Itoa(limit))
+		w.Header().Set("Link", "</jobs?"+q.Encode()+`>; rel="next"`)
+	}
+	out := make([]jobJSON, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, toJSON(j))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+var (
+	errListLimit = mp3converter.Errorf(mp3converter.EINVALID, "limit must be a number from 1 to 1000")
+	errStatus    = mp3converter.Errorf(mp3converter.EINVALID, "status must be queued, processing, done or failed")
+	errCursor    = mp3converter.Errorf(mp3converter.EINVALID, "before must be a cursor from a Link header of GET /jobs")
+	errQuery     = mp3converter.Errorf(mp3converter.EINVALID, "q must be at most %d characters", mp3converter.NameContainsMax)
+)
+
+// jobFilter reads GET /jobs's query: limit, status, before, q and all.
+func jobFilter(q url.Values, c *auth.Claims) (mp3converter.JobFilter, error) {
 	f := mp3converter.JobFilter{Owner: c.Owner(), Limit: 100}
-	q := r.URL.Query()
 	if all, _ := strconv.ParseBool(q.Get("all")); all && c.SiteAdmin {
 		f.Owner = ""
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1000 {
-			Error(w, r, g.Logger, mp3converter.Errorf(mp3converter.EINVALID, "limit must be a number from 1 to 1000"))
-			return
+			return f, errListLimit
 		}
 		f.Limit = n
 	}
@@ -583,20 +620,37 @@ func (g *Gateway) listJobs(w http.ResponseWriter, r *http.Request, c *auth.Claim
 		case mp3converter.JobQueued, mp3converter.JobProcessing, mp3converter.JobDone, mp3converter.JobFailed:
 			f.Status = st
 		default:
-			Error(w, r, g.Logger, mp3converter.Errorf(mp3converter.EINVALID, "status must be queued, processing, done or failed"))
-			return
+			return f, errStatus
 		}
 	}
-	jobs, err := g.Jobs.ListJobs(r.Context(), f)
-	if err != nil {
-		Error(w, r, g.Logger, err)
-		return
+	if s := q.Get("before"); s != "" {
+		cur, ok := decodeCursor(s)
+		if !ok {
+			return f, errCursor
+		}
+		f.Before = cur
 	}
-	out := make([]jobJSON, 0, len(jobs))
-	for _, j := range jobs {
-		out = append(out, toJSON(j))
+	f.NameContains = strings.TrimSpace(q.Get("q"))
+	if utf8.RuneCountInString(f.NameContains) > mp3converter.NameContainsMax {
+		return f, errQuery
 	}
-	writeJSON(w, http.StatusOK, out)
+	return f, nil
+}
+
+// encodeCursor writes a place in the job list as GET /jobs's ?before=
+// takes it: the job's creation in Unix microseconds, a dot, and its id.
+// Clients take it from the Link header and need not read it.
+func encodeCursor(c mp3converter.JobCursor) string {
+	return strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "." + c.ID
+}
+
+func decodeCursor(s string) (mp3converter.JobCursor, bool) {
+	us, id, ok := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(us, 10, 64)
+	if !ok || err != nil || n < 0 || !mp3converter.ValidID(id) {
+		return mp3converter.JobCursor{}, false
+	}
+	return mp3converter.JobCursor{CreatedAt: time.UnixMicro(n).UTC(), ID: id}, true
 }
 
 // getJob serves GET /jobs/{id}.

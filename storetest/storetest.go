@@ -178,6 +178,7 @@ func RunJobs(t *testing.T, newStore func(t *testing.T) mp3converter.JobStore) {
 	t.Run("UpdateIsAtomic", func(t *testing.T) { testJobUpdateIsAtomic(t, newStore(t)) })
 	t.Run("List", func(t *testing.T) { testJobList(t, newStore(t)) })
 	t.Run("UpdatedAfter", func(t *testing.T) { testJobUpdatedAfter(t, newStore(t)) })
+	t.Run("PagesAndNames", func(t *testing.T) { testJobPagesAndNames(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testJobDelete(t, newStore(t)) })
 	t.Run("Stats", func(t *testing.T) { testJobStats(t, newStore(t)) })
 	t.Run("CountByOwner", func(t *testing.T) { testCountJobs(t, newStore(t)) })
@@ -341,6 +342,85 @@ func testJobList(t *testing.T, s mp3converter.JobStore) {
 	}
 	if old, _ := s.ListJobs(ctx, mp3converter.JobFilter{UpdatedBefore: time.Now().Add(-time.Hour)}); len(old) != 0 {
 		t.Errorf("updated before an hour ago: %d, want 0", len(old))
+	}
+}
+
+// testJobPagesAndNames: paging by cursor visits every job once, newest
+// first, ties in CreatedAt broken by ID; a name filter matches a substring
+// in any case and takes LIKE's wildcards and its escape literally.
+func testJobPagesAndNames(t *testing.T, s mp3converter.JobStore) {
+	ctx := context.Background()
+	at := time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
+	names := []string{"Holiday.mp4", "talk 100%.webm", "a_b.mkv", "ab.mkv", "HOLIDAY 2.mov", "x!y.avi", "talk.mp4"}
+	for i, name := range names {
+		j := newJob("ann@example.com")
+		j.Filename = name
+		j.CreatedAt = at.Add(time.Duration(i/2) * time.Second) // pairs share a CreatedAt
+		if err := s.CreateJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob := newJob("bob@example.com")
+	bob.Filename = "holiday bob.mp4"
+	if err := s.CreateJob(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.ListJobs(ctx, mp3converter.JobFilter{Owner: "ann@example.com"})
+	if err != nil || len(all) != len(names) {
+		t.Fatalf("ann's jobs: %d, %v", len(all), err)
+	}
+	var paged []string
+	f := mp3converter.JobFilter{Owner: "ann@example.com", Limit: 2}
+	for range len(names) {
+		page, err := s.ListJobs(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, ids(page)...)
+		last := page[len(page)-1]
+		f.Before = mp3converter.JobCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	if fmt.Sprint(paged) != fmt.Sprint(ids(all)) {
+		t.Errorf("pages of 2 = %v, want every job once as in one list %v", paged, ids(all))
+	}
+	for i := 1; i < len(all); i++ {
+		a, b := all[i-1], all[i]
+		if a.CreatedAt.Before(b.CreatedAt) || a.CreatedAt.Equal(b.CreatedAt) && a.ID < b.ID {
+			t.Errorf("not newest first, ties by id descending: %s %v before %s %v", a.ID, a.CreatedAt, b.ID, b.CreatedAt)
+		}
+	}
+	for _, tt := range []struct {
+		q    string
+		want []string
+	}{
+		{"holiday", []string{"HOLIDAY 2.mov", "Holiday.mp4"}},
+		{"TALK", []string{"talk.mp4", "talk 100%.webm"}},
+		{"%", []string{"talk 100%.webm"}},
+		{"_", []string{"a_b.mkv"}},
+		{"a_b", []string{"a_b.mkv"}},
+		{"!", []string{"x!y.avi"}},
+		{"x!y", []string{"x!y.avi"}},
+		{"nothing", nil},
+	} {
+		got, err := s.ListJobs(ctx, mp3converter.JobFilter{Owner: "ann@example.com", NameContains: tt.q})
+		var gotNames []string
+		for _, j := range got {
+			gotNames = append(gotNames, j.Filename)
+		}
+		if err != nil || fmt.Sprint(gotNames) != fmt.Sprint(tt.want) {
+			t.Errorf("name contains %q: %q, %v; want %q", tt.q, gotNames, err, tt.want)
+		}
+	}
+	page, err := s.ListJobs(ctx, mp3converter.JobFilter{Owner: "ann@example.com", NameContains: "holiday", Limit: 1})
+	if err == nil && len(page) == 1 {
+		page, err = s.ListJobs(ctx, mp3converter.JobFilter{Owner: "ann@example.com", NameContains: "holiday",
+			Before: mp3converter.JobCursor{CreatedAt: page[0].CreatedAt, ID: page[0].ID}})
+	}
+	if err != nil || len(page) != 1 || page[0].Filename != "Holiday.mp4" {
+		t.Errorf("the second page of the name filter: %v, %v; want Holiday.mp4", ids(page), err)
 	}
 }
 

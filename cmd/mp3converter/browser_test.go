@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,19 +19,23 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 )
 
 var (
-	writeScreenshot = flag.Bool("screenshot", false, "TestBrowser: write the job list to docs/screenshot.png")
+	writeScreenshot = flag.Bool("screenshot", false, "TestBrowser: write docs/screenshot.png and docs/page-*.png")
 	screenshotsDir  = flag.String("screenshots-dir", "", "TestBrowser: write the page at desktop and phone widths, light and dark, to this dir")
 )
 
 // TestBrowser drives the web page in real Chromium against serve: sign in,
 // upload two videos through the file input and watch their progress bars,
-// watch the jobs go from queued to done live, download one MP3 and delete
-// the other; the token is out of every script's reach, and another origin's
-// form post is refused. A missing Chromium fails the test.
+// each upload's row becoming its job's, watch the jobs go from queued to
+// done live, with a notice per file that can be dismissed; measure the
+// Options and the filters at phone and desktop widths, light and dark;
+// download one MP3, delete the other and undo it, then delete it; the token
+// is out of every script's reach, and another origin's form post is
+// refused. A missing Chromium fails the test.
 func TestBrowser(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -59,16 +65,21 @@ func TestBrowser(t *testing.T) {
 	ids := p.waitDone("holiday.mp4", "talk.webm")
 	p.waitFailed("notes.txt")
 	p.poll("a webhook delivery shown", `document.querySelector("#hooks-list li .muted")?.textContent.includes(" delivered")`)
-	p.screenshots()
+	p.notices([]string{"holiday.mp3 is ready.", "talk.mp3 is ready."}, "notes.txt could not be converted")
+	p.do("dismiss the refused upload", chromedp.Click(chromedp.CSS(`li.upload.refused button.dismiss`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`li.upload`)))
+	p.layout()
 
 	path := p.download(ids["holiday.mp4"])
 	if format, d := testmedia.Probe(t, path); format != "mp3" || abs(d-4) > 0.5 {
 		t.Errorf("downloaded %s: %s of %.2f s, want mp3 of 4 s", filepath.Base(path), format, d)
 	}
-	p.delete(ids["talk.webm"])
-	if _, status := api.job(ids["talk.webm"]); status != 404 {
-		t.Errorf("deleted job: GET answered %d", status)
+	p.deleteUndone(ids["talk.webm"])
+	if _, status := api.job(ids["talk.webm"]); status != 200 {
+		t.Errorf("a deletion undone: GET answered %d", status)
 	}
+	p.delete(ids["talk.webm"])
+	waitFor(t, 20*time.Second, "the deletion sent", func() bool { _, status := api.job(ids["talk.webm"]); return status == 404 })
 	if _, status := api.job(ids["holiday.mp4"]); status != 200 {
 		t.Errorf("kept job: GET answered %d", status)
 	}
@@ -77,7 +88,7 @@ func TestBrowser(t *testing.T) {
 	p.poll("the webhook deleted", `document.getElementById("hooks-list").textContent === "No webhooks."`)
 	p.refetch(len(api.jobs("")))
 	p.crossSiteFormRefused(len(api.jobs("")))
-	if n := len(api.jobs("")); n != 2 {
+	if n := len(api.jobs("")); n != 2 { // holiday.mp4 and notes.txt
 		t.Errorf("after the cross-site post: %d jobs, want 2", n)
 	}
 	p.signOut()
@@ -180,18 +191,25 @@ func (p *page) signIn(email, password string) {
 		p.t.Errorf("signed in as %q", user)
 	}
 	p.poll("the job stream", `document.getElementById("live").textContent.startsWith("Live")`)
-	// Record every state each job's row shows, and each upload's bar short
-	// of full, as the page draws them.
+	// Record every state each job's row shows, each upload's bar short of
+	// full, and every list item that ever showed each file's name.
 	eval[chromedp.Void](p, `(() => {
-		window.seen = {}; window.partial = {};
+		window.seen = {}; window.partial = {}; window.items = {}; window.most = {};
 		const record = () => {
-			for (const li of document.querySelectorAll("#jobs li.job")) {
+			const count = {};
+			for (const li of document.querySelectorAll("#jobs li")) {
+				const name = li.querySelector(".name")?.textContent;
+				if (!name) continue;
+				(window.items[name] ||= new Set()).add(li);
+				count[name] = (count[name] || 0) + 1;
+				window.most[name] = Math.max(window.most[name] || 0, count[name]);
+				if (li.classList.contains("upload")) {
+					const bar = li.querySelector("progress");
+					if (bar.value > 0 && bar.value < bar.max) (window.partial[name] ||= []).push(li.querySelector(".upload-status").textContent);
+					continue;
+				}
 				const st = li.className.replace("job", "").trim(), a = (window.seen[li.dataset.id] ||= []);
 				if (a[a.length - 1] !== st) a.push(st);
-			}
-			for (const li of document.querySelectorAll("#uploads li")) {
-				const bar = li.querySelector("progress"), name = li.querySelector(".name").textContent;
-				if (bar.value > 0 && bar.value < bar.max) (window.partial[name] ||= []).push(li.querySelector(".upload-status").textContent);
 			}
 		};
 		new MutationObserver(record).observe(document.getElementById("main"), {subtree: true, childList: true, characterData: true, attributes: true});
@@ -229,32 +247,57 @@ func (p *page) upload(files ...string) {
 		_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
 		return err
 	}), throttle(64<<10), chromedp.SetUploadFiles(chromedp.ID("file"), files))
-	p.poll("uploads done", fmt.Sprintf(`document.querySelectorAll("#uploads li.finished.ok").length === %d`, len(files)))
+	p.poll("uploads done", `!document.querySelector("#jobs li.upload")`)
 	p.do("unthrottle", throttle(-1))
 	for _, f := range files {
 		name := filepath.Base(f)
-		text := eval[string](p, fmt.Sprintf(`[...document.querySelectorAll("#uploads li")].find(li => li.querySelector(".name").textContent === %q)?.querySelector(".upload-status").textContent`, name))
-		partial := eval[[]string](p, fmt.Sprintf(`window.partial[%q] || []`, name))
-		p.t.Logf("upload of %s: %q, then %q", name, partial, text)
-		if len(partial) == 0 || !strings.Contains(partial[len(partial)-1], " of ") || !strings.HasSuffix(partial[len(partial)-1], "/s") {
-			p.t.Errorf("upload of %s: the bar was never seen part-full with bytes and speed: %q", name, partial)
+		st, err := os.Stat(f)
+		if err != nil {
+			p.t.Fatal(err)
 		}
-		if !strings.HasPrefix(text, "Uploaded") || !strings.HasSuffix(text, "/s") {
+		row := fmt.Sprintf(`[...document.querySelectorAll("#jobs li")].find(li => li.querySelector(".name").textContent === %q)`, name)
+		text := eval[string](p, row+`?.querySelector(".upload-status").textContent`)
+		partial := eval[[]string](p, fmt.Sprintf(`window.partial[%q] || []`, name))
+		p.t.Logf("upload of %s (%d bytes): %q, then %q", name, st.Size(), partial, text)
+		if len(partial) == 0 || !strings.Contains(partial[len(partial)-1], " of "+pageBytes(st.Size())) || !strings.HasSuffix(partial[len(partial)-1], "/s") {
+			p.t.Errorf("upload of %s: the bar was never seen part-full with the file's bytes and speed: %q", name, partial)
+		}
+		if !strings.HasPrefix(text, pageBytes(st.Size())+" in ") || strings.Contains(text, " 0.0 s") {
 			p.t.Errorf("upload of %s ended with %q", name, text)
 		}
+		// One list item, from the upload to its job, and never two at once.
+		items := eval[int](p, fmt.Sprintf(`window.items[%q].size`, name))
+		most := eval[int](p, fmt.Sprintf(`window.most[%q]`, name))
+		id := eval[string](p, row+`.dataset.id || ""`)
+		if items != 1 || most != 1 || len(id) != 24 {
+			p.t.Errorf("upload of %s: %d list items, at most %d at once, job id %q; want one item that becomes the job's", name, items, most, id)
+		}
 	}
+}
+
+// pageBytes is n as the page writes a size (decimal units).
+func pageBytes(n int64) string {
+	units := []string{"B", "KB", "MB", "GB"}
+	v, i := float64(n), 0
+	for v >= 1000 && i < len(units)-1 {
+		v, i = v/1000, i+1
+	}
+	if i > 0 && v < 10 {
+		return fmt.Sprintf("%.1f %s", v, units[i])
+	}
+	return fmt.Sprintf("%.0f %s", v, units[i])
 }
 
 // refused uploads one file and checks how its upload ended: accepted (its
 // job to fail later), or refused with the server's message at once.
 func (p *page) refused(file, name, want, message string) {
 	p.do("upload "+name, chromedp.SetUploadFiles(chromedp.ID("file"), []string{file}))
-	row := fmt.Sprintf(`[...document.querySelectorAll("#uploads li")].find(li => li.querySelector(".name").textContent === %q)`, name)
-	p.poll(name+" uploaded", row+`?.classList.contains("finished") === true`)
-	ok := eval[bool](p, row+`.classList.contains("ok")`)
+	row := fmt.Sprintf(`[...document.querySelectorAll("#jobs li")].find(li => li.querySelector(".name").textContent === %q)`, name)
+	p.poll(name+" uploaded", row+`?.classList.contains("refused") || !!`+row+`?.dataset.id`)
+	ok := eval[bool](p, `!!`+row+`.dataset.id`)
 	reason := eval[string](p, row+`.querySelector(".reason").textContent`)
-	if ok != (want == "failed") || reason != message {
-		p.t.Errorf("upload of %s: ok %v, reason %q; want %s %q", name, ok, reason, want, message)
+	if ok != (want == "failed") || !ok && reason != message {
+		p.t.Errorf("upload of %s: accepted %v, reason %q; want %s %q", name, ok, reason, want, message)
 	}
 }
 
@@ -285,9 +328,6 @@ func (p *page) waitDone(names ...string) map[string]string {
 	if n := eval[int](p, `Object.values(window.seen).filter(s => s[0] === "queued").length`); n == 0 {
 		p.t.Error("no job was seen queued")
 	}
-	if text := eval[string](p, `document.getElementById("announce").textContent`); !strings.Contains(text, "is ready") {
-		p.t.Errorf("the page did not say an MP3 is ready: %q", text)
-	}
 	return ids
 }
 
@@ -317,10 +357,49 @@ func (p *page) download(id string) string {
 	return ""
 }
 
-// delete clicks the job's Delete button and waits for its row to go.
+// delete clicks the job's Delete button: its row goes at once, and Undo
+// is offered while the deletion waits.
 func (p *page) delete(id string) {
 	row := fmt.Sprintf(`li.job[data-id=%q]`, id)
-	p.do("delete", chromedp.Click(chromedp.CSS(row+" button.delete")), chromedp.WaitNotPresent(chromedp.CSS(row)))
+	p.do("delete", chromedp.Click(chromedp.CSS(row+" button.delete")), chromedp.WaitNotPresent(chromedp.CSS(row)),
+		chromedp.WaitVisible(chromedp.CSS("#toasts button.undo")))
+	if focused := eval[string](p, `document.activeElement.className`); focused != "undo" {
+		p.t.Errorf("after Delete the focus is on %q, want the Undo button", focused)
+	}
+	p.poll("the deletion sent", `!document.querySelector("#toasts li")`)
+}
+
+// deleteUndone deletes the job and undoes it with the keyboard: the row
+// comes back, and stays after the delay has passed.
+func (p *page) deleteUndone(id string) {
+	row := fmt.Sprintf(`li.job[data-id=%q]`, id)
+	p.do("delete and undo", chromedp.Click(chromedp.CSS(row+" button.delete")), chromedp.WaitNotPresent(chromedp.CSS(row)),
+		chromedp.WaitVisible(chromedp.CSS("#toasts button.undo")), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(row)), chromedp.Sleep(6*time.Second))
+	if n := eval[int](p, `document.querySelectorAll(`+strconv.Quote(row)+`).length`); n != 1 {
+		p.t.Errorf("after Undo and the delay: %d rows of the job, want 1", n)
+	}
+}
+
+// notices checks that each ready file has a notice of its own, and a
+// failed one too, and dismisses one with the keyboard: the others stay,
+// and the focus goes to the next one's close button.
+func (p *page) notices(ready []string, failed string) {
+	texts := eval[[]string](p, `[...document.querySelectorAll("#notices li .text")].map(e => e.textContent)`)
+	for _, want := range append(ready, failed) {
+		if !slices.ContainsFunc(texts, func(s string) bool { return strings.HasPrefix(s, want) }) {
+			p.t.Errorf("notices %q: none for %q", texts, want)
+		}
+	}
+	first := `#notices li:first-child button.close`
+	p.do("dismiss a notice", chromedp.Focus(chromedp.CSS(first)), chromedp.KeyEvent(kb.Enter))
+	after := eval[[]string](p, `[...document.querySelectorAll("#notices li .text")].map(e => e.textContent)`)
+	if len(after) != len(texts)-1 || slices.Contains(after, texts[0]) {
+		p.t.Errorf("after dismissing %q: %q", texts[0], after)
+	}
+	if focused := eval[string](p, `document.activeElement.getAttribute("aria-label") || ""`); !strings.HasPrefix(focused, "Dismiss: ") {
+		p.t.Errorf("after dismissing a notice the focus is on %q, want the next notice's close button", focused)
+	}
 }
 
 // refetch reloads the page with a cursor too old to replay: the stream
@@ -371,44 +450,109 @@ func (p *page) signOut() {
 	}
 }
 
-// screenshots takes the job list at desktop width for docs/, checking its
-// size, and with -screenshots-dir at phone width and in dark mode too.
-func (p *page) screenshots() {
+// control is one form control as laid out: its width, and the widest
+// text it may show (a select's longest option) against the room inside.
+type control struct {
+	ID       string  `json:"id"`
+	Width    float64 `json:"width"`
+	Scroll   float64 `json:"scroll"`
+	Client   float64 `json:"client"`
+	Text     float64 `json:"text"`
+	Room     float64 `json:"room"`
+	Longest  string  `json:"longest"`
+	Overflow bool    `json:"overflow"`
+}
+
+// measureControls lays out every control of the Options and the filters.
+const measureControls = `(() => {
+	const ctx = document.createElement("canvas").getContext("2d");
+	return [...document.querySelectorAll("#options-form select, #options-form input:not([type=checkbox]), #options-form label.check, #filters select, #filters input")].map(c => {
+		const cs = getComputedStyle(c), r = c.getBoundingClientRect();
+		ctx.font = cs.font;
+		const texts = c.tagName === "SELECT" ? [...c.options].map(o => o.text) : c.tagName === "LABEL" ? [c.textContent.trim()] : [c.value || c.placeholder || ""];
+		const widths = texts.map(t => ctx.measureText(t).width), i = widths.indexOf(Math.max(...widths));
+		const room = c.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+		return {id: c.id || c.textContent.trim(), width: r.width, scroll: c.scrollWidth, client: c.clientWidth,
+			text: widths[i], room: c.tagName === "LABEL" ? c.clientWidth : room, longest: texts[i],
+			overflow: c.tagName === "LABEL" && c.scrollWidth > c.clientWidth};
+	});
+})()`
+
+// layout measures the Options (open) and the filters at phone and desktop
+// widths, in light and dark: each Options control at least 200 px wide on
+// a 390 px screen, no text wider than its control, no sideways scrolling;
+// and takes the screenshots, with -screenshot into docs/ (the README's
+// docs/screenshot.png at 1280×800 with the Options closed too), with
+// -screenshots-dir there.
+func (p *page) layout() {
 	type variant struct {
-		name          string
 		width, height int64
 		scheme        string
 	}
-	variants := []variant{{"screenshot", 1280, 900, "light"}}
-	if *screenshotsDir != "" {
-		variants = append(variants, variant{"screenshot-dark", 1280, 900, "dark"},
-			variant{"screenshot-phone", 390, 844, "light"}, variant{"screenshot-phone-dark", 390, 844, "dark"})
+	p.do("open the Options", chromedp.Evaluate[chromedp.Void](`document.getElementById("options").open = true`))
+	for _, v := range []variant{{390, 844, "light"}, {390, 844, "dark"}, {1280, 800, "light"}, {1280, 800, "dark"}} {
+		name := fmt.Sprintf("page-%d-%s", v.width, v.scheme)
+		p.emulate(v.width, v.height, v.scheme)
+		controls := eval[[]control](p, measureControls)
+		if len(controls) < 10 {
+			p.t.Fatalf("%s: measured %d controls", name, len(controls))
+		}
+		for _, c := range controls {
+			p.t.Logf("%s: %-16s %5.0f px wide, text %5.1f of %5.1f px (%q)", name, c.ID, c.Width, c.Text, c.Room, c.Longest)
+			if v.width == 390 && !strings.HasPrefix(c.ID, "filter") && c.Width < 200 {
+				p.t.Errorf("%s: %s is %.0f px wide, want 200 or more", name, c.ID, c.Width)
+			}
+			if c.Scroll > c.Client || c.Text > c.Room+0.5 || c.Overflow {
+				p.t.Errorf("%s: %s's text %q (%.1f px) overflows its %.1f px (scrollWidth %.0f, clientWidth %.0f)", name, c.ID, c.Longest, c.Text, c.Room, c.Scroll, c.Client)
+			}
+		}
+		if w := eval[int64](p, `document.documentElement.scrollWidth`); w > v.width {
+			p.t.Errorf("%s: the page is %d px wide: it scrolls sideways", name, w)
+		}
+		p.screenshot(name, v.width, v.height, true)
 	}
-	for _, v := range variants {
-		p.do("emulate "+v.name, chromedp.EmulateViewport(v.width, v.height), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v.scheme}}})
-			return err
-		}))
-		// The whole page in the viewport: Chromium paints what lies
-		// beyond it only in part.
-		height := eval[int64](p, `document.activeElement.blur(), document.documentElement.scrollHeight`)
-		p.do("fit "+v.name, chromedp.EmulateViewport(v.width, max(height, v.height)))
-		png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		if v.name == "screenshot" && len(png) > 300<<10 {
-			p.t.Errorf("the screenshot is %d KB, over 300 KB", len(png)>>10)
-		}
-		if *screenshotsDir != "" {
-			writeFile(p.t, filepath.Join(*screenshotsDir, v.name+".png"), png)
-		}
-		if *writeScreenshot && v.name == "screenshot" {
-			writeFile(p.t, filepath.Join("..", "..", "docs", "screenshot.png"), png)
-		}
-	}
+	p.do("close the Options", chromedp.Evaluate[chromedp.Void](`document.getElementById("options").open = false`))
+	p.emulate(1280, 800, "light")
+	p.screenshot("screenshot", 1280, 800, false)
 	p.do("reset", chromedp.EmulateViewport(1280, 900))
+}
+
+// emulate sets the viewport and the color scheme.
+func (p *page) emulate(width, height int64, scheme string) {
+	p.do("emulate", chromedp.EmulateViewport(width, height), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	}))
+}
+
+// screenshot takes the page, whole or the viewport only, and writes it
+// to docs/name.png with -screenshot and into -screenshots-dir.
+func (p *page) screenshot(name string, width, height int64, whole bool) {
+	p.do("move the mouse away", chromedp.MouseClickXY(1, 1)) // no hover or focus outline in the picture
+	eval[chromedp.Void](p, `document.activeElement.blur()`)
+	if whole { // the whole page in the viewport: Chromium paints what lies beyond it only in part
+		h := eval[int64](p, `document.documentElement.scrollHeight`)
+		p.do("fit "+name, chromedp.EmulateViewport(width, max(h, height)))
+	}
+	shot := chromedp.CaptureScreenshot() // the viewport
+	if whole {
+		shot = chromedp.FullScreenshot(100)
+	}
+	png, err := chromedp.Run(p.ctx, shot)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if len(png) > 400<<10 {
+		p.t.Errorf("%s.png is %d KB, over 400 KB", name, len(png)>>10)
+	}
+	if *screenshotsDir != "" {
+		writeFile(p.t, filepath.Join(*screenshotsDir, name+".png"), png)
+	}
+	if *writeScreenshot {
+		writeFile(p.t, filepath.Join("..", "..", "docs", name+".png"), png)
+	}
+	p.do("unfit "+name, chromedp.EmulateViewport(width, height))
 }
 
 func writeFile(t *testing.T, path string, b []byte) {

@@ -6,14 +6,24 @@
 
 const $ = (id) => document.getElementById(id);
 
+const pageSize = 20; // jobs per page of the list
+const undoSeconds = 5; // a deletion waits this long for Undo
+
 const state = {
   me: null, // {username, mp3converter_admin}
   all: false,
   es: null,
   lastEventId: "",
-  jobs: new Map(), // id -> job as GET /jobs/{id} shows it
-  rows: new Map(), // id -> its list item
+  jobs: new Map(), // id -> the newest known state of a job, as GET /jobs/{id} shows it
+  rows: new Map(), // id -> its list item, while shown
+  uploads: [], // list items of uploads that have no job yet, newest first
   uploadedHere: new Set(), // job ids uploaded from this page
+  selected: new Set(), // job ids ticked for deletion
+  pending: new Map(), // job id -> the deletion waiting for Undo
+  // The page of the list shown: the URL it was read from, the ids it
+  // lists in order, the next page's URL (the Link header) and the URLs of
+  // the pages before it.
+  view: { url: "", ids: [], next: "", back: [], loading: null, filter: { status: "", name: "" } },
 };
 
 // ---- HTTP ----
@@ -55,6 +65,14 @@ function bytes(n) {
   const i = Math.min(units.length - 1, Math.floor(Math.log(n) / Math.log(1000)));
   const v = n / 1000 ** i;
   return `${v.toFixed(v < 10 && i > 0 ? 1 : 0)} ${units[i]}`;
+}
+
+// took is how long something took: milliseconds below a second.
+function took(secs) {
+  if (secs < 1) return `${Math.max(1, Math.round(secs * 1000))} ms`;
+  if (secs < 10) return `${secs.toFixed(1)} s`;
+  if (secs < 60) return `${Math.round(secs)} s`;
+  return duration(secs);
 }
 
 function duration(s) {
@@ -114,6 +132,7 @@ async function signIn(event) {
 // signOut ends the session: the server clears the cookie and revokes the
 // account's tokens, on every device. If it could not revoke them, it says so.
 async function signOut() {
+  await flushDeletes(); // what waits for Undo is meant to go
   const res = await api("POST", "/logout").catch(() => null);
   signedOut(res && !res.ok ? `Signed out here, but sessions elsewhere may go on: ${await responseError(res)}` : "");
 }
@@ -128,6 +147,7 @@ function signedIn(me) {
   $("all-label").hidden = !me.mp3converter_admin;
   $("all").checked = state.all = false;
   updateNotifyButton();
+  resetView();
   connect(false);
   loadHooks();
   $("main").focus();
@@ -138,6 +158,7 @@ function signedOut(message) {
   state.es = null;
   state.me = null;
   clearJobs();
+  $("notices").replaceChildren();
   $("app").hidden = true;
   $("who").hidden = true;
   $("loading").hidden = true;
@@ -147,15 +168,21 @@ function signedOut(message) {
 }
 
 // ---- live job list ----
+// The list shows one page of the jobs that match the filters, newest
+// first, read with GET /jobs; the event stream keeps it up to date. A new
+// job joins the page its place falls in, so the first page grows while it
+// is shown (the next page still starts where it did). An upload is a row
+// of its own until the server accepts it, and then that row is its job's.
 
-// connect opens the job stream. Without resume it starts afresh: the stream
-// first sends every current job. With resume it asks for the changes since
-// the last event seen, as EventSource itself does when it reconnects.
+// connect opens the job stream. Without resume it starts afresh, reading
+// the first page. With resume it asks for the changes since the last event
+// seen, as EventSource itself does when it reconnects.
 function connect(resume) {
   state.es?.close();
   if (!resume) {
     clearJobs();
     state.lastEventId = "";
+    loadPage(firstPageURL());
   }
   const q = new URLSearchParams();
   if (state.all) q.set("all", "true");
@@ -165,16 +192,25 @@ function connect(resume) {
   let dropped = resume;
   es.addEventListener("open", () => {
     setLive("Live: updates as they happen.");
-    if (dropped) reconcile();
+    // What the replay cannot tell: jobs deleted by another gateway, or by
+    // retention, while the stream was down.
+    if (dropped) reloadPage();
     dropped = false;
   });
   const on = (name, apply) => es.addEventListener(name, (e) => {
     state.lastEventId = e.lastEventId || state.lastEventId;
     apply(JSON.parse(e.data));
+    render();
   });
-  on("job", upsertJob);
-  on("deleted", (d) => removeJob(d.id));
-  on("refetch", refetch);
+  on("job", (job) => {
+    state.view.loading?.touched.add(job.id);
+    merge(job);
+    adoptUpload(job);
+    place(job.id);
+  });
+  on("deleted", (d) => forget(d.id));
+  // The stream could not replay what changed while the page was away.
+  on("refetch", reloadPage);
   es.addEventListener("error", () => {
     if (es !== state.es) return;
     dropped = true;
@@ -186,35 +222,6 @@ function connect(resume) {
     setLive("Connection lost; retrying…");
     setTimeout(() => checkSession().then((ok) => ok && es === state.es && connect(true)), 3000);
   });
-}
-
-// reconcile removes the jobs deleted while the stream was down that its
-// replay cannot tell of: by another gateway, or by retention. It only
-// removes: the stream is newer than the list for everything else.
-async function reconcile() {
-  const limit = 1000, known = new Set(state.jobs.keys()); // a job new since is not missing
-  const res = await api("GET", `/jobs?limit=${limit}` + (state.all ? "&all=true" : "")).catch(() => null);
-  if (!res || !res.ok) return;
-  const jobs = await res.json();
-  const listed = new Set(jobs.map((j) => j.id));
-  const oldest = jobs.length === limit ? jobs[jobs.length - 1].created_at : "";
-  for (const [id, job] of state.jobs) {
-    if (known.has(id) && !listed.has(id) && job.created_at >= oldest) removeJob(id);
-  }
-}
-
-// refetch reads the job list afresh: the stream sends "refetch" instead of
-// replaying what changed while the page was away, when that was too long
-// ago or too much. A state older than the one shown is not taken, and the
-// jobs no longer listed go, as on any reconnection.
-async function refetch() {
-  const res = await api("GET", "/jobs?limit=100" + (state.all ? "&all=true" : "")).catch(() => null);
-  if (!res || !res.ok) return;
-  for (const job of await res.json()) {
-    const shown = state.jobs.get(job.id);
-    if (!shown || Date.parse(shown.updated_at) <= Date.parse(job.updated_at)) upsertJob(job);
-  }
-  reconcile();
 }
 
 async function checkSession() {
@@ -235,63 +242,198 @@ function setLive(text) {
 function clearJobs() {
   state.jobs.clear();
   state.rows.clear();
-  $("jobs").replaceChildren();
-  $("empty").hidden = false;
+  state.selected.clear();
+  state.view = { url: "", ids: [], next: "", back: [], loading: null, filter: { status: "", name: "" } };
+  $("jobs").replaceChildren(...state.uploads);
+  render();
 }
 
-function upsertJob(job) {
-  const prev = state.jobs.get(job.id);
-  state.jobs.set(job.id, job);
-  let row = state.rows.get(job.id);
-  if (!row) {
-    row = jobRow(job);
-    state.rows.set(job.id, row);
-    insertInOrder(row, job);
+// resetView clears the filters.
+function resetView() {
+  $("filter-q").value = "";
+  $("filter-status").value = "";
+}
+
+// filters are the filters as the inputs hold them.
+function filters() {
+  return { status: $("filter-status").value, name: $("filter-q").value.trim() };
+}
+
+function firstPageURL() {
+  const q = new URLSearchParams({ limit: pageSize }), f = filters();
+  if (f.status) q.set("status", f.status);
+  if (f.name) q.set("q", f.name);
+  if (state.all) q.set("all", "true");
+  return "/jobs?" + q;
+}
+
+// nextLink is the next page's URL from a Link header, or "".
+function nextLink(link) {
+  const m = /<(\/jobs\?[^>]*)>;\s*rel="next"/.exec(link || "");
+  return m ? m[1] : "";
+}
+
+function reloadPage() {
+  return loadPage(state.view.url || firstPageURL());
+}
+
+// loadPage shows the page of jobs at url. What the stream says meanwhile
+// is kept: its jobs are placed again once the page is read, and its
+// deletions are not undone by the page's older answer.
+async function loadPage(url) {
+  const load = { touched: new Set(), gone: new Set() }, v = state.view;
+  v.loading = load;
+  const res = await api("GET", url).catch(() => null);
+  const jobs = res && res.ok ? await res.json().catch(() => null) : null;
+  if (v.loading !== load || v !== state.view) return; // a newer load, or signed out
+  v.loading = null;
+  if (!jobs) {
+    notice(`The jobs could not be read: ${await failureText(res && !res.ok ? res : null)}`, "bad");
+    return;
   }
-  renderJob(row, job);
-  $("empty").hidden = true;
-  const mine = job.owner === state.me?.username;
-  const wasPending = prev ? prev.status !== job.status : state.uploadedHere.has(job.id);
-  if (mine && wasPending && job.status === "done") announceReady(job);
-  if (mine && wasPending && job.status === "failed") announce(`${job.filename} could not be converted: ${job.error || "failed"}`);
-  if (mine && wasPending && (job.status === "done" || job.status === "failed")) refreshHooksSoon();
+  const fresh = jobs.filter((j) => !load.gone.has(j.id));
+  for (const job of fresh) merge(job);
+  v.url = url;
+  v.filter = filtersOf(url);
+  v.ids = fresh.map((j) => j.id).filter((id) => matches(state.jobs.get(id)));
+  v.next = nextLink(res.headers.get("Link"));
+  for (const id of load.touched) place(id);
+  render();
 }
 
-// insertInOrder keeps the list newest first. A row never moves once placed
-// (created_at does not change), so focus on its buttons is never lost.
-function insertInOrder(row, job) {
-  const list = $("jobs");
-  for (const other of list.children) {
-    if (state.jobs.get(other.dataset.id).created_at < job.created_at) {
-      list.insertBefore(row, other);
-      return;
+// filtersOf reads the filters a page's URL was read with.
+function filtersOf(url) {
+  const q = new URL(url, location.origin).searchParams;
+  return { status: q.get("status") || "", name: (q.get("q") || "").trim() };
+}
+
+// merge takes a job's newer state, and tells the user when one of theirs
+// ends.
+function merge(job) {
+  const prev = state.jobs.get(job.id);
+  if (prev && Date.parse(prev.updated_at) > Date.parse(job.updated_at)) return; // older than what is shown
+  state.jobs.set(job.id, job);
+  const row = state.rows.get(job.id);
+  if (row) renderJob(row, job);
+  const mine = job.owner === state.me?.username;
+  const ended = job.status === "done" || job.status === "failed";
+  const changed = prev ? prev.status !== job.status : state.uploadedHere.has(job.id);
+  if (!mine || !changed || !ended) return;
+  if (job.status === "done") announceReady(job);
+  else notice(`${job.filename} could not be converted: ${job.error || "failed"}`, "bad", job.id);
+  refreshHooksSoon();
+}
+
+// forget drops a deleted job.
+function forget(id) {
+  state.view.loading?.gone.add(id);
+  state.jobs.delete(id);
+  state.selected.delete(id);
+  state.pending.delete(id);
+  const ids = state.view.ids, at = ids.indexOf(id);
+  if (at >= 0) ids.splice(at, 1);
+}
+
+function matches(job) {
+  const f = state.view.filter;
+  return !!job && (!f.status || job.status === f.status) && (!f.name || job.filename.toLowerCase().includes(f.name.toLowerCase())) &&
+    (state.all || job.owner === state.me?.username);
+}
+
+// newer says whether job a comes before job b in the list: created later,
+// or at the same time with a greater id, as the server orders them.
+function newer(a, b) {
+  const ta = Date.parse(a.created_at), tb = Date.parse(b.created_at);
+  return ta > tb || (ta === tb && a.id > b.id);
+}
+
+// place puts a job on the page shown, or takes it off, by the filters and
+// by whether it falls between the page's first and last jobs.
+function place(id) {
+  const v = state.view, job = state.jobs.get(id), at = v.ids.indexOf(id);
+  if (at >= 0) {
+    if (!matches(job)) v.ids.splice(at, 1);
+    return;
+  }
+  if (!matches(job) || v.url === "") return;
+  const first = state.jobs.get(v.ids[0]), last = state.jobs.get(v.ids[v.ids.length - 1]);
+  if (v.back.length && (!first || newer(job, first))) return; // on a page before this one
+  if (v.next && last && newer(last, job)) return; // on a page after this one
+  const i = v.ids.findIndex((other) => newer(job, state.jobs.get(other)));
+  v.ids.splice(i < 0 ? v.ids.length : i, 0, id);
+}
+
+// render puts the page's rows in order, the uploads first. A row is moved
+// only when out of place: a moved row loses focus.
+function render() {
+  const list = $("jobs"), v = state.view;
+  const ids = v.ids.filter((id) => state.jobs.has(id) && !state.pending.has(id));
+  const shown = new Set(ids), want = [...state.uploads];
+  for (const [id, row] of state.rows) {
+    if (!shown.has(id)) {
+      row.remove();
+      state.rows.delete(id);
     }
   }
-  list.append(row);
+  for (const id of ids) {
+    if (!state.rows.has(id)) state.rows.set(id, jobRow(state.jobs.get(id)));
+    want.push(state.rows.get(id));
+  }
+  let at = list.firstElementChild;
+  for (const row of want) {
+    if (row === at) at = at.nextElementSibling;
+    else list.insertBefore(row, at);
+  }
+  while (at) {
+    const next = at.nextElementSibling;
+    at.remove();
+    at = next;
+  }
+  for (const id of state.selected) if (!shown.has(id)) state.selected.delete(id);
+  renderSelection(ids);
+  const filtered = v.filter.status || v.filter.name;
+  $("empty").hidden = want.length > 0 || v.url === "";
+  $("empty").textContent = filtered ? "No jobs match the filters." : v.back.length ? "No more jobs." : "No jobs yet: drop a video above.";
+  $("newer").hidden = !v.back.length;
+  $("older").hidden = !v.next;
+  $("page-info").textContent = v.back.length || v.next ? `Page ${v.back.length + 1}` : "";
 }
 
-function removeJob(id) {
-  state.rows.get(id)?.remove();
-  state.rows.delete(id);
-  state.jobs.delete(id);
-  $("empty").hidden = state.jobs.size > 0;
+// renderSelection shows which rows are ticked, and what the bulk actions
+// would do.
+function renderSelection(ids) {
+  const mine = ids.filter((id) => state.jobs.get(id).owner === state.me?.username);
+  for (const id of ids) {
+    const row = state.rows.get(id), on = state.selected.has(id);
+    row.classList.toggle("selected", on);
+    row.querySelector(".select").checked = on;
+  }
+  const n = state.selected.size, all = $("select-all");
+  all.checked = n > 0 && n === mine.length;
+  all.indeterminate = n > 0 && n < mine.length;
+  all.disabled = mine.length === 0;
+  $("delete-selected").disabled = n === 0;
+  $("delete-selected").textContent = n ? `Delete selected (${n})` : "Delete selected";
 }
 
-function jobRow(job) {
-  const row = el("li", { class: "job" });
+function jobRow(job, row = el("li")) {
   row.dataset.id = job.id;
-  const name = el("span", { class: "name" }, job.filename);
+  const select = el("input", { type: "checkbox", class: "select" });
+  select.addEventListener("change", () => {
+    if (select.checked) state.selected.add(job.id);
+    else state.selected.delete(job.id);
+    render();
+  });
+  const name = el("span", { class: "name" });
   const badge = el("span", { class: "badge status" });
   const progress = el("progress", { max: 1, value: 0 });
-  progress.setAttribute("aria-label", `Conversion of ${job.filename}`);
   const facts = el("dl", { class: "facts" });
   const error = el("p", { class: "error reason" });
   const download = el("a", { class: "button primary download", href: "#", download: "" }, "Download");
-  download.setAttribute("aria-label", `Download ${mp3Name(job.filename)}`);
   const del = el("button", { type: "button", class: "delete danger" }, "Delete");
-  del.setAttribute("aria-label", `Delete ${job.filename}`);
-  del.addEventListener("click", () => deleteJob(job.id, del));
-  row.append(el("div", { class: "row" }, name, badge, el("div", { class: "actions" }, download, del)), progress, facts, error);
+  del.addEventListener("click", () => scheduleDelete([job.id], state.jobs.get(job.id)?.filename || job.filename));
+  row.replaceChildren(el("div", { class: "row" }, select, name, badge, el("div", { class: "actions" }, download, del)), progress, facts, error);
+  renderJob(row, job);
   return row;
 }
 
@@ -301,12 +443,16 @@ function renderJob(row, job) {
   const q = (sel) => row.querySelector(sel);
   const mine = job.owner === state.me?.username;
   row.className = `job ${job.status}`;
+  q(".name").textContent = job.filename;
+  q(".select").hidden = !mine; // an admin reads others' jobs, never touches them
+  q(".select").setAttribute("aria-label", `Select ${job.filename}`);
   const badge = q(".status");
   badge.className = `badge status ${job.status}`;
   badge.textContent = job.status === "processing"
     ? `Converting ${Math.round(job.progress * 100)}%`
     : statusText[job.status] || job.status;
   const progress = q("progress");
+  progress.setAttribute("aria-label", `Conversion of ${job.filename}`);
   progress.hidden = job.status === "done" || job.status === "failed";
   if (job.status === "processing") progress.value = Math.min(1, job.progress);
   else progress.removeAttribute("value"); // queued: indeterminate
@@ -314,28 +460,154 @@ function renderJob(row, job) {
   if (job.mp3_size) facts.push(["MP3", bytes(job.mp3_size)]);
   facts.push(["Added", when.format(new Date(job.created_at))]);
   if (!mine) facts.push(["Owner", job.owner]);
-  q(".facts").replaceChildren(...facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
+  if (row.dataset.upload) facts.push(["Uploaded", row.dataset.upload, "upload-status"]);
+  q(".facts").replaceChildren(...facts.map(([k, v, c = ""]) => el("div", {}, el("dt", {}, k), el("dd", { class: c }, v))));
   q(".reason").textContent = job.error && job.status !== "done" ? job.error : "";
   const download = q(".download");
   download.hidden = !(mine && job.download_url);
+  download.setAttribute("aria-label", `Download ${mp3Name(job.filename)}`);
   if (job.download_url) download.href = job.download_url;
-  q(".delete").hidden = !mine; // an admin reads others' jobs, never touches them
+  q(".delete").hidden = !mine;
+  q(".delete").setAttribute("aria-label", `Delete ${job.filename}`);
 }
 
-async function deleteJob(id, button) {
+// ---- deleting, with Undo ----
+// A deletion takes the rows off at once and waits a few seconds for Undo
+// before it asks the server: an Undo keeps every job, where a "Are you
+// sure?" would stop every deletion to guard against the rare mistake. A
+// page closed meanwhile sends the deletions as it goes.
+
+function scheduleDelete(ids, what) {
+  ids = ids.filter((id) => !state.pending.has(id));
+  if (!ids.length) return;
+  const undo = el("button", { type: "button", class: "undo" }, "Undo");
+  undo.setAttribute("aria-label", `Undo: keep ${what}`);
+  const toast = el("li", {}, el("span", { class: "text" }, `Deleting ${what} in ${undoSeconds} s.`), undo);
+  const batch = { ids, toast, timer: 0 };
+  batch.timer = setTimeout(() => commitDelete(batch), undoSeconds * 1000);
+  undo.addEventListener("click", () => undoDelete(batch));
+  toast.addEventListener("keydown", (e) => { if (e.key === "Escape") undoDelete(batch); });
+  for (const id of ids) {
+    state.pending.set(id, batch);
+    state.selected.delete(id);
+  }
+  $("toasts").append(toast);
+  render();
+  undo.focus(); // the Delete button went with its row
+}
+
+function undoDelete(batch) {
+  if (!batch.timer) return; // already sent
+  clearTimeout(batch.timer);
+  batch.timer = 0;
+  for (const id of batch.ids) state.pending.delete(id);
+  render();
+  closeToast(batch.toast, state.rows.get(batch.ids[0])?.querySelector(".delete"));
+}
+
+async function commitDelete(batch) {
+  batch.timer = 0;
+  batch.toast.querySelector(".undo").remove();
+  batch.toast.querySelector(".text").textContent = `Deleting ${batch.ids.length === 1 ? "" : batch.ids.length + " jobs "}…`;
+  const failed = [];
+  await eachLimited(batch.ids, 4, async (id) => {
+    const res = await api("DELETE", "/jobs/" + encodeURIComponent(id)).catch(() => null);
+    if (res && (res.ok || res.status === 404)) forget(id); // the stream says so too
+    else failed.push([id, await failureText(res)]);
+  });
+  for (const [id] of failed) state.pending.delete(id);
+  render();
+  for (const [id, why] of failed) {
+    const row = state.rows.get(id);
+    if (row) row.querySelector(".reason").textContent = `Not deleted: ${why}`;
+  }
+  closeToast(batch.toast);
+  if (state.view.next && state.rows.size < pageSize) reloadPage(); // fill the page up from the next
+}
+
+// flushDeletes sends the deletions still waiting for Undo.
+function flushDeletes() {
+  const batches = new Set([...state.pending.values()].filter((b) => b.timer));
+  return Promise.all([...batches].map((b) => (clearTimeout(b.timer), commitDelete(b))));
+}
+
+function closeToast(toast, focus) {
+  const hadFocus = toast.contains(document.activeElement);
+  toast.remove();
+  if (hadFocus) (focus || $("jobs-title")).focus();
+}
+
+// eachLimited runs fn on every item, at most n at once.
+async function eachLimited(items, n, fn) {
+  let i = 0;
+  const worker = async () => { while (i < items.length) await fn(items[i++]); };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
+function deleteSelected() {
+  const ids = [...state.selected];
+  if (ids.length) scheduleDelete(ids, ids.length === 1 ? state.jobs.get(ids[0]).filename : `${ids.length} jobs`);
+}
+
+function selectAll(on) {
+  state.selected.clear();
+  if (on) {
+    for (const id of state.rows.keys()) if (state.jobs.get(id)?.owner === state.me?.username) state.selected.add(id);
+  }
+  render();
+}
+
+// clearFinished deletes every job of the user's that is done or failed,
+// on every page, with Undo as any deletion.
+async function clearFinished() {
+  const button = $("clear-finished"), ids = [];
   button.disabled = true;
-  const res = await api("DELETE", "/jobs/" + encodeURIComponent(id)).catch(() => null);
-  if (res && (res.ok || res.status === 404)) {
-    removeJob(id); // the stream says so too
-    $("jobs-title").focus(); // the button went with its row
+  try {
+    for (const status of ["done", "failed"]) {
+      for (let url = `/jobs?limit=1000&status=${status}`; url;) {
+        const res = await api("GET", url).catch(() => null);
+        if (!res || !res.ok) {
+          notice(`The finished jobs could not be listed: ${await failureText(res)}`, "bad");
+          return;
+        }
+        for (const job of await res.json()) {
+          merge(job);
+          ids.push(job.id);
+        }
+        url = nextLink(res.headers.get("Link"));
+      }
+    }
+  } finally {
+    button.disabled = false;
+  }
+  if (!ids.length) {
+    notice("No finished jobs to clear.", "info");
     return;
   }
-  button.disabled = false;
-  const row = state.rows.get(id);
-  if (row) row.querySelector(".reason").textContent = await failureText(res);
+  scheduleDelete(ids, ids.length === 1 ? state.jobs.get(ids[0]).filename : `${ids.length} finished jobs`);
 }
 
-// ---- telling the user an MP3 is ready ----
+// ---- notices ----
+
+// notice shows text until dismissed, one per job when job is given.
+function notice(text, kind, job, ...extra) {
+  if (job) for (const old of $("notices").querySelectorAll(`li[data-job="${CSS.escape(job)}"]`)) old.remove();
+  const close = el("button", { type: "button", class: "close" }, "×");
+  close.setAttribute("aria-label", `Dismiss: ${text}`);
+  const li = el("li", { class: kind }, el("span", { class: "text" }, text), ...extra, close);
+  if (job) li.dataset.job = job;
+  close.addEventListener("click", () => dismiss(li));
+  li.addEventListener("keydown", (e) => { if (e.key === "Escape") dismiss(li); });
+  $("notices").append(li);
+  return li;
+}
+
+function dismiss(li) {
+  const next = li.nextElementSibling || li.previousElementSibling;
+  const hadFocus = li.contains(document.activeElement);
+  li.remove();
+  if (hadFocus) (next?.querySelector(".close") || $("jobs-title")).focus();
+}
 
 function updateNotifyButton() {
   $("notify").hidden = !("Notification" in window) || Notification.permission !== "default";
@@ -347,19 +619,17 @@ async function askNotify() {
 }
 
 function announceReady(job) {
-  const text = `${mp3Name(job.filename)} is ready.`;
+  const name = mp3Name(job.filename), text = `${name} is ready.`, extra = [];
+  if (job.download_url) {
+    const link = el("a", { class: "button primary", href: job.download_url, download: "" }, "Download");
+    link.setAttribute("aria-label", `Download ${name}`);
+    extra.push(link);
+  }
+  notice(text, "ready", job.id, ...extra);
   if ("Notification" in window && Notification.permission === "granted") {
     const n = new Notification("MP3 ready", { body: text, tag: job.id, icon: "/static/icon.svg" });
     n.addEventListener("click", () => { window.focus(); state.rows.get(job.id)?.querySelector(".download")?.focus(); });
-    return;
   }
-  announce(text);
-}
-
-function announce(text) {
-  const a = $("announce");
-  a.textContent = text;
-  a.hidden = false;
 }
 
 // ---- uploads ----
@@ -369,9 +639,21 @@ const waiting = [];
 let running = 0;
 
 function addFiles(files) {
+  if (!files.length) return;
+  showNewest();
   const options = uploadOptions();
   for (const file of files) waiting.push({ file, options, row: uploadRow(file) });
+  render();
   pump();
+}
+
+// showNewest shows the first page unfiltered, where new jobs go.
+function showNewest() {
+  const f = filters();
+  if (!state.view.back.length && !f.status && !f.name && state.view.url === firstPageURL()) return;
+  resetView();
+  state.view.back = [];
+  loadPage(firstPageURL());
 }
 
 function pump() {
@@ -387,18 +669,78 @@ function uploadRow(file) {
   const status = el("span", { class: "muted small upload-status" }, `Waiting · ${bytes(file.size)}`);
   const cancel = el("button", { type: "button", class: "cancel" }, "Cancel");
   cancel.setAttribute("aria-label", `Cancel upload of ${file.name}`);
-  const row = el("li", { class: "upload" },
-    el("div", { class: "row" }, el("span", { class: "name" }, file.name), cancel), progress, status,
-    el("p", { class: "error reason", role: "alert" }));
-  $("uploads").prepend(row);
+  const row = el("li", { class: "job upload", "data-name": file.name },
+    el("div", { class: "row" }, el("span", { class: "name" }, file.name), el("span", { class: "badge status queued" }, "Waiting"),
+      el("div", { class: "actions" }, cancel)),
+    progress, status, el("p", { class: "error reason", role: "alert" }));
+  state.uploads.unshift(row);
   return row;
 }
 
-function finishUpload(row, error) {
-  row.classList.add("finished", error ? "failed" : "ok");
-  row.querySelector(".cancel").remove();
-  if (error) row.querySelector(".reason").textContent = error;
-  $("clear-uploads").hidden = false;
+function dropUpload(row) {
+  state.uploads = state.uploads.filter((r) => r !== row);
+  render();
+}
+
+// refused shows why an upload was refused, until dismissed.
+function refused(row, status, error) {
+  row.classList.add("failed", "refused");
+  row.querySelector(".upload-status").textContent = status;
+  row.querySelector("progress").hidden = true;
+  const badge = row.querySelector(".badge");
+  badge.className = "badge status failed";
+  badge.textContent = "Refused";
+  row.querySelector(".reason").textContent = error;
+  const name = row.querySelector(".name").textContent;
+  const dismissButton = el("button", { type: "button", class: "dismiss" }, "Dismiss");
+  dismissButton.setAttribute("aria-label", `Dismiss upload of ${name}`);
+  dismissButton.addEventListener("click", () => {
+    dropUpload(row);
+    $("jobs-title").focus();
+  });
+  const hadFocus = row.contains(document.activeElement);
+  row.querySelector(".actions").replaceChildren(dismissButton);
+  if (hadFocus) dismissButton.focus();
+}
+
+// adoptUpload gives a new job the row of its upload when the stream tells
+// of the job before the upload's answer does: the upload of that name
+// whose bytes are all sent. Should two uploads of one name cross,
+// becomeJob sets it right when their answers come.
+function adoptUpload(job) {
+  if (state.rows.has(job.id) || job.owner !== state.me?.username) return;
+  const row = [...state.uploads].reverse().find((r) => r.dataset.sent && r.dataset.name === job.filename);
+  if (!row) return;
+  state.uploads = state.uploads.filter((r) => r !== row);
+  row.dataset.adopted = job.id;
+  jobRow(job, row);
+  state.rows.set(job.id, row);
+}
+
+// becomeJob turns an accepted upload's row into its job's row, in place.
+function becomeJob(row, id, file, secs) {
+  state.uploadedHere.add(id);
+  state.view.loading?.touched.add(id);
+  state.uploads = state.uploads.filter((r) => r !== row);
+  const adopted = row.dataset.adopted;
+  delete row.dataset.adopted;
+  if (adopted && adopted !== id && state.rows.get(adopted) === row) state.rows.delete(adopted); // drawn anew
+  if (!state.jobs.has(id)) { // until the stream tells the job's own state
+    const now = new Date().toISOString();
+    state.jobs.set(id, { id, status: "queued", filename: file.name, size: file.size, progress: 0, duration_seconds: 0,
+      mp3_size: 0, error: null, owner: state.me.username, created_at: now, updated_at: new Date(0).toISOString() });
+  }
+  const hadFocus = row.contains(document.activeElement);
+  const other = state.rows.get(id);
+  if (other && other !== row) other.remove(); // the stream came first: this row takes its place
+  if (adopted !== id) jobRow(state.jobs.get(id), row);
+  const speed = secs >= 1 ? ` · ${bytes(file.size / secs)}/s` : "";
+  row.dataset.upload = `${bytes(file.size)} in ${took(secs)}${speed}`; // a fact of the row from now on
+  state.rows.set(id, row);
+  renderJob(row, state.jobs.get(id));
+  place(id);
+  render();
+  if (hadFocus && row.isConnected) row.querySelector(".delete").focus();
 }
 
 // refusal names the usual reasons an upload is refused; the server's own
@@ -415,47 +757,46 @@ function uploadOptions() {
   return out;
 }
 
+// upload sends one file. Its progress counts the file's own bytes: the
+// form around it (boundaries, options) is left out, as if sent first.
 function upload({ file, options, row }) {
   return new Promise((resolve) => {
     const progress = row.querySelector("progress"), status = row.querySelector(".upload-status");
+    const badge = row.querySelector(".badge");
     const xhr = new XMLHttpRequest();
     const start = performance.now();
+    const secs = () => (performance.now() - start) / 1000;
     let cancelled = false;
     row.querySelector(".cancel").onclick = () => { cancelled = true; xhr.abort(); };
     xhr.open("POST", "/upload");
     xhr.setRequestHeader("X-CSRF", "1");
     xhr.setRequestHeader("Accept", "application/json");
+    progress.max = file.size || 1;
     xhr.upload.addEventListener("progress", (e) => {
-      const total = e.lengthComputable ? e.total : file.size;
-      const secs = (performance.now() - start) / 1000;
-      progress.max = total || 1;
-      progress.value = e.loaded;
-      status.textContent = `${bytes(e.loaded)} of ${bytes(total)} · ${bytes(secs > 0 ? e.loaded / secs : 0)}/s`;
+      const overhead = e.lengthComputable ? Math.max(0, e.total - file.size) : 0;
+      const sent = Math.min(file.size, Math.max(0, e.loaded - overhead)), t = secs();
+      progress.value = sent;
+      if (sent === file.size) row.dataset.sent = "1"; // the answer may come after the stream tells of the job
+      badge.className = "badge status processing";
+      badge.textContent = `Uploading ${Math.floor((100 * sent) / (file.size || 1))}%`;
+      status.textContent = `${bytes(sent)} of ${bytes(file.size)}` + (t >= 0.2 ? ` · ${bytes(sent / t)}/s` : "");
     });
     xhr.addEventListener("load", () => {
       if (xhr.status === 202) {
-        const { job_id: id } = JSON.parse(xhr.responseText);
-        state.uploadedHere.add(id);
-        progress.value = progress.max;
-        const secs = (performance.now() - start) / 1000;
-        status.textContent = `Uploaded ${bytes(progress.max)} in ${secs.toFixed(1)} s · ${bytes(progress.max / Math.max(secs, 0.001))}/s`;
-        finishUpload(row, "");
+        becomeJob(row, JSON.parse(xhr.responseText).job_id, file, secs());
       } else {
-        status.textContent = `Refused: ${refusal[xhr.status] || "error"} (${xhr.status})`;
-        progress.hidden = true;
-        finishUpload(row, errorText(xhr.status, xhr.responseText));
+        refused(row, `Refused: ${refusal[xhr.status] || "error"} (${xhr.status})`, errorText(xhr.status, xhr.responseText));
         if (xhr.status === 401) checkSession();
       }
       resolve();
     });
     xhr.addEventListener("error", () => {
-      status.textContent = "Failed";
-      finishUpload(row, "The connection broke off; the server may have refused the file (too large?) or be unreachable.");
+      refused(row, "Failed", "The connection broke off; the server may have refused the file (too large?) or be unreachable.");
       resolve();
     });
     xhr.addEventListener("abort", () => {
-      status.textContent = cancelled ? "Cancelled" : "Aborted";
-      finishUpload(row, "");
+      if (cancelled) dropUpload(row);
+      else refused(row, "Aborted", "");
       resolve();
     });
     const form = new FormData();
@@ -487,10 +828,43 @@ function setUpDrop() {
     addFiles(e.target.files);
     e.target.value = ""; // the same file may be picked again
   });
-  $("clear-uploads").addEventListener("click", () => {
-    for (const r of $("uploads").querySelectorAll("li.finished")) r.remove();
-    $("clear-uploads").hidden = true;
-    $("file").focus();
+}
+
+// setUpList wires the filters, the pages and the bulk actions.
+function setUpList() {
+  let typing = 0;
+  const apply = () => {
+    clearTimeout(typing);
+    state.view.back = [];
+    loadPage(firstPageURL());
+  };
+  $("filter-q").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(apply, 300); });
+  $("filter-status").addEventListener("change", apply);
+  $("filters").addEventListener("submit", (e) => { e.preventDefault(); apply(); });
+  $("older").addEventListener("click", async () => {
+    const v = state.view;
+    if (!v.next) return;
+    v.back.push(v.url);
+    await loadPage(v.next);
+    $("jobs-title").focus();
+  });
+  $("newer").addEventListener("click", async () => {
+    const url = state.view.back.pop();
+    if (url === undefined) return;
+    await loadPage(url);
+    $("jobs-title").focus();
+  });
+  $("select-all").addEventListener("change", (e) => selectAll(e.target.checked));
+  $("delete-selected").addEventListener("click", deleteSelected);
+  $("clear-finished").addEventListener("click", clearFinished);
+  window.addEventListener("pagehide", () => {
+    for (const b of new Set(state.pending.values())) {
+      if (!b.timer) continue;
+      clearTimeout(b.timer);
+      for (const id of b.ids) {
+        fetch("/jobs/" + encodeURIComponent(id), { method: "DELETE", headers: { "X-CSRF": "1" }, credentials: "same-origin", keepalive: true });
+      }
+    }
   });
 }
 
@@ -577,6 +951,7 @@ function main() {
     $("hook-url").focus();
   });
   setUpDrop();
+  setUpList();
   api("POST", "/validate")
     .then(async (res) => (res.ok ? signedIn(await res.json()) : signedOut("")))
     .catch(() => signedOut("The server cannot be reached."));

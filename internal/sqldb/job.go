@@ -104,25 +104,35 @@ func (s *JobStore) JobByMP3(ctx context.Context, fid string) (*mp3converter.Job,
 	return s.jobWhere(ctx, s.DB, "mp3_fid = ?", "", fid)
 }
 
-// ListJobs implements mp3converter.JobStore.
+// ListJobs implements mp3converter.JobStore. A name filter is a LIKE with
+// its wildcards escaped, on the lower-cased filename: SQLite's LOWER and
+// LIKE fold ASCII letters only, MySQL's every letter its collation knows.
 func (s *JobStore) ListJobs(ctx context.Context, f mp3converter.JobFilter) ([]*mp3converter.Job, error) {
 	var where []string
 	var args []any
+	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
 	if f.Owner != "" {
-		where, args = append(where, "owner = ?"), append(args, f.Owner)
+		add("owner = ?", f.Owner)
 	}
 	if f.NotOwner != "" {
-		where, args = append(where, "owner <> ?"), append(args, f.NotOwner)
+		add("owner <> ?", f.NotOwner)
 	}
 	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, string(f.Status))
+		add("status = ?", string(f.Status))
 	}
 	if !f.UpdatedBefore.IsZero() {
-		where, args = append(where, "updated_at < ?"), append(args, micros(f.UpdatedBefore))
+		add("updated_at < ?", micros(f.UpdatedBefore))
+	}
+	if f.Before.ID != "" {
+		at := micros(f.Before.CreatedAt)
+		add("(created_at < ? OR created_at = ? AND id < ?)", at, at, f.Before.ID)
+	}
+	if f.NameContains != "" {
+		add(`LOWER(filename) LIKE ? ESCAPE '!'`, "%"+likeEscaper.Replace(strings.ToLower(f.NameContains))+"%")
 	}
 	order := ` ORDER BY created_at DESC, id DESC`
 	if !f.UpdatedAfter.IsZero() {
-		where, args = append(where, "updated_at > ?"), append(args, micros(f.UpdatedAfter))
+		add("updated_at > ?", micros(f.UpdatedAfter))
 		order = ` ORDER BY updated_at, id`
 	}
 	q := `SELECT ` + jobColumns + ` FROM job`
@@ -135,6 +145,10 @@ func (s *JobStore) ListJobs(ctx context.Context, f mp3converter.JobFilter) ([]*m
 	}
 	return queryAll(ctx, s.DB, "list jobs", scanJob, q, args...)
 }
+
+// likeEscaper escapes LIKE's wildcards and its escape character, '!',
+// which needs no backslash in either SQL dialect's string syntax.
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 
 // UpdateJob implements mp3converter.JobStore.
 func (s *JobStore) UpdateJob(ctx context.Context, id string, fn func(*mp3converter.Job) error) (*mp3converter.Job, error) {
