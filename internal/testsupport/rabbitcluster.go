@@ -173,8 +173,14 @@ func (n *RabbitNode) Stop() {
 	if n.cmd == nil {
 		return
 	}
-	n.Ctl(time.Minute, "stop", n.pidFile())
+	start := time.Now()
+	if out, err := n.Ctl(time.Minute, "stop", n.pidFile()); err != nil {
+		n.t.Logf("rabbitmqctl -n %s stop: %v\n%s", n.Name, err, out)
+	}
+	stopped := time.Since(start)
 	WaitOrKill(n.cmd, 30*time.Second)
+	n.t.Logf("RabbitMQ node %s stopped in %v (its process ended %v later)", n.Name,
+		stopped.Round(100*time.Millisecond), (time.Since(start) - stopped).Round(100*time.Millisecond))
 	// su may be gone and the server not: kill the server by its pid file.
 	if b, err := os.ReadFile(n.pidFile()); err == nil {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
