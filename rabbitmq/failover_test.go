@@ -101,24 +101,8 @@ func TestIntegrationFailover(t *testing.T) {
 		}
 	}
 	mu.Lock()
-	defer mu.Unlock()
-	var lost, twice, ambiguous int
-	for _, b := range r.confirmed {
-		switch consumed[b] {
-		case 0:
-			lost++
-		case 1:
-		default:
-			twice++
-		}
-	}
-	for _, b := range r.failed {
-		if consumed[b] > 0 {
-			ambiguous++
-		}
-	}
-	t.Logf("%d published: %d confirmed, %d failed (%d of them stored all the same); confirmed messages lost %d, consumed twice %d; publishing resumed %v after the stop",
-		len(r.confirmed)+len(r.failed), len(r.confirmed), len(r.failed), ambiguous, lost, twice, r.resumed.Round(time.Millisecond))
+	lost, twice := r.tally(consumed)
+	mu.Unlock()
 	if lost > 0 || twice > 1 {
 		t.Errorf("want no confirmed message lost, and at most 1 consumed twice (its ack lost with the node)")
 	}
@@ -137,6 +121,30 @@ type failoverRun struct {
 	confirmed, failed []string
 	stopped           time.Time     // when the node was stopped
 	resumed           time.Duration // from then to the first confirm after a failure (or 10 s)
+}
+
+// tally logs what became of the messages, given how often each was
+// consumed, and returns the confirmed ones never consumed and those
+// consumed more than once.
+func (r *failoverRun) tally(consumed map[string]int) (lost, twice int) {
+	var ambiguous int
+	for _, b := range r.confirmed {
+		switch consumed[b] {
+		case 0:
+			lost++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	for _, b := range r.failed {
+		if consumed[b] > 0 {
+			ambiguous++
+		}
+	}
+	r.t.Logf("%d published: %d confirmed, %d failed (%d of them stored all the same); confirmed messages lost %d, consumed twice %d; publishing resumed %v after the stop",
+		len(r.confirmed)+len(r.failed), len(r.confirmed), len(r.failed), ambiguous, lost, twice, r.resumed.Round(time.Millisecond))
+	return lost, twice
 }
 
 // publish publishes numbered messages, a few milliseconds apart, while
