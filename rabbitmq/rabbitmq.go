@@ -12,11 +12,12 @@
 // then dead-letters at least once: an expired message leaves it only once Q
 // has it). RabbitMQ refuses to redeclare a queue as another type
 // (PRECONDITION_FAILED): a deployment changes type on new or emptied and
-// deleted queues, or in a new vhost. The attempt number travels in the x-attempt
-// header. Publishes wait for the broker's confirm. Each Consume call has its
-// own channel with a prefetch of one and acks by hand; a message is acked
-// only after whatever replaces it (retry, dead letter, hand-back) is
-// confirmed, so a crash at any point loses nothing.
+// deleted queues, or in a new vhost. The attempt number travels in the
+// x-attempt header. Publishes wait for the broker's confirm. Each Consume
+// call has its own channel with a prefetch of one and acks by hand; a
+// message is acked only after whatever replaces it (retry, dead letter,
+// hand-back) is confirmed, so a crash at any point loses nothing; if the
+// broker refuses the replacement, the message goes back to its queue.
 //
 // A delivery marked redelivered was given to a consumer that never answered
 // (it died, or lost its connection). It counts as an attempt: it is
