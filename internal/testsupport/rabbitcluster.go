@@ -38,8 +38,8 @@ type RabbitNode struct {
 
 // RabbitMQCluster starts a cluster of n nodes (peer discovery by
 // classic_config: node 1 first, then the others join it) and waits until
-// every node runs in it; about 10 s a node on two busy cores. n may be 1: a
-// broker whose outage a test controls. The nodes are stopped and their
+// every node runs in it: 30 to 70 s for three nodes on two busy cores. n
+// may be 1: a broker whose outage a test controls. The nodes are stopped and their
 // directories removed when t ends, whatever its outcome.
 func RabbitMQCluster(t testing.TB, n int) *RabbitCluster {
 	t.Helper()
