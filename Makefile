@@ -24,7 +24,7 @@ lint-openapi:
 
 ## integration: the tests against real servers (RabbitMQ, MariaDB, FerretDB, Mailpit); see .ci/run
 integration: deps
-	$(GO) test -tags integration -run "^TestIntegration" ./...
+	$(GO) test -tags integration -timeout 60m -run "^TestIntegration" ./...
 
 ## fuzz: every fuzz target for FUZZTIME (default 30s) each
 fuzz:

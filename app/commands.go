@@ -243,7 +243,7 @@ func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 	var queues, id string
 	var all bool
 	f := NewFlags("dead-letters "+args[0], stderr)
-	f.Settings(&c, "dead-letters", Named("data-dir", "queue-url"))
+	f.Settings(&c, "dead-letters", Named("data-dir", "queue-url", "queue-type"))
 	f.StringVar(&queues, "queue", mp3converter.DefaultVideoQueue+","+mp3converter.DefaultMP3Queue, "queues whose dead letters to act on, comma-separated")
 	if args[0] == "requeue" {
 		f.StringVar(&id, "id", "", "the dead letter to put back (from list)")

@@ -14,6 +14,7 @@ import (
 	"github.com/mp3converter/mp3converter/auth"
 	"github.com/mp3converter/mp3converter/httpapi"
 	"github.com/mp3converter/mp3converter/mysql"
+	"github.com/mp3converter/mp3converter/rabbitmq"
 	"github.com/mp3converter/mp3converter/smtp"
 )
 
@@ -27,6 +28,7 @@ type Config struct {
 	PublicURL     string
 	DatabaseURL   string
 	QueueURL      string
+	QueueType     string // RabbitMQ's: classic or quorum
 	StorageURL    string
 	SMTPURL       string
 	MailFrom      string
@@ -142,6 +144,20 @@ var settings = []setting{
 				if db, _ := engineFor(databaseURL, c.DatabaseURL); db.scheme != "sqlite" {
 					return "goqite: keeps its queue in the SQLite database: it needs a sqlite: " + envOf(databaseURL)
 				}
+			}
+			return ""
+		}},
+	{flag: "queue-type", env: []string{"MP3CONVERTER_QUEUE_TYPE"}, def: rabbitmq.Classic, shape: both, roles: withQueue,
+		usage: "RabbitMQ's queues: classic, on one node, as the original services declare them, or quorum, replicated on a cluster's nodes (3 or more) and kept while a minority is down. " +
+			"RabbitMQ refuses to redeclare a queue as the other type, so every process and command must agree, and the original services, which declare classic queues, must all be replaced before quorum is set: " +
+			"switch on new or drained and deleted queues, or in a new vhost",
+		field: func(c *Config) any { return &c.QueueType },
+		check: func(c *Config, _ Process) string {
+			if msg := oneOf(c.QueueType, rabbitmq.Classic, rabbitmq.Quorum); msg != "" {
+				return msg
+			}
+			if en, err := engineFor(queueURL, c.QueueURL); err == nil && c.QueueType == rabbitmq.Quorum && !strings.HasPrefix(en.scheme, "amqp") {
+				return "quorum queues are RabbitMQ's: " + envOf(queueURL) + " names " + en.scheme + ":, which has one kind; leave it classic"
 			}
 			return ""
 		}},

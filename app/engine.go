@@ -65,7 +65,7 @@ var engines = []engine{
 	{setting: databaseURL, scheme: "sqlite", form: "sqlite: (mp3converter.db in the data dir) or sqlite:FILE", check: checkLocal, open: openSQLite},
 	{setting: databaseURL, scheme: "mysql", form: "mysql://USER:PASSWORD@HOST:3306/DB", check: checkMySQL, open: openMySQL},
 	{setting: queueURL, scheme: "goqite", form: "goqite: (in the sqlite: database)", check: checkBare, open: openGoqite, needsSQLite: true},
-	{setting: queueURL, scheme: "amqp", form: "amqp://USER:PASSWORD@HOST:5672/", check: checkAMQP, open: openRabbitMQ},
+	{setting: queueURL, scheme: "amqp", form: "amqp://USER:PASSWORD@HOST:5672/ (a cluster's nodes: several, comma-separated, tried in turn)", check: checkAMQP, open: openRabbitMQ},
 	{setting: queueURL, scheme: "amqps", form: "amqps://USER:PASSWORD@HOST:5671/", check: checkAMQP, open: openRabbitMQ},
 	{setting: storageURL, scheme: "file", form: "file: (videos/ and mp3s/ in the data dir) or file:DIR", check: checkLocal, open: openFiles},
 	{setting: storageURL, scheme: "mongodb", form: "mongodb://HOST:27017 (GridFS, databases videos and mp3s)", check: gridfs.CheckURL, open: openGridFS},
@@ -179,7 +179,8 @@ func openGoqite(_ context.Context, e *Engines, o opening) error {
 }
 
 func openRabbitMQ(_ context.Context, e *Engines, o opening) error {
-	q, err := rabbitmq.New(o.url, rabbitmq.Options{Policy: policy(o.c), Logger: o.log, ConnectionName: "mp3converter-" + o.p.Name})
+	q, err := rabbitmq.New(o.url, rabbitmq.Options{Policy: policy(o.c), QueueType: o.c.QueueType, Logger: o.log,
+		ConnectionName: "mp3converter-" + o.p.Name})
 	if err != nil {
 		return err
 	}

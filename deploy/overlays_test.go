@@ -36,6 +36,7 @@ var overlayExpect = map[string]expect{
 	"minikube":   {replicas: oneEach},
 	"keda":       {placeholders: true, keda: true},
 	"monitoring": {placeholders: true, monitoring: true},
+	"quorum":     {placeholders: true},
 }
 
 // TestOverlays renders every overlay, and minikube with both components as

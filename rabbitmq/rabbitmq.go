@@ -3,14 +3,21 @@
 // durable queues named video and mp3 on the default exchange, persistent
 // JSON messages.
 //
-// For each queue Q it declares three durable queues: Q itself with no
-// arguments (so it matches queues the seed made by hand), Q.retry, whose
-// messages return to Q when their per-message TTL (the backoff) expires, and
-// Q.dead for dead letters. The attempt number travels in the x-attempt
-// header. Publishes wait for the broker's confirm. Each Consume call has its
-// own channel with a prefetch of one and acks by hand; a message is acked
-// only after whatever replaces it (retry, dead letter, hand-back) is
-// confirmed, so a crash at any point loses nothing.
+// For each queue Q it declares three durable queues: Q itself, Q.retry,
+// whose messages return to Q when their per-message TTL (the backoff)
+// expires, and Q.dead for dead letters. They are classic queues by default,
+// Q with no arguments (so it matches queues the seed made by hand), or, with
+// Options.QueueType "quorum", all three quorum queues, replicated on the
+// nodes of a cluster, which survive the loss of a minority of them (Q.retry
+// then dead-letters at least once: an expired message leaves it only once Q
+// has it). RabbitMQ refuses to redeclare a queue as another type
+// (PRECONDITION_FAILED): a deployment changes type on new or emptied and
+// deleted queues, or in a new vhost. The attempt number travels in the
+// x-attempt header. Publishes wait for the broker's confirm. Each Consume
+// call has its own channel with a prefetch of one and acks by hand; a
+// message is acked only after whatever replaces it (retry, dead letter,
+// hand-back) is confirmed, so a crash at any point loses nothing; if the
+// broker refuses the replacement, the message goes back to its queue.
 //
 // A delivery marked redelivered was given to a consumer that never answered
 // (it died, or lost its connection). It counts as an attempt: it is
@@ -27,7 +34,13 @@
 //
 // The connection is opened on first use and reopened after it drops, with
 // backoff for consumers; a publish while the broker is down fails at once
-// with mp3converter.ErrUnavailable.
+// with mp3converter.ErrUnavailable. The URL may list the nodes of a
+// cluster, comma-separated: a dial tries them in turn, starting after the
+// one that failed last, so that clients move to a live node. A publish in
+// flight when its node dies fails with ErrUnavailable though the broker may
+// have kept it; a delivery whose channel died is not copied back (the broker
+// returns it to its queue itself). Either way a message may arrive twice,
+// as after any lost answer, and handlers are idempotent.
 //
 // A known limit: Q.retry expires messages in order, so a message with a long
 // backoff delays shorter ones queued behind it.
@@ -41,6 +54,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,9 +64,16 @@ import (
 	"github.com/mp3converter/mp3converter/internal/redact"
 )
 
+// The queue types of Options.QueueType.
+const (
+	Classic = "classic" // a queue on one node: the seed's, and the default
+	Quorum  = "quorum"  // replicated on the cluster's nodes (Raft)
+)
+
 // Options configure a Queue. Zero values take the defaults.
 type Options struct {
 	Policy         mp3converter.RetryPolicy // DefaultRetryPolicy if MaxAttempts is 0
+	QueueType      string                   // Classic ("") or Quorum, for Q, Q.retry and Q.dead
 	Prefetch       int                      // unacked messages per consumer (1)
 	DialTimeout    time.Duration            // 5 s
 	ReconnectDelay time.Duration            // longest wait between reconnects (10 s)
@@ -60,14 +81,16 @@ type Options struct {
 	Logger         *slog.Logger
 }
 
-// Queue is a client of one RabbitMQ broker.
+// Queue is a client of one RabbitMQ broker, or of a cluster's nodes.
 type Queue struct {
-	url     string
-	display string // url without password
-	opts    Options
+	urls     []string // the nodes, tried in turn
+	displays []string // urls without passwords
+	opts     Options
 
 	mu       sync.Mutex
 	conn     *amqp.Connection
+	node     int           // the index in urls of conn's node
+	next     int           // the node a dial tries first
 	pub      *amqp.Channel // confirm mode; guarded by pubMu
 	declared map[string]bool
 	// uncounted holds the ids of messages whose hand-back or ack was lost
@@ -88,12 +111,25 @@ var (
 // errClosed is returned after Close.
 var errClosed = errors.New("rabbitmq: queue closed")
 
-// New returns a client of the broker at rawURL (amqp:// or amqps://). It
-// does not connect until first used.
+// New returns a client of the broker at rawURL (amqp:// or amqps://), or
+// of the nodes of a cluster at a comma-separated list of such URLs. It does
+// not connect until first used. Its error names the bad URL or queue type.
 func New(rawURL string, opts Options) (*Queue, error) {
-	if _, err := amqp.ParseURI(rawURL); err != nil {
-		// amqp's error quotes the URL, password and all.
-		return nil, fmt.Errorf("queue URL %s: want amqp://user:pass@host:5672/vhost (or amqps://)", redact.URL(rawURL))
+	q := &Queue{uncounted: map[string]bool{}}
+	for _, u := range strings.Split(rawURL, ",") {
+		u = strings.TrimSpace(u)
+		if _, err := amqp.ParseURI(u); err != nil {
+			// amqp's error quotes the URL, password and all.
+			return nil, fmt.Errorf("queue URL %s: want amqp://user:pass@host:5672/vhost (or amqps://), or several, comma-separated", redact.URL(u))
+		}
+		q.urls, q.displays = append(q.urls, u), append(q.displays, redact.URL(u))
+	}
+	switch opts.QueueType {
+	case "":
+		opts.QueueType = Classic
+	case Classic, Quorum:
+	default:
+		return nil, fmt.Errorf("queue type %q: want %s or %s", opts.QueueType, Classic, Quorum)
 	}
 	if opts.Policy.MaxAttempts == 0 {
 		opts.Policy = mp3converter.DefaultRetryPolicy
@@ -113,7 +149,7 @@ func New(rawURL string, opts Options) (*Queue, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	q := &Queue{url: rawURL, display: redact.URL(rawURL), opts: opts, uncounted: map[string]bool{}}
+	q.opts = opts
 	q.closing, q.stop = context.WithCancel(context.Background())
 	return q, nil
 }
@@ -130,27 +166,40 @@ func (q *Queue) Close() error {
 	return nil
 }
 
-// connection returns the open connection, dialling if there is none.
+// connection returns the open connection, dialling if there is none: the
+// nodes in turn, from the one after the node that failed last, each within
+// the dial timeout.
 func (q *Queue) connection() (*amqp.Connection, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closing.Err() != nil {
 		return nil, errClosed
 	}
-	if q.conn != nil && !q.conn.IsClosed() {
-		return q.conn, nil
+	if q.conn != nil {
+		if !q.conn.IsClosed() {
+			return q.conn, nil
+		}
+		// Its node failed (or closed it): start with the next.
+		q.conn, q.next = nil, (q.node+1)%len(q.urls)
 	}
-	conn, err := amqp.DialConfig(q.url, amqp.Config{
-		Dial:       amqp.DefaultDial(q.opts.DialTimeout),
-		Heartbeat:  10 * time.Second,
-		Properties: amqp.Table{"connection_name": q.opts.ConnectionName},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("rabbitmq %s: %w: %w", q.display, mp3converter.ErrUnavailable, err)
+	var errs []error
+	for range q.urls {
+		i := q.next
+		conn, err := amqp.DialConfig(q.urls[i], amqp.Config{
+			Dial:       amqp.DefaultDial(q.opts.DialTimeout),
+			Heartbeat:  10 * time.Second,
+			Properties: amqp.Table{"connection_name": q.opts.ConnectionName},
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", q.displays[i], redact.Error(err, q.urls[i])))
+			q.next = (i + 1) % len(q.urls)
+			continue
+		}
+		q.conn, q.node, q.declared = conn, i, map[string]bool{}
+		q.opts.Logger.Info("QueueConnected", "broker", q.displays[i], "nodes", len(q.urls))
+		return conn, nil
 	}
-	q.conn, q.declared = conn, map[string]bool{}
-	q.opts.Logger.Info("QueueConnected", "broker", q.display)
-	return conn, nil
+	return nil, fmt.Errorf("rabbitmq: %w: %w", mp3converter.ErrUnavailable, errors.Join(errs...))
 }
 
 // declare makes queue's topology exist, once per connection.
@@ -161,15 +210,13 @@ func (q *Queue) declare(ch *amqp.Channel, queue string) error {
 	if done {
 		return nil
 	}
-	for _, d := range []struct {
-		name string
-		args amqp.Table
-	}{
-		{queue, nil},
-		{queue + ".retry", amqp.Table{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}},
-		{mp3converter.DeadLetterQueue(queue), nil},
-	} {
-		if _, err := ch.QueueDeclare(d.name, true, false, false, false, d.args); err != nil {
+	for _, d := range topology(queue, q.opts.QueueType) {
+		_, err := ch.QueueDeclare(d.name, true, false, false, false, d.args)
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
+			return fmt.Errorf("declare queue %s: it exists as another type (not %s) or with other arguments: %w", d.name, q.opts.QueueType, err)
+		}
+		if err != nil {
 			return fmt.Errorf("declare queue %s: %w", d.name, err)
 		}
 	}
@@ -179,6 +226,30 @@ func (q *Queue) declare(ch *amqp.Channel, queue string) error {
 	}
 	q.mu.Unlock()
 	return nil
+}
+
+// declaration is one queue of a topology.
+type declaration struct {
+	name string
+	args amqp.Table
+}
+
+// topology is what declare declares for queue: Q, Q.retry and Q.dead, of
+// kind (Classic or Quorum).
+func topology(queue, kind string) []declaration {
+	retry := amqp.Table{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}
+	if kind != Quorum {
+		return []declaration{{queue, nil}, {queue + ".retry", retry}, {mp3converter.DeadLetterQueue(queue), nil}}
+	}
+	quorum := func(t amqp.Table) amqp.Table {
+		t["x-queue-type"] = Quorum
+		return t
+	}
+	// At-most-once, the default, would drop a message that expires while
+	// Q has no leader; at-least-once needs reject-publish on overflow.
+	retry["x-dead-letter-strategy"], retry["x-overflow"] = "at-least-once", "reject-publish"
+	return []declaration{{queue, quorum(amqp.Table{})}, {queue + ".retry", quorum(retry)},
+		{mp3converter.DeadLetterQueue(queue), quorum(amqp.Table{})}}
 }
 
 // Publish implements mp3converter.Queue.
@@ -221,6 +292,10 @@ func (q *Queue) publish(ctx context.Context, queue, key string, p amqp.Publishin
 	ok, err := dc.WaitContext(ctx)
 	if err != nil {
 		return fail(err)
+	}
+	if !ok && ch.IsClosed() {
+		// The broker may have kept it: the caller's retry may duplicate it.
+		return fmt.Errorf("rabbitmq publish to %s: %w: the connection closed before the broker confirmed", key, mp3converter.ErrUnavailable)
 	}
 	if !ok {
 		return fmt.Errorf("rabbitmq publish to %s: %w: the broker refused the message", key, mp3converter.ErrUnavailable)
@@ -325,7 +400,8 @@ func (q *Queue) consumeOnce(ctx context.Context, queue string, h mp3converter.Ha
 }
 
 // handle runs h on d and carries out the decision, which it returns; the
-// zero Decision when d is left unanswered or only counted.
+// zero Decision when d is left unanswered or only counted, and ActionWait
+// when what was to replace d could not be published (see putBack).
 func (q *Queue) handle(ctx context.Context, queue string, d amqp.Delivery, h mp3converter.Handler, log *slog.Logger) mp3converter.Decision {
 	bg := context.WithoutCancel(ctx)
 	attempt := header(d, "x-attempt")
@@ -336,12 +412,10 @@ func (q *Queue) handle(ctx context.Context, queue string, d amqp.Delivery, h mp3
 		// only by republishing; past the last attempt Decide dead-letters.
 		attempt++
 		if !policy.Exhausted(attempt) {
-			if err := q.republish(bg, queue, queue, d, attempt, 0); err != nil {
-				log.Error("QueueRepublishFailed", "err", err)
+			if q.replace(d, log, "QueueRepublishFailed", func() error { return q.republish(bg, queue, queue, d, attempt, 0) }) {
 				return mp3converter.Decision{}
 			}
-			d.Ack(false)
-			return mp3converter.Decision{}
+			return mp3converter.Decision{Action: mp3converter.ActionWait}
 		}
 	}
 	var err error
@@ -352,7 +426,9 @@ func (q *Queue) handle(ctx context.Context, queue string, d amqp.Delivery, h mp3
 		}
 	}
 	dec := policy.Decide(attempt, err)
-	q.carryOut(bg, queue, d, attempt, dec, log)
+	if !q.carryOut(bg, queue, d, attempt, dec, log) {
+		return mp3converter.Decision{Action: mp3converter.ActionWait}
+	}
 	return dec
 }
 
@@ -378,9 +454,18 @@ func (q *Queue) lost(d amqp.Delivery) {
 	}
 }
 
+// orphaned reports whether d's channel is closed, as when its node died:
+// the broker puts d back on its queue itself, and will redeliver it
+// without its answer, so a copy published in its place would be a second.
+func orphaned(d amqp.Delivery) bool {
+	ch, ok := d.Acknowledger.(*amqp.Channel)
+	return ok && ch.IsClosed()
+}
+
 // carryOut does what dec says with d, delivered for the attempt-th time. d
-// is acked only once what replaces it is confirmed.
-func (q *Queue) carryOut(ctx context.Context, queue string, d amqp.Delivery, attempt int, dec mp3converter.Decision, log *slog.Logger) {
+// is acked only once what replaces it is confirmed. It returns false if
+// that could not be published: d is then back on its queue as it was.
+func (q *Queue) carryOut(ctx context.Context, queue string, d amqp.Delivery, attempt int, dec mp3converter.Decision, log *slog.Logger) bool {
 	switch dec.Action {
 	case mp3converter.ActionAck:
 		if err := d.Ack(false); err != nil {
@@ -388,33 +473,60 @@ func (q *Queue) carryOut(ctx context.Context, queue string, d amqp.Delivery, att
 			q.lost(d)
 		}
 	case mp3converter.ActionHandBack:
-		q.handBack(queue, d, attempt, log)
+		return q.handBack(queue, d, attempt, log)
 	case mp3converter.ActionWait:
 		log.Warn("QueueWaiting", "attempt", attempt, "err", dec.Reason)
-		q.handBack(queue, d, attempt, log)
+		return q.handBack(queue, d, attempt, log)
 	case mp3converter.ActionDeadLetter:
-		q.deadLetter(ctx, queue, d, dec, log)
+		return q.deadLetter(ctx, queue, d, dec, log)
 	case mp3converter.ActionRetry:
 		log.Info("QueueRetryScheduled", "attempt", attempt, "delay", dec.Delay, "err", dec.Reason)
-		if err := q.republish(ctx, queue, queue+".retry", d, attempt+1, dec.Delay); err != nil {
-			log.Error("QueueRetryFailed", "err", err)
-			return
-		}
-		d.Ack(false)
+		return q.replace(d, log, "QueueRetryFailed", func() error { return q.republish(ctx, queue, queue+".retry", d, attempt+1, dec.Delay) })
+	}
+	return true
+}
+
+// replace publishes what takes d's place, then acks d. It returns false
+// if the publish fails: d then goes back to its queue as it was (see
+// putBack). A d whose channel has closed is not replaced (orphaned).
+func (q *Queue) replace(d amqp.Delivery, log *slog.Logger, event string, publish func() error) bool {
+	if orphaned(d) {
+		log.Warn("QueueChannelLost") // its redelivery is not counted
+		q.lost(d)
+		return true
+	}
+	if err := publish(); err != nil {
+		log.Error(event, "err", err)
+		q.putBack(d, log)
+		return false
+	}
+	if err := d.Ack(false); err != nil {
+		// Both live on, d and what replaced it: handled idempotently.
+		log.Warn("QueueAckFailed", "err", err)
+		q.lost(d)
+	}
+	return true
+}
+
+// putBack returns d to its queue as it was when what was to replace it
+// could not be published (the broker refused it, or a quorum queue was
+// electing its leader): unanswered on a live channel, d would stay with
+// this consumer, which takes no other, until the channel closes. The fault
+// is the broker's, not the message's: its redelivery is not counted, and
+// the consumer pauses as for an engine's outage.
+func (q *Queue) putBack(d amqp.Delivery, log *slog.Logger) {
+	q.lost(d)
+	if err := d.Nack(false, true); err != nil {
+		log.Warn("QueueNackFailed", "err", err) // its channel closed: the broker has it back
 	}
 }
 
 // handBack returns a message to the tail of its queue with the same attempt
-// number.
-func (q *Queue) handBack(queue string, d amqp.Delivery, attempt int, log *slog.Logger) {
+// number; false as replace says.
+func (q *Queue) handBack(queue string, d amqp.Delivery, attempt int, log *slog.Logger) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := q.republish(ctx, queue, queue, d, attempt, 0); err != nil {
-		log.Error("QueueHandBackFailed", "err", err) // not acked: the broker redelivers it
-		q.lost(d)
-		return
-	}
-	d.Ack(false)
+	return q.replace(d, log, "QueueHandBackFailed", func() error { return q.republish(ctx, queue, queue, d, attempt, 0) })
 }
 
 // republish sends a copy of d to key with a new attempt number and, for the
@@ -428,15 +540,17 @@ func (q *Queue) republish(ctx context.Context, queue, key string, d amqp.Deliver
 	return q.publish(ctx, queue, key, p)
 }
 
-func (q *Queue) deadLetter(ctx context.Context, queue string, d amqp.Delivery, dec mp3converter.Decision, log *slog.Logger) {
+func (q *Queue) deadLetter(ctx context.Context, queue string, d amqp.Delivery, dec mp3converter.Decision, log *slog.Logger) bool {
 	p := amqp.Publishing{Body: d.Body, ContentType: d.ContentType, MessageId: d.MessageId, Timestamp: d.Timestamp,
 		Headers: amqp.Table{"x-attempts": int32(dec.Attempts), "x-reason": dec.Reason, "x-queue": queue, "x-dead-at": time.Now().UTC().Format(time.RFC3339Nano)}}
-	if err := q.publish(ctx, queue, mp3converter.DeadLetterQueue(queue), p); err != nil {
-		log.Error("QueueDeadLetterFailed", "err", err)
-		return
+	orphan := orphaned(d)
+	if !q.replace(d, log, "QueueDeadLetterFailed", func() error { return q.publish(ctx, queue, mp3converter.DeadLetterQueue(queue), p) }) {
+		return false
 	}
-	d.Ack(false)
-	log.Warn("QueueDeadLettered", "attempts", dec.Attempts, "reason", dec.Reason)
+	if !orphan {
+		log.Warn("QueueDeadLettered", "attempts", dec.Attempts, "reason", dec.Reason)
+	}
+	return true
 }
 
 // header reads a positive integer header, 1 if absent or bad. Brokers and

@@ -78,7 +78,7 @@ func TestIntegrationEngineOutage(t *testing.T) {
 	mysql, databaseURL := newMariaDB(t)
 	ferret, storeURL := testsupport.FerretDBServer(t)
 	rabbit := newRabbitNode(t)
-	c := outageCluster(t, rabbit.url(), databaseURL, storeURL)
+	c := outageCluster(t, rabbit.URL(""), databaseURL, storeURL)
 	src := testmedia.Make(t, testmedia.MKV, 30)
 	outage := 30 * time.Second
 	if s := os.Getenv("MP3CONVERTER_TEST_OUTAGE"); s != "" {
@@ -88,7 +88,7 @@ func TestIntegrationEngineOutage(t *testing.T) {
 	total := 0
 	for _, e := range []engineStop{
 		{"MariaDB (jobs)", mysql.Stop, mysql.Start},
-		{"RabbitMQ (queue)", rabbit.stop, rabbit.start},
+		{"RabbitMQ (queue)", rabbit.Stop, rabbit.Start},
 		{"FerretDB (GridFS)", ferret.Stop, ferret.Start},
 	} {
 		rows = append(rows, outageRow(t, c, api, src, e, outage, &total))
@@ -98,7 +98,7 @@ func TestIntegrationEngineOutage(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", testsupport.S3AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", testsupport.S3SecretKey)
 	c.stopAll()
-	c = outageCluster(t, rabbit.url(), databaseURL, s3srv.URL)
+	c = outageCluster(t, rabbit.URL(""), databaseURL, s3srv.URL)
 	c.blobs = func(kind string) int { return s3Objects(t, s3srv, kind) }
 	total = 0
 	rows = append(rows, outageRow(t, c, api, src, engineStop{"versitygw (S3)", s3srv.Stop, s3srv.Start}, outage, &total))

@@ -134,7 +134,7 @@ func TestIntegrationConverterKilled(t *testing.T) {
 func TestIntegrationBrokerRestart(t *testing.T) {
 	_, api := testsupport.Mailpit(t)
 	node := newRabbitNode(t)
-	c := newCluster(t, node.url())
+	c := newCluster(t, node.URL(""))
 	email := testsupport.RandomName("restart-") + "@example.com"
 	c.addUser(email, "restart-password")
 	c.start("auth", "auth")
@@ -157,9 +157,9 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 			break
 		}
 	}
-	node.stop()
+	node.Stop()
 	time.Sleep(2 * time.Second)
-	node.start()
+	node.Start()
 
 	o := settle(t, c, cl, api, email, ids)
 	o.check(t, 20)
