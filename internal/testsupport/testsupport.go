@@ -71,6 +71,18 @@ func hostPort(host, port string) string {
 	return host
 }
 
+// waitTCP waits until something listens at addr, failing the test after
+// timeout.
+func waitTCP(t testing.TB, addr string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if Listening(addr) {
+			return
+		}
+	}
+	t.Fatalf("nothing listens on %s after %v", addr, timeout)
+}
+
 // env returns the variable k, or def if it is unset or empty.
 func env(k, def string) string {
 	if v := os.Getenv(k); v != "" {
