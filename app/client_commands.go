@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mp3converter/mp3converter/client"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
 // The client commands (login, convert, jobs, webhook) talk to a server over
@@ -31,9 +31,9 @@ type clientSettings struct {
 
 // clientFlags returns the flags of a client command with --server and
 // --token registered.
-func clientFlags(name string, stderr io.Writer) (*Flags, *clientSettings) {
+func clientFlags(name string, stderr io.Writer) (*cmdflag.Flags, *clientSettings) {
 	s := &clientSettings{server: os.Getenv("MP3CONVERTER_SERVER"), token: os.Getenv("MP3CONVERTER_TOKEN")}
-	f := NewFlags(name, stderr)
+	f := cmdflag.New(name, stderr)
 	f.StringVar(&s.server, "server", s.server, "the server's URL; default the one of the saved login (env MP3CONVERTER_SERVER)")
 	// A Func flag shows no default, so a token from the environment never
 	// reaches -h.
@@ -64,13 +64,13 @@ func (s *clientSettings) client() (*client.Client, error) {
 		}
 	}
 	if server == "" {
-		return nil, UsageError{errors.New("no server: run mp3converter login --server URL first, or give --server or MP3CONVERTER_SERVER")}
+		return nil, cmdflag.Usagef("no server: run mp3converter login --server URL first, or give --server or MP3CONVERTER_SERVER")
 	}
 	if err := checkServerURL(server); err != nil {
 		return nil, err
 	}
 	if token == "" {
-		return nil, UsageError{fmt.Errorf("not logged in to %s: run mp3converter login --server %s --email E", server, server)}
+		return nil, cmdflag.Usagef("not logged in to %s: run mp3converter login --server %s --email E", server, server)
 	}
 	return client.New(server, token), nil
 }
@@ -80,7 +80,7 @@ func sameServer(a, b string) bool { return strings.TrimRight(a, "/") == strings.
 func checkServerURL(server string) error {
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return UsageError{fmt.Errorf("--server %q: want an http:// or https:// URL", server)}
+		return cmdflag.Usagef("--server %q: want an http:// or https:// URL", server)
 	}
 	return nil
 }
@@ -112,7 +112,7 @@ func RunLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		s.server = saved.Server
 	}
 	if s.server == "" || email == "" {
-		return UsageError{errors.New("login: give --server URL and --email E")}
+		return cmdflag.Usagef("login: give --server URL and --email E")
 	}
 	if err := checkServerURL(s.server); err != nil {
 		return err
@@ -157,14 +157,14 @@ func readPassword(stdin io.Reader, stderr io.Writer, email string, fromStdin boo
 		return string(b), err
 	}
 	if !fromStdin {
-		return "", UsageError{errors.New("login: standard input is not a terminal: give the password on it with --password-stdin")}
+		return "", cmdflag.Usagef("login: standard input is not a terminal: give the password on it with --password-stdin")
 	}
 	line, err := readLine(stdin)
 	if err != nil {
 		return "", err
 	}
 	if line == "" {
-		return "", UsageError{errors.New("login: no password on standard input")}
+		return "", cmdflag.Usagef("login: no password on standard input")
 	}
 	return line, nil
 }
@@ -228,16 +228,16 @@ func printJobs(w io.Writer, jobs []client.Job, all bool) error {
 func RunWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const want = "webhook: want add URL, list, delete ID or deliveries ID"
 	if len(args) == 0 {
-		return UsageError{errors.New(want)}
+		return cmdflag.Usagef(want)
 	}
 	f, s := clientFlags("webhook "+args[0], stderr)
-	if err := f.parseWithArgs(args[1:]); err != nil {
+	if err := f.ParseWithArgs(args[1:]); err != nil {
 		return err
 	}
 	nargs := map[string]int{"add": 1, "list": 0, "delete": 1, "deliveries": 1}
 	n, ok := nargs[args[0]]
 	if !ok || f.NArg() != n {
-		return UsageError{errors.New(want)}
+		return cmdflag.Usagef(want)
 	}
 	c, err := s.client()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
 // RunProcess runs process p with settings from args and the environment
@@ -51,14 +52,14 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 // or on the auth role's MySQL.
 func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return UsageError{errors.New("user: want add, list, passwd or delete")}
+		return cmdflag.Usagef("user: want add, list, passwd or delete")
 	}
 	var c Config
 	var email string
 	var admin bool
 	var pw passwordSource
-	f := NewFlags("user "+args[0], stderr)
-	f.Settings(&c, "user", Named("data-dir", "database-url", "storage-url"))
+	f := cmdflag.New("user "+args[0], stderr)
+	addSettings(f, &c, "user", Named("data-dir", "database-url", "storage-url"))
 	switch args[0] {
 	case "add":
 		f.StringVar(&email, "email", "", "the user's email address")
@@ -74,7 +75,7 @@ func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		f.StringVar(&email, "email", "", "the user's email address")
 	case "list":
 	default:
-		return UsageError{fmt.Errorf("user: unknown command %q: want add, list, passwd or delete", args[0])}
+		return cmdflag.Usagef("user: unknown command %q: want add, list, passwd or delete", args[0])
 	}
 	pw.cmd = "user " + args[0]
 	if err := f.Parse(args[1:]); err != nil {
@@ -108,13 +109,13 @@ type passwordSource struct {
 func (p passwordSource) read(stdin io.Reader) (string, error) {
 	switch {
 	case p.stdin == (p.env != ""):
-		return "", UsageError{fmt.Errorf("%s: give the password on standard input with --password-stdin, or name its environment variable with --password-env", p.cmd)}
+		return "", cmdflag.Usagef("%s: give the password on standard input with --password-stdin, or name its environment variable with --password-env", p.cmd)
 	case p.stdin:
 		return readLine(stdin)
 	}
 	v, ok := os.LookupEnv(p.env)
 	if !ok || v == "" {
-		return "", UsageError{fmt.Errorf("%s: --password-env: %s is not set", p.cmd, p.env)}
+		return "", cmdflag.Usagef("%s: --password-env: %s is not set", p.cmd, p.env)
 	}
 	return v, nil
 }
@@ -126,10 +127,10 @@ func (p passwordSource) hash(stdin io.Reader) (string, error) {
 		return "", err
 	}
 	if len(password) < auth.MinPasswordLength {
-		return "", UsageError{fmt.Errorf("%s: password shorter than %d characters", p.cmd, auth.MinPasswordLength)}
+		return "", cmdflag.Usagef("%s: password shorter than %d characters", p.cmd, auth.MinPasswordLength)
 	}
 	if len(password) > auth.MaxPasswordBytes {
-		return "", UsageError{fmt.Errorf("%s: password longer than %d bytes", p.cmd, auth.MaxPasswordBytes)}
+		return "", cmdflag.Usagef("%s: password longer than %d bytes", p.cmd, auth.MaxPasswordBytes)
 	}
 	return (&auth.Service{}).HashPassword(password)
 }
@@ -163,7 +164,7 @@ func listUsers(ctx context.Context, users mp3converter.UserStore, stdout io.Writ
 func deleteUser(ctx context.Context, a *accounts, email string, stdout io.Writer) error {
 	e, err := mp3converter.NormalizeEmail(email)
 	if err != nil {
-		return UsageError{fmt.Errorf("--email: %w", err)}
+		return cmdflag.Usagef("--email: %w", err)
 	}
 	if _, err := a.users.UserByEmail(ctx, e); errors.Is(err, mp3converter.ErrNotFound) {
 		return fmt.Errorf("no user %s", e)
@@ -175,7 +176,7 @@ func deleteUser(ctx context.Context, a *accounts, email string, stdout io.Writer
 		return err
 	}
 	if len(jobs) > 0 && a.videos == nil {
-		return UsageError{fmt.Errorf("user delete: %s has %d jobs whose files are in GridFS; set MP3CONVERTER_STORAGE_URL so that they go with the account", e, len(jobs))}
+		return cmdflag.Usagef("user delete: %s has %d jobs whose files are in GridFS; set MP3CONVERTER_STORAGE_URL so that they go with the account", e, len(jobs))
 	}
 	for _, j := range jobs {
 		if err := mp3converter.DeleteJobAndFiles(ctx, a.jobs, a.videos, a.mp3s, j); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
@@ -194,7 +195,7 @@ func deleteUser(ctx context.Context, a *accounts, email string, stdout io.Writer
 func addUser(ctx context.Context, users mp3converter.UserStore, email string, admin bool, pw passwordSource, stdin io.Reader, stdout io.Writer) error {
 	e, err := mp3converter.NormalizeEmail(email)
 	if err != nil {
-		return UsageError{fmt.Errorf("--email: %w", err)}
+		return cmdflag.Usagef("--email: %w", err)
 	}
 	hash, err := pw.hash(stdin)
 	if err != nil {
@@ -218,7 +219,7 @@ func addUser(ctx context.Context, users mp3converter.UserStore, email string, ad
 func setPassword(ctx context.Context, users mp3converter.UserStore, email string, pw passwordSource, stdin io.Reader, stdout io.Writer) error {
 	e, err := mp3converter.NormalizeEmail(email)
 	if err != nil {
-		return UsageError{fmt.Errorf("--email: %w", err)}
+		return cmdflag.Usagef("--email: %w", err)
 	}
 	hash, err := pw.hash(stdin)
 	if err != nil {
@@ -237,13 +238,13 @@ func setPassword(ctx context.Context, users mp3converter.UserStore, email string
 // handled: dead-letters list|requeue.
 func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "requeue") {
-		return UsageError{errors.New("dead-letters: want list or requeue")}
+		return cmdflag.Usagef("dead-letters: want list or requeue")
 	}
 	var c Config
 	var queues, id string
 	var all bool
-	f := NewFlags("dead-letters "+args[0], stderr)
-	f.Settings(&c, "dead-letters", Named("data-dir", "queue-url"))
+	f := cmdflag.New("dead-letters "+args[0], stderr)
+	addSettings(f, &c, "dead-letters", Named("data-dir", "queue-url"))
 	f.StringVar(&queues, "queue", mp3converter.DefaultVideoQueue+","+mp3converter.DefaultMP3Queue, "queues whose dead letters to act on, comma-separated")
 	if args[0] == "requeue" {
 		f.StringVar(&id, "id", "", "the dead letter to put back (from list)")
@@ -253,7 +254,7 @@ func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if args[0] == "requeue" && (id == "") == !all {
-		return UsageError{errors.New("dead-letters requeue: give --id or --all")}
+		return cmdflag.Usagef("dead-letters requeue: give --id or --all")
 	}
 	store, closeStore, err := openDeadLetters(ctx, &c)
 	if err != nil {

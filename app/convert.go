@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mp3converter/mp3converter/client"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
 // RunConvert uploads each file, follows its conversion and downloads its
@@ -25,11 +26,11 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	f, s := clientFlags("convert", stderr)
 	var out string
 	f.StringVar(&out, "o", ".", "the directory to write the MP3s into")
-	if err := f.parseWithArgs(args); err != nil {
+	if err := f.ParseWithArgs(args); err != nil {
 		return err
 	}
 	if f.NArg() == 0 {
-		return UsageError{errors.New("convert: name the files to convert")}
+		return cmdflag.Usagef("convert: name the files to convert")
 	}
 	c, err := s.client()
 	if err != nil {

@@ -109,7 +109,7 @@ func TestDiskFull(t *testing.T) {
 	var rows [][]string
 
 	// Above the floor, but with less space than the video needs.
-	filler := fill(t, cfg.DataDir, "filler", cfg.MinFreeSpace+256<<10)
+	filler := fill(t, cfg.DataDir, "filler", int64(cfg.MinFreeSpace)+256<<10)
 	resp, msg := c.uploadStatus(video, "film.mp4")
 	if resp.StatusCode != http.StatusInsufficientStorage || msg != mp3converter.ErrInsufficientStorage.Message || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("upload of %d bytes with 768 KiB free: %s %q Retry-After %q, want 507", fi.Size(), resp.Status, msg, resp.Header.Get("Retry-After"))

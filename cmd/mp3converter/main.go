@@ -23,6 +23,7 @@ import (
 	"syscall"
 
 	"github.com/mp3converter/mp3converter/app"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
 func main() {
@@ -99,7 +100,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case app.IsUsage(err):
+	case cmdflag.IsUsage(err):
 		fmt.Fprintln(stderr, "mp3converter:", err)
 		return 2
 	default:
