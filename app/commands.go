@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -11,11 +10,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
 	"github.com/mp3converter/mp3converter/internal/cmdflag"
+	"github.com/mp3converter/mp3converter/internal/cmdio"
 )
 
 // RunProcess runs process p with settings from args and the environment
@@ -111,7 +110,7 @@ func (p passwordSource) read(stdin io.Reader) (string, error) {
 	case p.stdin == (p.env != ""):
 		return "", cmdflag.Usagef("%s: give the password on standard input with --password-stdin, or name its environment variable with --password-env", p.cmd)
 	case p.stdin:
-		return readLine(stdin)
+		return cmdio.ReadLine(stdin)
 	}
 	v, ok := os.LookupEnv(p.env)
 	if !ok || v == "" {
@@ -140,7 +139,7 @@ func listUsers(ctx context.Context, users mp3converter.UserStore, stdout io.Writ
 	if err != nil {
 		return err
 	}
-	tw := newTable(stdout)
+	tw := cmdio.Table(stdout)
 	fmt.Fprintln(tw, "EMAIL\tADMIN\tCREATED\tPASSWORD")
 	for _, u := range list {
 		created := "-"
@@ -261,7 +260,7 @@ func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer closeStore()
-	tw := newTable(stdout)
+	tw := cmdio.Table(stdout)
 	defer tw.Flush()
 	if args[0] == "list" {
 		fmt.Fprintln(tw, "ID\tQUEUE\tATTEMPTS\tDEAD SINCE\tJOB\tREASON")
@@ -276,7 +275,7 @@ func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		for _, dl := range dls {
 			switch {
 			case args[0] == "list":
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", dl.ID, dl.Queue, dl.Attempts, dl.At.Format("2006-01-02 15:04:05"), jobOf(dl.Body), oneLine(dl.Reason))
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", dl.ID, dl.Queue, dl.Attempts, dl.At.Format("2006-01-02 15:04:05"), jobOf(dl.Body), cmdio.OneLine(dl.Reason))
 			case all || dl.ID == id:
 				if err := store.Requeue(ctx, queue, dl.ID); err != nil {
 					return err
@@ -295,19 +294,6 @@ func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 	return fmt.Errorf("no dead letter %s", id)
 }
 
-// readLine reads a password from the first line of stdin, without its
-// line ending.
-func readLine(stdin io.Reader) (string, error) {
-	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return "", err
-	}
-	return strings.TrimRight(line, "\r\n"), nil
-}
-
-// newTable writes aligned columns, as every command's listing does.
-func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
-
 // jobOf names the job a queue message is about.
 func jobOf(body []byte) string {
 	var m mp3converter.Message
@@ -318,12 +304,4 @@ func jobOf(body []byte) string {
 		return m.JobID
 	}
 	return "video " + m.VideoFID
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 120 {
-		s = s[:117] + "..."
-	}
-	return s
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter/internal/cmdflag"
+	"github.com/mp3converter/mp3converter/internal/cmdio"
 )
 
 // Healthcheck asks a process of this binary whether it is ready, for a
@@ -94,7 +95,7 @@ func get(ctx context.Context, url string) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, oneLine(string(body)))
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, cmdio.OneLine(string(body)))
 	}
 	return nil
 }

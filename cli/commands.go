@@ -1,4 +1,13 @@
-package app
+// Package cli is the command-line client of a server: the login, convert,
+// jobs and webhook commands, which talk to the server over its HTTP API
+// with package client, and convert's progress bars. It knows nothing of the
+// server's insides: it imports no role, engine or app.
+//
+// Its settings are not the server's, so they are not rows of app's
+// settings table: each command has flags whose defaults come from
+// environment variables (--server, MP3CONVERTER_SERVER; --token,
+// MP3CONVERTER_TOKEN), and the login that login saves.
+package cli
 
 import (
 	"cmp"
@@ -16,12 +25,8 @@ import (
 
 	"github.com/mp3converter/mp3converter/client"
 	"github.com/mp3converter/mp3converter/internal/cmdflag"
+	"github.com/mp3converter/mp3converter/internal/cmdio"
 )
-
-// The client commands (login, convert, jobs, webhook) talk to a server over
-// its HTTP API with package client. Their settings are not server settings,
-// so they are not rows of the settings table: each has a flag whose default
-// comes from an environment variable, and the saved login.
 
 // clientSettings are the settings every client command shares.
 type clientSettings struct {
@@ -32,13 +37,11 @@ type clientSettings struct {
 // clientFlags returns the flags of a client command with --server and
 // --token registered.
 func clientFlags(name string, stderr io.Writer) (*cmdflag.Flags, *clientSettings) {
-	s := &clientSettings{server: os.Getenv("MP3CONVERTER_SERVER"), token: os.Getenv("MP3CONVERTER_TOKEN")}
+	s := &clientSettings{}
 	f := cmdflag.New(name, stderr)
-	f.StringVar(&s.server, "server", s.server, "the server's URL; default the one of the saved login (env MP3CONVERTER_SERVER)")
-	// A Func flag shows no default, so a token from the environment never
-	// reaches -h.
-	f.Func("token", "a token to use instead of the saved login's, for scripts (env MP3CONVERTER_TOKEN)",
-		func(v string) error { s.token = v; return nil })
+	f.Env(cmdflag.String(&s.server), "server", []string{"MP3CONVERTER_SERVER"}, "", "the server's URL; default the one of the saved login")
+	// A secret: a token from the environment never reaches -h.
+	f.Env(cmdflag.Secret(&s.token), "token", []string{"MP3CONVERTER_TOKEN"}, "", "a token to use instead of the saved login's, for scripts")
 	return f, s
 }
 
@@ -159,7 +162,7 @@ func readPassword(stdin io.Reader, stderr io.Writer, email string, fromStdin boo
 	if !fromStdin {
 		return "", cmdflag.Usagef("login: standard input is not a terminal: give the password on it with --password-stdin")
 	}
-	line, err := readLine(stdin)
+	line, err := cmdio.ReadLine(stdin)
 	if err != nil {
 		return "", err
 	}
@@ -198,7 +201,7 @@ func RunJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // printJobs writes jobs as a table; all adds the owner.
 func printJobs(w io.Writer, jobs []client.Job, all bool) error {
-	tw := newTable(w)
+	tw := cmdio.Table(w)
 	owner := ""
 	if all {
 		owner = "OWNER\t"
@@ -217,8 +220,8 @@ func printJobs(w io.Writer, jobs []client.Job, all bool) error {
 			duration = (time.Duration(j.Duration * float64(time.Second))).Round(time.Second).String()
 		}
 		fmt.Fprintf(tw, "%s\t%s%s\t%.0f%%\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, owner, j.Status, j.Progress*100,
-			oneLine(j.Filename), duration, humanize.Bytes(uint64(j.Size)), mp3,
-			j.CreatedAt.Local().Format("2006-01-02 15:04"), cmp.Or(oneLine(j.Reason()), "-"))
+			cmdio.OneLine(j.Filename), duration, humanize.Bytes(uint64(j.Size)), mp3,
+			j.CreatedAt.Local().Format("2006-01-02 15:04"), cmp.Or(cmdio.OneLine(j.Reason()), "-"))
 	}
 	return tw.Flush()
 }
@@ -268,7 +271,7 @@ func listWebhooks(ctx context.Context, c *client.Client, stdout io.Writer) error
 	if err != nil {
 		return explain(err)
 	}
-	tw := newTable(stdout)
+	tw := cmdio.Table(stdout)
 	fmt.Fprintln(tw, "ID\tURL\tCREATED\tLAST DELIVERY")
 	for _, w := range ws {
 		last := "-"
@@ -285,11 +288,11 @@ func listDeliveries(ctx context.Context, c *client.Client, id string, stdout io.
 	if err != nil {
 		return explain(err)
 	}
-	tw := newTable(stdout)
+	tw := cmdio.Table(stdout)
 	fmt.Fprintln(tw, "AT\tEVENT\tJOB\tSTATUS\tATTEMPTS\tHTTP\tERROR")
 	for _, d := range ds {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.At.Local().Format(time.DateTime), d.Event, cmp.Or(d.JobID, "-"),
-			d.Status, d.Attempts, d.HTTPStatus, cmp.Or(oneLine(d.Error), "-"))
+			d.Status, d.Attempts, d.HTTPStatus, cmp.Or(cmdio.OneLine(d.Error), "-"))
 	}
 	return tw.Flush()
 }
@@ -300,7 +303,7 @@ func describeDelivery(d client.Delivery) string {
 		s += fmt.Sprintf(" (HTTP %d)", d.HTTPStatus)
 	}
 	if d.Error != "" {
-		s += ": " + oneLine(d.Error)
+		s += ": " + cmdio.OneLine(d.Error)
 	}
 	return s
 }
