@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 )
 
@@ -62,7 +64,7 @@ func TestBrowser(t *testing.T) {
 	p.screenshots()
 
 	path := p.download(ids["holiday.mp4"])
-	if format, d := testmedia.Probe(t, path); format != "mp3" || abs(d-4) > 0.5 {
+	if format, d := testmedia.Probe(t, path); format != "mp3" || math.Abs(d-4) > 0.5 {
 		t.Errorf("downloaded %s: %s of %.2f s, want mp3 of 4 s", filepath.Base(path), format, d)
 	}
 	p.delete(ids["talk.webm"])
