@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/mp3converter
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test test-deploy lint-openapi build deps integration fuzz bench bench-split containers kubernetes ci clean
+.PHONY: run test test-deploy lint lint-openapi build deps integration fuzz bench bench-split containers kubernetes ci clean
 
 ## run: build and run every role in one process on ./data (http://localhost:8080)
 run: deps build
@@ -21,6 +21,16 @@ test-deploy:
 ## lint-openapi: docs/openapi.yaml under Redocly's recommended rules (CLI from npm, pinned): errors fail, warnings are listed
 lint-openapi:
 	scripts/lint-openapi.sh
+
+## lint: gofmt, go vet and staticcheck on every package, with and without the integration tag, and go vet in deploy/; all must be clean
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	@files=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then echo "gofmt -l:"; echo "$$files"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags integration ./...
+	cd deploy && $(GO) vet ./...
 
 ## integration: the tests against real servers (RabbitMQ, MariaDB, FerretDB, Mailpit); see .ci/run
 integration: deps

@@ -68,7 +68,9 @@ func TestLayout(t *testing.T) {
 
 // The import rules ARCHITECTURE.md states: the domain (this package)
 // imports no package of the module; roles never import engines; engines
-// never import each other or a role. Only app knows both sides.
+// never import each other or a role. Only app knows both sides. The
+// command-line client, cli, knows the server by its HTTP API only: it
+// imports client and internal/ packages, never app, a role or an engine.
 func TestImports(t *testing.T) {
 	const module = "github.com/mp3converter/mp3converter/"
 	roles := []string{"httpapi", "auth", "conversion", "notification", "retention", "webhook", "jobfeed"}
@@ -112,6 +114,11 @@ func TestImports(t *testing.T) {
 			if p != e && (in(p, engines) || in(p, roles) || p == "app") {
 				t.Errorf("engine %s imports %s: engines share code through internal/ only", e, p)
 			}
+		}
+	}
+	for _, p := range imports("cli") {
+		if p != "client" && !strings.HasPrefix(p, "internal/") {
+			t.Errorf("cli imports %s: the client knows the server by its HTTP API (package client) only", p)
 		}
 	}
 }

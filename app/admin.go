@@ -15,6 +15,7 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
 // jwtSecret returns the configured secret or, on embedded engines, the one
@@ -50,7 +51,7 @@ func firstAdmin(ctx context.Context, a *auth.Service, users mp3converter.UserSto
 	}
 	email, err := mp3converter.NormalizeEmail(cmp.Or(c.AdminEmail, "admin@localhost"))
 	if err != nil {
-		return UsageError{fmt.Errorf("bad setting: MP3CONVERTER_ADMIN_EMAIL: %w", err)}
+		return cmdflag.Usagef("bad setting: MP3CONVERTER_ADMIN_EMAIL: %w", err)
 	}
 	password, generated := c.AdminPassword, c.AdminPassword == ""
 	if generated {

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -11,10 +10,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/auth"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
+	"github.com/mp3converter/mp3converter/internal/cmdio"
 )
 
 // RunProcess runs process p with settings from args and the environment
@@ -51,14 +51,14 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 // or on the auth role's MySQL.
 func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return UsageError{errors.New("user: want add, list, passwd or delete")}
+		return cmdflag.Usagef("user: want add, list, passwd or delete")
 	}
 	var c Config
 	var email string
 	var admin bool
 	var pw passwordSource
-	f := NewFlags("user "+args[0], stderr)
-	f.Settings(&c, "user", Named("data-dir", "database-url", "storage-url"))
+	f := cmdflag.New("user "+args[0], stderr)
+	addSettings(f, &c, "user", Named("data-dir", "database-url", "storage-url"))
 	switch args[0] {
 	case "add":
 		f.StringVar(&email, "email", "", "the user's email address")
@@ -74,7 +74,7 @@ func RunUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		f.StringVar(&email, "email", "", "the user's email address")
 	case "list":
 	default:
-		return UsageError{fmt.Errorf("user: unknown command %q: want add, list, passwd or delete", args[0])}
+		return cmdflag.Usagef("user: unknown command %q: want add, list, passwd or delete", args[0])
 	}
 	pw.cmd = "user " + args[0]
 	if err := f.Parse(args[1:]); err != nil {
@@ -108,13 +108,13 @@ type passwordSource struct {
 func (p passwordSource) read(stdin io.Reader) (string, error) {
 	switch {
 	case p.stdin == (p.env != ""):
-		return "", UsageError{fmt.Errorf("%s: give the password on standard input with --password-stdin, or name its environment variable with --password-env", p.cmd)}
+		return "", cmdflag.Usagef("%s: give the password on standard input with --password-stdin, or name its environment variable with --password-env", p.cmd)
 	case p.stdin:
-		return readLine(stdin)
+		return cmdio.ReadLine(stdin)
 	}
 	v, ok := os.LookupEnv(p.env)
 	if !ok || v == "" {
-		return "", UsageError{fmt.Errorf("%s: --password-env: %s is not set", p.cmd, p.env)}
+		return "", cmdflag.Usagef("%s: --password-env: %s is not set", p.cmd, p.env)
 	}
 	return v, nil
 }
@@ -126,10 +126,10 @@ func (p passwordSource) hash(stdin io.Reader) (string, error) {
 		return "", err
 	}
 	if len(password) < auth.MinPasswordLength {
-		return "", UsageError{fmt.Errorf("%s: password shorter than %d characters", p.cmd, auth.MinPasswordLength)}
+		return "", cmdflag.Usagef("%s: password shorter than %d characters", p.cmd, auth.MinPasswordLength)
 	}
 	if len(password) > auth.MaxPasswordBytes {
-		return "", UsageError{fmt.Errorf("%s: password longer than %d bytes", p.cmd, auth.MaxPasswordBytes)}
+		return "", cmdflag.Usagef("%s: password longer than %d bytes", p.cmd, auth.MaxPasswordBytes)
 	}
 	return (&auth.Service{}).HashPassword(password)
 }
@@ -139,7 +139,7 @@ func listUsers(ctx context.Context, users mp3converter.UserStore, stdout io.Writ
 	if err != nil {
 		return err
 	}
-	tw := newTable(stdout)
+	tw := cmdio.Table(stdout)
 	fmt.Fprintln(tw, "EMAIL\tADMIN\tCREATED\tPASSWORD")
 	for _, u := range list {
 		created := "-"
@@ -163,7 +163,7 @@ func listUsers(ctx context.Context, users mp3converter.UserStore, stdout io.Writ
 func deleteUser(ctx context.Context, a *accounts, email string, stdout io.Writer) error {
 	e, err := mp3converter.NormalizeEmail(email)
 	if err != nil {
-		return UsageError{fmt.Errorf("--email: %w", err)}
+		return cmdflag.Usagef("--email: %w", err)
 	}
 	if _, err := a.users.UserByEmail(ctx, e); errors.Is(err, mp3converter.ErrNotFound) {
 		return fmt.Errorf("no user %s", e)
@@ -175,7 +175,7 @@ func deleteUser(ctx context.Context, a *accounts, email string, stdout io.Writer
 		return err
 	}
 	if len(jobs) > 0 && a.videos == nil {
-		return UsageError{fmt.Errorf("user delete: %s has %d jobs whose files are in GridFS; set MP3CONVERTER_STORAGE_URL so that they go with the account", e, len(jobs))}
+		return cmdflag.Usagef("user delete: %s has %d jobs whose files are in GridFS; set MP3CONVERTER_STORAGE_URL so that they go with the account", e, len(jobs))
 	}
 	for _, j := range jobs {
 		if err := mp3converter.DeleteJobAndFiles(ctx, a.jobs, a.videos, a.mp3s, j); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
@@ -194,7 +194,7 @@ func deleteUser(ctx context.Context, a *accounts, email string, stdout io.Writer
 func addUser(ctx context.Context, users mp3converter.UserStore, email string, admin bool, pw passwordSource, stdin io.Reader, stdout io.Writer) error {
 	e, err := mp3converter.NormalizeEmail(email)
 	if err != nil {
-		return UsageError{fmt.Errorf("--email: %w", err)}
+		return cmdflag.Usagef("--email: %w", err)
 	}
 	hash, err := pw.hash(stdin)
 	if err != nil {
@@ -218,7 +218,7 @@ func addUser(ctx context.Context, users mp3converter.UserStore, email string, ad
 func setPassword(ctx context.Context, users mp3converter.UserStore, email string, pw passwordSource, stdin io.Reader, stdout io.Writer) error {
 	e, err := mp3converter.NormalizeEmail(email)
 	if err != nil {
-		return UsageError{fmt.Errorf("--email: %w", err)}
+		return cmdflag.Usagef("--email: %w", err)
 	}
 	hash, err := pw.hash(stdin)
 	if err != nil {
@@ -237,13 +237,13 @@ func setPassword(ctx context.Context, users mp3converter.UserStore, email string
 // handled: dead-letters list|requeue.
 func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "requeue") {
-		return UsageError{errors.New("dead-letters: want list or requeue")}
+		return cmdflag.Usagef("dead-letters: want list or requeue")
 	}
 	var c Config
 	var queues, id string
 	var all bool
-	f := NewFlags("dead-letters "+args[0], stderr)
-	f.Settings(&c, "dead-letters", Named("data-dir", "queue-url", "queue-type"))
+	f := cmdflag.New("dead-letters "+args[0], stderr)
+	addSettings(f, &c, "dead-letters", Named("data-dir", "queue-url", "queue-type"))
 	f.StringVar(&queues, "queue", mp3converter.DefaultVideoQueue+","+mp3converter.DefaultMP3Queue, "queues whose dead letters to act on, comma-separated")
 	if args[0] == "requeue" {
 		f.StringVar(&id, "id", "", "the dead letter to put back (from list)")
@@ -253,14 +253,14 @@ func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if args[0] == "requeue" && (id == "") == !all {
-		return UsageError{errors.New("dead-letters requeue: give --id or --all")}
+		return cmdflag.Usagef("dead-letters requeue: give --id or --all")
 	}
 	store, closeStore, err := openDeadLetters(ctx, &c)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	tw := newTable(stdout)
+	tw := cmdio.Table(stdout)
 	defer tw.Flush()
 	if args[0] == "list" {
 		fmt.Fprintln(tw, "ID\tQUEUE\tATTEMPTS\tDEAD SINCE\tJOB\tREASON")
@@ -275,7 +275,7 @@ func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		for _, dl := range dls {
 			switch {
 			case args[0] == "list":
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", dl.ID, dl.Queue, dl.Attempts, dl.At.Format("2006-01-02 15:04:05"), jobOf(dl.Body), oneLine(dl.Reason))
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", dl.ID, dl.Queue, dl.Attempts, dl.At.Format("2006-01-02 15:04:05"), jobOf(dl.Body), cmdio.OneLine(dl.Reason))
 			case all || dl.ID == id:
 				if err := store.Requeue(ctx, queue, dl.ID); err != nil {
 					return err
@@ -294,19 +294,6 @@ func RunDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 	return fmt.Errorf("no dead letter %s", id)
 }
 
-// readLine reads a password from the first line of stdin, without its
-// line ending.
-func readLine(stdin io.Reader) (string, error) {
-	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return "", err
-	}
-	return strings.TrimRight(line, "\r\n"), nil
-}
-
-// newTable writes aligned columns, as every command's listing does.
-func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
-
 // jobOf names the job a queue message is about.
 func jobOf(body []byte) string {
 	var m mp3converter.Message
@@ -317,12 +304,4 @@ func jobOf(body []byte) string {
 		return m.JobID
 	}
 	return "video " + m.VideoFID
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 120 {
-		s = s[:117] + "..."
-	}
-	return s
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mp3converter/mp3converter/goqite"
 	"github.com/mp3converter/mp3converter/gridfs"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 	"github.com/mp3converter/mp3converter/internal/diskspace"
 	"github.com/mp3converter/mp3converter/internal/memory"
 	"github.com/mp3converter/mp3converter/internal/sqldb"
@@ -165,8 +166,8 @@ func openMySQL(ctx context.Context, e *Engines, o opening) error {
 // only consumer: it puts back, at start, what a process that died held.
 func openGoqite(_ context.Context, e *Engines, o opening) error {
 	if e.sqlite == nil {
-		return UsageError{fmt.Errorf("bad setting: %s: goqite: keeps its queue in the SQLite database, and %s names none",
-			envOf(queueURL), envOf(databaseURL))}
+		return cmdflag.Usagef("bad setting: %s: goqite: keeps its queue in the SQLite database, and %s names none",
+			envOf(queueURL), envOf(databaseURL))
 	}
 	q := goqite.New(e.sqlite.DB, goqite.Options{Policy: policy(o.c), Logger: o.log})
 	e.onClose(func() { q.Close() })
@@ -209,7 +210,7 @@ func openFiles(_ context.Context, e *Engines, o opening) error {
 		}
 	}
 	e.Videos, e.MP3s = videos, mp3s
-	e.space = diskspace.Floor(dir, o.c.MinFreeSpace)
+	e.space = diskspace.Floor(dir, int64(o.c.MinFreeSpace))
 	e.check("videos", videos.Ping)
 	e.check("mp3s", mp3s.Ping)
 	e.check("free-space", e.space)

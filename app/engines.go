@@ -11,6 +11,7 @@ import (
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/conversion"
 	"github.com/mp3converter/mp3converter/httpapi"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 	"github.com/mp3converter/mp3converter/internal/diskspace"
 	"github.com/mp3converter/mp3converter/sqlite"
 )
@@ -100,7 +101,7 @@ func openEngines(ctx context.Context, p Process, c *Config, log *slog.Logger) (*
 		if p.Shape == Standalone {
 			dir = c.DataDir
 		}
-		e.check("free-space", diskspace.Floor(dir, c.MinFreeSpace))
+		e.check("free-space", diskspace.Floor(dir, int64(c.MinFreeSpace)))
 	}
 	if err != nil {
 		e.Close()
@@ -140,7 +141,7 @@ func (e *Engines) prepare(o opening) error {
 func (e *Engines) open(ctx context.Context, setting, rawURL string, o opening) error {
 	en, err := engineFor(setting, rawURL)
 	if err != nil {
-		return UsageError{fmt.Errorf("bad setting: %s: %w", envOf(setting), err)}
+		return cmdflag.Usagef("bad setting: %s: %w", envOf(setting), err)
 	}
 	o.url = rawURL
 	return en.open(ctx, e, o)
@@ -198,7 +199,7 @@ func openDeadLetters(ctx context.Context, c *Config) (mp3converter.DeadLetterSto
 	dl, ok := e.Queue.(mp3converter.DeadLetterStore)
 	if !ok {
 		e.Close()
-		return nil, nil, UsageError{fmt.Errorf("the queue of %s keeps no dead letters", envOf(queueURL))}
+		return nil, nil, cmdflag.Usagef("the queue of %s keeps no dead letters", envOf(queueURL))
 	}
 	return dl, e.Close, nil
 }

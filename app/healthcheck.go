@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
+	"github.com/mp3converter/mp3converter/internal/cmdio"
 )
 
 // Healthcheck asks a process of this binary whether it is ready, for a
@@ -38,7 +41,7 @@ const healthPath = "/readyz"
 // 200, else an error saying why in one line.
 func RunHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	h := Healthcheck{Proc: "/proc"}
-	f := NewFlags("healthcheck", stderr)
+	f := cmdflag.New("healthcheck", stderr)
 	f.StringVar(&h.URL, "url", "", "the URL to ask (default: http://127.0.0.1:<the process's port>"+healthPath+")")
 	f.StringVar(&h.Role, "role", "", "the process's command (serve, gateway, auth, converter, notification), when it is not found in /proc")
 	f.DurationVar(&h.Timeout, "timeout", 5*time.Second, "time the process has to answer; more than /readyz's own 3 s, so that it can name a failing check")
@@ -92,7 +95,7 @@ func get(ctx context.Context, url string) error {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, oneLine(string(body)))
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, cmdio.OneLine(string(body)))
 	}
 	return nil
 }
@@ -111,7 +114,7 @@ func (h Healthcheck) urls() ([]string, error) {
 	if name != "" {
 		p, ok := LookupProcess(name)
 		if !ok {
-			return nil, UsageError{fmt.Errorf("healthcheck: unknown role %q", name)}
+			return nil, cmdflag.Usagef("healthcheck: unknown role %q", name)
 		}
 		return []string{healthURL(listenAddr(p, args))}, nil
 	}
@@ -137,13 +140,13 @@ func (h Healthcheck) urls() ([]string, error) {
 // in this environment: its --addr, or its --health-addr.
 func listenAddr(p Process, args []string) string {
 	var c Config
-	f := NewFlags(p.Name, io.Discard)
-	f.Settings(&c, p.Name, p.uses)
+	f := cmdflag.New(p.Name, io.Discard)
+	addSettings(f, &c, p.Name, p.uses)
 	if f.Parse(args) != nil {
 		// Flags of another version: the environment and defaults only.
 		c = Config{}
-		f = NewFlags(p.Name, io.Discard)
-		f.Settings(&c, p.Name, p.uses)
+		f = cmdflag.New(p.Name, io.Discard)
+		addSettings(f, &c, p.Name, p.uses)
 	}
 	if p.serves() {
 		return c.Addr

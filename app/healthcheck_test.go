@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
 // fakeProc writes a /proc holding processes with these command lines.
@@ -79,7 +81,7 @@ func TestHealthcheckURLs(t *testing.T) {
 			}
 		})
 	}
-	if _, err := (Healthcheck{Role: "nonsense"}).urls(); !IsUsage(err) {
+	if _, err := (Healthcheck{Role: "nonsense"}).urls(); !cmdflag.IsUsage(err) {
 		t.Errorf("unknown role: %v, want a usage error", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/mp3converter/mp3converter/conversion"
 	"github.com/mp3converter/mp3converter/ffmpeg"
 	"github.com/mp3converter/mp3converter/httpapi"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 	"github.com/mp3converter/mp3converter/internal/metrics"
 	"github.com/mp3converter/mp3converter/jobfeed"
 	"github.com/mp3converter/mp3converter/notification"
@@ -225,9 +226,9 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 		// itself, with or without the auth role.
 		gw := &httpapi.Gateway{
 			Auth: login, Tokens: tokens, Revoker: tokens, Jobs: e.Jobs, Videos: e.Videos, MP3s: e.MP3s, Queue: e.Queue,
-			VideoQueue: c.VideoQueue, MaxUpload: c.MaxUpload, Checks: checks, Logger: log.With("role", "gateway"),
+			VideoQueue: c.VideoQueue, MaxUpload: int64(c.MaxUpload), Checks: checks, Logger: log.With("role", "gateway"),
 			Throttle: httpapi.NewThrottle("gateway", e.Limits), Devices: devices, Proxies: proxies, Space: e.space, Webhooks: m.webhookRoutes(),
-			MinUploadRate: c.MinUploadRate, UploadGrace: c.UploadGrace,
+			MinUploadRate: int64(c.MinUploadRate), UploadGrace: c.UploadGrace,
 			Uploads: httpapi.NewUploadLimit(c.MaxUploadsPerUser, c.MaxUploads, e.Limits),
 			Feed:    m.feed, Heartbeat: c.EventsHeartbeat, Metrics: m.Metrics,
 			Streams:     httpapi.NewStreamLimit(c.MaxEventStreamsPerUser, c.MaxEventStreams, e.Limits),
@@ -326,7 +327,7 @@ func newNotifier(c *Config, log *slog.Logger) (mp3converter.Notifier, error) {
 	}
 	n, err := smtp.New(c.SMTPURL, c.MailFrom, 30*time.Second)
 	if err != nil {
-		return nil, UsageError{fmt.Errorf("bad setting: MP3CONVERTER_SMTP_URL: %w", err)}
+		return nil, cmdflag.Usagef("bad setting: MP3CONVERTER_SMTP_URL: %w", err)
 	}
 	return n, nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
 // TestUserAddPasswordEnv: user add takes the password from a named
@@ -47,7 +49,7 @@ func TestUserAddPasswordEnv(t *testing.T) {
 		{[]string{"--password-env", "ADMIN_PW", "--password-stdin"}, "--password-stdin, or name its environment variable"},
 		{nil, "--password-stdin, or name its environment variable"},
 	} {
-		if _, err := add(tt.args...); !IsUsage(err) || !strings.Contains(err.Error(), tt.want) {
+		if _, err := add(tt.args...); !cmdflag.IsUsage(err) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("add %v: %v, want a usage error with %q", tt.args, err, tt.want)
 		}
 	}

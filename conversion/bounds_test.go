@@ -12,6 +12,7 @@ import (
 	"github.com/mp3converter/mp3converter/ffmpeg"
 	"github.com/mp3converter/mp3converter/goqite"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // transcoder probes with ffmpeg and converts with toMP3.
@@ -41,11 +42,7 @@ func TestDeleteStopsConversion(t *testing.T) {
 	j, msg := f.upload(t, testmedia.Make(t, testmedia.MP4, 1))
 	done := make(chan error, 1)
 	go func() { done <- f.w.Handle(context.Background(), mp3converter.Delivery{Body: msg, Attempt: 1}) }()
-	for deadline := time.Now().Add(10 * time.Second); f.job(t, j.ID).Progress != 0.5; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no progress written: %+v", f.job(t, j.ID))
-		}
-	}
+	testsupport.Eventually(t, 10*time.Second, "the progress written", func() bool { return f.job(t, j.ID).Progress == 0.5 })
 	if f.files(t, "tmp") == 0 {
 		t.Fatal("no scratch files while converting")
 	}
@@ -169,11 +166,9 @@ func TestFairShare(t *testing.T) {
 	f.run(t, 2)
 
 	bob, _ := f.db.Jobs.ListJobs(context.Background(), mp3converter.JobFilter{Owner: "bob@example.com"})
-	for deadline := time.Now().Add(20 * time.Second); f.job(t, bob[0].ID).Status != mp3converter.JobDone; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("bob's job not done while ann's first runs: %+v; converted %v", f.job(t, bob[0].ID), order)
-		}
-	}
+	testsupport.Eventually(t, 20*time.Second, "bob's job done while ann's first runs", func() bool {
+		return f.job(t, bob[0].ID).Status == mp3converter.JobDone
+	})
 	// Once bob's is done nobody else waits, so ann's next may take the free
 	// handler: what counts is that bob's came before it.
 	mu.Lock()
@@ -190,11 +185,7 @@ func TestFairShare(t *testing.T) {
 	}
 	close(release)
 	for _, j := range anns {
-		for deadline := time.Now().Add(20 * time.Second); f.job(t, j.ID).Status != mp3converter.JobDone; time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not done: %+v", j.Filename, f.job(t, j.ID))
-			}
-		}
+		testsupport.Eventually(t, 20*time.Second, j.Filename+" done", func() bool { return f.job(t, j.ID).Status == mp3converter.JobDone })
 		if got := f.job(t, j.ID); got.Attempts != 1 {
 			t.Errorf("%s: %d attempts, want 1", j.Filename, got.Attempts)
 		}

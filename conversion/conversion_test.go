@@ -201,13 +201,12 @@ func TestShutdownHandsBack(t *testing.T) {
 	}
 
 	ctx, cancel = context.WithCancel(context.Background())
-	go func() {
-		for f.job(t, j.ID).Status != mp3converter.JobProcessing {
-			time.Sleep(2 * time.Millisecond)
-		}
-		cancel()
-	}()
-	err := f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 1})
+	defer cancel()
+	handled := make(chan error, 1)
+	go func() { handled <- f.w.Handle(ctx, mp3converter.Delivery{Body: msg, Attempt: 1}) }()
+	testsupport.Eventually(t, 30*time.Second, "the job converting", func() bool { return f.job(t, j.ID).Status == mp3converter.JobProcessing })
+	cancel()
+	err := <-handled
 	if !errors.Is(err, mp3converter.ErrShutdown) {
 		t.Fatalf("mid-conversion: err = %v, want ErrShutdown", err)
 	}

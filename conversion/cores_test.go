@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // waiting returns how many conversions wait for a core.
@@ -53,9 +54,7 @@ func TestCoresLend(t *testing.T) {
 		}
 		got <- release
 	}()
-	for c.waiting() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testsupport.Eventually(t, 10*time.Second, "a conversion waiting", func() bool { return c.waiting() > 0 })
 	borrowed()
 	releaseC := <-got // the core given back went to the conversion waiting
 	borrowed()        // twice: no effect
@@ -98,13 +97,9 @@ func TestCoresAcquireCancelled(t *testing.T) {
 		ctxB, cancelB := context.WithCancel(context.Background())
 		b, next := make(chan func(), 1), make(chan func(), 1)
 		go func() { release, _ := c.acquire(ctxB); b <- release }()
-		for c.waiting() < 1 {
-			time.Sleep(100 * time.Microsecond)
-		}
+		testsupport.Eventually(t, 10*time.Second, "b waiting", func() bool { return c.waiting() >= 1 })
 		go func() { release, _ := c.acquire(context.Background()); next <- release }()
-		for c.waiting() < 2 {
-			time.Sleep(100 * time.Microsecond)
-		}
+		testsupport.Eventually(t, 10*time.Second, "b and next waiting", func() bool { return c.waiting() >= 2 })
 		c.mu.Lock()
 		c.give() // to b, which stops waiting at the same time
 		cancelB()

@@ -93,11 +93,7 @@ func TestJobStoreOutageIsWaitedOut(t *testing.T) {
 	go func() { defer close(stopped); f.w.Run(ctx, 1) }()
 	defer func() { cancel(); <-stopped }()
 
-	for deadline := time.Now().Add(30 * time.Second); f.job(t, j.ID).Status != mp3converter.JobDone; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("job not done 30 s after the outage: %+v", f.job(t, j.ID))
-		}
-	}
+	testsupport.Eventually(t, 30*time.Second, "the job done after the outage", func() bool { return f.job(t, j.ID).Status == mp3converter.JobDone })
 	if end := f.job(t, j.ID); end.Attempts != 1 {
 		t.Errorf("the job shows %d attempts, want 1", end.Attempts)
 	}
@@ -131,11 +127,7 @@ func TestStaleProcessingJobIsRequeued(t *testing.T) {
 	}
 	f.w.StaleAfter = 200 * time.Millisecond
 	go f.w.Run(ctx, 1)
-	for deadline := time.Now().Add(5 * time.Second); f.job(t, j.ID).Status != mp3converter.JobQueued; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("a stale processing job was not requeued: %+v", f.job(t, j.ID))
-		}
-	}
+	testsupport.Eventually(t, 5*time.Second, "the stale processing job requeued", func() bool { return f.job(t, j.ID).Status == mp3converter.JobQueued })
 	if got := f.job(t, j.ID); got.Error == "" {
 		t.Errorf("requeued without a reason: %+v", got)
 	}

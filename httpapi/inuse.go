@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/memory"
@@ -66,4 +67,22 @@ func (l *InUseLimit) acquire(ctx context.Context, user string) (release func(), 
 	}
 	var once sync.Once
 	return func() { once.Do(func() { lease(); uncount() }) }, "", nil
+}
+
+// errTooManyUploads refuses an upload over a cap; any upload in progress
+// may end within seconds.
+var errTooManyUploads = &retryAfterError{
+	err:   mp3converter.Errorf(mp3converter.ETOOMANY, "too many uploads in progress; try again in a moment"),
+	after: 5 * time.Second,
+}
+
+// NewUploadLimit caps uploads in progress: perUser per user across the
+// gateways that share limits, total in this process.
+func NewUploadLimit(perUser, total int, limits mp3converter.Limits) *InUseLimit {
+	return &InUseLimit{Kind: "uploads", PerUser: perUser, Total: total, Limits: limits, Refusal: errTooManyUploads}
+}
+
+// NewStreamLimit caps open event streams likewise.
+func NewStreamLimit(perUser, total int, limits mp3converter.Limits) *InUseLimit {
+	return &InUseLimit{Kind: "streams", PerUser: perUser, Total: total, Limits: limits, Refusal: errTooManyStreams}
 }

@@ -85,7 +85,7 @@ func TestThrottleReservesFirst(t *testing.T) {
 			n := running.Add(1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // hold the check, so that others would overlap it
 			running.Add(-1)
 			end()
 		})

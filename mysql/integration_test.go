@@ -118,7 +118,7 @@ func TestIntegrationSeedTable(t *testing.T) {
 	}
 
 	// A second Open finds the migration recorded and does nothing.
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(2 * time.Millisecond) // a migration run again would record a later applied_at
 	db2 := open(t, dbURL)
 	if again := migrations(t, db2.DB); len(again) != len(first) || again[1] != first[1] {
 		t.Errorf("after a second Open schema_migrations = %v, want %v", again, first)

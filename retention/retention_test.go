@@ -85,6 +85,7 @@ func TestSweep(t *testing.T) {
 	for i := 0; i < 130; i++ { // more than one batch
 		old = append(old, e.job(t, i%2 == 0))
 	}
+	// Time passes on purpose: the old jobs changed before cut, the fresh after.
 	time.Sleep(10 * time.Millisecond)
 	cut := time.Now()
 	time.Sleep(10 * time.Millisecond)

@@ -27,7 +27,7 @@ func TestLeaseExpires(t *testing.T) {
 	if _, ok, _ := live.Lease(context.Background(), "streams", "ann@example.com", 1); ok {
 		t.Fatal("a lease past the cap while the other is live")
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // on purpose: past the dead lease's TTL
 	if _, ok, _ := live.Lease(context.Background(), "streams", "ann@example.com", 1); !ok {
 		t.Error("the dead process's lease still counts after its TTL")
 	}

@@ -75,15 +75,6 @@ func (f *fixture) last(t *testing.T) *mp3converter.WebhookDelivery {
 	return ds[0]
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // TestRetriesThenGivesUp: every attempt of one event has its id and body,
 // a fresh valid signature, and the delivery fails once the backoff runs out.
 func TestRetriesThenGivesUp(t *testing.T) {
@@ -96,7 +87,7 @@ func TestRetriesThenGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.dispatch(t, 20*time.Millisecond, 20*time.Millisecond)
-	waitFor(t, "the delivery to fail", func() bool { return f.last(t).Status == mp3converter.DeliveryFailed })
+	testsupport.Eventually(t, 10*time.Second, "the delivery to fail", func() bool { return f.last(t).Status == mp3converter.DeliveryFailed })
 	d := f.last(t)
 	if d.Attempts != 3 || d.HTTPStatus != 404 || d.Error != "HTTP 404" || rc.count() != 3 {
 		t.Errorf("delivery %+v after %d requests", d, rc.count())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mp3converter/mp3converter/app"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // scratchEntries counts what the serve process's conversions left in its
@@ -92,13 +93,13 @@ func TestDeleteStopsConversion(t *testing.T) {
 	cfg := testConfig(t)
 	_, c := startWithAnn(t, cfg)
 	id := c.upload(longVideo(t), "long.mkv").JobID
-	waitFor(t, 30*time.Second, "conversion under way", func() bool {
+	testsupport.Eventually(t, 30*time.Second, "conversion under way", func() bool {
 		j, _ := c.job(id)
 		return j.Status == "processing" && j.Progress > 0 && ffmpegChildren(t) > 0
 	})
 	deleted := time.Now()
 	c.deleteJob(id)
-	waitFor(t, 2*time.Second, "ffmpeg stopped and scratch freed", func() bool {
+	testsupport.Eventually(t, 2*time.Second, "ffmpeg stopped and scratch freed", func() bool {
 		return ffmpegChildren(t) == 0 && scratchEntries(cfg.DataDir) == 0
 	})
 	t.Logf("ffmpeg gone and scratch empty %v after the DELETE", time.Since(deleted).Round(time.Millisecond))
@@ -121,7 +122,7 @@ func TestFairShare(t *testing.T) {
 	for i := range 4 {
 		anns = append(anns, ann.upload(long, "long-"+strconv.Itoa(i+1)+".mkv").JobID)
 	}
-	waitFor(t, 30*time.Second, "ann alone on both workers", func() bool { return annStates(ann, anns)["processing"] == 2 })
+	testsupport.Eventually(t, 30*time.Second, "ann alone on both workers", func() bool { return annStates(ann, anns)["processing"] == 2 })
 	start := time.Now()
 	b := bob.waitJob(bob.upload(testmedia.Make(t, testmedia.MP4, 1), "clip.mp4").JobID, 60*time.Second)
 	bobTook := time.Since(start)
@@ -142,7 +143,7 @@ func TestFairShare(t *testing.T) {
 	for _, id := range anns { // the queued ones first, so that none starts
 		ann.deleteJob(id)
 	}
-	waitFor(t, 3*time.Second, "ffmpeg stopped", func() bool { return ffmpegChildren(t) == 0 })
+	testsupport.Eventually(t, 3*time.Second, "ffmpeg stopped", func() bool { return ffmpegChildren(t) == 0 })
 }
 
 // annStates counts the jobs ids of c by status.

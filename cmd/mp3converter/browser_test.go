@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 var (
@@ -71,7 +73,7 @@ func TestBrowser(t *testing.T) {
 	p.layout()
 
 	path := p.download(ids["holiday.mp4"])
-	if format, d := testmedia.Probe(t, path); format != "mp3" || abs(d-4) > 0.5 {
+	if format, d := testmedia.Probe(t, path); format != "mp3" || math.Abs(d-4) > 0.5 {
 		t.Errorf("downloaded %s: %s of %.2f s, want mp3 of 4 s", filepath.Base(path), format, d)
 	}
 	p.deleteUndone(ids["talk.webm"])
@@ -79,7 +81,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("a deletion undone: GET answered %d", status)
 	}
 	p.delete(ids["talk.webm"])
-	waitFor(t, 20*time.Second, "the deletion sent", func() bool { _, status := api.job(ids["talk.webm"]); return status == 404 })
+	testsupport.Eventually(t, 20*time.Second, "the deletion sent", func() bool { _, status := api.job(ids["talk.webm"]); return status == 404 })
 	if _, status := api.job(ids["holiday.mp4"]); status != 200 {
 		t.Errorf("kept job: GET answered %d", status)
 	}

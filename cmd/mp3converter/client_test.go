@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -267,7 +268,7 @@ func checkMP3(t *testing.T, path, src string) {
 		return
 	}
 	_, want := testmedia.Probe(t, src)
-	if format, got := testmedia.Probe(t, path); format != "mp3" || abs(got-want) > 0.5 {
+	if format, got := testmedia.Probe(t, path); format != "mp3" || math.Abs(got-want) > 0.5 {
 		t.Errorf("%s: %s of %.2f s, want mp3 of %.2f s", path, format, got, want)
 	}
 }

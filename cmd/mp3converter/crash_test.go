@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"syscall"
@@ -34,10 +35,9 @@ func TestKillAndRestart(t *testing.T) {
 		ids = append(ids, c.upload(src, fmt.Sprintf("clip-%d.mkv", i)).JobID)
 	}
 	// Kill once a conversion is under way.
-	deadline := time.Now().Add(30 * time.Second)
 	var statuses map[string]int
 	var converting string
-	for {
+	testsupport.Eventually(t, 30*time.Second, "a job converting", func() bool {
 		statuses = map[string]int{}
 		for _, j := range c.jobs("") {
 			statuses[j.Status]++
@@ -45,14 +45,8 @@ func TestKillAndRestart(t *testing.T) {
 				converting = j.ID
 			}
 		}
-		if statuses["processing"] > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no job started converting: %v", statuses)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return statuses["processing"] > 0
+	})
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +70,7 @@ func TestKillAndRestart(t *testing.T) {
 			t.Errorf("the job killed mid-conversion shows %d attempts, want 2", j.Attempts)
 		}
 		path, _ := c.download(*j.MP3FID, dir)
-		if format, d := testmedia.Probe(t, path); format != "mp3" || abs(d-srcSeconds) > 0.5 {
+		if format, d := testmedia.Probe(t, path); format != "mp3" || math.Abs(d-srcSeconds) > 0.5 {
 			t.Errorf("job %s: %s of %.2f s, want mp3 of %.2f s", id, format, d, srcSeconds)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("Content-Disposition %q", cd)
 			}
 			format, seconds := testmedia.Probe(t, path)
-			if format != "mp3" || abs(seconds-srcSeconds) > 0.5 {
+			if format != "mp3" || math.Abs(seconds-srcSeconds) > 0.5 {
 				t.Errorf("downloaded %s of %.2f s; source %.2f s", format, seconds, srcSeconds)
 			}
 		})

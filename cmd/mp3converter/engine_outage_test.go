@@ -177,12 +177,12 @@ func maxAttempts(cl *client, ids []string) int {
 // waitProcessing waits until one of the jobs converts (mid-batch).
 func waitProcessing(t *testing.T, cl *client, ids []string) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	testsupport.Eventually(t, time.Minute, "a job of the batch converting", func() bool {
 		for _, id := range ids {
 			if j, _ := cl.job(id); j.Status == "processing" {
-				return
+				return true
 			}
 		}
-	}
-	t.Fatal("no job of the batch started converting")
+		return false
+	})
 }

@@ -71,7 +71,7 @@ func settle(t *testing.T, c *cluster, cl *client, api, email string, ids []strin
 			break
 		}
 	}
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // on purpose: stray duplicate mails would come by now
 	o.mails = len(testsupport.MailpitInbox(t, api, email))
 	for _, n := range seen {
 		o.duplicateMails += n - 1
@@ -105,17 +105,15 @@ func TestIntegrationConverterKilled(t *testing.T) {
 
 	// Kill converter-1 while a job of its own is converting.
 	var killed string
-	for deadline := time.Now().Add(2 * time.Minute); killed == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	testsupport.Eventually(t, 2*time.Minute, "a job converting on converter-1", func() bool {
 		for id := range startedBy(victim) {
 			if j, _ := cl.job(id); j.Status == "processing" {
 				killed = id
-				break
+				return true
 			}
 		}
-	}
-	if killed == "" {
-		t.Fatal("converter-1 never converted")
-	}
+		return false
+	})
 	victim.cmd.Process.Signal(syscall.SIGKILL)
 	victim.cmd.Wait()
 	t.Logf("killed converter-1 converting job %s", killed)
@@ -145,20 +143,19 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 	cl := login(t, c.gateway, email, "restart-password")
 	ids := batch(t, cl, testmedia.Make(t, testmedia.MKV, 20), 20)
 
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		done := 0
+	done := 0
+	testsupport.Eventually(t, 2*time.Minute, "4 of 20 jobs done", func() bool {
+		done = 0
 		for _, j := range cl.jobs("") {
 			if j.Status == "done" {
 				done++
 			}
 		}
-		if done >= 4 {
-			t.Logf("restarting RabbitMQ with %d of 20 done", done)
-			break
-		}
-	}
+		return done >= 4
+	})
+	t.Logf("restarting RabbitMQ with %d of 20 done", done)
 	node.Stop()
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // on purpose: the broker's outage
 	node.Start()
 
 	o := settle(t, c, cl, api, email, ids)

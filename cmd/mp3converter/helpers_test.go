@@ -21,6 +21,7 @@ import (
 	"github.com/mp3converter/mp3converter/app"
 	"github.com/mp3converter/mp3converter/auth"
 	apiclient "github.com/mp3converter/mp3converter/client"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // testServer is the real serve process, on a loopback port and a temp data dir.
@@ -285,20 +286,15 @@ func (c *client) jobs(query string) []jobView {
 // waitJob polls a job until it is done or failed.
 func (c *client) waitJob(id string, timeout time.Duration) jobView {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		j, code := c.job(id)
-		if code != 200 {
+	var j jobView
+	testsupport.Eventually(c.t, timeout, "job "+id+" done or failed", func() bool {
+		var code int
+		if j, code = c.job(id); code != 200 {
 			c.t.Fatalf("GET /jobs/%s: %d", id, code)
 		}
-		if j.Status == "done" || j.Status == "failed" {
-			return j
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("job %s still %s after %v", id, j.Status, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return j.Status == "done" || j.Status == "failed"
+	})
+	return j
 }
 
 // download fetches an MP3 into dir and returns its path and the response.
@@ -394,37 +390,16 @@ func startCommand(t testing.TB, env []string, name string, args ...string) *proc
 // waitReady polls url/readyz until it answers 200.
 func waitReady(t testing.TB, base string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	testsupport.Eventually(t, timeout, base+" ready", func() bool {
 		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			checkAPI(t, resp.Request, resp, b)
-			if resp.StatusCode == 200 {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s not ready after %v", base, timeout)
-}
-
-// waitFor polls cond until it holds, or fails the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v", what, timeout)
-		}
-	}
-}
-
-func abs(f float64) float64 {
-	if f < 0 {
-		return -f
-	}
-	return f
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		checkAPI(t, resp.Request, resp, b)
+		return resp.StatusCode == 200
+	})
 }
 
 // report writes a markdown table of a test's figures to

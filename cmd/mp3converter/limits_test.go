@@ -21,6 +21,7 @@ import (
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/diskspace"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // mountTmpfs mounts a tmpfs of size on a new temp dir, unmounted when the
@@ -109,7 +110,7 @@ func TestDiskFull(t *testing.T) {
 	var rows [][]string
 
 	// Above the floor, but with less space than the video needs.
-	filler := fill(t, cfg.DataDir, "filler", cfg.MinFreeSpace+256<<10)
+	filler := fill(t, cfg.DataDir, "filler", int64(cfg.MinFreeSpace)+256<<10)
 	resp, msg := c.uploadStatus(video, "film.mp4")
 	if resp.StatusCode != http.StatusInsufficientStorage || msg != mp3converter.ErrInsufficientStorage.Message || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("upload of %d bytes with 768 KiB free: %s %q Retry-After %q, want 507", fi.Size(), resp.Status, msg, resp.Header.Get("Retry-After"))
@@ -233,7 +234,7 @@ func TestUploadTooSlow(t *testing.T) {
 	for i := range 200 {
 		uploads = append(uploads, clients[i%20].slowUpload(200*time.Millisecond))
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // on purpose: the 200 uploads are under way
 	during := serverConns(t, srv.Addr)
 	byStatus := map[int][]time.Duration{}
 	var mu sync.Mutex
@@ -356,11 +357,10 @@ func TestUploadCaps(t *testing.T) {
 	}
 	rows = append(rows, []string{"cy's upload, 3 in progress (total cap 3)", fmt.Sprint(resp.StatusCode, " Retry-After ", resp.Header.Get("Retry-After")), msg})
 	ann1.stop()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, _ = users["cy"].uploadStatus(video, "cy.mp4"); resp.StatusCode != http.StatusTooManyRequests || time.Now().After(deadline) {
-			break
-		}
-	}
+	testsupport.Eventually(t, 5*time.Second, "room for cy's upload once ann's ended", func() bool {
+		resp, _ = users["cy"].uploadStatus(video, "cy.mp4")
+		return resp.StatusCode != http.StatusTooManyRequests
+	})
 	if resp.StatusCode != http.StatusAccepted {
 		t.Errorf("cy's upload once one of ann's ended: %s", resp.Status)
 	}
@@ -422,7 +422,7 @@ func TestDiskFullJobWaits(t *testing.T) {
 
 	a := c.upload(video, "film.mp4")
 	filler := fill(t, cfg.DataDir, "filler", 0)
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * time.Second) // on purpose: the job must wait out a full disk, not fail
 	j, _ := c.job(a.JobID)
 	if j.Status == "done" || j.Status == "failed" || j.Attempts > 1 {
 		t.Fatalf("with the disk full the job is %s after %d attempts (%s); want it waiting", j.Status, j.Attempts, deref(j.Error))

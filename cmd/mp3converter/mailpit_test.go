@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
@@ -26,18 +27,17 @@ func TestIntegrationNoticeBySMTP(t *testing.T) {
 	if j.Status != "done" {
 		t.Fatalf("job %s: %s", j.Status, deref(j.Error))
 	}
+	var got []mp3converter.Mail
+	testsupport.Eventually(t, 15*time.Second, "a mail to "+to, func() bool {
+		got = testsupport.MailpitInbox(t, api, to)
+		return len(got) > 0
+	})
 	var mails []string
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		got := testsupport.MailpitInbox(t, api, to)
-		if len(got) > 0 {
-			for _, m := range got {
-				if m.Subject != "MP3 Download" {
-					t.Errorf("subject %q", m.Subject)
-				}
-				mails = append(mails, m.Body)
-			}
-			break
+	for _, m := range got {
+		if m.Subject != "MP3 Download" {
+			t.Errorf("subject %q", m.Subject)
 		}
+		mails = append(mails, m.Body)
 	}
 	if len(mails) != 1 {
 		t.Fatalf("%d mails to %s, want 1", len(mails), to)

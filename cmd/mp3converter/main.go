@@ -8,7 +8,7 @@
 //	                            the command-line client of a server
 //
 // Run "mp3converter help" for all commands. This file parses the command;
-// package app assembles and runs the processes.
+// package app assembles and runs the processes, package cli is the client.
 package main
 
 import (
@@ -23,6 +23,8 @@ import (
 	"syscall"
 
 	"github.com/mp3converter/mp3converter/app"
+	"github.com/mp3converter/mp3converter/cli"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
 func main() {
@@ -78,13 +80,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "dead-letters":
 			err = app.RunDeadLetters(ctx, args[1:], stdout, stderr)
 		case "login":
-			err = app.RunLogin(ctx, args[1:], stdin, stdout, stderr)
+			err = cli.RunLogin(ctx, args[1:], stdin, stdout, stderr)
 		case "convert":
-			err = app.RunConvert(ctx, args[1:], stdout, stderr)
+			err = cli.RunConvert(ctx, args[1:], stdout, stderr)
 		case "jobs":
-			err = app.RunJobs(ctx, args[1:], stdout, stderr)
+			err = cli.RunJobs(ctx, args[1:], stdout, stderr)
 		case "webhook":
-			err = app.RunWebhook(ctx, args[1:], stdout, stderr)
+			err = cli.RunWebhook(ctx, args[1:], stdout, stderr)
 		case "healthcheck":
 			err = app.RunHealthcheck(ctx, args[1:], stdout, stderr)
 		case "version":
@@ -99,7 +101,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case app.IsUsage(err):
+	case cmdflag.IsUsage(err):
 		fmt.Fprintln(stderr, "mp3converter:", err)
 		return 2
 	default:

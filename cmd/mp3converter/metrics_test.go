@@ -71,7 +71,7 @@ func metricsFlow(t *testing.T, base, email, password string) int64 {
 func checkFlowMetrics(t *testing.T, urls roleMetrics, before map[string]testsupport.Metrics, size int64) {
 	t.Helper()
 	var after map[string]testsupport.Metrics
-	waitFor(t, 30*time.Second, "the job done, its mail sent and the queues empty in /metrics", func() bool {
+	testsupport.Eventually(t, 30*time.Second, "the job done, its mail sent and the queues empty in /metrics", func() bool {
 		after = urls.scrape(t)
 		gw, nt := after["gateway"], after["notification"]
 		return gw.Value("mp3converter_jobs", "status", "done") == before["gateway"].Value("mp3converter_jobs", "status", "done")+1 &&

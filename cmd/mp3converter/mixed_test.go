@@ -5,6 +5,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/json"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
@@ -314,11 +316,11 @@ var mailRE = regexp.MustCompile(`mp3 file_id: ([0-9a-f]{24}) is now ready!`)
 // which came in the message on mp3 (step 3).
 func (m *mix) mail(email string) string {
 	m.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	got := testsupport.MailpitInbox(m.t, m.api, email)
-	for ; len(got) == 0 && time.Now().Before(deadline); got = testsupport.MailpitInbox(m.t, m.api, email) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	var got []mp3converter.Mail
+	testsupport.Eventually(m.t, 2*time.Minute, "a mail to "+email, func() bool {
+		got = testsupport.MailpitInbox(m.t, m.api, email)
+		return len(got) > 0
+	})
 	if len(got) != 1 {
 		m.t.Fatalf("%d mails to %s, want 1: %+v", len(got), email, got)
 	}
@@ -342,7 +344,7 @@ func (m *mix) download(gateway, token, fid, src string) string {
 	curl(m.t, "--output", out, "-H", "Authorization: Bearer "+token, gateway+"/download?fid="+fid)
 	_, want := testmedia.Probe(m.t, src)
 	format, got := testmedia.Probe(m.t, out)
-	m.check(flowCheck, "download", format == "mp3" && abs(got-want) <= 0.5, "downloaded %s of %.2f s, source %.2f s", format, got, want)
+	m.check(flowCheck, "download", format == "mp3" && math.Abs(got-want) <= 0.5, "downloaded %s of %.2f s, source %.2f s", format, got, want)
 	return out
 }
 

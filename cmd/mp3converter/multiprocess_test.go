@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -153,11 +154,12 @@ func TestIntegrationMultiProcess(t *testing.T) {
 	// The notification role mails the user, naming the mp3 fid.
 	c.start("notification", "notification")
 	var mails []string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && len(mails) == 0; time.Sleep(200 * time.Millisecond) {
+	testsupport.Eventually(t, 30*time.Second, "a mail to "+email, func() bool {
 		for _, m := range testsupport.MailpitInbox(t, api, email) {
 			mails = append(mails, m.Body)
 		}
-	}
+		return len(mails) > 0
+	})
 	if len(mails) != 1 || !strings.Contains(mails[0], "mp3 file_id: "+mp3FID+" is now ready!") {
 		t.Errorf("mails to %s: %q", email, mails)
 	}
@@ -210,7 +212,7 @@ func multiProcessCurlFlow(t *testing.T, c *cluster, email string) (*client, stri
 	out := filepath.Join(dir, "out.mp3")
 	curl(t, "--output", out, "-H", "Authorization: Bearer "+token, c.gateway+"/download?fid="+mp3FID)
 	_, srcSeconds := testmedia.Probe(t, mkv)
-	if format, d := testmedia.Probe(t, out); format != "mp3" || abs(d-srcSeconds) > 0.5 {
+	if format, d := testmedia.Probe(t, out); format != "mp3" || math.Abs(d-srcSeconds) > 0.5 {
 		t.Errorf("download is %s of %.2f s, source %.2f s", format, d, srcSeconds)
 	}
 
@@ -232,11 +234,10 @@ func multiProcessSeedMessage(t *testing.T, c *cluster, cl *client, email string)
 	publishRaw(t, c.queueURL, "video", fmt.Sprintf(`{"video_fid": %q, "mp3_fid": null, "username": %q}`, seedVideo, email))
 	// The converter makes the job, keyed by the video's fid, when it takes
 	// the message.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if _, code := cl.job(seedVideo); code == 200 || time.Now().After(deadline) {
-			break
-		}
-	}
+	testsupport.Eventually(t, time.Minute, "the seed message's job", func() bool {
+		_, code := cl.job(seedVideo)
+		return code == 200
+	})
 	sj := cl.waitJob(seedVideo, time.Minute)
 	if sj.Status != "done" || sj.MP3FID == nil || gridfsCount(t, c.storeURL, "mp3s", *sj.MP3FID) != 1 {
 		t.Errorf("seed-style message: job %+v", sj)

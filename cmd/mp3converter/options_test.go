@@ -225,7 +225,7 @@ func TestUploadOptionsInvalid(t *testing.T) {
 			t.Errorf("%v %v: %s %q, want 400 %q", tc.fields, tc.after, resp.Status, b, tc.want)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // on purpose: whatever a refusal left behind shows by now
 	if jobs := c.jobs(""); len(jobs) != 0 {
 		t.Errorf("%d jobs kept", len(jobs))
 	}

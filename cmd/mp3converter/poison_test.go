@@ -49,7 +49,7 @@ func TestPoisonUploads(t *testing.T) {
 		}
 	}
 	// Not retried, and nothing is still running for them.
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * time.Second) // on purpose: a retry would have come by now
 	for _, j := range c.jobs("") {
 		if j.Attempts != 1 || j.Status != "failed" {
 			t.Errorf("job %s retried: %s, %d attempts", j.Filename, j.Status, j.Attempts)

@@ -28,16 +28,10 @@ func TestGracefulShutdown(t *testing.T) {
 	// SIGTERM and returns the job id and how long the process took to exit.
 	stopMidConversion := func(p *process, c *client) (string, time.Duration) {
 		id := c.upload(src, "long.mkv").JobID
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if j, _ := c.job(id); j.Status == "processing" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the job never started converting")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testsupport.Eventually(t, 30*time.Second, "the job converting", func() bool {
+			j, _ := c.job(id)
+			return j.Status == "processing"
+		})
 		start := time.Now()
 		p.cmd.Process.Signal(syscall.SIGTERM)
 		if err := p.cmd.Wait(); err != nil {
@@ -81,7 +75,7 @@ func TestDrain(t *testing.T) {
 	c := login(t, srv.URL, "ann@example.com", "ann-password")
 	closed := make(chan struct{})
 	go func() { srv.Close(); close(closed) }()
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // on purpose: Close has begun the drain; /readyz must fail at once
 	resp, body := do(t, c.request("GET", "/readyz", nil))
 	if resp.StatusCode != 503 || !strings.Contains(string(body), "shutdown") {
 		t.Errorf("/readyz while draining: %d %q", resp.StatusCode, body)

@@ -88,11 +88,11 @@ func slowFlood(t *testing.T, base string, pid int, token string) [][]string {
 	}
 	// The idle count is taken with bcrypt's first hash done.
 	otherLogin()
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // on purpose: the login's connection settles before the count
 	idle := countFDs(t, pid)
 
 	answers, conns := flood(base, token)
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // on purpose: the flood's connections are open
 	during := countFDs(t, pid)
 	code, took := otherLogin()
 	hcode, htook := otherDo(other, must(http.NewRequest("GET", base+"/healthz", nil)))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mp3converter/mp3converter/app"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 	"github.com/mp3converter/mp3converter/sqlite"
 )
 
@@ -88,7 +89,7 @@ func peakFDs() (stop func() descriptors) {
 func waitFDs(t *testing.T, before descriptors, slack int) descriptors {
 	t.Helper()
 	var now descriptors
-	waitFor(t, 10*time.Second, fmt.Sprintf("descriptors back to %s", before), func() bool {
+	testsupport.Eventually(t, 10*time.Second, fmt.Sprintf("descriptors back to %s", before), func() bool {
 		now = openFDs(t)
 		return now.notDB() <= before.notDB()+slack
 	})
@@ -179,7 +180,7 @@ func TestEventStreamCaps(t *testing.T) {
 
 	streams[0].close() // ann's first
 	var third streamAttempt
-	waitFor(t, 5*time.Second, "bob's 3rd stream accepted once ann's 1st closed", func() bool {
+	testsupport.Eventually(t, 5*time.Second, "bob's 3rd stream accepted once ann's 1st closed", func() bool {
 		third = tryEvents(t, hc, bob, "")
 		return third.stream != nil
 	})
@@ -258,7 +259,7 @@ func TestEventStreamFlood(t *testing.T) {
 	// The refused connections close within moments; then what is left is
 	// the streams: two sockets each here, the client's end and serve's.
 	var steady descriptors
-	waitFor(t, 5*time.Second, fmt.Sprintf("the descriptors of %d streams", len(open)), func() bool {
+	testsupport.Eventually(t, 5*time.Second, fmt.Sprintf("the descriptors of %d streams", len(open)), func() bool {
 		steady = openFDs(t)
 		return steady.notDB() <= before.notDB()+2*len(open)+3
 	})

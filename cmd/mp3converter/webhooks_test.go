@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/mp3converter/mp3converter/app"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mp3converter/mp3converter/app"
+
 	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
 // hookReceiver is a webhook receiver on loopback. It answers 500 to its
@@ -62,17 +65,14 @@ func (rc *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // wait returns the first n requests once they have come.
 func (rc *hookReceiver) wait(t *testing.T, n int, timeout time.Duration) []hookRequest {
 	t.Helper()
-	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+	var got []hookRequest
+	testsupport.Eventually(t, timeout, fmt.Sprintf("%d requests to the receiver", n), func() bool {
 		rc.mu.Lock()
-		got := append([]hookRequest(nil), rc.got...)
-		rc.mu.Unlock()
-		if len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the receiver got %d requests in %v, want %d", len(got), timeout, n)
-		}
-	}
+		defer rc.mu.Unlock()
+		got = append([]hookRequest(nil), rc.got...)
+		return len(got) >= n
+	})
+	return got
 }
 
 // verify checks a request's signature as a receiver would, from the secret
@@ -169,18 +169,16 @@ func (c *client) getJSON(path string, v any) {
 // satisfies ok.
 func (c *client) waitDelivery(ok func(*deliveryView) bool, timeout time.Duration) *deliveryView {
 	c.t.Helper()
-	for deadline := time.Now().Add(timeout); ; time.Sleep(50 * time.Millisecond) {
+	var d *deliveryView
+	testsupport.Eventually(c.t, timeout, "the webhook's last delivery as wanted", func() bool {
 		ws := c.webhooks()
 		if len(ws) != 1 {
 			c.t.Fatalf("%d webhooks, want 1", len(ws))
 		}
-		if d := ws[0].LastDelivery; d != nil && ok(d) {
-			return d
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("last delivery %+v after %v", ws[0].LastDelivery, timeout)
-		}
-	}
+		d = ws[0].LastDelivery
+		return d != nil && ok(d)
+	})
+	return d
 }
 
 // fastWebhooks makes serve's webhook dispatcher poll every 50 ms and retry

@@ -17,7 +17,10 @@ var byteUnits = []struct {
 // number and an optional unit, in any case. K, M, G and T are binary (KiB
 // ...), KB, MB, GB and TB decimal. It reads what Format writes for
 // positive n.
-func Parse(s string) (int64, error) {
+func Parse(s string) (int64, error) { return parse(s, false) }
+
+// parse is Parse, taking 0 too if zeroOK.
+func parse(s string, zeroOK bool) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	mult := int64(1)
 	for _, u := range byteUnits {
@@ -28,7 +31,7 @@ func Parse(s string) (int64, error) {
 	}
 	f, err := strconv.ParseFloat(t, 64)
 	// !(f > 0) rather than f <= 0, which lets NaN through.
-	if err != nil || !(f > 0) || f*float64(mult) > 1<<62 {
+	if err != nil || !(f > 0 || zeroOK && f == 0) || f*float64(mult) > 1<<62 {
 		return 0, fmt.Errorf("not a size such as 2GiB or 500MB")
 	}
 	return int64(f * float64(mult)), nil
@@ -52,3 +55,28 @@ func Format(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+// Size is a size in bytes that parses itself: a flag.Value for settings
+// such as --max-upload. Unlike Parse, it takes 0, a limit turned off.
+type Size int64
+
+// Set reads s as Parse does, or 0 ("0", "0 B").
+func (z *Size) Set(s string) error {
+	n, err := parse(s, true)
+	if err != nil {
+		return err
+	}
+	*z = Size(n)
+	return nil
+}
+
+// String is Format's: "2 GiB", which Set reads back.
+func (z *Size) String() string {
+	if z == nil {
+		return Format(0)
+	}
+	return Format(int64(*z))
+}
+
+// Type names the value in -h: "--max-upload size".
+func (z *Size) Type() string { return "size" }

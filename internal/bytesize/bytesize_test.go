@@ -1,6 +1,7 @@
 package bytesize_test
 
 import (
+	"flag"
 	"testing"
 
 	"github.com/mp3converter/mp3converter/internal/bytesize"
@@ -69,6 +70,42 @@ func TestFormat(t *testing.T) {
 		}
 		if back, err := bytesize.Parse(got); err != nil || back != tt.in {
 			t.Errorf("Parse(Format(%d)) = %d, %v", tt.in, back, err)
+		}
+	}
+}
+
+// A Size parses itself as a flag does, 0 included, and shows what it
+// reads back.
+func TestSize(t *testing.T) {
+	var _ flag.Value = new(bytesize.Size)
+	for _, tt := range []struct {
+		in, shown string
+		ok        bool
+	}{
+		{"2GiB", "2 GiB", true},
+		{"64 KiB", "64 KiB", true},
+		{"0", "0 B", true},
+		{" 0 ", "0 B", true},
+		{"0 B", "0 B", true},
+		{"1000001", "1000001 B", true},
+		{"-1", "", false},
+		{"lots", "", false},
+	} {
+		var z bytesize.Size
+		err := z.Set(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("Set(%q): %v, want ok %v", tt.in, err, tt.ok)
+			continue
+		}
+		if !tt.ok {
+			continue
+		}
+		if got := z.String(); got != tt.shown {
+			t.Errorf("Set(%q).String() = %q, want %q", tt.in, got, tt.shown)
+		}
+		var back bytesize.Size
+		if err := back.Set(z.String()); err != nil || back != z {
+			t.Errorf("Set(%q) = %d, %v; want %d", z.String(), back, err, z)
 		}
 	}
 }

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/metrics"
@@ -88,7 +91,11 @@ func TestStoreGauges(t *testing.T) {
 }
 
 // A nil *Metrics counts nothing and does not panic: roles built without one.
+// Nothing it is told reaches a registry, neither the global one nor another
+// process's, and it asks no store.
 func TestNilMetrics(t *testing.T) {
+	live := metrics.New() // another process's, in the same binary
+	stores := &fakeStores{}
 	var m *metrics.Metrics
 	m.UploadBytes(1)
 	m.UploadAccepted()
@@ -98,7 +105,31 @@ func TestNilMetrics(t *testing.T) {
 	m.Mail(time.Second, nil)
 	m.WebhookDelivery("delivered")
 	m.HTTPRequest("GET /", 200, time.Second)
-	m.WatchStores(metrics.Stores{})
+	m.WatchStores(metrics.Stores{Jobs: stores, Queue: stores, Queues: []string{"video"}})
+	m.WatchEngines(map[string]func(context.Context) error{"database": func(context.Context) error { return nil }})
+
+	for name, f := range scrape(t, live) {
+		if !strings.HasPrefix(name, "mp3converter_") {
+			continue // the Go runtime's and the process's
+		}
+		for _, s := range f.GetMetric() {
+			if v := s.GetCounter().GetValue() + s.GetGauge().GetValue() + float64(s.GetHistogram().GetSampleCount()); v != 0 {
+				t.Errorf("another Metrics shows %s%v = %v after calls on a nil one", name, s.GetLabel(), v)
+			}
+		}
+	}
+	fams, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if strings.HasPrefix(f.GetName(), "mp3converter_") {
+			t.Errorf("the global registry has %s", f.GetName())
+		}
+	}
+	if n := stores.asked.Load(); n != 0 {
+		t.Errorf("the stores were asked %d times", n)
+	}
 }
 
 // mp3converter_engine_up shows each readiness check, 1 or 0, and asks the

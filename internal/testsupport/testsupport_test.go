@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/testsupport"
@@ -73,4 +76,36 @@ func TestOnlyTestsImport(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Eventually returns once the condition holds, and fails the test, naming
+// what it waited for, when the condition never holds.
+func TestEventually(t *testing.T) {
+	start, calls := time.Now(), 0
+	testsupport.Eventually(t, 5*time.Second, "the third call", func() bool { calls++; return calls == 3 })
+	if calls != 3 || time.Since(start) > time.Second {
+		t.Errorf("%d calls in %v, want 3 at once", calls, time.Since(start))
+	}
+	ft := &fatalT{TB: t}
+	done := make(chan struct{})
+	go func() { // Fatalf ends the goroutine, as it ends a test
+		defer close(done)
+		testsupport.Eventually(ft, 50*time.Millisecond, "never", func() bool { return false })
+	}()
+	<-done
+	if ft.msg != "never: not within 50ms" {
+		t.Errorf("failure %q, want %q", ft.msg, "never: not within 50ms")
+	}
+}
+
+// fatalT records a Fatalf and ends its goroutine, as testing.T does.
+type fatalT struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalT) Helper() {}
+func (f *fatalT) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
 }

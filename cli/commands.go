@@ -1,10 +1,18 @@
-package app
+// Package cli is the command-line client of a server: the login, convert,
+// jobs and webhook commands, which talk to the server over its HTTP API
+// with package client, and convert's progress bars. It knows nothing of the
+// server's insides: it imports no role, engine or app.
+//
+// Its settings are not the server's, so they are not rows of app's
+// settings table: each command has flags whose defaults come from
+// environment variables (--server, MP3CONVERTER_SERVER; --token,
+// MP3CONVERTER_TOKEN), and the login that login saves.
+package cli
 
 import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -16,12 +24,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mp3converter/mp3converter/client"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
+	"github.com/mp3converter/mp3converter/internal/cmdio"
 )
-
-// The client commands (login, convert, jobs, webhook) talk to a server over
-// its HTTP API with package client. Their settings are not server settings,
-// so they are not rows of the settings table: each has a flag whose default
-// comes from an environment variable, and the saved login.
 
 // clientSettings are the settings every client command shares.
 type clientSettings struct {
@@ -31,14 +36,12 @@ type clientSettings struct {
 
 // clientFlags returns the flags of a client command with --server and
 // --token registered.
-func clientFlags(name string, stderr io.Writer) (*Flags, *clientSettings) {
-	s := &clientSettings{server: os.Getenv("MP3CONVERTER_SERVER"), token: os.Getenv("MP3CONVERTER_TOKEN")}
-	f := NewFlags(name, stderr)
-	f.StringVar(&s.server, "server", s.server, "the server's URL; default the one of the saved login (env MP3CONVERTER_SERVER)")
-	// A Func flag shows no default, so a token from the environment never
-	// reaches -h.
-	f.Func("token", "a token to use instead of the saved login's, for scripts (env MP3CONVERTER_TOKEN)",
-		func(v string) error { s.token = v; return nil })
+func clientFlags(name string, stderr io.Writer) (*cmdflag.Flags, *clientSettings) {
+	s := &clientSettings{}
+	f := cmdflag.New(name, stderr)
+	f.Env(cmdflag.String(&s.server), "server", []string{"MP3CONVERTER_SERVER"}, "", "the server's URL; default the one of the saved login")
+	// A secret: a token from the environment never reaches -h.
+	f.Env(cmdflag.Secret(&s.token), "token", []string{"MP3CONVERTER_TOKEN"}, "", "a token to use instead of the saved login's, for scripts")
 	return f, s
 }
 
@@ -64,13 +67,13 @@ func (s *clientSettings) client() (*client.Client, error) {
 		}
 	}
 	if server == "" {
-		return nil, UsageError{errors.New("no server: run mp3converter login --server URL first, or give --server or MP3CONVERTER_SERVER")}
+		return nil, cmdflag.Usagef("no server: run mp3converter login --server URL first, or give --server or MP3CONVERTER_SERVER")
 	}
 	if err := checkServerURL(server); err != nil {
 		return nil, err
 	}
 	if token == "" {
-		return nil, UsageError{fmt.Errorf("not logged in to %s: run mp3converter login --server %s --email E", server, server)}
+		return nil, cmdflag.Usagef("not logged in to %s: run mp3converter login --server %s --email E", server, server)
 	}
 	return client.New(server, token), nil
 }
@@ -80,7 +83,7 @@ func sameServer(a, b string) bool { return strings.TrimRight(a, "/") == strings.
 func checkServerURL(server string) error {
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return UsageError{fmt.Errorf("--server %q: want an http:// or https:// URL", server)}
+		return cmdflag.Usagef("--server %q: want an http:// or https:// URL", server)
 	}
 	return nil
 }
@@ -112,7 +115,7 @@ func RunLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		s.server = saved.Server
 	}
 	if s.server == "" || email == "" {
-		return UsageError{errors.New("login: give --server URL and --email E")}
+		return cmdflag.Usagef("login: give --server URL and --email E")
 	}
 	if err := checkServerURL(s.server); err != nil {
 		return err
@@ -157,14 +160,14 @@ func readPassword(stdin io.Reader, stderr io.Writer, email string, fromStdin boo
 		return string(b), err
 	}
 	if !fromStdin {
-		return "", UsageError{errors.New("login: standard input is not a terminal: give the password on it with --password-stdin")}
+		return "", cmdflag.Usagef("login: standard input is not a terminal: give the password on it with --password-stdin")
 	}
-	line, err := readLine(stdin)
+	line, err := cmdio.ReadLine(stdin)
 	if err != nil {
 		return "", err
 	}
 	if line == "" {
-		return "", UsageError{errors.New("login: no password on standard input")}
+		return "", cmdflag.Usagef("login: no password on standard input")
 	}
 	return line, nil
 }
@@ -198,7 +201,7 @@ func RunJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // printJobs writes jobs as a table; all adds the owner.
 func printJobs(w io.Writer, jobs []client.Job, all bool) error {
-	tw := newTable(w)
+	tw := cmdio.Table(w)
 	owner := ""
 	if all {
 		owner = "OWNER\t"
@@ -217,8 +220,8 @@ func printJobs(w io.Writer, jobs []client.Job, all bool) error {
 			duration = (time.Duration(j.Duration * float64(time.Second))).Round(time.Second).String()
 		}
 		fmt.Fprintf(tw, "%s\t%s%s\t%.0f%%\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, owner, j.Status, j.Progress*100,
-			oneLine(j.Filename), duration, humanize.Bytes(uint64(j.Size)), mp3,
-			j.CreatedAt.Local().Format("2006-01-02 15:04"), cmp.Or(oneLine(j.Reason()), "-"))
+			cmdio.OneLine(j.Filename), duration, humanize.Bytes(uint64(j.Size)), mp3,
+			j.CreatedAt.Local().Format("2006-01-02 15:04"), cmp.Or(cmdio.OneLine(j.Reason()), "-"))
 	}
 	return tw.Flush()
 }
@@ -228,16 +231,16 @@ func printJobs(w io.Writer, jobs []client.Job, all bool) error {
 func RunWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const want = "webhook: want add URL, list, delete ID or deliveries ID"
 	if len(args) == 0 {
-		return UsageError{errors.New(want)}
+		return cmdflag.Usagef(want)
 	}
 	f, s := clientFlags("webhook "+args[0], stderr)
-	if err := f.parseWithArgs(args[1:]); err != nil {
+	if err := f.ParseWithArgs(args[1:]); err != nil {
 		return err
 	}
 	nargs := map[string]int{"add": 1, "list": 0, "delete": 1, "deliveries": 1}
 	n, ok := nargs[args[0]]
 	if !ok || f.NArg() != n {
-		return UsageError{errors.New(want)}
+		return cmdflag.Usagef(want)
 	}
 	c, err := s.client()
 	if err != nil {
@@ -268,7 +271,7 @@ func listWebhooks(ctx context.Context, c *client.Client, stdout io.Writer) error
 	if err != nil {
 		return explain(err)
 	}
-	tw := newTable(stdout)
+	tw := cmdio.Table(stdout)
 	fmt.Fprintln(tw, "ID\tURL\tCREATED\tLAST DELIVERY")
 	for _, w := range ws {
 		last := "-"
@@ -285,11 +288,11 @@ func listDeliveries(ctx context.Context, c *client.Client, id string, stdout io.
 	if err != nil {
 		return explain(err)
 	}
-	tw := newTable(stdout)
+	tw := cmdio.Table(stdout)
 	fmt.Fprintln(tw, "AT\tEVENT\tJOB\tSTATUS\tATTEMPTS\tHTTP\tERROR")
 	for _, d := range ds {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", d.At.Local().Format(time.DateTime), d.Event, cmp.Or(d.JobID, "-"),
-			d.Status, d.Attempts, d.HTTPStatus, cmp.Or(oneLine(d.Error), "-"))
+			d.Status, d.Attempts, d.HTTPStatus, cmp.Or(cmdio.OneLine(d.Error), "-"))
 	}
 	return tw.Flush()
 }
@@ -300,7 +303,7 @@ func describeDelivery(d client.Delivery) string {
 		s += fmt.Sprintf(" (HTTP %d)", d.HTTPStatus)
 	}
 	if d.Error != "" {
-		s += ": " + oneLine(d.Error)
+		s += ": " + cmdio.OneLine(d.Error)
 	}
 	return s
 }

@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"cmp"
@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mp3converter/mp3converter/client"
+	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
 // RunConvert uploads each file, follows its conversion and downloads its
@@ -25,11 +26,11 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	f, s := clientFlags("convert", stderr)
 	var out string
 	f.StringVar(&out, "o", ".", "the directory to write the MP3s into")
-	if err := f.parseWithArgs(args); err != nil {
+	if err := f.ParseWithArgs(args); err != nil {
 		return err
 	}
 	if f.NArg() == 0 {
-		return UsageError{errors.New("convert: name the files to convert")}
+		return cmdflag.Usagef("convert: name the files to convert")
 	}
 	c, err := s.client()
 	if err != nil {
@@ -40,10 +41,10 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cv := &converter{c: c, out: out, view: newView(ctx, stdout, f.Args()), jobs: client.NewTracker(), poll: time.Second}
-	go cv.follow(ctx)
-	failed := cv.run(ctx, f.Args())
-	cv.view.close()
+	b := &batch{c: c, out: out, view: newView(ctx, stdout, f.Args()), jobs: client.NewTracker(), poll: time.Second}
+	go b.follow(ctx)
+	failed := b.run(ctx, f.Args())
+	b.view.close()
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -64,9 +65,10 @@ func hasBars(w io.Writer) bool {
 	return err == nil && cols > 0 && rows > 0
 }
 
-// converter converts files one upload at a time; conversions and downloads
-// go on while the next file uploads.
-type converter struct {
+// batch is one convert command's files: it uploads them one at a time
+// while the conversions and downloads of those uploaded go on. (Not
+// "converter": that is the server's role that runs ffmpeg.)
+type batch struct {
 	c    *client.Client
 	out  string
 	view view
@@ -77,32 +79,32 @@ type converter struct {
 // follow feeds the tracker from the event stream. If the stream fails for
 // good (an older server without it, or a proxy that breaks it), the
 // waiters fall back to polling each job.
-func (cv *converter) follow(ctx context.Context) {
-	st := &client.Stream{Client: cv.c, MaxFailures: 4}
-	err := st.Run(ctx, cv.jobs.Handle)
+func (b *batch) follow(ctx context.Context) {
+	st := &client.Stream{Client: b.c, MaxFailures: 4}
+	err := st.Run(ctx, b.jobs.Handle)
 	if ctx.Err() != nil {
 		return
 	}
-	cv.view.notice(fmt.Sprintf("the event stream failed (%v); polling each job instead", explain(err)))
-	cv.jobs.Fail(err)
+	b.view.notice(fmt.Sprintf("the event stream failed (%v); polling each job instead", explain(err)))
+	b.jobs.Fail(err)
 }
 
 // run converts the files and returns how many failed.
-func (cv *converter) run(ctx context.Context, files []string) (failed int) {
+func (b *batch) run(ctx context.Context, files []string) (failed int) {
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, path := range files {
-		a, err := cv.c.UploadFile(ctx, path, cv.view.uploading(i))
+		a, err := b.c.UploadFile(ctx, path, b.view.uploading(i))
 		if err != nil {
 			errs[i] = explain(unwrapUpload(err))
-			cv.view.failed(i, errs[i].Error())
+			b.view.failed(i, errs[i].Error())
 			continue
 		}
-		cv.view.uploaded(i)
+		b.view.uploaded(i)
 		wg.Go(func() {
-			errs[i] = cv.finish(ctx, i, path, a.JobID)
+			errs[i] = b.finish(ctx, i, path, a.JobID)
 			if errs[i] != nil {
-				cv.view.failed(i, errs[i].Error())
+				b.view.failed(i, errs[i].Error())
 			}
 		})
 	}
@@ -129,8 +131,8 @@ func unwrapUpload(err error) error {
 }
 
 // finish waits for the job and downloads its MP3 next to the others.
-func (cv *converter) finish(ctx context.Context, i int, path, id string) error {
-	j, err := cv.wait(ctx, i, id)
+func (b *batch) finish(ctx context.Context, i int, path, id string) error {
+	j, err := b.wait(ctx, i, id)
 	if err != nil {
 		return err
 	}
@@ -140,23 +142,23 @@ func (cv *converter) finish(ctx context.Context, i int, path, id string) error {
 	if j.MP3FID == nil {
 		return errors.New("the job is done but names no MP3")
 	}
-	name, err := cv.download(ctx, *j.MP3FID, mp3Name(path))
+	name, err := b.download(ctx, *j.MP3FID, mp3Name(path))
 	if err != nil {
 		return err
 	}
-	cv.view.done(i, name)
+	b.view.done(i, name)
 	return nil
 }
 
 // wait follows the job until it is done or failed: from the event stream,
 // or by polling once the stream failed. When the stream skipped changes
 // (a refetch event), the job is read afresh.
-func (cv *converter) wait(ctx context.Context, i int, id string) (client.Job, error) {
+func (b *batch) wait(ctx context.Context, i int, id string) (client.Job, error) {
 	refetched := 0 // the refetch events acted on
 	for {
-		st := cv.jobs.Get(id)
+		st := b.jobs.Get(id)
 		if st.Refetches > refetched {
-			ok, err := cv.fetch(ctx, id)
+			ok, err := b.fetch(ctx, id)
 			if err != nil {
 				return client.Job{}, err
 			}
@@ -169,7 +171,7 @@ func (cv *converter) wait(ctx context.Context, i int, id string) (client.Job, er
 			return client.Job{}, errors.New("the job was deleted")
 		}
 		if st.Known {
-			cv.view.progress(i, st.Job)
+			b.view.progress(i, st.Job)
 			if st.Job.Finished() {
 				return st.Job, nil
 			}
@@ -185,12 +187,12 @@ func (cv *converter) wait(ctx context.Context, i int, id string) (client.Job, er
 		select {
 		case <-ctx.Done():
 			return client.Job{}, ctx.Err()
-		case <-time.After(cv.poll):
+		case <-time.After(b.poll):
 		}
 		if st.Refetches > refetched {
 			continue // read at the top, which counts it done
 		}
-		if _, err := cv.fetch(ctx, id); err != nil {
+		if _, err := b.fetch(ctx, id); err != nil {
 			return client.Job{}, err
 		}
 	}
@@ -199,15 +201,15 @@ func (cv *converter) wait(ctx context.Context, i int, id string) (client.Job, er
 // fetch reads job id (GET /jobs/{id}) into the tracker, and says whether it
 // did. A job gone or a login refused ends the wait (the error); any other
 // error passes.
-func (cv *converter) fetch(ctx context.Context, id string) (bool, error) {
-	j, err := cv.c.Job(ctx, id)
+func (b *batch) fetch(ctx context.Context, id string) (bool, error) {
+	j, err := b.c.Job(ctx, id)
 	if client.IsStatus(err, 404) || client.IsStatus(err, 401) {
 		return false, explain(err)
 	}
 	if err != nil {
 		return false, nil
 	}
-	cv.jobs.Set(*j)
+	b.jobs.Set(*j)
 	return true, nil
 }
 
@@ -222,12 +224,12 @@ func mp3Name(path string) string {
 
 // download writes the MP3 into the output directory under name, or
 // "name (1).mp3" and so on if that exists: it never overwrites a file.
-func (cv *converter) download(ctx context.Context, fid, name string) (string, error) {
-	f, err := createNew(cv.out, name)
+func (b *batch) download(ctx context.Context, fid, name string) (string, error) {
+	f, err := createNew(b.out, name)
 	if err != nil {
 		return "", err
 	}
-	if _, err := cv.c.Download(ctx, fid, f); err != nil {
+	if _, err := b.c.Download(ctx, fid, f); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return "", err
