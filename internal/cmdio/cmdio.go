@@ -1,7 +1,9 @@
 // Package cmdio is how the binary's commands, the server's (user,
-// dead-letters, healthcheck) and the client's (login, jobs, webhook), read
-// from and write to a person: a password from a line of standard input,
-// listings in aligned columns, and any text cut to one line.
+// dead-letters, healthcheck) and the client's (login, convert, jobs,
+// webhook), read from and write to a person: a password from a line of
+// standard input, listings in aligned columns (FitTable fits them to a
+// terminal's width), sizes and lengths as the web page shows them (Bytes,
+// Rate, Duration), and any text cut to one line.
 package cmdio
 
 import (
@@ -9,6 +11,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // ReadLine reads a password from the first line of stdin, without its
@@ -26,11 +29,15 @@ func ReadLine(stdin io.Reader) (string, error) {
 func Table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 
 // OneLine is s with its runs of white space made one space and cut to 120
-// bytes, for a cell of a table or a line of an error.
+// bytes, between characters, for a cell of a table or a line of an error.
 func OneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 120 {
-		s = s[:117] + "..."
+		cut := 117
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
 }
