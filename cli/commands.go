@@ -17,10 +17,10 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/dustin/go-humanize"
 	"golang.org/x/term"
 
 	"github.com/mp3converter/mp3converter/client"
@@ -172,7 +172,8 @@ func readPassword(stdin io.Reader, stderr io.Writer, email string, fromStdin boo
 	return line, nil
 }
 
-// RunJobs lists jobs: jobs [--json] [--all] [--limit N].
+// RunJobs lists jobs: jobs [--json] [--all] [--limit N]. The table fits
+// a terminal's width (see printJobs); elsewhere its lines are whole.
 func RunJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, s := clientFlags("jobs", stderr)
 	var asJSON, all bool
@@ -187,7 +188,7 @@ func RunJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	jobs, err := c.Jobs(ctx, all, limit)
+	jobs, err := c.Jobs(ctx, client.JobQuery{All: all, Limit: limit})
 	if err != nil {
 		return explain(err)
 	}
@@ -196,34 +197,48 @@ func RunJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		enc.SetIndent("", "  ")
 		return enc.Encode(jobs)
 	}
-	return printJobs(stdout, jobs, all)
+	return printJobs(stdout, cmdio.Width(stdout), jobs, all)
 }
 
-// printJobs writes jobs as a table; all adds the owner.
-func printJobs(w io.Writer, jobs []client.Job, all bool) error {
-	tw := cmdio.Table(w)
-	owner := ""
+// printJobs writes jobs as a table at most width cells wide (0: no
+// limit); all adds the owner. The ERROR column is there only when a job
+// failed. Where the table is too wide, the file names (and owners and
+// reasons) are cut first, to 16 cells at least, then columns go: ID,
+// CREATED, LENGTH, MP3, SIZE (--json has them all).
+func printJobs(w io.Writer, width int, jobs []client.Job, all bool) error {
+	cols := []cmdio.Column{{Header: "ID", Drop: 1}}
 	if all {
-		owner = "OWNER\t"
+		cols = append(cols, cmdio.Column{Header: "OWNER", Min: 12})
 	}
-	fmt.Fprintf(tw, "ID\t%sSTATUS\tPROGRESS\tFILE\tDURATION\tSIZE\tMP3\tCREATED\tERROR\n", owner)
+	cols = append(cols, cmdio.Column{Header: "STATUS"}, cmdio.Column{Header: "FILE", Min: 16},
+		cmdio.Column{Header: "LENGTH", Right: true, Drop: 3}, cmdio.Column{Header: "SIZE", Right: true, Drop: 5},
+		cmdio.Column{Header: "MP3", Right: true, Drop: 4}, cmdio.Column{Header: "CREATED", Drop: 2})
+	failed := slices.ContainsFunc(jobs, func(j client.Job) bool { return j.Status == client.StatusFailed })
+	if failed {
+		cols = append(cols, cmdio.Column{Header: "ERROR", Min: 16})
+	}
+	rows := make([][]string, 0, len(jobs))
 	for _, j := range jobs {
+		row := []string{j.ID}
 		if all {
-			owner = j.Owner + "\t"
+			row = append(row, j.Owner)
+		}
+		status := j.Status
+		if j.Status == client.StatusProcessing {
+			status = fmt.Sprintf("%s %.0f%%", j.Status, j.Progress*100)
 		}
 		mp3 := "-"
 		if j.MP3Size > 0 {
-			mp3 = humanize.Bytes(uint64(j.MP3Size))
+			mp3 = cmdio.Bytes(j.MP3Size)
 		}
-		duration := "-"
-		if j.Duration > 0 {
-			duration = (time.Duration(j.Duration * float64(time.Second))).Round(time.Second).String()
+		row = append(row, status, j.Filename, cmdio.Duration(j.Duration), cmdio.Bytes(j.Size), mp3,
+			j.CreatedAt.Local().Format("2006-01-02 15:04"))
+		if failed && j.Status != client.StatusDone {
+			row = append(row, j.Reason()) // as the page: a retried job's last error too
 		}
-		fmt.Fprintf(tw, "%s\t%s%s\t%.0f%%\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, owner, j.Status, j.Progress*100,
-			cmdio.OneLine(j.Filename), duration, humanize.Bytes(uint64(j.Size)), mp3,
-			j.CreatedAt.Local().Format("2006-01-02 15:04"), cmp.Or(cmdio.OneLine(j.Reason()), "-"))
+		rows = append(rows, row)
 	}
-	return tw.Flush()
+	return cmdio.FitTable(w, width, cols, rows)
 }
 
 // RunWebhook manages webhooks: webhook add URL | list | delete ID |

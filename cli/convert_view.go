@@ -9,11 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dustin/go-humanize"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/mp3converter/mp3converter/client"
+	"github.com/mp3converter/mp3converter/internal/cmdio"
 )
 
 // view shows what convert does, file by file (i is the file's index).
@@ -69,10 +69,10 @@ func (f *fileState) rate() float64 {
 
 // uploadLine is the upload's bytes, speed and time left.
 func (f *fileState) uploadLine() string {
-	line := fmt.Sprintf("%s / %s", humanize.Bytes(uint64(f.sent)), humanize.Bytes(uint64(f.size)))
+	line := fmt.Sprintf("%s / %s", cmdio.Bytes(f.sent), cmdio.Bytes(f.size))
 	if r := f.rate(); r > 0 {
 		left := time.Duration(float64(f.size-f.sent) / r * float64(time.Second)).Round(time.Second)
-		line += fmt.Sprintf("  %s/s  %s left", humanize.Bytes(uint64(r)), left)
+		line += fmt.Sprintf("  %s  %s left", cmdio.Rate(r), left)
 	}
 	return line
 }
@@ -98,7 +98,7 @@ func (v *lineView) uploading(int) func(int64) { return nil }
 
 func (v *lineView) uploaded(i int) {
 	f := v.files[i]
-	v.printf("uploaded %s (%s)", f.name, humanize.Bytes(uint64(f.size)))
+	v.printf("uploaded %s (%s)", f.name, cmdio.Bytes(f.size))
 }
 
 func (v *lineView) progress(i int, j client.Job) {
@@ -163,7 +163,7 @@ func (v *barView) text(f *fileState, left bool) decor.DecorFunc {
 		case f.phase == "upload":
 			return f.uploadLine()
 		case f.phase == "queued":
-			return fmt.Sprintf("uploaded %s at %s/s", humanize.Bytes(uint64(f.size)), humanize.Bytes(uint64(f.rate())))
+			return fmt.Sprintf("uploaded %s at %s", cmdio.Bytes(f.size), cmdio.Rate(f.rate()))
 		case f.phase == "converting":
 			return fmt.Sprintf("%.0f%%", f.progress*100)
 		case f.phase == "done":

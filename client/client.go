@@ -232,19 +232,34 @@ func (c *Client) Login(ctx context.Context, email, password string) (string, err
 	return strings.TrimSpace(string(b)), nil
 }
 
-// Jobs lists the caller's jobs, newest first; all asks for everyone's (an
-// admin's right; others get their own). limit 0 is the server's default.
-func (c *Client) Jobs(ctx context.Context, all bool, limit int) ([]Job, error) {
-	q := url.Values{}
-	if all {
-		q.Set("all", "true")
+// JobQuery chooses the jobs Jobs lists (GET /jobs's query).
+type JobQuery struct {
+	// All asks for every user's jobs (an admin's right; others get their
+	// own).
+	All bool
+	// Status keeps the jobs of one status (StatusQueued...); "" for any.
+	Status string
+	// Limit is the most jobs listed, newest first; 0 for the server's
+	// default (100), at most 1000.
+	Limit int
+}
+
+// Jobs lists the caller's jobs that q chooses, newest first: the first
+// page only. A bad query is an *APIError with status 400.
+func (c *Client) Jobs(ctx context.Context, q JobQuery) ([]Job, error) {
+	v := url.Values{}
+	if q.All {
+		v.Set("all", "true")
 	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
+	if q.Status != "" {
+		v.Set("status", q.Status)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
 	}
 	path := "/jobs"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
+	if len(v) > 0 {
+		path += "?" + v.Encode()
 	}
 	var jobs []Job
 	return jobs, c.getJSON(ctx, path, &jobs)

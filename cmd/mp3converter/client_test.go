@@ -57,7 +57,7 @@ func TestClientConvertTerminal(t *testing.T) {
 		t.Errorf("convert exited %v, want 1", err)
 	}
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`a\.mkv +upload +\[=*>?-*\] [0-9.]+ kB / [0-9.]+ kB +[0-9.]+ [kM]B/s +[0-9]+s left`), // bytes, speed, time left
+		regexp.MustCompile(`a\.mkv +upload +\[=*>?-*\] [0-9.]+ KB / [0-9.]+ KB +[0-9.]+ [KM]B/s +[0-9]+s left`), // bytes, speed, time left
 		regexp.MustCompile(`\[==============================\] -> a\.mp3`),
 		regexp.MustCompile(`converting +\[[=>-]+\] [0-9]+%`),
 		regexp.MustCompile(`x\.mp4: failed: not a video or audio file ffmpeg can read`),
@@ -104,7 +104,7 @@ func TestClientCommands(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "1 of 2 files did not convert") {
 		t.Errorf("convert exited %d, %q", code, errs)
 	}
-	for _, want := range []string{"uploaded song.mp4 (77 kB)\n", "song.mp4: done -> song.mp3\n", "empty.mp4: failed: the file is empty\n"} {
+	for _, want := range []string{"uploaded song.mp4 (77 KB)\n", "song.mp4: done -> song.mp3\n", "empty.mp4: failed: the file is empty\n"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("no line %q", want)
 		}
@@ -145,13 +145,14 @@ func checkJobsCommand(t *testing.T, n int) {
 	if len(jobs) != n || jobs[0].Filename != "song.mp4" || jobs[0].Status != "done" || jobs[1].Status != "failed" || deref(jobs[1].Error) != "the file is empty" {
 		t.Errorf("jobs --json: %+v", jobs)
 	}
+	// Not a terminal: whole lines, every column, ERROR as a job failed.
 	code, stdout, _ = runCmd(t, "", "jobs")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if code != 0 || len(lines) != n+1 || !regexp.MustCompile(`^ID +STATUS +PROGRESS +FILE +DURATION +SIZE +MP3 +CREATED +ERROR$`).MatchString(lines[0]) {
+	if code != 0 || len(lines) != n+1 || !regexp.MustCompile(`^ID +STATUS +FILE +LENGTH +SIZE +MP3 +CREATED +ERROR$`).MatchString(lines[0]) {
 		t.Fatalf("jobs table: %d\n%s", code, stdout)
 	}
-	if !regexp.MustCompile(`^`+jobs[1].ID+` +failed +0% +empty\.mp4 .* the file is empty$`).MatchString(lines[2]) ||
-		!regexp.MustCompile(`^`+jobs[0].ID+` +done +100% +song\.mp4 +2s +77 kB +[0-9.]+ kB .* -$`).MatchString(lines[1]) {
+	if !regexp.MustCompile(`^`+jobs[1].ID+` +failed +empty\.mp4 +- +0 B +- +[0-9: -]+ +the file is empty$`).MatchString(lines[2]) ||
+		!regexp.MustCompile(`^`+jobs[0].ID+` +done +song\.mp4 +0:02 +77 KB +[0-9.]+ KB +[0-9: -]+$`).MatchString(lines[1]) {
 		t.Errorf("jobs rows:\n%s", stdout)
 	}
 }
