@@ -70,7 +70,9 @@ func TestLayout(t *testing.T) {
 // imports no package of the module; roles never import engines; engines
 // never import each other or a role. Only app knows both sides. The
 // command-line client, cli, knows the server by its HTTP API only: it
-// imports client and internal/ packages, never app, a role or an engine.
+// imports client, internal/ packages and the domain (whose rules, such as
+// the upload options', it checks a command line by, as the server checks
+// a request), never app, a role or an engine.
 func TestImports(t *testing.T) {
 	const module = "github.com/mp3converter/mp3converter/"
 	roles := []string{"httpapi", "auth", "conversion", "notification", "retention", "webhook", "jobfeed"}
@@ -91,7 +93,10 @@ func TestImports(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, imp := range f.Imports {
-				if p := strings.Trim(imp.Path.Value, `"`); strings.HasPrefix(p, module) {
+				switch p := strings.Trim(imp.Path.Value, `"`); {
+				case p == strings.TrimSuffix(module, "/"):
+					out = append(out, ".") // the domain
+				case strings.HasPrefix(p, module):
 					out = append(out, strings.TrimPrefix(p, module))
 				}
 			}
@@ -117,8 +122,8 @@ func TestImports(t *testing.T) {
 		}
 	}
 	for _, p := range imports("cli") {
-		if p != "client" && !strings.HasPrefix(p, "internal/") {
-			t.Errorf("cli imports %s: the client knows the server by its HTTP API (package client) only", p)
+		if p != "client" && p != "." && !strings.HasPrefix(p, "internal/") {
+			t.Errorf("cli imports %s: the client knows the server by its HTTP API (package client) and the domain's rules only", p)
 		}
 	}
 }

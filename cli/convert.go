@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,18 +20,23 @@ import (
 	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
-// RunConvert uploads each file, follows its conversion and downloads its
-// MP3 into -o: convert [--server URL] [-o DIR] FILE... It returns an error
+// RunConvert uploads each file with the upload options given, follows its
+// conversion and downloads its MP3 into -o: convert [--server URL] [-o
+// DIR] [--bitrate 128 --channels mono ...] FILE... It returns an error
 // unless every file converted; each failure's reason is printed.
 func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, s := clientFlags("convert", stderr)
 	var out string
 	f.StringVar(&out, "o", ".", "the directory to write the MP3s into")
+	options := addOptionFlags(f)
 	if err := f.ParseWithArgs(args); err != nil {
 		return err
 	}
 	if f.NArg() == 0 {
 		return cmdflag.Usagef("convert: name the files to convert")
+	}
+	if err := checkOptions(options); err != nil {
+		return err
 	}
 	c, err := s.client()
 	if err != nil {
@@ -41,7 +47,7 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	b := &batch{c: c, out: out, view: newView(ctx, stdout, f.Args()), jobs: client.NewTracker(), poll: time.Second}
+	b := &batch{c: c, out: out, options: options, view: newView(ctx, stdout, f.Args()), jobs: client.NewTracker(), poll: time.Second}
 	go b.follow(ctx)
 	failed := b.run(ctx, f.Args())
 	b.view.close()
@@ -69,11 +75,12 @@ func hasBars(w io.Writer) bool {
 // while the conversions and downloads of those uploaded go on. (Not
 // "converter": that is the server's role that runs ffmpeg.)
 type batch struct {
-	c    *client.Client
-	out  string
-	view view
-	jobs *client.Tracker
-	poll time.Duration // GET /jobs/{id} interval once the event stream failed
+	c       *client.Client
+	out     string
+	options url.Values // the upload's form fields
+	view    view
+	jobs    *client.Tracker
+	poll    time.Duration // GET /jobs/{id} interval once the event stream failed
 }
 
 // follow feeds the tracker from the event stream. If the stream fails for
@@ -94,7 +101,7 @@ func (b *batch) run(ctx context.Context, files []string) (failed int) {
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, path := range files {
-		a, err := b.c.UploadFile(ctx, path, b.view.uploading(i))
+		a, err := b.c.UploadFile(ctx, path, b.options, b.view.uploading(i))
 		if err != nil {
 			errs[i] = explain(unwrapUpload(err))
 			b.view.failed(i, errs[i].Error())

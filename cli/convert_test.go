@@ -8,19 +8,20 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// TestConvertRefetch: when the event stream says "refetch" (it skipped
-// changes), convert reads the job it follows with GET /jobs/{id}, and so
-// finds it done although no job event ever comes.
-func TestConvertRefetch(t *testing.T) {
+// fakeServer answers an upload with job id, whose MP3 is ready at once,
+// after upload has looked at the request; its event stream sends only
+// refetch. reads counts GET /jobs/{id}.
+func fakeServer(t *testing.T, upload func(r *http.Request), reads *atomic.Int64) string {
 	const id, fid = "6b08de244648dd0d773a1f61", "6b08de244648dd0d773a1f62"
-	var reads atomic.Int64
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		upload(r)
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)
@@ -42,8 +43,16 @@ func TestConvertRefetch(t *testing.T) {
 		io.WriteString(w, "ID3 an MP3")
 	})
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
 
+// TestConvertRefetch: when the event stream says "refetch" (it skipped
+// changes), convert reads the job it follows with GET /jobs/{id}, and so
+// finds it done although no job event ever comes.
+func TestConvertRefetch(t *testing.T) {
+	var reads atomic.Int64
+	url := fakeServer(t, func(*http.Request) {}, &reads)
 	dir := t.TempDir()
 	video := filepath.Join(dir, "clip.mkv")
 	if err := os.WriteFile(video, []byte("a video"), 0o644); err != nil {
@@ -52,7 +61,7 @@ func TestConvertRefetch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	err := RunConvert(ctx, []string{"--server", srv.URL, "--token", "tok", "-o", dir, video}, &out, &out)
+	err := RunConvert(ctx, []string{"--server", url, "--token", "tok", "-o", dir, video}, &out, &out)
 	if err != nil {
 		t.Fatalf("convert: %v\n%s", err, out.String())
 	}
@@ -61,5 +70,45 @@ func TestConvertRefetch(t *testing.T) {
 	}
 	if n := reads.Load(); n != 1 {
 		t.Errorf("GET /jobs/{id} %d times, want once, after the refetch", n)
+	}
+}
+
+// TestConvertOptions: the options given reach the server as its form
+// fields, before the file, under the API's names.
+func TestConvertOptions(t *testing.T) {
+	var reads atomic.Int64
+	var parts []string
+	url := fakeServer(t, func(r *http.Request) {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				return
+			}
+			b, _ := io.ReadAll(p)
+			if p.FileName() != "" {
+				parts = append(parts, "file="+p.FileName())
+			} else {
+				parts = append(parts, p.FormName()+"="+string(b))
+			}
+		}
+	}, &reads)
+	dir := t.TempDir()
+	video := filepath.Join(dir, "clip.mkv")
+	if err := os.WriteFile(video, []byte("a video"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := RunConvert(context.Background(), []string{"--server", url, "--token", "tok", "-o", dir,
+		"--bitrate", "128", "--channels", "mono", "--sample-rate", "22050", "--normalize", video}, &out, &out)
+	if err != nil {
+		t.Fatalf("convert: %v\n%s", err, out.String())
+	}
+	if got, want := strings.Join(parts, " "), "bitrate=128 channels=mono normalize=true sample_rate=22050 file=clip.mkv"; got != want {
+		t.Errorf("the form: %s, want %s", got, want)
 	}
 }

@@ -5,15 +5,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestUpload: the form carries the file under its name with an exact
-// Content-Length, progress ends at the file's size, and a refusal is an
-// *APIError with the server's message.
+// TestUpload: the form carries the options, then the file under its
+// name, with an exact Content-Length, progress ends at the file's size,
+// and a refusal is an *APIError with the server's message.
 func TestUpload(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > 1000 {
@@ -22,25 +23,42 @@ func TestUpload(t *testing.T) {
 			io.WriteString(w, `{"error":"the file is larger than the 1 KB limit"}`)
 			return
 		}
-		f, h, err := r.FormFile("file")
+		// The options come before the file, as the server wants them.
+		mr, err := r.MultipartReader()
 		if err != nil || r.ContentLength < 0 {
 			http.Error(w, "bad form", http.StatusBadRequest)
 			return
 		}
-		b, _ := io.ReadAll(f)
+		var id []string
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			b, _ := io.ReadAll(p)
+			if p.FileName() != "" {
+				id = append(id, p.FileName()+"-"+string(b))
+			} else {
+				id = append(id, p.FormName()+"="+string(b))
+			}
+		}
 		w.WriteHeader(http.StatusAccepted)
-		io.WriteString(w, `{"job_id":"`+h.Filename+`-`+string(b)+`","status":"queued"}`)
+		io.WriteString(w, `{"job_id":"`+strings.Join(id, ",")+`","status":"queued"}`)
 	}))
 	defer srv.Close()
 	c := New(srv.URL+"/", "tok")
 	path := filepath.Join(t.TempDir(), "a b.mkv")
 	os.WriteFile(path, []byte("video"), 0o644)
 	var last int64
-	a, err := c.UploadFile(context.Background(), path, func(n int64) { last = n })
+	a, err := c.UploadFile(context.Background(), path, nil, func(n int64) { last = n })
 	if err != nil || a.JobID != "a b.mkv-video" || last != 5 {
 		t.Errorf("upload: %+v %v, progress %d", a, err, last)
 	}
-	_, err = c.Upload(context.Background(), "big.mkv", strings.NewReader(strings.Repeat("x", 2000)), 2000, nil)
+	a, err = c.UploadFile(context.Background(), path, url.Values{"channels": {"mono"}, "bitrate": {"128"}}, func(n int64) { last = n })
+	if err != nil || a.JobID != "bitrate=128,channels=mono,a b.mkv-video" || last != 5 {
+		t.Errorf("upload: %+v %v, progress %d", a, err, last)
+	}
+	_, err = c.Upload(context.Background(), "big.mkv", strings.NewReader(strings.Repeat("x", 2000)), 2000, nil, nil)
 	if !IsStatus(err, http.StatusRequestEntityTooLarge) || !strings.HasSuffix(err.Error(), ": the file is larger than the 1 KB limit") {
 		t.Errorf("too large: %v", err)
 	}

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Accepted is the answer to an upload.
@@ -19,8 +22,11 @@ type Accepted struct {
 	Status   string `json:"status"`
 }
 
-// UploadFile uploads the file at path under its base name; see Upload.
-func (c *Client) UploadFile(ctx context.Context, path string, progress func(sent int64)) (*Accepted, error) {
+// UploadFile uploads the file at path under its base name, with the
+// upload's options (form fields); see Upload. A file that cannot be
+// opened is an *fs.PathError naming path; a directory or other file that
+// is not a regular one is an error naming path too.
+func (c *Client) UploadFile(ctx context.Context, path string, options url.Values, progress func(sent int64)) (*Accepted, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -33,16 +39,20 @@ func (c *Client) UploadFile(ctx context.Context, path string, progress func(sent
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	return c.Upload(ctx, filepath.Base(path), f, st.Size(), progress)
+	return c.Upload(ctx, filepath.Base(path), f, st.Size(), options, progress)
 }
 
 // Upload sends size bytes of r as the file name of a multipart form and
-// returns the queued job. It streams r, and progress (if not nil) is called
-// with the bytes of r sent so far. The body's length is exact, so that the
-// server refuses a file over its limit (413) before any of it is sent. The
-// server's refusals (413, 429 with RetryAfter, 507...) are *APIErrors.
-func (c *Client) Upload(ctx context.Context, name string, r io.Reader, size int64, progress func(sent int64)) (*Accepted, error) {
-	head, tail, ctype, err := multipartFrame(name)
+// returns the queued job. options are the upload's options, POST
+// /upload's form fields (quality, bitrate, channels...: see
+// mp3converter.OptionNames), sent before the file in the order of their
+// names, as the server wants them; nil for the defaults. It streams r,
+// and progress (if not nil) is called with the bytes of r sent so far.
+// The body's length is exact, so that the server refuses a file over its
+// limit (413) before any of it is sent. The server's refusals (400 for a
+// bad option, 413, 429 with RetryAfter, 507...) are *APIErrors.
+func (c *Client) Upload(ctx context.Context, name string, r io.Reader, size int64, options url.Values, progress func(sent int64)) (*Accepted, error) {
+	head, tail, ctype, err := multipartFrame(name, options)
 	if err != nil {
 		return nil, err
 	}
@@ -67,10 +77,17 @@ func (c *Client) Upload(ctx context.Context, name string, r io.Reader, size int6
 }
 
 // multipartFrame returns what goes before and after the file's bytes in a
-// one-file multipart form, and the form's content type.
-func multipartFrame(name string) (head, tail []byte, ctype string, err error) {
+// multipart form of the fields and one file, and the form's content type.
+func multipartFrame(name string, fields url.Values) (head, tail []byte, ctype string, err error) {
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		for _, v := range fields[k] {
+			if err := mw.WriteField(k, v); err != nil {
+				return nil, nil, "", err
+			}
+		}
+	}
 	if _, err := mw.CreateFormFile("file", name); err != nil {
 		return nil, nil, "", err
 	}

@@ -54,8 +54,11 @@ func help() string {
 The client of a server (settings: --server URL or MP3CONVERTER_SERVER,
 --token T or MP3CONVERTER_TOKEN; by default the saved login's):
   mp3converter login --server URL --email E [--password-stdin]
-  mp3converter convert [-o DIR] FILE...
-  mp3converter jobs [--json] [--all]
+  mp3converter convert [-o DIR] [upload options] FILE...
+      the options as POST /upload names them: --quality V0..V9 | --bitrate 128,
+      --channels mono|stereo, --sample_rate (or --sample-rate) 44100,
+      --start T, --end T, --normalize, --title T
+  mp3converter jobs [--json] [--all] [--limit N]
   mp3converter webhook add URL | list | delete ID | deliveries ID
 
 Run "mp3converter <command> -h" for a command's settings. Every setting can
