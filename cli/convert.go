@@ -38,6 +38,9 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := checkOptions(options); err != nil {
 		return err
 	}
+	if err := checkFiles(f.Args()); err != nil {
+		return err
+	}
 	c, err := s.client()
 	if err != nil {
 		return err
@@ -58,6 +61,47 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%d of %d files did not convert", failed, f.NArg())
 	}
 	return nil
+}
+
+// checkFiles opens each file, so that a name mistyped, a file not
+// readable or a directory stops the command before anything is sent,
+// rather than after the other files' conversions: one line per such
+// file, naming it as given ("missing.mp4: no such file or directory").
+func checkFiles(paths []string) error {
+	var errs []error
+	for _, p := range paths {
+		if err := readable(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func readable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, pathReason(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %w", path, pathReason(err))
+	case st.IsDir():
+		return fmt.Errorf("%s: is a directory; name the videos in it", path)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("%s: not a regular file", path)
+	}
+	return nil
+}
+
+// pathReason is a file error without its operation and path ("no such
+// file or directory"), for a message that names the file as given.
+func pathReason(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
 }
 
 // hasBars says whether w is a terminal, where progress bars go, of a
@@ -124,17 +168,14 @@ func (b *batch) run(ctx context.Context, files []string) (failed int) {
 	return failed
 }
 
-// unwrapUpload shows the server's message alone, or the local error.
+// unwrapUpload shows the server's message alone, or the local error
+// without the path: the view names the file.
 func unwrapUpload(err error) error {
 	var api *client.APIError
 	if errors.As(err, &api) {
 		return api
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
-	}
-	return err
+	return pathReason(err)
 }
 
 // finish waits for the job and downloads its MP3 next to the others.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,5 +111,37 @@ func TestConvertOptions(t *testing.T) {
 	}
 	if got, want := strings.Join(parts, " "), "bitrate=128 channels=mono normalize=true sample_rate=22050 file=clip.mkv"; got != want {
 		t.Errorf("the form: %s, want %s", got, want)
+	}
+}
+
+// TestConvertFiles: a file missing, unreadable or a directory stops
+// convert before anything is sent, each named as given.
+func TestConvertFiles(t *testing.T) {
+	var reads atomic.Int64
+	var uploads atomic.Int64
+	url := fakeServer(t, func(*http.Request) { uploads.Add(1) }, &reads)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.mkv")
+	locked := filepath.Join(dir, "locked.mkv")
+	for _, p := range []string{good, locked} {
+		if err := os.WriteFile(p, []byte("a video"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(locked, 0)
+	want := []string{"missing.mp4: no such file or directory", dir + ": is a directory; name the videos in it"}
+	if f, err := os.Open(locked); err == nil { // root reads it all the same
+		f.Close()
+	} else {
+		want = append(want, locked+": permission denied")
+	}
+	t.Chdir(dir)
+	var out bytes.Buffer
+	err := RunConvert(context.Background(), []string{"--server", url, "--token", "tok", "good.mkv", "missing.mp4", dir, locked}, &out, &out)
+	if err == nil || uploads.Load() != 0 {
+		t.Fatalf("convert: %v, %d uploads\n%s", err, uploads.Load(), out.String())
+	}
+	if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, want) {
+		t.Errorf("convert said\n%s\nwant\n%s", err, strings.Join(want, "\n"))
 	}
 }
