@@ -50,8 +50,10 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	b := &batch{c: c, out: out, options: options, view: newView(ctx, stdout, f.Args()), jobs: client.NewTracker(), poll: time.Second}
+	b := &batch{c: c, out: out, options: options, view: newView(ctx, stdout, f.Args()), jobs: client.NewTracker(),
+		poll: time.Second, queueEvery: queueEvery, ids: map[int]string{}}
 	go b.follow(ctx)
+	go b.watchQueue(ctx)
 	failed := b.run(ctx, f.Args())
 	b.view.close()
 	switch {
@@ -125,6 +127,10 @@ type batch struct {
 	view    view
 	jobs    *client.Tracker
 	poll    time.Duration // GET /jobs/{id} interval once the event stream failed
+
+	queueEvery time.Duration // how often a queued job's place is asked (watchQueue)
+	mu         sync.Mutex
+	ids        map[int]string // the jobs uploaded, by file index
 }
 
 // follow feeds the tracker from the event stream. If the stream fails for
@@ -152,6 +158,9 @@ func (b *batch) run(ctx context.Context, files []string) (failed int) {
 			continue
 		}
 		b.view.uploaded(i)
+		b.mu.Lock()
+		b.ids[i] = a.JobID
+		b.mu.Unlock()
 		wg.Go(func() {
 			errs[i] = b.finish(ctx, i, path, a.JobID)
 			if errs[i] != nil {

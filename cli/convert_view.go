@@ -22,6 +22,8 @@ type view interface {
 	uploading(i int) func(sent int64)
 	uploaded(i int)
 	progress(i int, j client.Job)
+	// waiting says why a queued job waits (watchQueue), until it starts.
+	waiting(i int, reason string)
 	done(i int, mp3 string)
 	failed(i int, reason string)
 	notice(msg string)
@@ -53,6 +55,7 @@ type fileState struct {
 	took     time.Duration // the upload's, once done
 	progress float64
 	detail   string // the MP3's name, or why it failed
+	wait     string // why it is queued, once known
 }
 
 // rate is the upload's average speed in bytes per second.
@@ -98,6 +101,7 @@ func (v *lineView) uploading(int) func(int64) { return nil }
 
 func (v *lineView) uploaded(i int) {
 	f := v.files[i]
+	v.setPhase(i, "queued")
 	v.printf("uploaded %s (%s)", f.name, cmdio.Bytes(f.size))
 }
 
@@ -106,6 +110,7 @@ func (v *lineView) progress(i int, j client.Job) {
 		return
 	}
 	v.mu.Lock()
+	v.files[i].phase = "converting"
 	if v.last == nil {
 		v.last = map[int]time.Time{}
 	}
@@ -119,10 +124,32 @@ func (v *lineView) progress(i int, j client.Job) {
 	}
 }
 
-func (v *lineView) done(i int, mp3 string) { v.printf("%s: done -> %s", v.files[i].name, mp3) }
+// waiting prints why the job waits when that changes, until it starts.
+func (v *lineView) waiting(i int, reason string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	f := v.files[i]
+	if f.phase != "queued" || f.wait == reason {
+		return
+	}
+	f.wait = reason
+	fmt.Fprintf(v.w, "%s: queued: %s\n", f.name, reason)
+}
+
+func (v *lineView) done(i int, mp3 string) {
+	v.setPhase(i, "done")
+	v.printf("%s: done -> %s", v.files[i].name, mp3)
+}
 
 func (v *lineView) failed(i int, reason string) {
+	v.setPhase(i, "failed")
 	v.printf("%s: failed: %s", v.files[i].name, reason)
+}
+
+func (v *lineView) setPhase(i int, phase string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.files[i].phase = phase
 }
 
 func (v *lineView) notice(msg string) { v.printf("%s", msg) }
@@ -162,6 +189,8 @@ func (v *barView) text(f *fileState, left bool) decor.DecorFunc {
 			return f.phase
 		case f.phase == "upload":
 			return f.uploadLine()
+		case f.phase == "queued" && f.wait != "":
+			return f.wait
 		case f.phase == "queued":
 			return fmt.Sprintf("uploaded %s at %s", cmdio.Bytes(f.size), cmdio.Rate(f.rate()))
 		case f.phase == "converting":
@@ -203,6 +232,14 @@ func (v *barView) progress(i int, j client.Job) {
 		}
 	})
 	v.bars[i].SetCurrent(int64(j.Progress * 1000))
+}
+
+func (v *barView) waiting(i int, reason string) {
+	v.set(i, func(f *fileState) {
+		if f.phase == "queued" {
+			f.wait = reason
+		}
+	})
 }
 
 func (v *barView) done(i int, mp3 string) {
