@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,14 +21,29 @@ import (
 )
 
 // Healthcheck asks a process of this binary whether it is ready, for a
-// container's HEALTHCHECK: the image has no shell and no curl. It needs
-// no setting when it runs beside the process (docker exec, a Kubernetes
-// exec probe): it finds the process in /proc, reads the command and the
-// flags it was started with and the environment both share, and asks the
-// address that process listens on (--addr, or --health-addr for converter
-// and notification).
+// container's HEALTHCHECK: the image has no shell and no curl. It asks,
+// in this order, the first that applies:
+//
+//   - the URL given (--url);
+//   - the address of the role given (--role), from the environment or the
+//     role's default;
+//   - the addresses the environment sets, MP3CONVERTER_ADDR and
+//     MP3CONVERTER_HEALTH_ADDR, as a container's settings (Compose,
+//     Kubernetes) set them;
+//   - with none of those, this container's process, found in /proc: PID 1
+//     when it is this binary running a role (the image's ENTRYPOINT), or
+//     the child of PID 1 that is, when PID 1 is an init running this binary
+//     (docker run --init, tini). It reads the command and flags that process
+//     was started with and asks the address it listens on (--addr, or
+//     --health-addr for converter and notification).
+//
+// It never asks anything else: an address that is set and where nothing
+// answers is unhealthy, and on a host, where PID 1 is the system's init,
+// no other process of this binary is taken for the one meant (another
+// serve on the same host answering on a default port said "healthy"
+// before).
 type Healthcheck struct {
-	URL     string        // the URL to ask; "" to find the process
+	URL     string        // the URL to ask; "" to find the address
 	Role    string        // the process's command, when it cannot be found in Proc
 	Timeout time.Duration // for the whole check
 	Proc    string        // the /proc to look in; "/proc" if empty
@@ -37,13 +53,19 @@ type Healthcheck struct {
 // queue are reachable. /healthz would say only that it answers.
 const healthPath = "/readyz"
 
+// addrEnv are the environment variables of the addresses a role listens
+// on: --addr's (serve, gateway, auth) and --health-addr's (converter,
+// notification).
+var addrEnv = []string{"MP3CONVERTER_ADDR", "MP3CONVERTER_HEALTH_ADDR"}
+
 // RunHealthcheck is the healthcheck command: nil when the process answers
 // 200, else an error saying why in one line.
 func RunHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	h := Healthcheck{Proc: "/proc"}
 	f := cmdflag.New("healthcheck", stderr)
-	f.StringVar(&h.URL, "url", "", "the URL to ask (default: http://127.0.0.1:<the process's port>"+healthPath+")")
-	f.StringVar(&h.Role, "role", "", "the process's command (serve, gateway, auth, converter, notification), when it is not found in /proc")
+	f.StringVar(&h.URL, "url", "", "the URL to ask (default: http://127.0.0.1:<port>"+healthPath+", the port of --role, or of "+
+		strings.Join(addrEnv, " or ")+", or else of this container's process, PID 1)")
+	f.StringVar(&h.Role, "role", "", "the process's command (serve, gateway, auth, converter, notification), when it is not this container's PID 1")
 	f.DurationVar(&h.Timeout, "timeout", 5*time.Second, "time the process has to answer; more than /readyz's own 3 s, so that it can name a failing check")
 	if err := f.Parse(args); err != nil {
 		return err
@@ -56,26 +78,30 @@ func RunHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
+// target is a URL to ask and where it came from, for the messages.
+type target struct{ url, from string }
+
 // Check asks the process and returns the URL it asked; the error says
-// why the process is not healthy.
+// why the process is not healthy, naming the address asked and where it
+// came from. It is a usage error for an unknown --role.
 func (h Healthcheck) Check(ctx context.Context) (string, error) {
-	urls, err := h.urls()
+	targets, err := h.targets()
 	if err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
 	var refused []string
-	for _, u := range urls {
-		err := get(ctx, u)
-		var op *net.OpError
-		if len(urls) > 1 && errors.As(err, &op) && op.Op == "dial" && ctx.Err() == nil {
-			refused = append(refused, u) // no process there: try the next address
+	for _, t := range targets {
+		err := get(ctx, t.url)
+		if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" && ctx.Err() == nil {
+			// Nothing listens there: try the next address set, if any.
+			refused = append(refused, fmt.Sprintf("%s (%s): %v", t.url, t.from, op.Err))
 			continue
 		}
-		return u, err
+		return t.url, err
 	}
-	return "", fmt.Errorf("no process answers on %s", strings.Join(refused, ", "))
+	return "", fmt.Errorf("nothing answers at %s", strings.Join(refused, "; "))
 }
 
 // get asks url, directly (no proxy, no redirect), and wants 200.
@@ -100,40 +126,34 @@ func get(ctx context.Context, url string) error {
 	return nil
 }
 
-// urls are the URLs to ask, in order: the one given, else the address of
-// the process found or named, else every address a process of this binary
-// may listen on (the set ones first), the first that answers deciding.
-func (h Healthcheck) urls() ([]string, error) {
+// targets are the URLs to ask, in order (see Healthcheck).
+func (h Healthcheck) targets() ([]target, error) {
 	if h.URL != "" {
-		return []string{h.URL}, nil
+		return []target{{h.URL, "--url"}}, nil
 	}
-	name, args := h.Role, []string(nil)
-	if name == "" {
-		name, args = findProcess(h.Proc)
-	}
-	if name != "" {
-		p, ok := LookupProcess(name)
+	if h.Role != "" {
+		p, ok := LookupProcess(h.Role)
 		if !ok {
-			return nil, cmdflag.Usagef("healthcheck: unknown role %q", name)
+			return nil, cmdflag.Usagef("healthcheck: unknown role %q", h.Role)
 		}
-		return []string{healthURL(listenAddr(p, args))}, nil
+		return []target{{healthURL(listenAddr(p, nil)), "--role " + h.Role}}, nil
 	}
-	var addrs []string
-	for _, k := range []string{"MP3CONVERTER_ADDR", "MP3CONVERTER_HEALTH_ADDR"} {
-		if v := os.Getenv(k); v != "" {
-			addrs = append(addrs, v)
-		}
-	}
-	for _, p := range Processes {
-		addrs = append(addrs, listenAddr(p, nil))
-	}
-	var urls []string
-	for _, a := range addrs {
-		if u := healthURL(a); !slices.Contains(urls, u) {
-			urls = append(urls, u)
+	var ts []target
+	for _, k := range addrEnv {
+		if v := os.Getenv(k); v != "" && !slices.ContainsFunc(ts, func(t target) bool { return t.url == healthURL(v) }) {
+			ts = append(ts, target{healthURL(v), k})
 		}
 	}
-	return urls, nil
+	if len(ts) > 0 {
+		return ts, nil
+	}
+	proc := cmp.Or(h.Proc, "/proc")
+	pid, name, args, err := containerProcess(proc)
+	if err != nil {
+		return nil, err
+	}
+	p, _ := LookupProcess(name)
+	return []target{{healthURL(listenAddr(p, args)), fmt.Sprintf("process %d, mp3converter %s", pid, name)}}, nil
 }
 
 // listenAddr is the address process p listens on when started with args
@@ -167,30 +187,80 @@ func healthURL(addr string) string {
 	return "http://" + net.JoinHostPort(host, port) + healthPath
 }
 
-// findProcess returns the command and flags of the oldest other process
-// of this binary running a role (PID 1 in a container), or "".
-func findProcess(proc string) (name string, args []string) {
+// containerProcess returns the PID, command and flags of this
+// container's process of this binary: PID 1 when it is one running a
+// role, or else, when PID 1 runs this binary behind an init (docker run
+// --init, tini), the lowest-numbered child of PID 1 that is one. Any
+// other process, such as one on a host (whose PID 1 is the system's
+// init), is someone else's: the error says so and what to give instead.
+func containerProcess(proc string) (pid int, name string, args []string, err error) {
+	pid1, err := cmdline(proc, 1)
+	if err != nil {
+		return 0, "", nil, fmt.Errorf("no address set (%s, --url or --role) and PID 1 unknown: %w", strings.Join(addrEnv, ", "), err)
+	}
+	if name, args, ok := roleOf(pid1); ok {
+		return 1, name, args, nil
+	}
+	notOurs := fmt.Errorf("no address set (%s, --url or --role), and PID 1 (%s) is not mp3converter running a role: "+
+		"on a host, or in a pod whose PID 1 is another's, name the address", strings.Join(addrEnv, ", "), cmdio.OneLine(strings.Join(pid1, " ")))
+	if !slices.ContainsFunc(pid1, func(a string) bool { return filepath.Base(a) == "mp3converter" }) {
+		return 0, "", nil, notOurs
+	}
 	entries, err := os.ReadDir(proc)
 	if err != nil {
-		return "", nil
+		return 0, "", nil, err
 	}
-	best := -1
+	var pids []int
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() || (best >= 0 && pid > best) {
-			continue
+		if n, err := strconv.Atoi(e.Name()); err == nil && n != 1 && n != os.Getpid() && parentOf(proc, n) == 1 {
+			pids = append(pids, n)
 		}
-		cmdline, err := os.ReadFile(filepath.Join(proc, e.Name(), "cmdline"))
+	}
+	slices.Sort(pids)
+	for _, n := range pids {
+		argv, err := cmdline(proc, n)
 		if err != nil {
 			continue
 		}
-		argv := strings.Split(string(bytes.TrimRight(cmdline, "\x00")), "\x00")
-		if len(argv) < 2 || filepath.Base(argv[0]) != "mp3converter" {
-			continue
-		}
-		if _, ok := LookupProcess(argv[1]); ok {
-			best, name, args = pid, argv[1], argv[2:]
+		if name, args, ok := roleOf(argv); ok {
+			return n, name, args, nil
 		}
 	}
-	return name, args
+	return 0, "", nil, notOurs
+}
+
+// roleOf reads a command line of this binary running a role.
+func roleOf(argv []string) (name string, args []string, ok bool) {
+	if len(argv) < 2 || filepath.Base(argv[0]) != "mp3converter" {
+		return "", nil, false
+	}
+	if _, ok := LookupProcess(argv[1]); !ok {
+		return "", nil, false
+	}
+	return argv[1], argv[2:], true
+}
+
+// cmdline is process pid's command line.
+func cmdline(proc string, pid int) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "cmdline"))
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(string(bytes.TrimRight(b, "\x00")), "\x00"), nil
+}
+
+// parentOf is process pid's parent's PID (PPid in its status), or -1.
+func parentOf(proc string, pid int) int {
+	b, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "status"))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }

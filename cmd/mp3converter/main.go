@@ -49,6 +49,7 @@ func help() string {
   mp3converter dead-letters list [--queue video,mp3]
   mp3converter dead-letters requeue --queue Q (--id ID | --all)
   mp3converter healthcheck [--url URL] [--role R]   exits 0 when this container's process is ready
+      (asks --url, else --role's address, else MP3CONVERTER_ADDR or _HEALTH_ADDR, else PID 1's)
   mp3converter version
 
 The client of a server (settings: --server URL or MP3CONVERTER_SERVER,
