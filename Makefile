@@ -3,11 +3,47 @@ GO ?= go
 BIN := bin/mp3converter
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run test test-deploy lint lint-openapi build deps integration fuzz bench bench-split containers kubernetes ci clean
+.PHONY: run install uninstall sample test test-deploy lint lint-openapi build deps integration fuzz bench bench-split containers kubernetes ci clean
 
-## run: build and run every role in one process on ./data (http://localhost:8080)
+# Where make run listens: loopback only, so that nobody else on the network
+# reaches it until you choose so. Change it for one run with
+# make run MP3CONVERTER_ADDR=:8080 (every interface) or =127.0.0.1:9000, or
+# by exporting MP3CONVERTER_ADDR, which serve reads itself.
+MP3CONVERTER_ADDR ?= 127.0.0.1:8080
+
+## run: build and run every role in one process on ./data, at http://$(MP3CONVERTER_ADDR) (MP3CONVERTER_ADDR=:8080 for every interface)
 run: deps build
-	./$(BIN) serve
+	MP3CONVERTER_ADDR='$(MP3CONVERTER_ADDR)' ./$(BIN) serve
+
+# Where make install puts the binary: /usr/local/bin for root, else
+# ~/.local/bin, the user's own (on PATH in Debian's and Ubuntu's default
+# ~/.profile once it exists); make install BINDIR=DIR for another.
+BINDIR ?= $(if $(filter 0,$(shell id -u)),/usr/local/bin,$(HOME)/.local/bin)
+
+## install: build and put mp3converter in BINDIR (/usr/local/bin as root, else ~/.local/bin), so that the README's commands work as written
+install: build
+	install -d '$(BINDIR)'
+	install -m 0755 $(BIN) '$(BINDIR)/mp3converter'
+	@case ":$$PATH:" in *':$(BINDIR):'*) echo "installed $(BINDIR)/mp3converter";; \
+	  *) echo "installed $(BINDIR)/mp3converter; $(BINDIR) is not on your PATH yet: export PATH=\"$(BINDIR):\$$PATH\" (Debian's and Ubuntu's ~/.profile add ~/.local/bin at the next login)";; esac
+
+## uninstall: remove what make install put in BINDIR
+uninstall:
+	rm -f '$(BINDIR)/mp3converter'
+
+## sample: make ./sample.mkv, a 10 s video (a test picture, two tones and pink noise) to try the walk-through on
+sample: sample.mkv
+
+# Only ffmpeg's own encoders (mpeg4, aac), which every build of it has.
+sample.mkv: | deps
+	ffmpeg -nostdin -hide_banner -loglevel error -y \
+	  -f lavfi -i testsrc2=size=320x240:rate=25:duration=10 \
+	  -f lavfi -i sine=frequency=440:sample_rate=48000:duration=10 \
+	  -f lavfi -i sine=frequency=660:sample_rate=48000:duration=10 \
+	  -f lavfi -i anoisesrc=color=pink:amplitude=0.2:sample_rate=48000:duration=10 \
+	  -filter_complex '[1:a][2:a]join=inputs=2:channel_layout=stereo[tones];[3:a]aformat=channel_layouts=stereo[noise];[tones][noise]amix=inputs=2:duration=shortest[a]' \
+	  -map 0:v -map '[a]' -c:v mpeg4 -q:v 5 -c:a aac -b:a 128k $@.tmp.mkv
+	mv $@.tmp.mkv $@
 
 ## test: the unit and end-to-end tests on embedded backends, with real ffmpeg, and test-deploy
 test: deps
@@ -69,4 +105,4 @@ deps:
 	@scripts/ensure-ffmpeg.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin sample.mkv
