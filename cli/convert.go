@@ -106,15 +106,19 @@ func pathReason(err error) error {
 	return err
 }
 
-// hasBars says whether w is a terminal, where progress bars go, of a
-// known size: bars need it to redraw in place.
-func hasBars(w io.Writer) bool {
+// barWidth is the width of the terminal w, where progress bars go, and 0
+// when w is not a terminal of a known size: bars need it to redraw in
+// place.
+func barWidth(w io.Writer) int {
 	f, ok := w.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return false
+		return 0
 	}
 	cols, rows, err := term.GetSize(int(f.Fd()))
-	return err == nil && cols > 0 && rows > 0
+	if err != nil || cols <= 0 || rows <= 0 {
+		return 0
+	}
+	return cols
 }
 
 // batch is one convert command's files: it uploads them one at a time

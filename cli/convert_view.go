@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mattn/go-runewidth"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
@@ -39,8 +40,8 @@ func newView(ctx context.Context, w io.Writer, files []string) view {
 			states[i].size = st.Size()
 		}
 	}
-	if hasBars(w) {
-		return newBarView(ctx, w, states)
+	if cols := barWidth(w); cols > 0 {
+		return newBarView(ctx, w, cols, states)
 	}
 	return &lineView{w: w, files: states, every: 3 * time.Second}
 }
@@ -157,26 +158,45 @@ func (v *lineView) notice(msg string) { v.printf("%s", msg) }
 func (v *lineView) close() {}
 
 // barView draws a bar per file with mpb: the upload's bytes, speed and
-// time left, then the conversion's percentage, then the MP3's name or the
-// failure. The failures are listed again below the bars at the end.
+// time left, then why it waits, the conversion's percentage, then the
+// MP3's name or the failure. The failures are listed again below the bars
+// at the end. Each line fits the terminal: long names are cut (mpb would
+// cut the line's end, bar and all), the bar narrows, and the details,
+// last, are cut by mpb where they overflow.
 type barView struct {
-	p     *mpb.Progress
-	w     io.Writer
-	mu    sync.Mutex
-	files []*fileState
-	bars  []*mpb.Bar
+	p       *mpb.Progress
+	w       io.Writer
+	details int // the most cells the details may take
+	mu      sync.Mutex
+	files   []*fileState
+	bars    []*mpb.Bar
 }
 
-func newBarView(ctx context.Context, w io.Writer, files []*fileState) *barView {
-	v := &barView{p: mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond)),
-		w: w, files: files}
+func newBarView(ctx context.Context, w io.Writer, cols int, files []*fileState) *barView {
+	names, bar, details := barLayout(cols, files)
+	v := &barView{p: mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(bar), mpb.WithRefreshRate(150*time.Millisecond)),
+		w: w, details: details, files: files}
 	for _, f := range files {
 		// Bars start with no total, so they complete only when told.
 		v.bars = append(v.bars, v.p.AddBar(0,
-			mpb.PrependDecorators(decor.Name(f.name, decor.WCSyncSpaceR), decor.Any(v.text(f, true), decor.WCSyncSpaceR)),
+			mpb.PrependDecorators(decor.Name(runewidth.Truncate(f.name, names, "…"), decor.WCSyncSpaceR), decor.Any(v.text(f, true), decor.WCSyncSpaceR)),
 			mpb.AppendDecorators(decor.Any(v.text(f, false)))))
 	}
 	return v
+}
+
+// barLayout returns the most cells a name may take, the bar's width and
+// the most cells the details may take on a terminal cols wide: the name,
+// the phase ("converting") and the bar leave the details 30 cells or more.
+// (Details longer than the room left would make mpb shrink the bar away.)
+func barLayout(cols int, files []*fileState) (names, bar, details int) {
+	const phase, gaps = len("converting"), 4
+	for _, f := range files {
+		names = max(names, runewidth.StringWidth(f.name))
+	}
+	names = min(names, max(16, cols*3/10))
+	bar = min(32, max(10, cols-names-phase-30-gaps))
+	return names, bar, max(10, cols-names-phase-bar-gaps)
 }
 
 // text returns the decorator showing the phase (left) or its details.
@@ -184,22 +204,28 @@ func (v *barView) text(f *fileState, left bool) decor.DecorFunc {
 	return func(decor.Statistics) string {
 		v.mu.Lock()
 		defer v.mu.Unlock()
-		switch {
-		case left:
+		if left {
 			return f.phase
-		case f.phase == "upload":
-			return f.uploadLine()
-		case f.phase == "queued" && f.wait != "":
-			return f.wait
-		case f.phase == "queued":
-			return fmt.Sprintf("uploaded %s at %s", cmdio.Bytes(f.size), cmdio.Rate(f.rate()))
-		case f.phase == "converting":
-			return fmt.Sprintf("%.0f%%", f.progress*100)
-		case f.phase == "done":
-			return "-> " + f.detail
 		}
-		return f.detail
+		return runewidth.Truncate(v.detail(f), v.details, "…")
 	}
+}
+
+// detail is what the bar of f shows after it; v.mu is held.
+func (v *barView) detail(f *fileState) string {
+	switch {
+	case f.phase == "upload":
+		return f.uploadLine()
+	case f.phase == "queued" && f.wait != "":
+		return f.wait
+	case f.phase == "queued":
+		return fmt.Sprintf("uploaded %s at %s", cmdio.Bytes(f.size), cmdio.Rate(f.rate()))
+	case f.phase == "converting":
+		return fmt.Sprintf("%.0f%%", f.progress*100)
+	case f.phase == "done":
+		return "-> " + f.detail
+	}
+	return f.detail
 }
 
 func (v *barView) set(i int, fn func(f *fileState)) {

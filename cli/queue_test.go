@@ -111,7 +111,7 @@ func TestConvertQueued(t *testing.T) {
 // TestBarViewWaiting: the bar of a queued job shows why it waits, until
 // it converts.
 func TestBarViewWaiting(t *testing.T) {
-	v := newBarView(context.Background(), io.Discard, []*fileState{{name: "clip.mkv", size: 1000}})
+	v := newBarView(context.Background(), io.Discard, 80, []*fileState{{name: "clip.mkv", size: 1000}})
 	defer v.close()
 	right := v.text(v.files[0], false)
 	v.uploading(0)(1000)
