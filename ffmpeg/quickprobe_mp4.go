@@ -610,7 +610,7 @@ func firstEntry(stsd []byte) (typ string, entry []byte, ok bool) {
 // list of a track whose index it cannot build, which changes its
 // duration.
 func (t *mp4Track) readSound(st sampleTable) bool {
-	if st.stsd == nil || len(st.stsd) < 8 || binary.BigEndian.Uint32(st.stsd[4:]) != 1 || st.ctts {
+	if len(st.stsd) < 8 || binary.BigEndian.Uint32(st.stsd[4:]) != 1 || st.ctts {
 		return false
 	}
 	typ, entry, ok := firstEntry(st.stsd)

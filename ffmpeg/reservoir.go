@@ -72,23 +72,6 @@ func afterLayout(free int, frames []mainFrame) int {
 	return free
 }
 
-// fits says whether frames, packed onto a reservoir of free bytes, all fit
-// as they are: true once the reservoir holds what a frame's data began
-// with, since from there on no frame's data begins later than LAME put it.
-func fits(free int, frames []mainFrame) bool {
-	for _, f := range frames {
-		begin := min(free, f.h.maxBack())
-		if begin >= f.begin {
-			return true
-		}
-		if len(f.main) > begin+f.room() {
-			return false
-		}
-		free = begin + f.room() - len(f.main)
-	}
-	return true
-}
-
 // packer lays frames' main data out again and hands on each frame once no
 // later frame's data can reach into it.
 type packer struct {

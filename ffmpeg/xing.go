@@ -69,7 +69,7 @@ func parseMP3Header(b []byte) (*mp3Header, error) {
 	}
 	at := 4 + h.sideInfo()
 	if n+h.size > len(b) || at+xingSize > h.size {
-		return nil, errors.New("Xing frame cut short")
+		return nil, errors.New("the Xing frame is cut short")
 	}
 	frame := b[n : n+h.size]
 	if tag := string(frame[at : at+4]); tag != "Xing" && tag != "Info" {
