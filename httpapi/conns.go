@@ -74,9 +74,15 @@ func guardBody(h http.Handler, timeout time.Duration) http.Handler {
 		}
 		rc := http.NewResponseController(w)
 		rc.SetReadDeadline(time.Now().Add(timeout))
-		b := &guardedBody{ReadCloser: r.Body, rc: rc}
+		orig := r.Body
+		b := &guardedBody{ReadCloser: orig, rc: rc}
 		r.Body = b
 		defer func() {
+			// The server looks at its own body type to see that the
+			// client still sends: then it half-closes and waits before
+			// the close, so that the client reads the answer rather than
+			// a reset.
+			r.Body = orig
 			switch {
 			case b.failed.Load():
 				rc.SetReadDeadline(time.Now()) // it had its time: the deadline passed

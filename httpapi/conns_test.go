@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -70,5 +71,30 @@ func TestClientLimit(t *testing.T) {
 	<-done
 	if w := req("198.51.100.7"); w.Code != http.StatusOK {
 		t.Errorf("after the two ended: %d", w.Code)
+	}
+}
+
+// An answer given before a large body was read reaches a client that sends
+// the body briskly: the server half-closes and waits, as Go's own server
+// does for its own body type, instead of closing under the client's writes,
+// which resets the connection and loses the answer (seen as "connection
+// reset by peer" on a 507 before an upload was read).
+func TestEarlyAnswerNotReset(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusUnauthorized)
+	}), ServerLimits{})
+	srv.Start()
+	defer srv.Close()
+	body := make([]byte, 8<<20)
+	for i := range 20 {
+		resp, err := http.Post(srv.URL, "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("request %d: %s", i, resp.Status)
+		}
 	}
 }
