@@ -61,11 +61,12 @@ var mayBeEmpty = map[string]bool{"MP3CONVERTER_SMTP_URL": true}
 var exactSettings = map[string]string{"VIDEO_QUEUE": "video", "MP3_QUEUE": "mp3"}
 
 // serviceURLs maps each setting whose URL names an in-cluster Service (its
-// host and port) to the scheme the URL must have.
-var serviceURLs = map[string]string{
-	"MP3CONVERTER_DATABASE_URL": "mysql",
-	"MP3CONVERTER_QUEUE_URL":    "amqp",
-	"MP3CONVERTER_STORAGE_URL":  "mongodb",
+// host and port) to the schemes the URL may have. An s3:// URL names its
+// bucket where others name the host: the Service is its endpoint's.
+var serviceURLs = map[string][]string{
+	"MP3CONVERTER_DATABASE_URL": {"mysql"},
+	"MP3CONVERTER_QUEUE_URL":    {"amqp"},
+	"MP3CONVERTER_STORAGE_URL":  {"mongodb", "s3"},
 }
 
 var ingressAnnotations = map[string]string{
@@ -896,14 +897,22 @@ func checkRoleProbes(t *testing.T, what string, r role, c *corev1.Container, env
 // rendered ones.
 func checkRoleServiceURLs(t *testing.T, m *manifests, what string, env map[string]setting) {
 	for _, name := range sortedKeys(serviceURLs) {
-		scheme := serviceURLs[name]
+		schemes := serviceURLs[name]
 		s, ok := env[name]
 		if !ok || s.value == "" {
 			continue
 		}
 		u, err := url.Parse(s.value)
-		if err != nil || u.Scheme != scheme || u.Port() == "" {
-			t.Errorf("%s: %s from %s is not a %s:// URL with a host and port", what, name, s.source(), scheme)
+		if err == nil && u.Scheme == "s3" {
+			u, err = url.Parse(u.Query().Get("endpoint"))
+			if err == nil && u.Scheme != "http" && u.Scheme != "https" {
+				err = fmt.Errorf("endpoint %q is not an http(s) URL", u)
+			}
+		} else if err == nil && !slices.Contains(schemes, u.Scheme) {
+			err = fmt.Errorf("scheme %q", u.Scheme)
+		}
+		if err != nil || u.Port() == "" {
+			t.Errorf("%s: %s from %s is not a %s:// URL with a host and port (%v)", what, name, s.source(), strings.Join(schemes, ":// or "), err)
 			continue
 		}
 		checkServiceAddr(t, m, what, name, u.Host, "")

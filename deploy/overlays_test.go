@@ -37,6 +37,7 @@ var overlayExpect = map[string]expect{
 	"keda":       {placeholders: true, keda: true},
 	"monitoring": {placeholders: true, monitoring: true},
 	"quorum":     {placeholders: true},
+	"s3":         {placeholders: true},
 }
 
 // TestOverlays renders every overlay, and minikube with both components as
@@ -200,3 +201,67 @@ func checkSecretPairs(t *testing.T, m *manifests) {
 		t.Errorf("Secret jwt: JWT_SECRET of %d characters, want 32 or more", len(jwt))
 	}
 }
+
+// TestS3 checks what components/s3 promises, in overlays/s3 and on
+// minikube with the Secret make-secrets.sh writes: every role that keeps
+// media reaches MinIO with the storage Secret's key pair, MinIO's root
+// account is that pair, and MongoDB is gone.
+func TestS3(t *testing.T) {
+	root := copyDeploy(t)
+	for name, dir := range map[string]string{
+		"overlays/s3":  filepath.Join(root, "overlays", "s3"),
+		"minikube+s3": writeKustomization(t, root, "local", minikubeWithS3),
+	} {
+		if name == "minikube+s3" {
+			// As deploy/README.md says: the Secret's file next to the
+			// kustomization, which kustomize reads nothing outside of.
+			script := filepath.Join(root, "overlays", "minikube", "make-secrets.sh")
+			if out, err := exec.Command("sh", script, dir).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", script, err, out)
+			}
+		}
+		t.Run(name, func(t *testing.T) {
+			m := render(t, dir)
+			for _, k := range []string{"mongodb", "mongodb-headless"} {
+				if m.services[key(namespace, k)] != nil || m.statefulSets[key(namespace, k)] != nil {
+					t.Errorf("%s is still rendered", k)
+				}
+			}
+			minio := m.statefulSets[key(namespace, "minio")]
+			if minio == nil {
+				t.Fatal("no StatefulSet minio")
+			}
+			server := m.env(namespace, &minio.Spec.Template.Spec.Containers[0])
+			want := map[string]string{"AWS_ACCESS_KEY_ID": "MINIO_ROOT_USER", "AWS_SECRET_ACCESS_KEY": "MINIO_ROOT_PASSWORD"}
+			for _, r := range []string{"gateway", "converter", "notification"} {
+				d := m.deployments[key(namespace, r)]
+				env := m.env(namespace, &d.Spec.Template.Spec.Containers[0])
+				if u := env["MP3CONVERTER_STORAGE_URL"].value; !strings.HasPrefix(u, "s3://") {
+					t.Errorf("%s: MP3CONVERTER_STORAGE_URL=%q, want s3://", r, u)
+				}
+				for k, serverKey := range want {
+					if s := env[k]; s.kind != "Secret" || s != server[serverKey] {
+						t.Errorf("%s: %s from %s, MinIO's %s from %s: want the same Secret key", r, k, s.source(), serverKey, server[serverKey].source())
+					}
+				}
+			}
+		})
+	}
+}
+
+// minikubeWithS3 is the deploy/local/kustomization.yaml that
+// deploy/README.md suggests for MinIO on minikube.
+const minikubeWithS3 = `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../overlays/minikube
+components:
+  - ../components/s3
+secretGenerator:
+  - name: storage
+    namespace: mp3converter
+    envs: [secrets/storage.env]
+    options:
+      disableNameSuffixHash: true
+      labels: {app.kubernetes.io/part-of: mp3converter}
+`

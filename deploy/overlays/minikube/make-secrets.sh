@@ -41,3 +41,7 @@ write rabbitmq "RABBITMQ_DEFAULT_USER=mp3converter
 RABBITMQ_DEFAULT_PASS=$rabbit_pw"
 write queue "MP3CONVERTER_QUEUE_URL=amqp://mp3converter:$rabbit_pw@rabbitmq:5672/"
 write notification "MP3CONVERTER_SMTP_URL=${SMTP_URL:-}"
+# Used only with deploy/components/s3 (MinIO's root account and the roles'
+# key pair; deploy/README.md, "Object storage").
+write storage "AWS_ACCESS_KEY_ID=mp3converter
+AWS_SECRET_ACCESS_KEY=$(rand 24)"
