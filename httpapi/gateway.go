@@ -122,6 +122,9 @@ func (g *Gateway) Handler() http.Handler {
 	for pattern, h := range pageRoutes() {
 		mux.HandleFunc(pattern, h)
 	}
+	for pattern, h := range g.tusAliases() {
+		mux.HandleFunc(pattern, h)
+	}
 	return Middleware(mux, g.Logger, g.Metrics)
 }
 

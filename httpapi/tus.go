@@ -93,11 +93,20 @@ func (g *Gateway) tusServer() (*resumable, error) {
 	return g.tus, g.tusErr
 }
 
-// tusRoutes are /files/'s routes.
+// tusAliases are the endpoint at tusd's default, /files/, beside the
+// documented /files.
+func (g *Gateway) tusAliases() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"OPTIONS /files/": g.tusRoute((*resumable).options),
+		"POST /files/":    g.tusRoute((*resumable).create),
+	}
+}
+
+// tusRoutes are /files' routes.
 func (g *Gateway) tusRoutes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"OPTIONS /files/":     g.tusRoute((*resumable).options),
-		"POST /files/":        g.tusRoute((*resumable).create),
+		"OPTIONS /files":      g.tusRoute((*resumable).options),
+		"POST /files":         g.tusRoute((*resumable).create),
 		"HEAD /files/{id}":    g.tusRoute((*resumable).head),
 		"GET /files/{id}":     g.tusRoute((*resumable).status),
 		"PATCH /files/{id}":   g.tusRoute((*resumable).patch),
