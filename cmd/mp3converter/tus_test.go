@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -253,4 +256,83 @@ func partBytes(dir string) int64 {
 		}
 	}
 	return n
+}
+
+// tusNode is what testdata/tus-node.cjs saw.
+type tusNode struct {
+	Creation, CreationWithUpload, Termination tusNodeCase
+	Options                                   struct {
+		Status     int
+		Extensions string
+		MaxSize    string
+	}
+}
+
+type tusNodeCase struct {
+	Requests  []string
+	Expires   []string
+	Job, URL  string
+	HeadAfter int
+	Error     string
+}
+
+// tus-js-client, a client no one here wrote, under node, against serve:
+// creation (POST, then PATCH), creation-with-upload (the file in the POST),
+// termination (DELETE after a first part: the upload is then not found)
+// and expiration (Upload-Expires on the answers; OPTIONS lists the four).
+// Both finished uploads become jobs that are done.
+func TestTusJSClient(t *testing.T) {
+	nodePath := tusJSClient(t)
+	s := startServe(t, testConfig(t))
+	s.addUser(t, "ann@example.com", "ann-password", false)
+	c := login(t, s.URL, "ann@example.com", "ann-password")
+	cmd := exec.Command("node", "testdata/tus-node.cjs", s.URL, c.token, testmedia.Make(t, testmedia.MP4, 2))
+	cmd.Env = append(os.Environ(), "NODE_PATH="+nodePath)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, stderr.String())
+	}
+	var got tusNode
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Logf("tus-js-client saw %+v", got)
+	for name, cs := range map[string]struct {
+		c    tusNodeCase
+		want []string
+	}{
+		"creation":             {got.Creation, []string{"POST 201", "PATCH 204"}},
+		"creation-with-upload": {got.CreationWithUpload, []string{"POST 201"}},
+	} {
+		if !slices.Equal(cs.c.Requests, cs.want) || len(cs.c.Expires) != len(cs.want) || cs.c.Job == "" {
+			t.Errorf("%s: requests %v, Upload-Expires %v, job %q; want %v, each with Upload-Expires, and a job", name, cs.c.Requests, cs.c.Expires, cs.c.Job, cs.want)
+			continue
+		}
+		if exp, err := http.ParseTime(cs.c.Expires[0]); err != nil || time.Until(exp) < 23*time.Hour {
+			t.Errorf("%s: Upload-Expires %q, want about 24 h from now", name, cs.c.Expires[0])
+		}
+		if j := c.waitJob(cs.c.Job, time.Minute); j.Status != "done" || j.Options.Bitrate != 128 {
+			t.Errorf("%s: job %s, bitrate %d", name, j.Status, j.Options.Bitrate)
+		}
+	}
+	term := got.Termination
+	if term.Error != "" || !slices.Contains(term.Requests, "DELETE 204") || term.HeadAfter != http.StatusNotFound || term.Job != "" {
+		t.Errorf("termination: %+v; want DELETE 204, then HEAD 404, and no job", term)
+	}
+	if o := got.Options; o.Status != 200 || o.Extensions != "creation,creation-with-upload,termination,expiration" || o.MaxSize != strconv.Itoa(64<<20) {
+		t.Errorf("OPTIONS: %+v", o)
+	}
+}
+
+// tusJSClient installs tus-js-client (scripts/tus-js-client.sh) and
+// returns its node_modules dir.
+func tusJSClient(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("bash", "../../scripts/tus-js-client.sh").Output()
+	if err != nil {
+		t.Fatalf("scripts/tus-js-client.sh (node and npm are needed): %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
