@@ -315,7 +315,7 @@ func cmpStr(s, def string) string {
 // bodyReader), whose errors tusd answers with /upload's statuses and
 // messages. It returns the reader, which counts the bytes read.
 func (t *resumable) guardBody(w http.ResponseWriter, r *http.Request) *tusBody {
-	b := &tusBody{g: t.g, ctx: r.Context()}
+	b := &tusBody{g: t.g, ctx: r.Context(), header: w.Header()}
 	if r.Body == nil || r.Body == http.NoBody {
 		return b
 	}
@@ -327,22 +327,29 @@ func (t *resumable) guardBody(w http.ResponseWriter, r *http.Request) *tusBody {
 
 // tusBody reads an upload's bytes for tusd.
 type tusBody struct {
-	r   *bodyReader
-	g   *Gateway
-	ctx context.Context
-	n   int64
+	r      *bodyReader
+	g      *Gateway
+	ctx    context.Context
+	header http.Header // the answer's
+	n      int64
 }
 
 func (b *tusBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.n += int64(n)
+	var cut error
 	switch {
 	case errors.Is(err, errTooSlow):
-		return n, b.g.tusError(b.ctx, b.g.errTooSlow())
+		cut = b.g.errTooSlow()
 	case errors.Is(err, errStalled):
-		return n, b.g.tusError(b.ctx, b.g.errStalled())
+		cut = b.g.errStalled()
+	default:
+		return n, err
 	}
-	return n, err
+	// The rest of the body is not waited for: the server would otherwise
+	// read it before answering, under tusd's own deadline.
+	b.header.Set("Connection", "close")
+	return n, b.g.tusError(b.ctx, cut)
 }
 
 func (b *tusBody) Close() error { return b.r.Close() }

@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -195,5 +198,44 @@ func TestTusExpiry(t *testing.T) {
 	}
 	if r := tusDo(t, "HEAD", fresh, "ann", nil); r.StatusCode != 200 || r.Header.Get("Upload-Offset") != "0" {
 		t.Errorf("HEAD of an upload not expired: %s", r.Status)
+	}
+}
+
+// A PATCH that dribbles its body is cut with 408 once the grace has passed
+// below the minimum rate, as an /upload is; what arrived is kept, and the
+// upload resumes from HEAD's offset.
+func TestTusSlowPatchIsCut(t *testing.T) {
+	g, _, srv := tusGateway(t)
+	g.MinUploadRate, g.UploadGrace, g.IdleTimeout = 1<<10, 500*time.Millisecond, 10*time.Second
+	url := tusCreate(t, srv, "ann", 100000, "")
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ann\r\nTus-Resumable: 1.0.0\r\n"+
+		"Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: 100000\r\n\r\n",
+		url[strings.Index(url, "/files/"):])
+	start := time.Now()
+	go func() { // 20 bytes a second, until the server hangs up
+		for {
+			time.Sleep(50 * time.Millisecond)
+			if _, err := conn.Write([]byte("v")); err != nil {
+				return
+			}
+		}
+	}()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	cut, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(cut.Body)
+	if d := time.Since(start); cut.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "too slow") || d > g.UploadGrace+2*time.Second {
+		t.Errorf("a slow PATCH: %s %q after %v, want 408 too slow just after %v", cut.Status, body, d, g.UploadGrace)
+	}
+	r := tusDo(t, "HEAD", url, "ann", nil)
+	if n, _ := strconv.Atoi(r.Header.Get("Upload-Offset")); n <= 0 || n > 100 {
+		t.Errorf("after the cut, Upload-Offset %q: want the few bytes that arrived", r.Header.Get("Upload-Offset"))
 	}
 }
