@@ -360,10 +360,9 @@ func (b *tusBody) Close() error { return b.r.Close() }
 // which the gateway adds.
 type tusWriter struct {
 	http.ResponseWriter
-	r           *http.Request
-	log         *slog.Logger
-	code        int
-	internalErr bool
+	r    *http.Request
+	log  *slog.Logger
+	code int
 }
 
 // tusdInternal begins the body of tusd's answer to an error it did not
