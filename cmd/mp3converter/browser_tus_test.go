@@ -30,26 +30,10 @@ func TestBrowserTusOffline(t *testing.T) {
 	api := login(t, s.URL, "ann@example.com", "correct horse")
 	p := &page{t: t, ctx: newBrowser(t, chromium), base: s.URL}
 	p.signIn("ann@example.com", "correct horse")
-	eval[chromedp.Void](p, `(() => {
-		window.bars = [];
-		new MutationObserver(() => {
-			const bar = document.querySelector("#jobs li.upload progress");
-			if (bar && bar.value > 0) window.bars.push(bar.value);
-		}).observe(document.getElementById("main"), {subtree: true, childList: true, characterData: true, attributes: true});
-	})()`)
+	eval[chromedp.Void](p, watchBars)
 
 	file := named(t, testmedia.RawMKV, 4, "offline.mkv")
-	conditions := func(offline bool, upload float64) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-				MatchedNetworkConditions: []*network.Conditions{{Offline: offline, DownloadThroughput: -1, UploadThroughput: upload}}}); err != nil {
-				return err
-			}
-			_, err := chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{
-				Offline: offline, DownloadThroughput: -1, UploadThroughput: upload})
-			return err
-		})
-	}
+	conditions := networkConditions
 	p.do("upload, throttled", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
 		return err
@@ -62,16 +46,7 @@ func TestBrowserTusOffline(t *testing.T) {
 	row := `[...document.querySelectorAll("#jobs li.job")].find(li => li.querySelector(".name").textContent === "offline.mkv")`
 	p.poll("offline.mkv done", row+`?.classList.contains("done") === true`)
 	id := eval[string](p, row+`.dataset.id`)
-	bars := eval[[]float64](p, `window.bars`)
-	lowest := cutAt
-	for i, v := range bars {
-		if v >= cutAt && i+1 < len(bars) {
-			for _, w := range bars[i+1:] {
-				lowest = min(lowest, w)
-			}
-			break
-		}
-	}
+	lowest := lowestAfter(eval[[]float64](p, `window.bars`), cutAt)
 	t.Logf("the bar after the cut went no lower than %.0f bytes (the server had %d)", lowest, stored)
 	if lowest < float64(stored)/2 {
 		t.Errorf("the bar fell to %.0f after the cut: the upload started again rather than resumed from %d", lowest, stored)
@@ -112,4 +87,94 @@ func (p *page) offline(conditions func(bool, float64) chromedp.Action[chromedp.V
 	}
 	p.do("online", conditions(false, -1))
 	return cutAt, stored
+}
+
+// watchBars records in window.bars every value the upload's bar shows.
+const watchBars = `(() => {
+	window.bars = [];
+	new MutationObserver(() => {
+		const bar = document.querySelector("#jobs li.upload progress");
+		if (bar && bar.value > 0) window.bars.push(bar.value);
+	}).observe(document.getElementById("main"), {subtree: true, childList: true, characterData: true, attributes: true});
+})()`
+
+// networkConditions takes the page offline or online, its uploads
+// throttled to upload bytes a second (-1: not throttled).
+func networkConditions(offline bool, upload float64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{{Offline: offline, DownloadThroughput: -1, UploadThroughput: upload}}}); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{
+			Offline: offline, DownloadThroughput: -1, UploadThroughput: upload})
+		return err
+	})
+}
+
+// lowestAfter is the lowest of bars after the first that reached from,
+// or from.
+func lowestAfter(bars []float64, from float64) float64 {
+	lowest := from
+	for i, v := range bars {
+		if v >= from {
+			for _, w := range bars[i+1:] {
+				lowest = min(lowest, w)
+			}
+			break
+		}
+	}
+	return lowest
+}
+
+// The page reloaded at a third of a 9.3 MB upload, and the same file
+// picked again: the page finds the upload it kept in localStorage by the
+// file's fingerprint and resumes it from the server's offset, the bar
+// starting there, as one upload, to a done job with the right MP3.
+func TestBrowserTusReload(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed (apt-get install chromium): the web page's test needs it")
+	}
+	cfg := testConfig(t)
+	cfg.EventsPollInterval = 50 * time.Millisecond
+	s := startServe(t, cfg)
+	s.addUser(t, "ann@example.com", "correct horse", false)
+	api := login(t, s.URL, "ann@example.com", "correct horse")
+	p := &page{t: t, ctx: newBrowser(t, chromium), base: s.URL}
+	p.signIn("ann@example.com", "correct horse")
+
+	file := named(t, testmedia.RawMKV, 4, "reload.mkv")
+	p.do("upload, throttled", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+		return err
+	}), networkConditions(false, 1<<20), chromedp.SetUploadFiles(chromedp.ID("file"), []string{file}))
+	bar := `document.querySelector("#jobs li.upload progress")`
+	p.poll("a third sent", fmt.Sprintf(`(%s?.value || 0) >= %s.max / 3`, bar, bar))
+	p.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("app")))
+	parts := filepath.Join(cfg.DataDir, "uploads")
+	stored := partBytes(parts)
+	kept := eval[int](p, `Object.keys(localStorage).filter(k => k.startsWith("tus::")).length`)
+	if stored <= 0 || kept != 1 {
+		t.Fatalf("after the reload: the server has %d bytes, the page keeps %d uploads; want some, and 1", stored, kept)
+	}
+	eval[chromedp.Void](p, watchBars)
+	p.do("pick the file again", networkConditions(false, -1), chromedp.SetUploadFiles(chromedp.ID("file"), []string{file}))
+	row := `[...document.querySelectorAll("#jobs li.job")].find(li => li.querySelector(".name").textContent === "reload.mkv")`
+	p.poll("reload.mkv done", row+`?.classList.contains("done") === true`)
+	bars := eval[[]float64](p, `window.bars`)
+	t.Logf("reloaded with %d bytes on the server; the bar then showed %v", stored, bars)
+	if len(bars) == 0 || bars[0] < float64(stored)/2 {
+		t.Errorf("after the reload the bar started at %v, not from the server's %d bytes", bars, stored)
+	}
+	if infos, _ := filepath.Glob(filepath.Join(parts, "*.info")); len(infos) != 1 {
+		t.Errorf("%d uploads created, want 1: the page resumed its upload", len(infos))
+	}
+	id := eval[string](p, row+`.dataset.id`)
+	j, _ := api.job(id)
+	if j.Status != "done" || j.MP3FID == nil {
+		t.Fatalf("job %s: %s", id, j.Status)
+	}
+	mp3, _ := api.download(*j.MP3FID, t.TempDir())
+	checkMP3(t, mp3, file)
 }
