@@ -239,3 +239,24 @@ func TestTusSlowPatchIsCut(t *testing.T) {
 		t.Errorf("after the cut, Upload-Offset %q: want the few bytes that arrived", r.Header.Get("Upload-Offset"))
 	}
 }
+
+// When the job cannot be made as the last byte lands (the queue refuses
+// the message), that PATCH fails and keeps nothing half-done; the next
+// HEAD makes the job, once, and names it.
+func TestTusFinishRetried(t *testing.T) {
+	g, jobs, srv := tusGateway(t)
+	url := tusCreate(t, srv, "ann", 10, tusMeta("filename", "a.mp4"))
+	g.Queue.(*memory.Queue).FailPublish(1)
+	r := tusDo(t, "PATCH", url, "ann", []byte("0123456789"), "Upload-Offset", "0")
+	if r.StatusCode != http.StatusInternalServerError || r.Header.Get(JobHeader) != "" || len(jobs.jobs) != 0 {
+		t.Fatalf("the last PATCH, the queue refusing: %s, job %q, %d jobs", r.Status, r.Header.Get(JobHeader), len(jobs.jobs))
+	}
+	r = tusDo(t, "HEAD", url, "ann", nil)
+	id := r.Header.Get(JobHeader)
+	if r.StatusCode != 200 || jobs.jobs[id] == nil || len(jobs.jobs) != 1 || g.Videos.(*memory.Blobs).Len() != 1 {
+		t.Fatalf("HEAD after: %s, job %q; %d jobs, %d videos", r.Status, id, len(jobs.jobs), g.Videos.(*memory.Blobs).Len())
+	}
+	if r := tusDo(t, "HEAD", url, "ann", nil); r.Header.Get(JobHeader) != id || len(jobs.jobs) != 1 {
+		t.Errorf("a second HEAD: job %q, %d jobs", r.Header.Get(JobHeader), len(jobs.jobs))
+	}
+}

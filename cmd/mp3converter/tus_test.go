@@ -189,7 +189,7 @@ func TestTusResume(t *testing.T) {
 	}
 }
 
-func mib(n uint64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) }
+func mib(n uint64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 2, 64) }
 
 // convert sends a file above --resumable-above through /files/; cut off
 // half way (the command interrupted), a second convert of the same file
