@@ -73,7 +73,9 @@ func (g *Gateway) tusServer() (*resumable, error) {
 			g.tusErr = errTusUnconfigured
 			return
 		}
-		t := &resumable{g: g, store: filestore.New(g.ResumableDir), locker: memorylocker.New(), now: time.Now}
+		store := filestore.New(g.ResumableDir)
+		store.DirModePerm, store.FileModePerm = 0o700, 0o600 // users' videos: the server's alone
+		t := &resumable{g: g, store: store, locker: memorylocker.New(), now: time.Now}
 		composer := handler.NewStoreComposer()
 		composer.UseCore(t.store)
 		composer.UseTerminater(t.store)
