@@ -76,6 +76,10 @@ type Config struct {
 
 	MaxJobsKept int // jobs one user may keep; 0: no cap
 
+	// Resumable uploads (/files/, tus).
+	UploadExpiry  time.Duration
+	MaxUnfinished int
+
 	// Live updates (GET /jobs/events).
 	EventsPollInterval     time.Duration
 	EventsHeartbeat        time.Duration
@@ -212,8 +216,8 @@ var settings = []setting{
 	{flag: "workers", env: []string{"MP3CONVERTER_WORKERS"}, def: fmt.Sprint(runtime.NumCPU()), shown: "the number of CPUs", shape: both, roles: Converter,
 		usage: "conversions run in parallel", field: func(c *Config) flag.Value { return cmdflag.Int(&c.Workers) },
 		check: func(c *Config, _ Process) string { return atLeastOne(c.Workers) }},
-	{flag: "temp-dir", env: []string{"MP3CONVERTER_TEMP_DIR"}, def: os.TempDir(), shown: "the system's temp dir", shape: Split, roles: Converter,
-		usage: "where media is written while converting", field: func(c *Config) flag.Value { return cmdflag.String(&c.TempDir) },
+	{flag: "temp-dir", env: []string{"MP3CONVERTER_TEMP_DIR"}, def: os.TempDir(), shown: "the system's temp dir", shape: Split, roles: Converter | Gateway,
+		usage: "where media is written while converting, and a gateway keeps resumable uploads' parts (mp3converter-uploads)", field: func(c *Config) flag.Value { return cmdflag.String(&c.TempDir) },
 		check: func(c *Config, _ Process) string { return notEmpty(c.TempDir) }},
 	{flag: "max-upload", env: []string{"MP3CONVERTER_MAX_UPLOAD"}, def: "2GiB", shape: both, roles: Gateway,
 		usage: "largest file accepted", field: func(c *Config) flag.Value { return &c.MaxUpload },
@@ -247,6 +251,14 @@ var settings = []setting{
 			}
 			return ""
 		}},
+	{flag: "upload-expiry", env: []string{"MP3CONVERTER_UPLOAD_EXPIRY"}, def: "24h", shape: both, roles: Gateway,
+		usage: "how long a resumable upload (/files/) is kept after its creation; an unfinished one is then swept with its parts",
+		field: func(c *Config) flag.Value { return cmdflag.Duration(&c.UploadExpiry) },
+		check: func(c *Config, _ Process) string { return positive(c.UploadExpiry) }},
+	{flag: "max-unfinished-uploads-per-user", env: []string{"MP3CONVERTER_MAX_UNFINISHED_UPLOADS_PER_USER"}, def: "4", shape: both, roles: Gateway,
+		usage: "unfinished resumable uploads (/files/) one user may keep; more are refused with 429",
+		field: func(c *Config) flag.Value { return cmdflag.Int(&c.MaxUnfinished) },
+		check: func(c *Config, _ Process) string { return atLeastOne(c.MaxUnfinished) }},
 	{flag: "max-jobs-kept-per-user", env: []string{"MP3CONVERTER_MAX_JOBS_KEPT_PER_USER"}, def: "1000", shape: both, roles: Gateway,
 		usage: "jobs one user may keep, whatever their status; past it, uploads are refused with 429 until the user deletes some (or --retention does); 0 for no cap",
 		field: func(c *Config) flag.Value { return cmdflag.Int(&c.MaxJobsKept) },

@@ -40,6 +40,8 @@ type Engines struct {
 	sqlite *sqlite.DB
 	// scratch makes the directory where this process's conversions write.
 	scratch func() (string, error)
+	// uploads is where the gateway keeps resumable uploads' parts.
+	uploads string
 	// recover, on a queue only this process consumes (goqite), puts back
 	// the work of a process that died holding it; shared queues recover
 	// by themselves.
@@ -118,8 +120,11 @@ func (e *Engines) prepare(o opening) error {
 	c := o.c
 	if o.p.Shape != Standalone {
 		e.scratch = func() (string, error) { return conversion.ScratchDir(c.TempDir) }
+		e.uploads = filepath.Join(c.TempDir, "mp3converter-uploads")
 		return nil
 	}
+	// Resumable uploads' parts outlive a restart: not in tmp.
+	e.uploads = filepath.Join(c.DataDir, "uploads")
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}

@@ -54,6 +54,7 @@ type Main struct {
 	server   *http.Server
 	clients  *httpapi.ClientLimit // what each client may hold open, on every listener
 	feed     *jobfeed.Feed        // the gateway's job changes, for live updates
+	gateway  *httpapi.Gateway     // the gateway role's routes, whose uploads are swept
 	draining atomic.Bool
 	cancel   context.CancelFunc
 	workers  sync.WaitGroup
@@ -112,6 +113,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.server = httpapi.NewServer(m.clients.Handler(m.withMetrics(m.handler(tokens))), m.serverLimits())
+	if gw := m.gateway; gw != nil {
+		m.start(func() { gw.RunUploadSweeper(workCtx, httpapi.UploadSweepInterval(c.UploadExpiry)) })
+	}
 	if m.feed != nil {
 		// Event streams never go idle: Shutdown would wait out its grace.
 		m.server.RegisterOnShutdown(m.feed.Close)
@@ -231,9 +235,11 @@ func (m *Main) handler(tokens *auth.Service) http.Handler {
 			MinUploadRate: int64(c.MinUploadRate), UploadGrace: c.UploadGrace,
 			Uploads: httpapi.NewUploadLimit(c.MaxUploadsPerUser, c.MaxUploads, e.Limits),
 			Feed:    m.feed, Heartbeat: c.EventsHeartbeat, Metrics: m.Metrics,
-			Streams:     httpapi.NewStreamLimit(c.MaxEventStreamsPerUser, c.MaxEventStreams, e.Limits),
-			MaxJobsKept: c.MaxJobsKept,
+			Streams:      httpapi.NewStreamLimit(c.MaxEventStreamsPerUser, c.MaxEventStreams, e.Limits),
+			MaxJobsKept:  c.MaxJobsKept,
+			ResumableDir: e.uploads, UploadExpiry: c.UploadExpiry, MaxUnfinished: c.MaxUnfinished,
 		}
+		m.gateway = gw
 		return gw.Handler()
 	case m.Process.Roles.Has(Auth):
 		return (&httpapi.AuthServer{Service: tokens, Throttle: httpapi.NewThrottle("auth", e.Limits), Devices: devices, Proxies: proxies, Checks: checks, Logger: log.With("role", "auth"),

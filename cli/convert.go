@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mp3converter/mp3converter/client"
+	"github.com/mp3converter/mp3converter/internal/bytesize"
 	"github.com/mp3converter/mp3converter/internal/cmdflag"
 )
 
@@ -29,6 +30,9 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var out string
 	f.StringVar(&out, "o", ".", "the directory to write the MP3s into")
 	options := addOptionFlags(f)
+	var resumableAbove bytesize.Size
+	f.Env(&resumableAbove, "resumable-above", []string{"MP3CONVERTER_RESUMABLE_ABOVE"}, bytesize.Format(client.ResumableAbove),
+		"files larger than this are sent with resumable uploads (/files/), which a later run on the same file resumes")
 	if err := f.ParseWithArgs(args); err != nil {
 		return err
 	}
@@ -51,7 +55,10 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b := &batch{c: c, out: out, options: options, view: newView(ctx, stdout, f.Args()), jobs: client.NewTracker(),
-		poll: time.Second, queueEvery: queueEvery, ids: map[int]string{}}
+		poll: time.Second, queueEvery: queueEvery, ids: map[int]string{}, resumableAbove: int64(resumableAbove)}
+	if path, err := client.UploadStatePath(); err == nil {
+		b.state = &client.UploadState{Path: path}
+	}
 	go b.follow(ctx)
 	go b.watchQueue(ctx)
 	failed := b.run(ctx, f.Args())
@@ -135,6 +142,18 @@ type batch struct {
 	queueEvery time.Duration // how often a queued job's place is asked (watchQueue)
 	mu         sync.Mutex
 	ids        map[int]string // the jobs uploaded, by file index
+
+	resumableAbove int64               // larger files go through /files/
+	state          *client.UploadState // their URLs, so that a later run resumes them
+}
+
+// upload sends the file at path, through /files/ if it is larger than
+// b.resumableAbove, else through /upload.
+func (b *batch) upload(ctx context.Context, i int, path string) (*client.Accepted, error) {
+	if st, err := os.Stat(path); err == nil && st.Size() > b.resumableAbove {
+		return b.c.UploadFileResumable(ctx, path, b.options, b.view.uploading(i), b.state)
+	}
+	return b.c.UploadFile(ctx, path, b.options, b.view.uploading(i))
 }
 
 // follow feeds the tracker from the event stream. If the stream fails for
@@ -155,7 +174,7 @@ func (b *batch) run(ctx context.Context, files []string) (failed int) {
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, path := range files {
-		a, err := b.c.UploadFile(ctx, path, b.options, b.view.uploading(i))
+		a, err := b.upload(ctx, i, path)
 		if err != nil {
 			errs[i] = explain(unwrapUpload(err))
 			b.view.failed(i, errs[i].Error())

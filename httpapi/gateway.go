@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -60,6 +62,20 @@ type Gateway struct {
 	MaxJobsKept int
 	// Metrics counts uploads, logins and requests; nil counts nothing.
 	Metrics *metrics.Metrics
+
+	// ResumableDir keeps the parts of resumable uploads (/files/, tus);
+	// "": /files/ answers 503.
+	ResumableDir string
+	// UploadExpiry is how long a resumable upload is kept after its
+	// creation, finished or not (24 h if 0); see SweepUploads.
+	UploadExpiry time.Duration
+	// MaxUnfinished is how many unfinished resumable uploads one user may
+	// keep (4 if 0).
+	MaxUnfinished int
+
+	tusOnce sync.Once
+	tus     *resumable
+	tusErr  error
 }
 
 // routes are the gateway's routes, as docs/openapi.yaml documents them.
@@ -85,6 +101,13 @@ func (g *Gateway) routes() map[string]http.HandlerFunc {
 	}
 }
 
+// allRoutes are the gateway's routes with /files/'s (httpapi/tus.go).
+func (g *Gateway) allRoutes() map[string]http.HandlerFunc {
+	routes := g.routes()
+	maps.Copy(routes, g.tusRoutes())
+	return routes
+}
+
 func (g *Gateway) logins() *logins {
 	return &logins{auth: g.Auth, throttle: g.Throttle, proxies: g.Proxies, sessions: g.sessions(), devices: g.Devices,
 		log: g.Logger, metrics: g.Metrics}
@@ -93,10 +116,13 @@ func (g *Gateway) logins() *logins {
 // Handler returns the gateway's routes.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
-	for pattern, h := range g.routes() {
+	for pattern, h := range g.allRoutes() {
 		mux.HandleFunc(pattern, h)
 	}
 	for pattern, h := range pageRoutes() {
+		mux.HandleFunc(pattern, h)
+	}
+	for pattern, h := range g.tusAliases() {
 		mux.HandleFunc(pattern, h)
 	}
 	return Middleware(mux, g.Logger, g.Metrics)

@@ -95,15 +95,21 @@ func (g *Gateway) accept(w http.ResponseWriter, r *http.Request, c *auth.Claims)
 	if err != nil {
 		return nil, err
 	}
-	ctx := r.Context()
+	return g.queueJob(r.Context(), mp3converter.NewID(), c.Username, c.Owner(), v)
+}
 
-	job := &mp3converter.Job{ID: mp3converter.NewID(), Owner: c.Owner(), Filename: v.filename, VideoFID: v.fid, Size: v.size,
+// queueJob records the job id of the stored video v, owned by owner
+// (whose account is username), and publishes it on the video queue: what
+// an upload becomes once its last byte is stored, by /upload or /files/.
+// On an error it leaves nothing half-done: the job and v's blob are gone.
+func (g *Gateway) queueJob(ctx context.Context, id, username, owner string, v video) (*mp3converter.Job, error) {
+	job := &mp3converter.Job{ID: id, Owner: owner, Filename: v.filename, VideoFID: v.fid, Size: v.size,
 		Options: v.opts}
 	if err := g.Jobs.CreateJob(ctx, job); err != nil {
 		g.deleteBlob(g.Videos, v.fid)
 		return nil, err
 	}
-	body, _ := mp3converter.Message{VideoFID: v.fid, Username: c.Username, JobID: job.ID, Filename: v.filename}.MarshalJSON()
+	body, _ := mp3converter.Message{VideoFID: v.fid, Username: username, JobID: job.ID, Filename: v.filename}.MarshalJSON()
 	if err := g.Queue.Publish(ctx, g.VideoQueue, body); err != nil {
 		// Not accepted: leave nothing half-done.
 		bg := context.WithoutCancel(ctx)

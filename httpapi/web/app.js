@@ -757,54 +757,85 @@ function uploadOptions() {
   return out;
 }
 
-// upload sends one file. Its progress counts the file's own bytes: the
-// form around it (boundaries, options) is left out, as if sent first.
+// retryDelays are the waits, in ms, before each new try of a resumable
+// upload whose connection broke: about two minutes in all.
+const retryDelays = [0, 1000, 2000, 3000, 5000, 10000, 15000, 20000, 30000, 30000];
+
+// retryable says whether a failed request of a resumable upload is tried
+// again: a broken connection (even while the browser says it is offline:
+// the upload waits for the network), a 5xx, or a passing refusal.
+function retryable(err) {
+  const s = err.originalResponse ? err.originalResponse.getStatus() : 0;
+  return s === 0 || s >= 500 || s === 408 || s === 409 || s === 423 || (s === 429 && !!err.originalResponse.getHeader("Retry-After"));
+}
+
+// upload sends one file through the gateway's resumable uploads (tus, at
+// /files): a connection that breaks off is resumed from the last byte the
+// server has, and so is an upload of the same file picked again after a
+// reload (its URL is kept in localStorage, by the file's fingerprint). The
+// progress bar shows the server's offset.
 function upload({ file, options, row }) {
   return new Promise((resolve) => {
     const progress = row.querySelector("progress"), status = row.querySelector(".upload-status");
     const badge = row.querySelector(".badge");
-    const xhr = new XMLHttpRequest();
     const start = performance.now();
     const secs = () => (performance.now() - start) / 1000;
-    let cancelled = false;
-    row.querySelector(".cancel").onclick = () => { cancelled = true; xhr.abort(); };
-    xhr.open("POST", "/upload");
-    xhr.setRequestHeader("X-CSRF", "1");
-    xhr.setRequestHeader("Accept", "application/json");
-    progress.max = file.size || 1;
-    xhr.upload.addEventListener("progress", (e) => {
-      const overhead = e.lengthComputable ? Math.max(0, e.total - file.size) : 0;
-      const sent = Math.min(file.size, Math.max(0, e.loaded - overhead)), t = secs();
-      progress.value = sent;
-      if (sent === file.size) row.dataset.sent = "1"; // the answer may come after the stream tells of the job
-      badge.className = "badge status processing";
-      badge.textContent = `Uploading ${Math.floor((100 * sent) / (file.size || 1))}%`;
-      status.textContent = `${bytes(sent)} of ${bytes(file.size)}` + (t >= 0.2 ? ` · ${bytes(sent / t)}/s` : "");
+    let from = 0; // where this page's sending started: a resumed upload's offset
+    const metadata = { filename: file.name };
+    for (const [name, value] of options) metadata[name] = value;
+    const up = new window.tus.Upload(file, {
+      endpoint: "/files",
+      metadata,
+      headers: { "X-CSRF": "1", Accept: "application/json" },
+      // In parts: a part in flight when the network goes may still land, and
+      // a broken one is resumed from the server's offset at the next.
+      chunkSize: 4 << 20,
+      retryDelays,
+      onShouldRetry: retryable,
+      removeFingerprintOnSuccess: true,
+      onUploadUrlAvailable() { status.textContent = `Starting · ${bytes(file.size)}`; },
+      onProgress(sent, total) {
+        const t = secs();
+        progress.max = total || 1;
+        progress.value = sent;
+        if (sent === file.size) row.dataset.sent = "1"; // the answer may come after the stream tells of the job
+        badge.className = "badge status processing";
+        badge.textContent = `Uploading ${Math.floor((100 * sent) / (file.size || 1))}%`;
+        status.textContent = `${bytes(sent)} of ${bytes(file.size)}` + (t >= 0.2 && sent > from ? ` · ${bytes((sent - from) / t)}/s` : "") +
+          (from > 0 ? ` · resumed at ${bytes(from)}` : "");
+      },
+      onSuccess({ lastResponse }) {
+        const id = lastResponse.getHeader("Mp3converter-Job");
+        if (id) becomeJob(row, id, file, secs());
+        else refused(row, "Failed", "The upload ended but the server named no job.");
+        resolve();
+      },
+      onError(err) {
+        const res = err.originalResponse, code = res ? res.getStatus() : 0;
+        if (!res) refused(row, "Failed", "The connection broke off and did not come back; pick the file again to resume.");
+        else refused(row, `Refused: ${refusal[code] || "error"} (${code})`, errorText(code, res.getBody()));
+        if (code === 401) checkSession();
+        resolve();
+      },
     });
-    xhr.addEventListener("load", () => {
-      if (xhr.status === 202) {
-        becomeJob(row, JSON.parse(xhr.responseText).job_id, file, secs());
-      } else {
-        refused(row, `Refused: ${refusal[xhr.status] || "error"} (${xhr.status})`, errorText(xhr.status, xhr.responseText));
-        if (xhr.status === 401) checkSession();
-      }
+    row.querySelector(".cancel").onclick = () => {
+      up.abort(true).catch(() => {}); // terminated: the server drops its parts
+      dropUpload(row);
       resolve();
-    });
-    xhr.addEventListener("error", () => {
-      refused(row, "Failed", "The connection broke off; the server may have refused the file (too large?) or be unreachable.");
-      resolve();
-    });
-    xhr.addEventListener("abort", () => {
-      if (cancelled) dropUpload(row);
-      else refused(row, "Aborted", "");
-      resolve();
-    });
-    const form = new FormData();
-    // Options come before the file: the server reads them first.
-    for (const [name, value] of options) form.append(name, value);
-    form.append("file", file, file.name);
+    };
     status.textContent = `Starting · ${bytes(file.size)}`;
-    xhr.send(form);
+    up.findPreviousUploads().then((previous) => {
+      if (previous.length) {
+        up.resumeFromPreviousUpload(previous[0]);
+        from = -1; // set from the server's offset at the first progress
+      }
+      const onProgress = up.options.onProgress;
+      up.options.onProgress = (sent, total) => {
+        if (from < 0) from = sent;
+        onProgress(sent, total);
+      };
+      up.start();
+    });
   });
 }
 

@@ -31,6 +31,10 @@ const (
 	// FastStart is MP4 with its index at the front, so that a truncated
 	// copy still probes as whole.
 	FastStart Kind = "faststart.mp4"
+	// RawMKV is uncompressed 320x240 video at 20 fps (2.3 MB a second)
+	// and Vorbis in Matroska: a large upload made at once, for the tests
+	// of big bodies (30 s is 69 MB).
+	RawMKV Kind = "raw.mkv"
 )
 
 // version changes whenever the generation changes, so stale cache entries
@@ -70,6 +74,9 @@ func generate(tb testing.TB, kind Kind, seconds float64, hd string) string {
 		name = fmt.Sprintf("%s-%ss-%s.%s", version, d, hd, kind)
 		picture = "testsrc2=size=1280x720:rate=25:duration=" + d
 	}
+	if kind == RawMKV {
+		picture = "testsrc2=size=320x240:rate=20:duration=" + d
+	}
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err == nil {
 		return path
@@ -96,6 +103,8 @@ func generate(tb testing.TB, kind Kind, seconds float64, hd string) string {
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart")
 	case MKV:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libvorbis")
+	case RawMKV:
+		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "rawvideo", "-pix_fmt", "yuv420p", "-c:a", "libvorbis")
 	case MKVOpus:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libopus", "-b:a", "128k")
 	case WebM:
@@ -122,7 +131,7 @@ func generate(tb testing.TB, kind Kind, seconds float64, hd string) string {
 
 func format(k Kind) string {
 	switch k {
-	case MKV, MKVOpus:
+	case MKV, MKVOpus, RawMKV:
 		return "matroska"
 	case WebM:
 		return "webm"
