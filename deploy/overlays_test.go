@@ -209,7 +209,7 @@ func checkSecretPairs(t *testing.T, m *manifests) {
 func TestS3(t *testing.T) {
 	root := copyDeploy(t)
 	for name, dir := range map[string]string{
-		"overlays/s3":  filepath.Join(root, "overlays", "s3"),
+		"overlays/s3": filepath.Join(root, "overlays", "s3"),
 		"minikube+s3": writeKustomization(t, root, "local", minikubeWithS3),
 	} {
 		if name == "minikube+s3" {
