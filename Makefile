@@ -47,7 +47,7 @@ sample.mkv: | deps
 
 ## test: the unit and end-to-end tests on embedded backends, with real ffmpeg, and test-deploy
 test: deps
-	$(GO) test ./...
+	$(GO) test -timeout 30m ./...
 	$(MAKE) test-deploy
 
 ## test-deploy: render deploy/base and check it; deploy/ is its own module, keeping Kubernetes out of go.mod
