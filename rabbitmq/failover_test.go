@@ -78,6 +78,7 @@ func TestIntegrationFailover(t *testing.T) {
 			t.Fatalf("consumed %d of 200 before the stop", count())
 		}
 	}
+	cluster.AwaitMembers(vhost, "video")
 	leader := cluster.Leader(vhost, "video")
 	if leader != cluster.Nodes[0] {
 		t.Fatalf("the queue's leader is %v, want node 1, which the clients dial first", leader)

@@ -54,6 +54,8 @@ func nodeDeployment(t *testing.T, rabbit *testsupport.RabbitCluster, vhost, kind
 // background: the returned channel is closed once it is down.
 func stopHost(t *testing.T, rabbit *testsupport.RabbitCluster, vhost string) (*testsupport.RabbitNode, <-chan struct{}) {
 	t.Helper()
+	rabbit.AwaitMembers(vhost, "video")
+	rabbit.AwaitMembers(vhost, "mp3")
 	host := rabbit.Leader(vhost, "video")
 	if host == nil {
 		t.Fatal("no node holds the video queue")

@@ -281,6 +281,37 @@ func (c *RabbitCluster) Leader(vhost, queue string) *RabbitNode {
 	return nil
 }
 
+// AwaitMembers waits until quorum queue in vhost has a member on every
+// node and all of them are online, and fails t after a minute. A member
+// still starting or catching up when another node stops leaves the queue
+// without a majority: its publishes are refused until the member is back.
+// A classic queue has no members: it returns at once.
+func (c *RabbitCluster) AwaitMembers(vhost, queue string) {
+	c.t.Helper()
+	start := time.Now()
+	var last map[string]any
+	for deadline := start.Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		for _, q := range c.any().queues(vhost, "name", "type", "members", "online") {
+			if q["name"] != queue {
+				continue
+			}
+			last = q
+			if q["type"] != "quorum" {
+				return
+			}
+			members, _ := q["members"].([]any)
+			online, _ := q["online"].([]any)
+			if len(members) == len(c.Nodes) && len(online) == len(members) {
+				c.t.Logf("quorum queue %s: %d members online after %v", queue, len(online), time.Since(start).Round(100*time.Millisecond))
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("quorum queue %s: not every member online after a minute: %v", queue, last)
+		}
+	}
+}
+
 // queues lists vhost's queues as the node sees them, with the given info
 // items (and options).
 func (n *RabbitNode) queues(vhost string, items ...string) []map[string]any {
