@@ -31,6 +31,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/parallel"
 )
 
 // Transcoder runs ffmpeg and ffprobe. The zero value uses the tools on PATH.
@@ -44,9 +45,9 @@ type Transcoder struct {
 	// ConvertOptions.Cores lends; 0 for never. See parallel.go.
 	ParallelAbove time.Duration
 
-	segment      time.Duration       // audio per parallel segment; defaultSegment if 0
-	observe      func(parallelStats) // called after each parallel encode, for tests
-	noQuickProbe bool                // Probe always runs ffprobe, for tests
+	segment      time.Duration        // audio per parallel segment; the path's default if 0
+	observe      func(parallel.Stats) // called after each parallel encode, for tests
+	noQuickProbe bool                 // Probe always runs ffprobe, for tests
 }
 
 var _ mp3converter.Transcoder = (*Transcoder)(nil)

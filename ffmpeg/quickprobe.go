@@ -125,7 +125,7 @@ func aacRate(asc []byte) (int, bool) {
 	sbr := -1 // not signalled: the decoder looks for it in the audio
 	// ffmpeg seeks the backward-compatible sync extension bit by bit.
 	for br.left() > 15 {
-		if sideBits(br.b, br.pos, 11) != 0x2b7 {
+		if bitsAt(br.b, br.pos, 11) != 0x2b7 {
 			br.pos++
 			continue
 		}
@@ -142,7 +142,7 @@ func aacRate(asc []byte) (int, bool) {
 	return rate, true
 }
 
-// bitReader reads big-endian bit fields (with mpegframe.go's sideBits);
+// bitReader reads big-endian bit fields (see bitsAt);
 // past the end it reads zeros and sets bad.
 type bitReader struct {
 	b   []byte
@@ -157,7 +157,7 @@ func (r *bitReader) bits(n int) uint32 {
 	if r.left() < n {
 		r.bad = true
 	} else {
-		v = uint32(sideBits(r.b, r.pos, n))
+		v = uint32(bitsAt(r.b, r.pos, n))
 	}
 	r.pos += n
 	return v
@@ -178,3 +178,12 @@ func flacRate(b []byte) (int, bool) {
 
 // validRate is a sample rate taken from a header.
 func validRate(f float64) bool { return f >= 1 && f <= math.MaxInt32 }
+
+// bitsAt reads n bits at bit offset off of b, big-endian.
+func bitsAt(b []byte, off, n int) int {
+	v := 0
+	for i := off; i < off+n; i++ {
+		v = v<<1 | int(b[i/8]>>(7-i%8)&1)
+	}
+	return v
+}
