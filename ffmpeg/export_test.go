@@ -5,6 +5,7 @@ import (
 
 	"github.com/mp3converter/mp3converter/internal/mp3frame"
 	"github.com/mp3converter/mp3converter/internal/parallel"
+	"github.com/mp3converter/mp3converter/internal/probe"
 )
 
 // Names for the external tests and FuzzParseProbe.
@@ -19,7 +20,7 @@ var (
 var QuickProbe = quickProbe
 
 // SampleExact is sampleExact: may the parallel encode seek in the file.
-var SampleExact = sampleExact
+var SampleExact = probe.SampleExact
 
 // ForceFFprobe makes c's Probe always run ffprobe.
 func ForceFFprobe(c *Transcoder) { c.noQuickProbe = true }

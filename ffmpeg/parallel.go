@@ -11,6 +11,8 @@ import (
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/parallel"
+	"github.com/mp3converter/mp3converter/internal/probe"
+	"github.com/mp3converter/mp3converter/internal/probe/mp4"
 )
 
 // Long audio is encoded on several cores by internal/parallel: from an MP4
@@ -28,13 +30,13 @@ func (c *Transcoder) parallel(info *mp3converter.MediaInfo, opts mp3converter.Co
 }
 
 // fromSource says whether the parallel encode may seek in the source at
-// url: an MP4 whose audio is timed to the sample (sampleExact), at a rate
+// url: an MP4 whose audio is timed to the sample (probe.SampleExact), at a rate
 // LAME keeps. A resampler started at a seek does not fall in step with the
 // single pass's (measured: 9 dB worse around a join).
 func fromSource(url string, info *mp3converter.MediaInfo, o mp3converter.Options) bool {
-	return info.Format == mp4Format && slices.Contains(lameRates, info.SampleRate) &&
+	return info.Format == mp4.Format && slices.Contains(lameRates, info.SampleRate) &&
 		(o.SampleRate == 0 || o.SampleRate == info.SampleRate) && !o.Normalize &&
-		sampleExact(strings.TrimPrefix(url, "file:"))
+		probe.SampleExact(strings.TrimPrefix(url, "file:"))
 }
 
 // toMP3Parallel is ToMP3 for a long file: from the source if it can, else
