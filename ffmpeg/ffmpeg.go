@@ -8,7 +8,10 @@
 // job marked done. A duration limit
 // is enforced on what ffmpeg decodes (-t, -fs), never on ffprobe's estimate,
 // which a raw stream can fool; and the MP3 gets a title and no other tag.
-// Long audio is encoded on several cores (parallel.go).
+// What it knows of the media itself lives in internal/: an MP4's or
+// Matroska file's headers are read by internal/probe, and long audio is
+// encoded on several cores by internal/parallel, to which parallel.go
+// gives the command lines.
 package ffmpeg
 
 import (

@@ -35,11 +35,16 @@ type fedPiece struct {
 	filler int
 }
 
-// startPCMLane starts lane k, which takes its pieces from todo and says on
-// idle when it has encoded each.
-func startPCMLane(j *decoderJob, k int, todo <-chan *piece, idle chan<- int) (*pcmLane, error) {
-	l := &pcmLane{decoderJob: j, k: k, todo: todo, idle: idle,
+// newPCMLane returns lane k, which takes its pieces from todo and says on
+// idle when it has encoded each, with the channels it owns.
+func newPCMLane(j *decoderJob, k int, todo <-chan *piece, idle chan<- int) *pcmLane {
+	return &pcmLane{decoderJob: j, k: k, todo: todo, idle: idle,
 		fed: make(chan fedPiece, cap(j.tokens)), exited: make(chan struct{})}
+}
+
+// startPCMLane starts lane k (see newPCMLane): its process and its halves.
+func startPCMLane(j *decoderJob, k int, todo <-chan *piece, idle chan<- int) (*pcmLane, error) {
+	l := newPCMLane(j, k, todo, idle)
 	l.cmd = j.FFmpeg.Command(j.ctx, "", j.FFmpeg.PCMLaneArgs(j.pcm)...)
 	in, stdin, err := os.Pipe() // not StdinPipe's: growPipe needs the file
 	if err != nil {
