@@ -159,9 +159,10 @@ type encode struct {
 	ctx       context.Context
 	fail      context.CancelCauseFunc // the first error stops every stage
 	pcm       PCMFormat
-	spf       int // samples per frame: 1152, or 576 below 32 kHz
-	segFrames int // frames per segment
-	preRoll   int // frames encoded before each segment but the first
+	spf       int           // samples per frame: 1152, or 576 below 32 kHz
+	segment   time.Duration // audio per segment: Job.Segment, or the path's default
+	segFrames int           // frames per segment
+	preRoll   int           // frames encoded before each segment but the first
 
 	// tokens holds one token per piece in flight: the piece's maker puts
 	// it in, the joiner takes it out once the piece is written. Never
@@ -173,6 +174,8 @@ type encode struct {
 	samples int64 // decoded, once the audio's end is known
 }
 
+// newEncode plans job for PCM of format f, in segments of the path's
+// default length unless job asks for another.
 func newEncode(ctx context.Context, fail context.CancelCauseFunc, job Job, f PCMFormat, segment time.Duration) *encode {
 	spf := 1152
 	if f.Rate < 32000 {
@@ -186,7 +189,7 @@ func newEncode(ctx context.Context, fail context.CancelCauseFunc, job Job, f PCM
 		pre = cbrPreRoll
 	}
 	return &encode{
-		Job: job, ctx: ctx, fail: fail, pcm: f, spf: spf,
+		Job: job, ctx: ctx, fail: fail, pcm: f, spf: spf, segment: segment,
 		preRoll: pre, segFrames: max(int(segment.Seconds()*float64(f.Rate))/spf, pre),
 		tokens: make(chan struct{}, laneCount()+2), // the joiner holds two
 	}

@@ -70,7 +70,7 @@ func FromSource(ctx context.Context, job Job, rate int, dst string) (Result, err
 	defer cancel(nil)
 	f := PCMFormat{Rate: rate}
 	e := newEncode(work, cancel, job, f, defaultSourceSegment)
-	segFrames := max(int(e.segment().Seconds()*float64(rate))/e.spf, 4*e.preRoll)
+	segFrames := max(int(e.segment.Seconds()*float64(rate))/e.spf, 4*e.preRoll)
 	length := job.Duration
 	if job.Length > 0 { // a lane past the limit would have nothing to do
 		length = min(length, job.Length)
@@ -85,14 +85,6 @@ func FromSource(ctx context.Context, job Job, rate int, dst string) (Result, err
 		return Result{}, err
 	}
 	return Result{Samples: samples, Rate: rate, Segments: len(s.starts)}, nil
-}
-
-// segment is the audio per segment asked for, or FromSource's default.
-func (e *encode) segment() time.Duration {
-	if e.Segment > 0 {
-		return e.Segment
-	}
-	return defaultSourceSegment
 }
 
 // sourcePlan returns the first frame of each segment: at least two, as
