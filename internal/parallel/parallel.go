@@ -98,7 +98,7 @@ type FFmpeg interface {
 // Job is one parallel encode.
 type Job struct {
 	FFmpeg   FFmpeg
-	Src, Dir string        // the source's URL, and the directory ffmpeg runs in
+	Dir      string        // the directory ffmpeg runs in: the source's
 	Segment  time.Duration // audio per segment; the path's default if 0
 	CBR      bool          // a constant bitrate: a longer pre-roll (see cbrPreRoll)
 	Duration float64       // the output's length as probed, in seconds
