@@ -74,7 +74,7 @@ integration: deps
 
 ## fuzz: every fuzz target for FUZZTIME (default 30s) each
 fuzz:
-	@for t in .:FuzzDecodeMessage .:FuzzSanitizeFilename ./auth:FuzzVerify ./ffmpeg:FuzzParseProbe ./ffmpeg:FuzzParseProgress ./ffmpeg:FuzzFrames ./ffmpeg:FuzzQuickProbe ./httpapi:FuzzUpload; do \
+	@for t in .:FuzzDecodeMessage .:FuzzSanitizeFilename ./auth:FuzzVerify ./ffmpeg:FuzzParseProbe ./ffmpeg:FuzzParseProgress ./internal/mp3frame:FuzzFrames ./internal/probe:FuzzQuickProbe ./httpapi:FuzzUpload; do \
 	  $(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
 
 ## bench: the benchmarks of BENCHMARKS.md, on embedded backends

@@ -13,10 +13,10 @@ import (
 )
 
 // TestLayout keeps what ARCHITECTURE.md promises: no function (or function
-// literal) longer than 80 lines anywhere in the repository, and a thin main
-// that only parses commands.
+// literal) longer than 80 lines and no non-test file longer than 500
+// anywhere in the repository, and a thin main that only parses commands.
 func TestLayout(t *testing.T) {
-	const maxFunc, maxMain = 80, 500
+	const maxFunc, maxFile, maxMain = 80, 500, 500
 	mainLines := 0
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -32,8 +32,12 @@ func TestLayout(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		lines := strings.Count(string(src), "\n")
+		if !strings.HasSuffix(path, "_test.go") && lines > maxFile {
+			t.Errorf("%s: %d lines; split it by what its parts know (at most %d)", path, lines, maxFile)
+		}
 		if filepath.Dir(path) == filepath.Join("cmd", "mp3converter") && !strings.HasSuffix(path, "_test.go") {
-			mainLines += strings.Count(string(src), "\n")
+			mainLines += lines
 		}
 		fset := token.NewFileSet()
 		f, err := parser.ParseFile(fset, path, src, 0)
@@ -68,7 +72,12 @@ func TestLayout(t *testing.T) {
 
 // The import rules ARCHITECTURE.md states: the domain (this package)
 // imports no package of the module; roles never import engines; engines
-// never import each other or a role. Only app knows both sides. The
+// never import each other or a role. Only app knows both sides. What
+// engines share is under internal/, which imports no role, engine, app or
+// client: the ffmpeg engine's parts (internal/probe and its mp4, mkv and
+// codec, internal/mp3frame, internal/parallel) included; only
+// internal/testsupport, which gives tests their throwaway servers, may
+// open an engine. The
 // command-line client, cli, knows the server by its HTTP API only: it
 // imports client, internal/ packages and the domain (whose rules, such as
 // the upload options', it checks a command line by, as the server checks
@@ -120,6 +129,23 @@ func TestImports(t *testing.T) {
 				t.Errorf("engine %s imports %s: engines share code through internal/ only", e, p)
 			}
 		}
+	}
+	err := filepath.WalkDir("internal", func(dir string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || d.Name() == "testdata" {
+			return err
+		}
+		if dir == filepath.Join("internal", "testsupport") {
+			return nil // the tests' throwaway servers: it may open an engine
+		}
+		for _, p := range imports(dir) {
+			if in(p, engines) || in(p, roles) || p == "app" || p == "cli" || p == "client" {
+				t.Errorf("%s imports %s: internal/ is what engines and roles share, below them", dir, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, p := range imports("cli") {
 		if p != "client" && p != "." && !strings.HasPrefix(p, "internal/") {

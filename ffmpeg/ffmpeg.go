@@ -8,18 +8,19 @@
 // job marked done. A duration limit
 // is enforced on what ffmpeg decodes (-t, -fs), never on ffprobe's estimate,
 // which a raw stream can fool; and the MP3 gets a title and no other tag.
-// Long audio is encoded on several cores (parallel.go).
+// What it knows of the media itself lives in internal/: an MP4's or
+// Matroska file's headers are read by internal/probe, and long audio is
+// encoded on several cores by internal/parallel, to which parallel.go
+// gives the command lines.
 package ffmpeg
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -31,6 +32,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/internal/parallel"
 )
 
 // Transcoder runs ffmpeg and ffprobe. The zero value uses the tools on PATH.
@@ -44,9 +46,9 @@ type Transcoder struct {
 	// ConvertOptions.Cores lends; 0 for never. See parallel.go.
 	ParallelAbove time.Duration
 
-	segment      time.Duration       // audio per parallel segment; defaultSegment if 0
-	observe      func(parallelStats) // called after each parallel encode, for tests
-	noQuickProbe bool                // Probe always runs ffprobe, for tests
+	segment      time.Duration        // audio per parallel segment; the path's default if 0
+	observe      func(parallel.Stats) // called after each parallel encode, for tests
+	noQuickProbe bool                 // Probe always runs ffprobe, for tests
 }
 
 var _ mp3converter.Transcoder = (*Transcoder)(nil)
@@ -94,7 +96,7 @@ func (c *Transcoder) Check(ctx context.Context) error {
 	return nil
 }
 
-// Probe reads an MP4 or Matroska file's headers itself (quickprobe.go) and
+// Probe reads an MP4 or Matroska file's headers itself (internal/probe) and
 // runs ffprobe on path if it is anything else, or anything unusual.
 func (c *Transcoder) Probe(ctx context.Context, path string) (*mp3converter.MediaInfo, error) {
 	if fi, err := os.Stat(path); err != nil {
@@ -435,86 +437,6 @@ func looksCorrupt(stderr string) bool {
 		}
 	}
 	return false
-}
-
-// progressMeter turns output times into fractions done; see ToMP3.
-type progressMeter struct {
-	probed float64       // seconds, as probed; 0 if unknown
-	limit  time.Duration // 0 for none
-	report func(float64) // nil: nothing reported
-}
-
-// Fraction is the fraction done after t seconds of output, in [0, 1].
-func (m progressMeter) Fraction(t float64) float64 {
-	switch {
-	case t <= 0:
-		return 0
-	case m.probed > 0 && (t <= m.probed || DurationsMatch(m.probed, t)):
-		return min(t/m.probed, 1)
-	case m.limit > 0:
-		return min(t/m.limit.Seconds(), 1)
-	case m.probed > 0:
-		return t / (t + m.probed)
-	}
-	return 0 // no idea of the length
-}
-
-// readProgress reads ffmpeg's -progress output until EOF, reporting the
-// fraction done, and returns the last output time, the seconds decoded,
-// and whether the report ended (progress=end): ffmpeg writes that block
-// once the output is complete, so its time is the output's length.
-func readProgress(r io.Reader, m progressMeter) (last float64, ended bool) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "progress=end" {
-			ended = true
-		}
-		t, ok := ParseProgress(sc.Text())
-		if !ok {
-			continue
-		}
-		last = max(last, t)
-		if m.report != nil {
-			m.report(m.Fraction(t))
-		}
-	}
-	io.Copy(io.Discard, r)
-	return last, ended
-}
-
-// ParseProgress reads one line of ffmpeg's -progress output and returns the
-// output time in seconds when the line carries it.
-func ParseProgress(line string) (float64, bool) {
-	key, val, ok := strings.Cut(strings.TrimSpace(line), "=")
-	if !ok {
-		return 0, false
-	}
-	switch key {
-	case "out_time_us", "out_time_ms": // both are microseconds
-		us, err := strconv.ParseInt(val, 10, 64)
-		if err != nil || us < 0 {
-			return 0, false
-		}
-		return float64(us) / 1e6, true
-	case "out_time":
-		return parseClock(val)
-	}
-	return 0, false
-}
-
-// parseClock parses HH:MM:SS.ffffff.
-func parseClock(s string) (float64, bool) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 3 || strings.HasPrefix(s, "-") {
-		return 0, false
-	}
-	h, err1 := strconv.Atoi(parts[0])
-	m, err2 := strconv.Atoi(parts[1])
-	sec, err3 := strconv.ParseFloat(parts[2], 64)
-	if err1 != nil || err2 != nil || err3 != nil || h < 0 || m < 0 || sec < 0 || math.IsNaN(sec) || math.IsInf(sec, 0) {
-		return 0, false
-	}
-	return float64(h)*3600 + float64(m)*60 + sec, true
 }
 
 // tailBuffer keeps the last 2 KiB written to it: enough for ffmpeg's error.

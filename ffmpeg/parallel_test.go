@@ -30,7 +30,7 @@ func lend() (func(), bool) { return func() {}, true }
 // source decoded: the parallel file must be as long (to the sample, as a
 // gapless decoder plays it), and as close to the source around every join
 // and over the whole file. At the source's rate the lanes read the source
-// (seek.go); resampled, the decoder's PCM. The source's AAC has no noise
+// (internal/parallel/source.go); resampled, the decoder's PCM. The source's AAC has no noise
 // substitution, whose noise differs from decode to decode: see
 // TestParallelNoise.
 func TestParallelJoins(t *testing.T) {
@@ -246,7 +246,7 @@ func fileSize(t *testing.T, path string) int64 {
 
 // checkTag checks the Xing/LAME frame of an MP3 against its audio frames:
 // frame and byte counts, music length and CRC, and the tag's CRC as LAME
-// defines it, or unless strict as ffmpeg writes it (see xing.go). It
+// defines it, or unless strict as ffmpeg writes it (see internal/mp3frame/xing.go). It
 // returns the frame count.
 func checkTag(t *testing.T, path string, strict bool) int {
 	t.Helper()

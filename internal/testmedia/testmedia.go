@@ -208,3 +208,16 @@ func Probe(tb testing.TB, path string) (format string, seconds float64) {
 	}
 	return format, seconds
 }
+
+// Encode writes name in a new temporary directory with ffmpeg, whose
+// arguments (inputs, usually lavfi sources, and output options) are args,
+// and returns its path.
+func Encode(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), name)
+	args = append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, args...)
+	if out, err := exec.Command("ffmpeg", append(args, p)...).CombinedOutput(); err != nil {
+		tb.Fatalf("ffmpeg %v: %v\n%s", args, err, out)
+	}
+	return p
+}

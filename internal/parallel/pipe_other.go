@@ -1,6 +1,6 @@
 //go:build !linux
 
-package ffmpeg
+package parallel
 
 // growPipe does nothing here: see pipe_linux.go.
 func growPipe(any) {}

@@ -1,4 +1,4 @@
-package ffmpeg
+package parallel
 
 import (
 	"bytes"
@@ -8,14 +8,14 @@ import (
 	"io"
 )
 
-// pcmFormat is the decoded audio the parallel encoder cuts: 32-bit float,
+// PCMFormat is the decoded audio FromDecoder cuts: 32-bit float,
 // interleaved, as ffmpeg's wav muxer describes it on a pipe.
-type pcmFormat struct {
-	rate, channels int
+type PCMFormat struct {
+	Rate, Channels int
 }
 
 // sampleBytes is the size of one sample of every channel.
-func (p pcmFormat) sampleBytes() int { return 4 * p.channels }
+func (p PCMFormat) sampleBytes() int { return 4 * p.Channels }
 
 // WAVE format tags of 32-bit float samples.
 const (
@@ -25,53 +25,53 @@ const (
 
 // readWAVHeader reads a WAV header up to its data chunk, whose size it
 // ignores: on a pipe ffmpeg cannot fill it in. It accepts 32-bit float only.
-func readWAVHeader(r io.Reader) (pcmFormat, error) {
+func readWAVHeader(r io.Reader) (PCMFormat, error) {
 	var riff [12]byte
 	if _, err := io.ReadFull(r, riff[:]); err != nil {
-		return pcmFormat{}, err
+		return PCMFormat{}, err
 	}
 	if string(riff[:4]) != "RIFF" || string(riff[8:]) != "WAVE" {
-		return pcmFormat{}, errors.New("decoder output is not WAV")
+		return PCMFormat{}, errors.New("decoder output is not WAV")
 	}
-	var f pcmFormat
+	var f PCMFormat
 	for chunks := 0; chunks < 16; chunks++ {
 		var head [8]byte
 		if _, err := io.ReadFull(r, head[:]); err != nil {
-			return pcmFormat{}, err
+			return PCMFormat{}, err
 		}
 		size := int64(binary.LittleEndian.Uint32(head[4:]))
 		switch string(head[:4]) {
 		case "data":
-			if f.rate == 0 {
-				return pcmFormat{}, errors.New("WAV data before its format")
+			if f.Rate == 0 {
+				return PCMFormat{}, errors.New("WAV data before its format")
 			}
 			return f, nil
 		case "fmt ":
 			if size < 16 || size > 64 {
-				return pcmFormat{}, fmt.Errorf("WAV format chunk of %d bytes", size)
+				return PCMFormat{}, fmt.Errorf("WAV format chunk of %d bytes", size)
 			}
 			b := make([]byte, size)
 			if _, err := io.ReadFull(r, b); err != nil {
-				return pcmFormat{}, err
+				return PCMFormat{}, err
 			}
 			var err error
 			if f, err = parseWAVFormat(b); err != nil {
-				return pcmFormat{}, err
+				return PCMFormat{}, err
 			}
 		default:
 			if size > 1<<16 {
-				return pcmFormat{}, fmt.Errorf("WAV %q chunk of %d bytes", head[:4], size)
+				return PCMFormat{}, fmt.Errorf("WAV %q chunk of %d bytes", head[:4], size)
 			}
 			if _, err := io.CopyN(io.Discard, r, size+size&1); err != nil {
-				return pcmFormat{}, err
+				return PCMFormat{}, err
 			}
 		}
 	}
-	return pcmFormat{}, errors.New("no data in the WAV header")
+	return PCMFormat{}, errors.New("no data in the WAV header")
 }
 
 // parseWAVFormat reads a fmt chunk of mono or stereo 32-bit float.
-func parseWAVFormat(b []byte) (pcmFormat, error) {
+func parseWAVFormat(b []byte) (PCMFormat, error) {
 	tag := binary.LittleEndian.Uint16(b)
 	channels := int(binary.LittleEndian.Uint16(b[2:]))
 	rate := int(binary.LittleEndian.Uint32(b[4:]))
@@ -81,7 +81,7 @@ func parseWAVFormat(b []byte) (pcmFormat, error) {
 		tag = waveFloat
 	}
 	if tag != waveFloat || bits != 32 || channels < 1 || channels > 2 || rate <= 0 {
-		return pcmFormat{}, fmt.Errorf("decoder output is not mono or stereo float (format %#x, %d channels, %d bits, %d Hz)", tag, channels, bits, rate)
+		return PCMFormat{}, fmt.Errorf("decoder output is not mono or stereo float (format %#x, %d channels, %d bits, %d Hz)", tag, channels, bits, rate)
 	}
-	return pcmFormat{rate: rate, channels: channels}, nil
+	return PCMFormat{Rate: rate, Channels: channels}, nil
 }

@@ -3,12 +3,9 @@ package ffmpeg_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -30,12 +27,7 @@ type quickCase struct {
 // returns its path.
 func encode(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	args = append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, args...)
-	if out, err := exec.Command("ffmpeg", append(args, p)...).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg %v: %v\n%s", args, err, out)
-	}
-	return p
+	return testmedia.Encode(t, name, args...)
 }
 
 // picture and tone are lavfi inputs for encode.
@@ -175,114 +167,6 @@ func TestProbeQuick(t *testing.T) {
 	if _, err := c.Probe(ctx, testmedia.Make(t, testmedia.MP3, 2)); err == nil {
 		t.Error("an MP3 probed without ffprobe")
 	}
-}
-
-// zeros is a file of size bytes: head, then zeros.
-type zeros struct {
-	head []byte
-	size int64
-}
-
-func (z zeros) ReadAt(p []byte, off int64) (int, error) {
-	if off >= z.size {
-		return 0, io.EOF
-	}
-	n := int(min(int64(len(p)), z.size-off))
-	clear(p[:n])
-	if off < int64(len(z.head)) {
-		copy(p[:n], z.head[off:])
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// TestQuickProbeBounded: headers claiming huge boxes and elements make
-// quickProbe read no more than its caps, whatever the file's size.
-func TestQuickProbeBounded(t *testing.T) {
-	ftyp := []byte("\x00\x00\x00\x10ftypisom\x00\x00\x02\x00")
-	box := func(typ string, size uint32) []byte {
-		return append([]byte{byte(size >> 24), byte(size >> 16), byte(size >> 8), byte(size)}, typ...)
-	}
-	ebml := []byte("\x1a\x45\xdf\xa3\x88\x42\x82\x85webm\x00")
-	segment := []byte("\x18\x53\x80\x67\x01\x00\x00\x10\x00\x00\x00\x00") // 64 GiB
-	for _, tt := range []struct {
-		name string
-		head []byte
-		size int64  // of the file
-		max  uint64 // bytes allocated
-	}{
-		{"moov of 4 GiB", append(ftyp, box("moov", 0xFFFFFFF0)...), 1 << 40, 1 << 20},
-		{"moov of 63 MiB, read", append(ftyp, box("moov", 63<<20)...), 16 + 63<<20, 70 << 20},
-		{"mdat of 4 GiB then zeros", append(ftyp, box("mdat", 0xFFFFFFF0)...), 1 << 40, 1 << 20},
-		{"Tracks of 1 GiB", append(append(ebml, segment...), "\x16\x54\xae\x6b\x08\x40\x00\x00\x00"...), 1 << 40, 1 << 20},
-		{"Segment of Voids", append(append(ebml, segment...), bytes.Repeat([]byte{0xec, 0x80}, 4096)...), 1 << 40, 1 << 20},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			info, ok := ffmpeg.QuickProbe(zeros{tt.head, tt.size}, tt.size)
-			runtime.ReadMemStats(&after)
-			if ok {
-				t.Errorf("quickProbe answers %+v", info)
-			}
-			if n := after.TotalAlloc - before.TotalAlloc; n > tt.max {
-				t.Errorf("allocated %d bytes, want at most %d", n, tt.max)
-			}
-		})
-	}
-}
-
-// FuzzQuickProbe: whatever the bytes, and whether or not the file is as
-// long as its size says, quickProbe does not panic, and an answer it
-// gives is sane. The seeds are small, as the fuzzer's minimizer takes
-// time quadratic in an input's length: the first KiB of test media, its
-// MP4s without their media data, and whole files of a tenth of a second.
-// (TestQuickProbe reads the test media whole.)
-func FuzzQuickProbe(f *testing.F) {
-	for _, kind := range []testmedia.Kind{testmedia.MP4, testmedia.FastStart, testmedia.MKV, testmedia.MKVOpus,
-		testmedia.WebM, testmedia.MP4MP3, testmedia.NoAudio} {
-		b, err := os.ReadFile(testmedia.Make(f, kind, 1))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b[:min(len(b), 4<<10)], uint16(0))
-		if h := mp4Headers(b); h != nil {
-			f.Add(h, uint16(0))
-		}
-	}
-	for _, c := range []struct{ name, codec string }{{"v.mkv", "libvorbis"}, {"o.webm", "libopus"}, {"a.mkv", "aac"},
-		{"a.m4a", "aac"}, {"a.mov", "libmp3lame"}} {
-		b, err := os.ReadFile(encode(f, c.name, "-f", "lavfi", "-i", "sine=duration=0.1", "-c:a", c.codec, "-metadata", "title=Some Title"))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b, uint16(0))
-	}
-	f.Fuzz(func(t *testing.T, b []byte, missing uint16) {
-		info, ok := ffmpeg.QuickProbe(bytes.NewReader(b), int64(len(b))+int64(missing))
-		if ok && (info.Format == "" || info.AudioCodec == "" || !(info.Duration >= 0) || math.IsInf(info.Duration, 0)) {
-			t.Fatalf("QuickProbe = %+v", info)
-		}
-	})
-}
-
-// mp4Headers returns the top-level boxes of an MP4 but mdat: a small file
-// that still probes.
-func mp4Headers(b []byte) []byte {
-	var h []byte
-	for off := 0; off+8 <= len(b); {
-		n := int(b[off])<<24 | int(b[off+1])<<16 | int(b[off+2])<<8 | int(b[off+3])
-		if n < 8 || n > len(b)-off {
-			return nil
-		}
-		if string(b[off+4:off+8]) != "mdat" {
-			h = append(h, b[off:off+n]...)
-		}
-		off += n
-	}
-	return h
 }
 
 // BenchmarkProbe compares the probe of a 10 s 720p MP4 by quickProbe and

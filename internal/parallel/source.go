@@ -1,0 +1,281 @@
+package parallel
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mp3converter/mp3converter/internal/mp3frame"
+)
+
+// Parallel encoding from the source itself. Where the container times
+// every audio sample exactly (an MP4 whose audio track's time scale is a
+// multiple of its rate), so that ffmpeg's -ss before -i starts on the
+// very sample asked, each lane is a whole ffmpeg of its own: it seeks to
+// its segment's pre-roll, decodes and encodes it and postRoll frames after
+// it, and writes an MP3 with its Xing frame to a scratch file. No PCM
+// passes through this process, and no decoder runs ahead of the lanes: the
+// work is the single pass's, split, plus a process and the rolls a
+// segment. The frames are joined as the joiner joins any lanes'. The
+// adapter decides when the source may be read so (a Matroska seek lands up
+// to a millisecond off; a new sample rate or loudness normalisation does
+// not fall in step); otherwise FromDecoder.
+//
+// A lane's output frame k holds its input frame k, as in any LAME encode
+// started on a frame boundary, and its input starts on a frame of the
+// whole output: each frame's place in the file is known by counting. Its
+// Xing frame says how many samples it decoded, which gives the last lane's
+// length, and shows a lane that ended before its segment did (a probe
+// longer than the audio).
+//
+// Each lane but the first encodes settle frames of silence first (an
+// adelay filter), as the decoder's lanes do, and its first seekWarm frames
+// of audio are never used: the decoder's first frames after a seek lack
+// the overlap of the frames before them.
+//
+// AAC's noise substitution (PNS) fills some bands with noise that the
+// decoder draws from a generator it carries through the file: after a
+// seek, ffmpeg draws other noise there, as any player does. The lanes'
+// audio is then the source's as another decode of it, equal to it but in
+// those bands; other codecs and AAC without PNS decode to the same samples
+// from any seek.
+const (
+	defaultSourceSegment = 4 * time.Minute
+	seekWarm             = 8
+)
+
+// ErrUneven stops an encode from the source whose lanes did not cover the
+// file as planned; FromDecoder then encodes it.
+var ErrUneven = errors.New("parallel encode: the lanes' audio does not match the plan")
+
+// SourceLane is one lane of FromSource, as its command line needs it.
+type SourceLane struct {
+	Offset float64 // seconds into the output where its audio starts
+	Delay  int     // samples of silence it encodes first; 0 for the first lane
+	First  bool    // the first lane: its ID3 tag and Xing frame head the output
+	Length float64 // seconds of output to encode, silence included; -1 to the end
+}
+
+// FromSource encodes job, whose source is at rate samples a second, into
+// dst with lanes that read the source; it returns ErrUneven if they did
+// not cover it as planned, else FromDecoder's errors. A Result with no
+// samples is audio that decoded to nothing.
+func FromSource(ctx context.Context, job Job, rate int, dst string) (Result, error) {
+	work, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	f := PCMFormat{Rate: rate}
+	e := newEncode(work, cancel, job, f, defaultSourceSegment)
+	segFrames := max(int(e.segment.Seconds()*float64(rate))/e.spf, 4*e.preRoll)
+	length := job.Duration
+	if job.Length > 0 { // a lane past the limit would have nothing to do
+		length = min(length, job.Length)
+	}
+	frames := int(length*float64(rate))/e.spf + 1
+	s := &sourceJob{encode: e, dst: dst, starts: sourcePlan(frames, segFrames, laneCount())}
+	samples, err := s.run()
+	if ctx.Err() != nil {
+		return Result{}, ctx.Err()
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Samples: samples, Rate: rate, Segments: len(s.starts)}, nil
+}
+
+// sourcePlan returns the first frame of each segment: at least two, as
+// many as segment-long pieces of frames, rounded up to a multiple of the
+// lanes so that they end together.
+func sourcePlan(frames, segFrames, lanes int) []int {
+	n := max(2, (frames+segFrames-1)/segFrames)
+	n = (n + lanes - 1) / lanes * lanes
+	starts := make([]int, n)
+	for i := range starts {
+		starts[i] = i * frames / n
+	}
+	return starts
+}
+
+// sourceJob is one FromSource encode.
+type sourceJob struct {
+	*encode
+	dst    string
+	starts []int
+	busy   int // lanes running, guarded by mu
+}
+
+// run starts the lanes in order, each on a core it holds while it runs,
+// and joins their frames; it returns the samples decoded.
+func (s *sourceJob) run() (int64, error) {
+	header := make(chan *mp3frame.XingHeader, 1) // one value, from lane 0
+	order := make(chan *piece, cap(s.tokens))    // start's: it closes it
+	var wg sync.WaitGroup
+	wg.Go(func() { s.start(&wg, header, order) })
+	return s.finish(s.dst, header, order, wg.Wait)
+}
+
+// start gives each segment a lane once a core is free for it: the
+// conversion's own, or one borrowed. It closes order when it stops.
+func (s *sourceJob) start(wg *sync.WaitGroup, header chan<- *mp3frame.XingHeader, order chan<- *piece) {
+	defer close(order)
+	own := make(chan struct{}, 1)
+	own <- struct{}{}
+	ended := make(chan struct{}, len(s.starts)) // a value per lane, never blocking; never closed
+	for i, start := range s.starts {
+		if !send(s.ctx, s.tokens, struct{}{}) {
+			return
+		}
+		p := &piece{start: start, pre: min(start, s.preRoll), post: postRoll, last: i == len(s.starts)-1, done: make(chan struct{})}
+		if !p.last {
+			p.keep = s.starts[i+1] - start
+		}
+		if !send(s.ctx, order, p) {
+			return
+		}
+		release, ok := s.core(own, ended)
+		if !ok {
+			return
+		}
+		s.note(+1)
+		wg.Go(func() {
+			defer func() { ended <- struct{}{} }()
+			defer release()
+			defer s.note(-1)
+			if err := s.lane(p, i, header); err != nil {
+				s.fail(err)
+			}
+		})
+	}
+}
+
+// core waits for a core: the conversion's own if it is free, else one
+// borrowed, else it asks again when a lane ends (each gives its core back
+// before it says so).
+func (s *sourceJob) core(own chan struct{}, ended <-chan struct{}) (func(), bool) {
+	for {
+		select {
+		case <-own:
+			return func() { own <- struct{}{} }, true
+		default:
+		}
+		if release, ok := s.Cores(); ok {
+			return release, true
+		}
+		select {
+		case <-ended:
+		case <-s.ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// note counts a lane starting (+1) or ending (-1).
+func (s *sourceJob) note(d int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy += d
+	if d > 0 {
+		s.stats.Segments++
+		s.stats.MaxBusy = max(s.stats.MaxBusy, s.busy)
+		s.stats.Lanes, s.stats.FromSource = s.stats.MaxBusy, true
+	}
+}
+
+// lane encodes p from the source into a scratch file, and gives p its
+// frames. Lane 0's ID3 tag and Xing frame head the output.
+func (s *sourceJob) lane(p *piece, i int, header chan<- *mp3frame.XingHeader) error {
+	path := fmt.Sprintf("%s.%d", s.dst, i)
+	defer os.Remove(path)
+	url, err := s.FFmpeg.LocalFile(path)
+	if err != nil {
+		return err
+	}
+	from := p.start - p.pre
+	cmd := s.FFmpeg.Command(s.ctx, s.Dir, s.FFmpeg.SourceLaneArgs(s.plan(from, p, i == 0), url)...)
+	if err := s.FFmpeg.ExitError(cmd, cmd.Run()); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	h, err := mp3frame.ParseXingHeader(b)
+	if err != nil { // no audio from there: ffmpeg writes no Xing frame
+		return fmt.Errorf("%w: lane %d: %v", ErrUneven, i, err)
+	}
+	if i == 0 {
+		header <- h
+	}
+	samples := h.Samples(s.spf)
+	if i > 0 {
+		samples -= int64(settle * s.spf)
+	}
+	if p.last {
+		s.samples = int64(from*s.spf) + samples
+	} else if samples < int64((p.pre+p.keep+p.post)*s.spf) {
+		return ErrUneven // the audio ended early
+	}
+	if err := s.frames(p, b[len(h.ID3)+len(h.Frame):]); err != nil {
+		return fmt.Errorf("%w: lane %d: %v", ErrUneven, i, err)
+	}
+	if p.last && len(p.frames) == 0 {
+		return ErrUneven
+	}
+	close(p.done)
+	return nil
+}
+
+// frames unpacks a lane's frames and gives p those that can be used, from
+// seekWarm frames into its pre-roll (after its silence) to lead frames
+// before the end of its post-roll.
+func (s *sourceJob) frames(p *piece, b []byte) error {
+	drop := min(seekWarm, p.pre)
+	p.first = p.start - p.pre + drop
+	n := p.pre + p.keep + p.post - lead
+	if p.start > 0 {
+		drop, n = drop+settle, n+settle
+	}
+	r := mp3frame.NewReader(bytes.NewReader(b))
+	var u mp3frame.Unpacker
+	for i := 0; p.last || i < n; i++ {
+		f, h, err := r.Next()
+		if err == io.EOF && p.last {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if h.Rate != s.pcm.Rate {
+			return ErrUneven
+		}
+		m, err := u.Unpack(f, h)
+		if err != nil {
+			return err
+		}
+		if i >= drop {
+			p.frames = append(p.frames, m)
+		}
+	}
+	return nil
+}
+
+// plan returns the lane that encodes p from source frame from: from the
+// cut's start plus from frames, for the segment and its rolls (the last to
+// the end, or to the cut's end or the limit).
+func (s *sourceJob) plan(from int, p *piece, first bool) SourceLane {
+	offset := float64(from*s.spf) / float64(s.pcm.Rate)
+	frame := float64(s.spf) / float64(s.pcm.Rate)
+	silence := settle * btoi(!first)
+	t := -1.0
+	if whole := s.Length; whole > 0 {
+		t = whole - offset + float64(silence)*frame
+	}
+	if span := float64(silence+p.pre+p.keep+p.post+2) * frame; !p.last && (t < 0 || span < t) {
+		t = span
+	}
+	return SourceLane{Offset: offset, Delay: silence * s.spf, First: first, Length: t}
+}
