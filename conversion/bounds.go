@@ -28,8 +28,8 @@ const progressEvery = time.Second
 // fresh for the stale-job sweep and notices a job deleted meanwhile: the
 // conversion is then stopped and errJobGone returned, and convert's
 // deferred cleanup frees the scratch files.
-func (w *Worker) transcode(ctx context.Context, job *mp3converter.Job, info *mp3converter.MediaInfo, src, dst string, log *slog.Logger) (*mp3converter.ConvertResult, error) {
-	opts := mp3converter.ConvertOptions{MaxDuration: w.MaxDuration, Title: title(job, info), Audio: job.Options}
+func (w *Worker) transcode(ctx context.Context, job *mp3converter.Job, info *mp3converter.MediaInfo, src, dst string, log *slog.Logger) (*mp3converter.TranscodeResult, error) {
+	opts := mp3converter.TranscodeOptions{MaxDuration: w.MaxDuration, Title: title(job, info), Audio: job.Options}
 	if w.cores != nil {
 		// ffmpeg's work waits for a core, not its budget.
 		release, err := w.cores.acquire(ctx)

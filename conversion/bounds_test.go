@@ -18,16 +18,16 @@ import (
 // transcoder probes with ffmpeg and converts with toMP3.
 type transcoder struct {
 	ffmpeg.Transcoder
-	toMP3 func(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error)
+	toMP3 func(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error)
 }
 
-func (c *transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+func (c *transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 	return c.toMP3(ctx, src, dst, info, opts)
 }
 
 // stuck writes some output to dst and then hangs until ctx ends, as an
 // ffmpeg that stopped making progress does.
-func stuck(ctx context.Context, _, dst string, _ *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+func stuck(ctx context.Context, _, dst string, _ *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 	os.WriteFile(dst, make([]byte, 1<<20), 0o600)
 	opts.Progress(0.5)
 	<-ctx.Done()
@@ -96,8 +96,8 @@ func TestConvertOptions(t *testing.T) {
 	} {
 		f := setup(t)
 		f.w.MaxDuration = time.Hour
-		var got mp3converter.ConvertOptions
-		f.w.Transcoder = &transcoder{toMP3: func(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+		var got mp3converter.TranscodeOptions
+		f.w.Transcoder = &transcoder{toMP3: func(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 			got = opts
 			return (&ffmpeg.Transcoder{}).ToMP3(ctx, src, dst, info, opts)
 		}}
@@ -138,7 +138,7 @@ func TestFairShare(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var order []string
-	f.w.Transcoder = &transcoder{toMP3: func(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+	f.w.Transcoder = &transcoder{toMP3: func(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 		mu.Lock()
 		order = append(order, opts.Title)
 		mu.Unlock()
@@ -200,7 +200,7 @@ func TestFairShareLoneUser(t *testing.T) {
 	f := setup(t)
 	release := make(chan struct{})
 	started := make(chan string, 2)
-	f.w.Transcoder = &transcoder{toMP3: func(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+	f.w.Transcoder = &transcoder{toMP3: func(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 		started <- opts.Title
 		<-release
 		return (&ffmpeg.Transcoder{}).ToMP3(ctx, src, dst, info, opts)

@@ -408,7 +408,7 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, username st
 
 // finish announces the MP3 on the mp3 queue, then marks the job done; a
 // job deleted meanwhile loses its MP3.
-func (w *Worker) finish(ctx context.Context, job *mp3converter.Job, username string, size int64, res *mp3converter.ConvertResult) error {
+func (w *Worker) finish(ctx context.Context, job *mp3converter.Job, username string, size int64, res *mp3converter.TranscodeResult) error {
 	msg := mp3converter.Message{VideoFID: job.VideoFID, MP3FID: job.MP3FID, Username: username, JobID: job.ID, Filename: job.Filename}
 	body, _ := msg.MarshalJSON()
 	// What the MP3 is goes on the job before the announcement, since the

@@ -267,7 +267,7 @@ type failingTranscoder struct {
 	err error
 }
 
-func (f failingTranscoder) ToMP3(context.Context, string, string, *mp3converter.MediaInfo, mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+func (f failingTranscoder) ToMP3(context.Context, string, string, *mp3converter.MediaInfo, mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 	return nil, f.err
 }
 

@@ -84,7 +84,7 @@ func (c *cores) releaser(after func()) func() {
 	}
 }
 
-// lender returns the mp3converter.ConvertOptions.Cores of a conversion that
+// lender returns the mp3converter.TranscodeOptions.Cores of a conversion that
 // holds its own slot: each call borrows one more slot if one is free, no
 // conversion waits for one, and the conversion holds fewer than perJob.
 func (c *cores) lender() func() (func(), bool) {

@@ -118,12 +118,12 @@ func TestCoresAcquireCancelled(t *testing.T) {
 // transcoder is a Transcoder whose ToMP3 runs a function.
 type transcoder struct {
 	mp3converter.Transcoder
-	toMP3 func(opts mp3converter.ConvertOptions)
+	toMP3 func(opts mp3converter.TranscodeOptions)
 }
 
-func (f transcoder) ToMP3(_ context.Context, _, _ string, _ *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+func (f transcoder) ToMP3(_ context.Context, _, _ string, _ *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 	f.toMP3(opts)
-	return &mp3converter.ConvertResult{Duration: 1}, nil
+	return &mp3converter.TranscodeResult{Duration: 1}, nil
 }
 
 // TestTranscodeHoldsACore: a conversion runs on a core of the budget and
@@ -133,7 +133,7 @@ func TestTranscodeHoldsACore(t *testing.T) {
 	w := &Worker{cores: c, Logger: slog.New(slog.DiscardHandler)}
 	job := &mp3converter.Job{ID: "j", Filename: "x.mp4"}
 	var free, lent int
-	w.Transcoder = transcoder{toMP3: func(opts mp3converter.ConvertOptions) {
+	w.Transcoder = transcoder{toMP3: func(opts mp3converter.TranscodeOptions) {
 		free = c.freeNow()
 		if release, ok := opts.Cores(); ok {
 			lent++
@@ -147,7 +147,7 @@ func TestTranscodeHoldsACore(t *testing.T) {
 		t.Errorf("while converting %d free, %d lent; after, %d free", free, lent, c.freeNow())
 	}
 	w.cores = nil
-	w.Transcoder = transcoder{toMP3: func(opts mp3converter.ConvertOptions) {
+	w.Transcoder = transcoder{toMP3: func(opts mp3converter.TranscodeOptions) {
 		if opts.Cores != nil {
 			t.Error("cores lent without a budget")
 		}

@@ -32,14 +32,14 @@ func BenchmarkConvert(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		res, err := c.ToMP3(ctx, src, filepath.Join(dir, "copy.mp3"), info, mp3converter.ConvertOptions{})
+		res, err := c.ToMP3(ctx, src, filepath.Join(dir, "copy.mp3"), info, mp3converter.TranscodeOptions{})
 		if err != nil || !res.Copied {
 			b.Fatalf("copy: %v %+v", err, res)
 		}
 		copyT += time.Since(start)
 
 		start = time.Now()
-		if _, err := c.ToMP3(ctx, src, filepath.Join(dir, "encode.mp3"), &forced, mp3converter.ConvertOptions{}); err != nil {
+		if _, err := c.ToMP3(ctx, src, filepath.Join(dir, "encode.mp3"), &forced, mp3converter.TranscodeOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		encT += time.Since(start)

@@ -27,7 +27,7 @@ func TestArgsBoundsAndTags(t *testing.T) {
 	for _, codec := range []string{"aac", "mp3"} { // encoded and copied alike
 		limit := 20 * time.Second
 		args := ffmpeg.Args("in", "out.mp3", &mp3converter.MediaInfo{AudioCodec: codec}, 2,
-			mp3converter.ConvertOptions{MaxDuration: limit, Title: `My "song" = 1`})
+			mp3converter.TranscodeOptions{MaxDuration: limit, Title: `My "song" = 1`})
 		for flag, want := range map[string]string{
 			"-t":            "21",
 			"-fs":           "905536", // 21 s at 320 kbit/s, plus 64 KiB for headers
@@ -47,7 +47,7 @@ func TestArgsBoundsAndTags(t *testing.T) {
 			t.Errorf("%s: output not last: %v", codec, args)
 		}
 	}
-	args := ffmpeg.Args("in", "out.mp3", &mp3converter.MediaInfo{AudioCodec: "aac"}, 2, mp3converter.ConvertOptions{})
+	args := ffmpeg.Args("in", "out.mp3", &mp3converter.MediaInfo{AudioCodec: "aac"}, 2, mp3converter.TranscodeOptions{})
 	for _, flag := range []string{"-t", "-fs", "-metadata"} {
 		if _, ok := option(args, flag); ok {
 			t.Errorf("no limit and no title, yet %s in %v", flag, args)
@@ -142,7 +142,7 @@ func TestDurationLimitAttack(t *testing.T) {
 	}
 	dst := filepath.Join(t.TempDir(), "o.mp3")
 	var reports []float64
-	_, err = c.ToMP3(ctx, src, dst, info, mp3converter.ConvertOptions{MaxDuration: limit,
+	_, err = c.ToMP3(ctx, src, dst, info, mp3converter.TranscodeOptions{MaxDuration: limit,
 		Progress: func(f float64) { reports = append(reports, f) }})
 	if !mp3converter.IsPermanent(err) || mp3converter.ErrorMessage(err) != "the audio is longer than the 20s limit" {
 		t.Fatalf("err = %v, want permanent \"the audio is longer than the 20s limit\"", err)
@@ -165,7 +165,7 @@ func TestDurationLimitAttack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.ToMP3(ctx, short, dst, info, mp3converter.ConvertOptions{MaxDuration: limit})
+	res, err := c.ToMP3(ctx, short, dst, info, mp3converter.TranscodeOptions{MaxDuration: limit})
 	if err != nil || abs(res.Duration-15) > 0.5 {
 		t.Errorf("15 s under a 20 s limit, probed %.1f s: %+v, %v", info.Duration, res, err)
 	}
@@ -181,7 +181,7 @@ func TestTags(t *testing.T) {
 			t.Fatal(err)
 		}
 		dst := filepath.Join(t.TempDir(), "o.mp3")
-		if _, err := c.ToMP3(ctx, src, dst, info, mp3converter.ConvertOptions{Title: "The Title", MaxDuration: time.Hour}); err != nil {
+		if _, err := c.ToMP3(ctx, src, dst, info, mp3converter.TranscodeOptions{Title: "The Title", MaxDuration: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		if tags := testmedia.Tags(t, dst); len(tags) != 1 || tags["title"] != "The Title" {

@@ -43,7 +43,7 @@ type Transcoder struct {
 	Quality int
 	// ParallelAbove is the length from which audio that is encoded (not
 	// copied) is split into segments encoded at once, on the cores
-	// ConvertOptions.Cores lends; 0 for never. See parallel.go.
+	// TranscodeOptions.Cores lends; 0 for never. See parallel.go.
 	ParallelAbove time.Duration
 
 	segment      time.Duration        // audio per parallel segment; the path's default if 0
@@ -239,7 +239,7 @@ func sizeCap(limit time.Duration) int64 {
 // end and, with a limit, after the limit plus limitSlack of audio and at
 // sizeCap bytes (see lengthArgs). Progress goes to stdout as key=value
 // lines.
-func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) []string {
+func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int, opts mp3converter.TranscodeOptions) []string {
 	args := audioInput(src, opts.Audio)
 	if copies(info, opts.Audio) {
 		args = append(args, "-c:a", "copy")
@@ -287,7 +287,7 @@ func tooLong(limit time.Duration) error {
 // unknown: progress is then the output time over the limit, the most that
 // will be decoded, or without a limit t/(t+probed), which rises towards 1
 // without reaching it.
-func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 	if info.AudioCodec == "" {
 		return nil, mp3converter.Permanent(ErrNoAudio)
 	}
@@ -339,7 +339,7 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	if err != nil {
 		return nil, err
 	}
-	return &mp3converter.ConvertResult{Duration: got, Copied: copies(info, opts.Audio)}, nil
+	return &mp3converter.TranscodeResult{Duration: got, Copied: copies(info, opts.Audio)}, nil
 }
 
 // command returns ffmpeg with args, run in dir, keeping the tail of its

@@ -82,11 +82,11 @@ func TestParseProbe(t *testing.T) {
 }
 
 func TestArgs(t *testing.T) {
-	copyArgs := ffmpeg.Args("in", "out.mp3", &mp3converter.MediaInfo{AudioCodec: "mp3"}, 2, mp3converter.ConvertOptions{})
+	copyArgs := ffmpeg.Args("in", "out.mp3", &mp3converter.MediaInfo{AudioCodec: "mp3"}, 2, mp3converter.TranscodeOptions{})
 	if i := slices.Index(copyArgs, "-c:a"); i < 0 || copyArgs[i+1] != "copy" {
 		t.Errorf("MP3 source is not copied: %v", copyArgs)
 	}
-	enc := ffmpeg.Args("in", "out.mp3", &mp3converter.MediaInfo{AudioCodec: "aac"}, 4, mp3converter.ConvertOptions{})
+	enc := ffmpeg.Args("in", "out.mp3", &mp3converter.MediaInfo{AudioCodec: "aac"}, 4, mp3converter.TranscodeOptions{})
 	if i := slices.Index(enc, "-c:a"); i < 0 || enc[i+1] != "libmp3lame" {
 		t.Errorf("AAC source is not encoded with LAME: %v", enc)
 	}
@@ -144,7 +144,7 @@ func TestConvert(t *testing.T) {
 			}
 			dst := filepath.Join(t.TempDir(), "out.mp3")
 			var reports []float64
-			res, err := c.ToMP3(ctx, src, dst, info, mp3converter.ConvertOptions{Progress: func(f float64) { reports = append(reports, f) }})
+			res, err := c.ToMP3(ctx, src, dst, info, mp3converter.TranscodeOptions{Progress: func(f float64) { reports = append(reports, f) }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,7 +186,7 @@ func TestPoison(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			info, err := c.Probe(ctx, tt.path)
 			if err == nil {
-				_, err = c.ToMP3(ctx, tt.path, filepath.Join(t.TempDir(), "o.mp3"), info, mp3converter.ConvertOptions{})
+				_, err = c.ToMP3(ctx, tt.path, filepath.Join(t.TempDir(), "o.mp3"), info, mp3converter.TranscodeOptions{})
 			}
 			if err == nil {
 				t.Fatal("no error")
@@ -210,7 +210,7 @@ func TestCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = c.ToMP3(ctx, src, filepath.Join(t.TempDir(), "o.mp3"), info, mp3converter.ConvertOptions{})
+	_, err = c.ToMP3(ctx, src, filepath.Join(t.TempDir(), "o.mp3"), info, mp3converter.TranscodeOptions{})
 	if err == nil || mp3converter.IsPermanent(err) {
 		t.Fatalf("cancelled conversion: err = %v, want a transient error", err)
 	}

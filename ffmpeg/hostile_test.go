@@ -64,7 +64,7 @@ func assertRefused(t *testing.T, path string) {
 	}
 	dst := filepath.Join(t.TempDir(), "out.mp3")
 	fake := &mp3converter.MediaInfo{Format: "mov,mp4,m4a,3gp,3g2,mj2", AudioCodec: "aac", Duration: 2}
-	if _, err := c.ToMP3(ctx, path, dst, fake, mp3converter.ConvertOptions{}); err == nil {
+	if _, err := c.ToMP3(ctx, path, dst, fake, mp3converter.TranscodeOptions{}); err == nil {
 		t.Errorf("ToMP3 converted %s", path)
 	}
 	if fi, err := os.Stat(dst); err == nil && fi.Size() > 0 {
@@ -174,7 +174,7 @@ func TestInputIsLocal(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Probe: %v", err)
 			}
-			if _, err := c.ToMP3(ctx, path, filepath.Join(dir, "o:ut.mp3"), info, mp3converter.ConvertOptions{}); err != nil {
+			if _, err := c.ToMP3(ctx, path, filepath.Join(dir, "o:ut.mp3"), info, mp3converter.TranscodeOptions{}); err != nil {
 				t.Fatalf("ToMP3: %v", err)
 			}
 		})

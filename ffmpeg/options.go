@@ -85,7 +85,7 @@ func inputSeek(o mp3converter.Options) []string {
 
 // lengthArgs returns the output arguments that bound the output: to the
 // cut's length, and to a limit plus limitSlack of audio and sizeCap bytes.
-func lengthArgs(o mp3converter.ConvertOptions) []string {
+func lengthArgs(o mp3converter.TranscodeOptions) []string {
 	args := timeArgs(o)
 	if o.MaxDuration > 0 {
 		args = append(args, "-fs", strconv.FormatInt(sizeCap(o.MaxDuration), 10))
@@ -94,7 +94,7 @@ func lengthArgs(o mp3converter.ConvertOptions) []string {
 }
 
 // timeArgs returns the -t of lengthArgs: outputLength; none for none.
-func timeArgs(o mp3converter.ConvertOptions) []string {
+func timeArgs(o mp3converter.TranscodeOptions) []string {
 	if t := outputLength(o); t > 0 {
 		return []string{"-t", strconv.FormatFloat(t, 'f', -1, 64)}
 	}
@@ -103,7 +103,7 @@ func timeArgs(o mp3converter.ConvertOptions) []string {
 
 // outputLength is the most seconds of output: the cut's length, or the
 // limit plus limitSlack, whichever is shorter; 0 for neither.
-func outputLength(o mp3converter.ConvertOptions) float64 {
+func outputLength(o mp3converter.TranscodeOptions) float64 {
 	var t float64
 	if o.MaxDuration > 0 {
 		t = (o.MaxDuration + limitSlack).Seconds()

@@ -24,7 +24,7 @@ import (
 
 // parallel says whether ToMP3 encodes in parallel: LAME for audio of at
 // least ParallelAbove, with cores to borrow.
-func (c *Transcoder) parallel(info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) bool {
+func (c *Transcoder) parallel(info *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) bool {
 	return c.ParallelAbove > 0 && opts.Cores != nil && !copies(info, opts.Audio) &&
 		expected(info, opts.Audio).Duration >= c.ParallelAbove.Seconds()
 }
@@ -41,7 +41,7 @@ func fromSource(url string, info *mp3converter.MediaInfo, o mp3converter.Options
 
 // toMP3Parallel is ToMP3 for a long file: from the source if it can, else
 // from one decoder.
-func (c *Transcoder) toMP3Parallel(ctx context.Context, src, dst, dir string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+func (c *Transcoder) toMP3Parallel(ctx context.Context, src, dst, dir string, info *mp3converter.MediaInfo, quality int, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 	job := c.parallelJob(src, dir, info, quality, opts)
 	if fromSource(src, info, opts.Audio) {
 		res, err := parallel.FromSource(ctx, job, info.SampleRate, dst)
@@ -63,7 +63,7 @@ func (c *Transcoder) toMP3Parallel(ctx context.Context, src, dst, dir string, in
 }
 
 // parallelJob describes a parallel encode of src to internal/parallel.
-func (c *Transcoder) parallelJob(src, dir string, info *mp3converter.MediaInfo, quality int, opts mp3converter.ConvertOptions) parallel.Job {
+func (c *Transcoder) parallelJob(src, dir string, info *mp3converter.MediaInfo, quality int, opts mp3converter.TranscodeOptions) parallel.Job {
 	want := expected(info, opts.Audio)
 	job := parallel.Job{
 		FFmpeg: lanes{c: c, src: src, info: info, quality: quality, opts: opts},
@@ -83,7 +83,7 @@ func (c *Transcoder) parallelJob(src, dir string, info *mp3converter.MediaInfo, 
 
 // parallelResult checks the MP3 a parallel encode wrote against the limit
 // and the source, as ToMP3 does one pass's.
-func (c *Transcoder) parallelResult(ctx context.Context, dst string, res parallel.Result, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) (*mp3converter.ConvertResult, error) {
+func (c *Transcoder) parallelResult(ctx context.Context, dst string, res parallel.Result, info *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 	decoded := res.Seconds()
 	if Exceeds(decoded, opts.MaxDuration) {
 		return nil, fmt.Errorf("ffmpeg stopped after %.1f s of audio (probed %.1f s): %w", decoded, info.Duration, tooLong(opts.MaxDuration))
@@ -92,7 +92,7 @@ func (c *Transcoder) parallelResult(ctx context.Context, dst string, res paralle
 	if err != nil {
 		return nil, err
 	}
-	return &mp3converter.ConvertResult{Duration: got, Segments: res.Segments}, nil
+	return &mp3converter.TranscodeResult{Duration: got, Segments: res.Segments}, nil
 }
 
 // lanes is a parallel encode's ffmpeg: its command lines.
@@ -101,7 +101,7 @@ type lanes struct {
 	src     string // the source's URL
 	info    *mp3converter.MediaInfo
 	quality int
-	opts    mp3converter.ConvertOptions
+	opts    mp3converter.TranscodeOptions
 }
 
 var _ parallel.FFmpeg = lanes{}
@@ -127,7 +127,7 @@ func (l lanes) DecoderArgs() []string { return decodeArgs(l.src, l.info, l.opts)
 
 // decodeArgs returns the decoder's arguments: as mp3Args, but to PCM in
 // WAV on stdout, and with -t but not -fs, which would count PCM bytes.
-func decodeArgs(src string, info *mp3converter.MediaInfo, opts mp3converter.ConvertOptions) []string {
+func decodeArgs(src string, info *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) []string {
 	args := append(audioInput(src, opts.Audio), shapeArgs(info, opts.Audio, true)...)
 	args = append(args, "-c:a", "pcm_f32le", "-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact")
 	args = append(args, timeArgs(opts)...)

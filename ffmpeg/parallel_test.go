@@ -51,7 +51,7 @@ func TestParallelJoins(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
-			opts := mp3converter.ConvertOptions{Audio: tc.audio, Title: "Joins"}
+			opts := mp3converter.TranscodeOptions{Audio: tc.audio, Title: "Joins"}
 			convert(t, &ffmpeg.Transcoder{}, src, single, opts)
 			c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
 			var stats ffmpeg.ParallelStats
@@ -118,11 +118,11 @@ func TestParallelNoise(t *testing.T) {
 	}
 	dir := t.TempDir()
 	single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
-	convert(t, &ffmpeg.Transcoder{}, src, single, mp3converter.ConvertOptions{})
+	convert(t, &ffmpeg.Transcoder{}, src, single, mp3converter.TranscodeOptions{})
 	c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
 	var stats ffmpeg.ParallelStats
 	ffmpeg.SetParallel(c, 4*time.Second, func(s ffmpeg.ParallelStats) { stats = s })
-	convert(t, c, src, par, mp3converter.ConvertOptions{Cores: lend})
+	convert(t, c, src, par, mp3converter.TranscodeOptions{Cores: lend})
 	if !stats.FromSource || stats.Segments < 10 {
 		t.Fatalf("stats %+v: want the lanes to read the source", stats)
 	}
@@ -183,7 +183,7 @@ func joinLines(rows []string) string {
 }
 
 // convert runs c on src with opts, and fails the test on error.
-func convert(t *testing.T, c *ffmpeg.Transcoder, src, dst string, opts mp3converter.ConvertOptions) *mp3converter.ConvertResult {
+func convert(t *testing.T, c *ffmpeg.Transcoder, src, dst string, opts mp3converter.TranscodeOptions) *mp3converter.TranscodeResult {
 	t.Helper()
 	ctx := context.Background()
 	info, err := c.Probe(ctx, src)
@@ -301,7 +301,7 @@ func TestParallelCores(t *testing.T) {
 				}
 				return release, false
 			}
-			convert(t, c, src, dst, mp3converter.ConvertOptions{Cores: cores})
+			convert(t, c, src, dst, mp3converter.TranscodeOptions{Cores: cores})
 			switch {
 			case stats.Segments < 9:
 				t.Fatalf("stats %+v: not encoded in parallel", stats)
@@ -334,7 +334,7 @@ func TestParallelOptions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			opts := mp3converter.ConvertOptions{Title: "Cut and loud", MaxDuration: time.Minute,
+			opts := mp3converter.TranscodeOptions{Title: "Cut and loud", MaxDuration: time.Minute,
 				Audio: mp3converter.Options{Start: 3.5, End: 37.25, Normalize: tc.normalize, Quality: "V4", Channels: 1}}
 			single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
 			rs := convert(t, &ffmpeg.Transcoder{}, tc.src, single, opts)
@@ -388,7 +388,7 @@ func TestParallelUneven(t *testing.T) {
 	}
 	info.Duration *= 1.019
 	dst := filepath.Join(t.TempDir(), "o.mp3")
-	if _, err := c.ToMP3(context.Background(), src, dst, info, mp3converter.ConvertOptions{Cores: lend}); err != nil {
+	if _, err := c.ToMP3(context.Background(), src, dst, info, mp3converter.TranscodeOptions{Cores: lend}); err != nil {
 		t.Fatal(err)
 	}
 	if len(runs) != 2 || !runs[0].FromSource || runs[1].FromSource {
@@ -424,7 +424,7 @@ func TestParallelFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.ToMP3(ctx, tc.src, filepath.Join(t.TempDir(), "o.mp3"), info, mp3converter.ConvertOptions{MaxDuration: tc.limit, Cores: lend})
+			_, err = c.ToMP3(ctx, tc.src, filepath.Join(t.TempDir(), "o.mp3"), info, mp3converter.TranscodeOptions{MaxDuration: tc.limit, Cores: lend})
 			if !mp3converter.IsPermanent(err) || !strings.Contains(mp3converter.ErrorMessage(err), tc.msg) {
 				t.Errorf("err = %v, want a permanent error saying %q", err, tc.msg)
 			}
@@ -444,7 +444,7 @@ func TestParallelFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(ctx)
-		opts := mp3converter.ConvertOptions{Cores: lend, Progress: func(f float64) {
+		opts := mp3converter.TranscodeOptions{Cores: lend, Progress: func(f float64) {
 			if f > 0.2 {
 				cancel()
 			}
@@ -474,11 +474,11 @@ func TestParallelFormats(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
-	convert(t, &ffmpeg.Transcoder{}, src, single, mp3converter.ConvertOptions{})
+	convert(t, &ffmpeg.Transcoder{}, src, single, mp3converter.TranscodeOptions{})
 	c := &ffmpeg.Transcoder{ParallelAbove: 10 * time.Second}
 	segments := 0
 	ffmpeg.SetParallel(c, 2*time.Second, func(s ffmpeg.ParallelStats) { segments = s.Segments })
-	convert(t, c, src, par, mp3converter.ConvertOptions{Cores: lend})
+	convert(t, c, src, par, mp3converter.TranscodeOptions{Cores: lend})
 	if segments < 5 {
 		t.Fatalf("%d segments: not encoded in parallel", segments)
 	}
@@ -511,16 +511,16 @@ func TestDecodeArgs(t *testing.T) {
 	lameRates := "sample_rates=44100|48000|32000|22050|24000|16000|11025|12000|8000"
 	for _, tc := range []struct {
 		name     string
-		opts     mp3converter.ConvertOptions
+		opts     mp3converter.TranscodeOptions
 		want     []string
 		wantNot  []string
 		beforeIn []string
 	}{
-		{"default", mp3converter.ConvertOptions{MaxDuration: time.Hour},
+		{"default", mp3converter.TranscodeOptions{MaxDuration: time.Hour},
 			[]string{"-af aformat=channel_layouts=mono|stereo:" + lameRates, "-c:a pcm_f32le", "-t 3601", "-f wav pipe:1"}, []string{"-fs", "-ar", "-ac"}, nil},
-		{"mono at 22.05 kHz", mp3converter.ConvertOptions{Audio: mp3converter.Options{Channels: 1, SampleRate: 22050}},
+		{"mono at 22.05 kHz", mp3converter.TranscodeOptions{Audio: mp3converter.Options{Channels: 1, SampleRate: 22050}},
 			[]string{"-ac 1", "-ar 22050"}, []string{"-af", "-t"}, nil},
-		{"normalised and cut", mp3converter.ConvertOptions{Audio: mp3converter.Options{Normalize: true, Start: 2, End: 10}},
+		{"normalised and cut", mp3converter.TranscodeOptions{Audio: mp3converter.Options{Normalize: true, Start: 2, End: 10}},
 			[]string{"-af loudnorm=I=-16:TP=-1.5:LRA=11,aformat=channel_layouts=mono|stereo", "-ar 48000", "-t 8"}, []string{lameRates}, []string{"-ss 2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

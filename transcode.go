@@ -19,8 +19,8 @@ type MediaInfo struct {
 	SampleRate int
 }
 
-// ConvertOptions bound and label one conversion.
-type ConvertOptions struct {
+// TranscodeOptions bound and label one conversion.
+type TranscodeOptions struct {
 	// MaxDuration is the most audio decoded: a source that plays longer,
 	// whatever its probe said, fails with an EINVALID error saying it is
 	// longer than the limit. 0 for no limit.
@@ -45,8 +45,8 @@ type ConvertOptions struct {
 	Cores func() (release func(), ok bool)
 }
 
-// ConvertResult describes an MP3 that a Transcoder wrote.
-type ConvertResult struct {
+// TranscodeResult describes an MP3 that a Transcoder wrote.
+type TranscodeResult struct {
 	Duration float64 // seconds, measured on the output
 	Copied   bool    // the audio was already MP3 and was copied, not re-encoded
 	Segments int     // segments of a long file encoded at once; 0: in one pass
@@ -62,5 +62,5 @@ type Transcoder interface {
 	// opts' limits, and checks the result. A source without audio, or
 	// longer than opts.MaxDuration, gives a Permanent EINVALID error; a
 	// cancelled ctx gives ctx's error.
-	ToMP3(ctx context.Context, src, dst string, info *MediaInfo, opts ConvertOptions) (*ConvertResult, error)
+	ToMP3(ctx context.Context, src, dst string, info *MediaInfo, opts TranscodeOptions) (*TranscodeResult, error)
 }
