@@ -40,6 +40,8 @@ docker_up() {
 
 docker_down() {
   [ -n "$dockerd_pid" ] || return 0
+  local -
+  set +e # each step whatever the one before did; options back on return
   kill "$dockerd_pid" 2>/dev/null
   for _ in $(seq 30); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 1; done
   kill -9 "$dockerd_pid" 2>/dev/null
