@@ -21,8 +21,11 @@
 #               applied, every Deployment and StatefulSet ready (time printed)
 #   flow        a user made with kubectl exec; login, upload, done, download and ffprobe
 #               through the gateway's cluster IP (kube-proxy); the notice in Mailpit
-#   batch       $BATCH uploads; the converter pod deleted (SIGTERM, SIGKILL after
-#               1 s) while it converts; every job done, one mail and one MP3 per job
+#   batch       $BATCH uploads of 3-minute videos; while a job converts, the
+#               converter's process killed with SIGKILL from the host (the kubelet
+#               restarts it), then, while another converts, its pod deleted
+#               (SIGTERM, SIGKILL after 1 s); every job done (attempts printed),
+#               one mail and one MP3 of the right length per job
 #   teardown    everything stopped, the host put back (also on failure): mounts,
 #               the bridge, kube-proxy's iptables rules, sysctls, /run dirs
 #
@@ -164,8 +167,9 @@ curlflow "$base" "$EMAIL" "$PASSWORD" "$M/test.mp4" "$W/out-flow"
 mailpit_notice "http://$mp:8025" "$EMAIL"
 
 phase batch
-# Longer videos, so that the converter is busy when its pod goes.
-test_video "$M/batch.mkv" 60
+# Long audio (3 minutes, with small pictures), so that the converter is
+# busy when it is killed.
+test_video "$M/batch.mkv" 180 160x120
 tok=$(login "$base" "$EMAIL" "$PASSWORD")
 jobs=()
 for i in $(seq "$BATCH"); do
@@ -173,27 +177,69 @@ for i in $(seq "$BATCH"); do
   up=$(curl -fsS -X POST -F "file=@$M/batch-$i.mkv" -H "Authorization: Bearer $tok" "$base/upload")
   jobs+=("$(json "$up" job_id)")
 done
-echo "uploaded $BATCH videos of 60 s: jobs ${jobs[*]}"
-# The converter pod, once it converts one of them.
-victim=$("$K" -n "$NS" get pods -l app.kubernetes.io/name=converter -o jsonpath='{.items[0].metadata.name}')
-for _ in $(seq 240); do
-  st=$(for j in "${jobs[@]}"; do json "$(curl -fsS -H "Authorization: Bearer $tok" "$base/jobs/$j")" status; done | sort | uniq -c | xargs)
-  case " $st " in *" processing "*) break ;; esac
+echo "uploaded $BATCH videos of 180 s: jobs ${jobs[*]}"
+
+# states: how many jobs of the batch are in each state.
+states() {
+  local j
+  for j in "${jobs[@]}"; do json "$(curl -fsS -H "Authorization: Bearer $tok" "$base/jobs/$j")" status; done | sort | uniq -c | xargs
+}
+# while_processing WHAT: waits until a job of the batch is being converted.
+while_processing() {
+  local st=''
+  for _ in $(seq 240); do
+    st=$(states)
+    case " $st " in *" processing "*) break ;; esac
+    sleep 0.3
+  done
+  echo "job states when $1: $st"
+  case " $st " in *" processing "*) ;; *) echo "WARNING: no job was being converted when $1" ;; esac
+}
+converter_pod() { # the name of a ready converter pod other than $1
+  "$K" -n "$NS" get pods -l app.kubernetes.io/name=converter \
+    -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
+    awk -v old="$1" '$1 != old && $2 == "True" {print $1}'
+}
+
+# 1. A crash: the converter's process killed (SIGKILL) from the host, mid-
+# conversion; the kubelet restarts the container in the same pod.
+victim=$(converter_pod '')
+cid=$("$K" -n "$NS" get pod "$victim" -o jsonpath='{.status.containerStatuses[0].containerID}')
+pid=$("$CL_RT/usr/bin/ctr" -a "$CL_SOCK" -n k8s.io tasks ls | awk -v id="${cid#containerd://}" '$1 == id {print $2}')
+# It restarted already while MySQL and RabbitMQ were starting: count on.
+restarts=$("$K" -n "$NS" get pod "$victim" -o jsonpath='{.status.containerStatuses[0].restartCount}')
+while_processing "the converter is killed"
+kill -9 "$pid"
+t0=$(date +%s)
+echo "killed the converter's process (pid $pid in pod $victim) with SIGKILL"
+for _ in $(seq 600); do
+  [ "$("$K" -n "$NS" get pod "$victim" -o jsonpath='{.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].ready}')" = "$((restarts + 1)) true" ] && break
   sleep 0.5
 done
-echo "job states when the pod is deleted: $st"
-case " $st " in *" processing "*) ;; *) echo "WARNING: no job was being converted when the pod went" ;; esac
+echo "its container restarted and ready $(($(date +%s) - t0)) s after"
+
+# 2. A deletion: the pod deleted (SIGTERM, SIGKILL after 1 s) mid-batch;
+# the Deployment makes a new one.
+while_processing "the pod is deleted"
 t0=$(date +%s)
 "$K" -n "$NS" delete pod "$victim" --grace-period=1 --wait=false
-echo "deleted pod $victim (SIGTERM, SIGKILL after 1 s) mid-batch"
-"$K" -n "$NS" rollout status deployment/converter --timeout=300s >/dev/null
-echo "a new converter pod ready $(($(date +%s) - t0)) s after: $("$K" -n "$NS" get pods -l app.kubernetes.io/name=converter -o jsonpath='{.items[*].metadata.name}')"
+echo "deleted pod $victim (SIGTERM, SIGKILL after 1 s)"
+new=''
+for _ in $(seq 600); do
+  new=$(converter_pod "$victim")
+  [ -z "$new" ] || break
+  sleep 0.5
+done
+[ -n "$new" ] || fail "no new converter pod became ready"
+echo "a new converter pod, $new, ready $(($(date +%s) - t0)) s after"
 done_n=0
+attempts=()
 for j in "${jobs[@]}"; do
   out=$(wait_job "$base" "$tok" "$j" 600) || fail "job $j: $out"
   done_n=$((done_n + 1))
+  attempts+=("$(json "$out" attempts)")
 done
-echo "jobs done: $done_n of $BATCH, $(($(date +%s) - t0)) s after the deletion"
+echo "jobs done: $done_n of $BATCH, $(($(date +%s) - t0)) s after the deletion; attempts per job: ${attempts[*]}"
 # One mail per job (its Message-ID names the job) and the same MP3 in it as
 # the job's; no job converted twice into two MP3s.
 sleep 5
@@ -225,7 +271,8 @@ for j in "${jobs[@]}"; do
   curl -fsS -o "$W/batch-$j.mp3" -H "Authorization: Bearer $tok" "$base/download?fid=$fid"
   fids+=("$fid")
 done
+for j in "${jobs[@]}"; do check_mp3 "$W/batch-$j.mp3" "$M/batch.mkv" >/dev/null; done
 check_mp3 "$W/batch-${jobs[0]}.mp3" "$M/batch.mkv"
 [ "$(printf '%s\n' "${fids[@]}" | sort -u | wc -l)" = "$BATCH" ] || fail "two jobs share an MP3"
-echo "MP3s: $BATCH downloads, $BATCH distinct files; converter restarts: $("$K" -n "$NS" get pods -l app.kubernetes.io/name=converter -o jsonpath='{.items[0].status.containerStatuses[0].restartCount}')"
-echo "after the pod deletion: $done_n jobs done of $BATCH, 0 lost, 0 duplicated"
+echo "MP3s: $BATCH downloads of the right length, $BATCH distinct files"
+echo "after a converter crash and a pod deletion mid-batch: $done_n jobs done of $BATCH, 0 lost, 0 duplicated"

@@ -3,7 +3,7 @@
 # gateway, and its notice in Mailpit. Sourced by scripts/ci-containers.sh and
 # scripts/cluster-e2e.sh; bash only. Needs curl, python3 and ffprobe.
 #
-#   test_video OUT [SECONDS]   a test video (testsrc2, tones and pink noise)
+#   test_video OUT [SECONDS [SIZE]]  a test video (testsrc2, tones and pink noise)
 #   curlflow BASE EMAIL PASSWORD VIDEO OUTDIR
 #                              login, upload, wait for done, download, ffprobe
 #   mailpit_notice API EMAIL   the notice to EMAIL in Mailpit (API: http://host:8025)
@@ -13,12 +13,13 @@ declare -F fail >/dev/null || fail() { echo "FAIL: $*" >&2; exit 1; }
 
 json() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$@"; }
 
-# test_video OUT [SECONDS]: moving pictures (H.264) and stereo tones with
-# pink noise: AAC in MP4, Opus in Matroska (by OUT's extension).
+# test_video OUT [SECONDS [SIZE]]: moving pictures (H.264, 320x240 unless
+# SIZE) and stereo tones with pink noise: AAC in MP4, Opus in Matroska (by
+# OUT's extension).
 test_video() {
-  local out=$1 d=${2:-6} acodec=aac
+  local out=$1 d=${2:-6} size=${3:-320x240} acodec=aac
   case $out in *.mkv) acodec=libopus ;; esac
-  ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=duration=$d:size=320x240:rate=25" \
+  ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=duration=$d:size=$size:rate=25" \
     -f lavfi -i "sine=frequency=440:duration=$d:sample_rate=48000" -f lavfi -i "sine=frequency=660:duration=$d:sample_rate=48000" \
     -f lavfi -i "anoisesrc=color=pink:duration=$d:amplitude=0.2:sample_rate=48000" \
     -filter_complex '[1:a][2:a]amerge=inputs=2[st];[3:a]aformat=channel_layouts=stereo[n];[st][n]amix=inputs=2:duration=shortest[a]' \
