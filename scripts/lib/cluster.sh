@@ -474,5 +474,7 @@ cl_restore_host() {
   else
     echo "host put back: iptables rules, chains and policies as before, $CL_BRIDGE gone, sysctls as before"
   fi
+  # The unpacked images and the pods' volumes (about 1.5 GB); the logs stay.
+  grep -q " $CL_W/" /proc/mounts || rm -rf "$CL_W/containerd/root" "$CL_W/kubelet/root"
   cl_host_saved=''
 }
