@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/mp3converter
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run install uninstall sample test test-deploy lint lint-openapi build deps integration fuzz bench bench-split containers kubernetes ci clean
+.PHONY: run install uninstall sample test test-deploy lint lint-openapi build deps integration fuzz bench bench-split containers kubernetes cluster-e2e ci clean
 
 # Where make run listens: loopback only, so that nobody else on the network
 # reaches it until you choose so. Change it for one run with
@@ -93,6 +93,10 @@ containers:
 ## kubernetes: apply deploy/base and every overlay to a real kube-apiserver built from the Go module proxy
 kubernetes:
 	scripts/ci-kubernetes.sh
+
+## cluster-e2e: a one-node cluster on this host (kubelet, containerd), deploy/overlays/ci-cluster on it, the curl flow and a converter pod deleted mid-batch; needs root
+cluster-e2e:
+	scripts/cluster-e2e.sh
 
 ## ci: what CI runs, on a clean checkout
 ci:

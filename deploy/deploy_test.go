@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -495,8 +496,8 @@ func checkRoles(t *testing.T, m *manifests) {
 		if len(c.Command) > 0 {
 			t.Errorf("%s: command %q overrides the image's ENTRYPOINT", what, c.Command)
 		}
-		if c.Image != roleImage {
-			t.Errorf("%s: image %q, want %q (set by images: in kustomization.yaml)", what, c.Image, roleImage)
+		if want := cmp.Or(m.want.image, roleImage); c.Image != want {
+			t.Errorf("%s: image %q, want %q (set by images: in kustomization.yaml)", what, c.Image, want)
 		}
 		checkRoleSecurity(t, what, &d.Spec.Template.Spec, c)
 		for _, v := range d.Spec.Template.Spec.Volumes {

@@ -24,6 +24,8 @@ type expect struct {
 	// monitoring: a ServiceMonitor scrapes every role
 	// (components/monitoring).
 	monitoring bool
+	// image of the roles, if not roleImage.
+	image string
 }
 
 var baseExpect = expect{placeholders: true}
@@ -38,6 +40,7 @@ var overlayExpect = map[string]expect{
 	"monitoring": {placeholders: true, monitoring: true},
 	"quorum":     {placeholders: true},
 	"s3":         {placeholders: true},
+	"ci-cluster": {replicas: oneEach, image: "mp3converter/mp3converter:ci-cluster"},
 }
 
 // TestOverlays renders every overlay, and minikube with both components as

@@ -31,18 +31,19 @@ SRC=$PWD
 W=${1:-$SRC/.ci/work/containers}
 mkdir -p "$W"
 W=$(cd "$W" && pwd)
-CACHE=${MP3CONVERTER_CI_CACHE:-$HOME/.cache/mp3converter-ci}
-DK=$CACHE/docker
-D=/usr/bin/docker # Debian's client: another one earlier in PATH may want buildx
+# shellcheck source=scripts/lib/docker.sh
+. "$SRC/scripts/lib/docker.sh"
 IMAGE=mp3converter/mp3converter:ci
 SERVE=mp3converter-ci-serve
 SERVE_PORT=18180 GATEWAY_PORT=18190 RABBITMQ_UI_PORT=18672 MAILPIT_PORT=18025
 VERSION=$(git describe --always --dirty 2>/dev/null || echo dev)
-export DOCKER_HOST=unix://$DK/docker.sock COMPOSE_DOCKER_CLI_BUILD=0
+export COMPOSE_DOCKER_CLI_BUILD=0
 DC=(docker-compose --env-file "$W/compose.env" -p mp3converter-ci -f "$SRC/compose.yaml" -f "$SRC/compose.local.yaml")
 
 log() { printf '\n== %s  %s\n' "$(date +%T)" "$*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib/seedflow.sh
+. "$SRC/scripts/lib/seedflow.sh"
 phase_name='' phase_start=0 times=()
 phase() { # NAME: ends the phase before, starts NAME
   if [ -n "$phase_name" ]; then
@@ -54,8 +55,8 @@ phase() { # NAME: ends the phase before, starts NAME
   [ -z "$phase_name" ] || log "$phase_name"
 }
 
-# --- what dockerd changes, and putting it back ---------------------------------
-dockerd_pid='' compose_up='' ip_forward0='' forward_policy0='' run_containerd0=''
+# --- on exit: stop what was started; docker_down puts the host back ------------
+compose_up=''
 cleanup() {
   local rc=$?
   set +e
@@ -69,29 +70,7 @@ cleanup() {
     [ "$rc" = 0 ] || $D logs --tail 40 "$SERVE" 2>&1
     $D rm -f "$SERVE" >/dev/null 2>&1
     $D volume rm -f mp3converter-ci-data >/dev/null 2>&1
-    kill "$dockerd_pid" 2>/dev/null
-    for _ in $(seq 30); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 1; done
-    kill -9 "$dockerd_pid" 2>/dev/null
-    grep " $DK/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount 2>/dev/null
-    # dockerd leaves its bridge and its iptables chains and rules behind.
-    ip link delete docker0 2>/dev/null
-    iptables -t nat -D POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE 2>/dev/null
-    iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j DOCKER 2>/dev/null
-    iptables -t nat -D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER 2>/dev/null
-    iptables -t nat -F DOCKER 2>/dev/null; iptables -t nat -X DOCKER 2>/dev/null
-    while iptables -D FORWARD -j DOCKER-USER 2>/dev/null; do :; done
-    while iptables -D FORWARD -j DOCKER-ISOLATION-STAGE-1 2>/dev/null; do :; done
-    while iptables -D FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null; do :; done
-    while iptables -D FORWARD -o docker0 -j DOCKER 2>/dev/null; do :; done
-    while iptables -D FORWARD -i docker0 ! -o docker0 -j ACCEPT 2>/dev/null; do :; done
-    while iptables -D FORWARD -i docker0 -o docker0 -j ACCEPT 2>/dev/null; do :; done
-    for c in DOCKER DOCKER-ISOLATION-STAGE-1 DOCKER-ISOLATION-STAGE-2 DOCKER-USER; do
-      iptables -F "$c" 2>/dev/null; iptables -X "$c" 2>/dev/null
-    done
-    iptables -P FORWARD "${forward_policy0:-ACCEPT}"
-    [ -z "$ip_forward0" ] || sysctl -qw net.ipv4.ip_forward="$ip_forward0"
-    # dockerd's containerd puts its shim sockets in /run/containerd/s.
-    [ -n "$run_containerd0" ] || rmdir /run/containerd/s /run/containerd 2>/dev/null
+    docker_down
   fi
   if [ "${#times[@]}" -gt 0 ]; then
     echo; echo "phase times (s):"; printf '  %s\n' "${times[@]}"
@@ -121,77 +100,10 @@ fi
 docker-compose version --short
 
 phase dockerd
-if pgrep -x dockerd >/dev/null; then
-  fail "a dockerd is running already: stop it first (this script's cleanup undoes docker0 and its iptables rules)"
-fi
-ip_forward0=$(sysctl -n net.ipv4.ip_forward)
-forward_policy0=$(iptables -S FORWARD | sed -n 's/^-P FORWARD //p')
-run_containerd0=""; [ -d /run/containerd ] && run_containerd0=yes
-mkdir -p "$DK/data" "$DK/exec"
-setsid dockerd -H "$DOCKER_HOST" --data-root "$DK/data" --exec-root "$DK/exec" \
-  --pidfile "$DK/dockerd.pid" >"$W/dockerd.log" 2>&1 </dev/null &
-dockerd_pid=$!
-for _ in $(seq 60); do $D info >/dev/null 2>&1 && break; sleep 1; done
-$D info --format 'docker {{.ServerVersion}}, {{.Driver}}, cgroup v{{.CgroupVersion}}, state in {{.DockerRootDir}}' \
-  || { tail -20 "$W/dockerd.log"; fail "dockerd did not start"; }
+docker_up "$W"
 
 phase base-images
-if ! $D image inspect debian:bookworm-slim >/dev/null 2>&1; then
-  # The mirrors this machine's apt uses.
-  sources=/etc/apt/sources.list.d/debian.sources
-  MIRROR=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' "$sources" 2>/dev/null || true)}
-  MIRROR=${MIRROR:-http://deb.debian.org/debian}
-  SECURITY=${SECURITY:-$(awk '/^URIs:/{u=$2} /^Suites:.*-security/{print u; exit}' "$sources" 2>/dev/null || true)}
-  SECURITY=${SECURITY:-${MIRROR}-security}
-  rm -rf "$W/rootfs"
-  debootstrap --variant=minbase bookworm "$W/rootfs" "$MIRROR" >"$W/debootstrap.log" 2>&1 \
-    || { tail -20 "$W/debootstrap.log"; fail debootstrap; }
-  rm -f "$W/rootfs/etc/apt/sources.list"
-  cat >"$W/rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
-Types: deb
-URIs: $MIRROR
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: $SECURITY
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  rm -rf "$W/rootfs/var/cache/apt/archives/"*.deb "$W/rootfs/var/lib/apt/lists/"*
-  tar -C "$W/rootfs" -c . | $D import --change 'CMD ["bash"]' - debian:bookworm-slim >/dev/null
-  rm -rf "$W/rootfs"
-  echo "debian:bookworm-slim made with debootstrap from $MIRROR"
-fi
-# The Dockerfile's Go image: the host's Go on that Debian, with git and gcc
-# as in the official image, and the host's extra CA certificates (here a
-# TLS-intercepting egress proxy stands between the builds and the Go proxy).
-FROM_GO=$(sed -n 's/^FROM \(golang:[^ ]*\).*/\1/p' "$SRC/Dockerfile" | head -1)
-GOV=$(go env GOVERSION)
-if [ "$($D image inspect -f '{{index .Config.Labels "org.mp3converter.ci.go"}}' "$FROM_GO" 2>/dev/null || true)" != "$GOV" ]; then
-  ctx=$W/golang-ctx
-  rm -rf "$ctx"; mkdir -p "$ctx"
-  cp -a "$(go env GOROOT)" "$ctx/go"
-  cp /usr/local/share/ca-certificates/*.crt "$ctx/" 2>/dev/null || true
-  cat >"$ctx/Dockerfile" <<EOF
-FROM debian:bookworm-slim
-RUN apt-get update \\
-    && apt-get install -y --no-install-recommends ca-certificates git gcc libc6-dev make pkg-config \\
-    && rm -rf /var/lib/apt/lists/*
-COPY . /ctx/
-RUN cp /ctx/*.crt /usr/local/share/ca-certificates/ 2>/dev/null; update-ca-certificates \\
-    && mv /ctx/go /usr/local/go && rm -rf /ctx && mkdir -p /go/src /go/bin && chmod -R 1777 /go
-ENV GOLANG_VERSION=${GOV#go} GOTOOLCHAIN=local GOPATH=/go \\
-    PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-LABEL org.mp3converter.ci.go=$GOV
-WORKDIR /go
-EOF
-  DOCKER_BUILDKIT=1 $D build -q -t "$FROM_GO" "$ctx" >/dev/null
-  rm -rf "$ctx"
-  echo "$FROM_GO made from the host's $GOV"
-fi
+docker_base_images "$W"
 $D images --format 'table {{.Repository}}:{{.Tag}}\t{{.Size}}' debian
 $D images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' golang
 
@@ -234,44 +146,8 @@ phase serve
 # A test video of the host's ffmpeg: moving pictures (H.264) and stereo
 # tones with pink noise (AAC in MP4; Opus in Matroska for compose).
 M=$W/media; mkdir -p "$M"
-for ext in mp4 mkv; do
-  acodec=aac; [ "$ext" = mkv ] && acodec=libopus
-  ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=6:size=320x240:rate=25 \
-    -f lavfi -i sine=frequency=440:duration=6:sample_rate=48000 -f lavfi -i sine=frequency=660:duration=6:sample_rate=48000 \
-    -f lavfi -i anoisesrc=color=pink:duration=6:amplitude=0.2:sample_rate=48000 \
-    -filter_complex '[1:a][2:a]amerge=inputs=2[st];[3:a]aformat=channel_layouts=stereo[n];[st][n]amix=inputs=2:duration=shortest[a]' \
-    -map 0:v -map '[a]' -c:v libx264 -pix_fmt yuv420p -c:a "$acodec" -shortest "$M/test.$ext"
-done
-json() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$@"; }
-curlflow() { # BASE EMAIL PASSWORD VIDEO OUTDIR: the README's walk-through
-  local base=$1 tok up job j st fid
-  tok=$(curl -fsS -X POST -u "$2:$3" "$base/login")
-  echo "1. login $2: a token of ${#tok} bytes"
-  up=$(curl -fsS -X POST -F "file=@$4" -H "Authorization: Bearer $tok" "$base/upload")
-  echo "2. upload $(basename "$4"): $up"
-  job=$(json "$up" job_id)
-  for _ in $(seq 120); do
-    j=$(curl -fsS -H "Authorization: Bearer $tok" "$base/jobs/$job")
-    st=$(json "$j" status)
-    if [ "$st" = "done" ] || [ "$st" = failed ]; then break; fi
-    sleep 1
-  done
-  echo "3. job: $j"
-  [ "$st" = "done" ] || fail "job $job ended $st"
-  fid=$(json "$j" mp3_fid)
-  rm -rf "$5"; mkdir -p "$5"
-  (cd "$5" && curl -fsS -OJ -H "Authorization: Bearer $tok" "$base/download?fid=$fid" \
-    -w '4. download: %{http_code} %{content_type}, %{size_download} bytes, saved as %{filename_effective}\n')
-  local mp3 want got
-  mp3=$(ls "$5"/*.mp3)
-  echo "5. ffprobe: $(ffprobe -v error -show_entries stream=codec_name,sample_rate,channels:format=duration -of compact=p=0 "$mp3" | tr '\n' ' ')"
-  want=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$4")
-  got=$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 "$mp3")
-  [ "$got" = mp3 ] || fail "the download is $got, not mp3"
-  got=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$mp3")
-  python3 -c 'import sys; w,g=map(float,sys.argv[1:]); sys.exit(abs(w-g) > max(0.5, w*0.02))' "$want" "$got" \
-    || fail "the MP3 lasts $got s, the video $want s"
-}
+test_video "$M/test.mp4"
+test_video "$M/test.mkv"
 admin_pw=$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
 $D volume rm -f mp3converter-ci-data >/dev/null
 $D run -d --name "$SERVE" -p "127.0.0.1:$SERVE_PORT:8080" -v mp3converter-ci-data:/data \
@@ -371,19 +247,7 @@ echo 'compose-user-password-123' | "${DC[@]}" exec -T auth mp3converter user add
 curl -fsS -o /dev/null -X POST -u "$MP3CONVERTER_ADMIN_EMAIL:$MP3CONVERTER_ADMIN_PASSWORD" "$base/login" \
   -w "the admin of .env logs in: %{http_code}\n"
 curlflow "$base" ann@example.com compose-user-password-123 "$M/test.mkv" "$W/out-compose"
-mail=''
-for _ in $(seq 30); do
-  if mail=$(curl -fsS "http://127.0.0.1:$MAILPIT_PORT/api/v1/messages" | python3 -c '
-import json, sys
-for m in json.load(sys.stdin)["messages"]:
-    if any(t["Address"] == "ann@example.com" for t in m["To"]) and m["Subject"] == "MP3 Download":
-        print("%s -> %s: %s | %s" % (m["From"]["Address"], m["To"][0]["Address"], m["Subject"], m["Snippet"]))
-        sys.exit(0)
-sys.exit(1)'); then break; fi
-  sleep 1
-done
-[ -n "$mail" ] || fail "no notice to ann@example.com in Mailpit"
-echo "6. Mailpit (GET /api/v1/messages): $mail"
+mailpit_notice "http://127.0.0.1:$MAILPIT_PORT" ann@example.com
 for s in auth converter gateway notification; do
   echo "$s: $($D inspect -f '{{.State.Health.Status}}' "$("${DC[@]}" ps -q "$s")")"
 done

@@ -2,6 +2,11 @@
 # from the environment, on a server that listens on no TCP port (so that a
 # TCP health check fails until the real server is up).
 set -euo pipefail
+# The official image also takes the MYSQL_ names (deploy/base sets those).
+MARIADB_DATABASE=${MARIADB_DATABASE:-${MYSQL_DATABASE:-}}
+MARIADB_USER=${MARIADB_USER:-${MYSQL_USER:-}}
+MARIADB_PASSWORD=${MARIADB_PASSWORD:-${MYSQL_PASSWORD:-}}
+MARIADB_ROOT_PASSWORD=${MARIADB_ROOT_PASSWORD:-${MYSQL_ROOT_PASSWORD:-}}
 if [ ! -d /var/lib/mysql/mysql ]; then
   mariadb-install-db --user=mysql --datadir=/var/lib/mysql --auth-root-authentication-method=normal >/dev/null
   mariadbd --user=mysql --skip-networking --socket=/run/mysqld/init.sock & pid=$!
