@@ -36,7 +36,11 @@ func TestClientConvertTerminal(t *testing.T) {
 		t.Fatalf("login: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	a := copyAs(t, testmedia.Make(t, testmedia.MKV, 20), dir, "a.mkv")
+	// Four minutes of audio in a small file: a second or so to upload
+	// through the slow link, and seconds to convert even on an idle
+	// machine, so that a progress write (one a second) is seen.
+	a := copyAs(t, testmedia.Encode(t, "a.mkv", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=240",
+		"-c:a", "libopus", "-b:a", "24k"), dir, "a.mkv")
 	b := copyAs(t, testmedia.Make(t, testmedia.MP4, 4), dir, "b.mp4")
 	x := copyAs(t, testmedia.Text(t), dir, "x.mp4")
 	out := t.TempDir()
@@ -57,7 +61,7 @@ func TestClientConvertTerminal(t *testing.T) {
 		t.Errorf("convert exited %v, want 1", err)
 	}
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`a\.mkv +upload +\[=*>?-*\] [0-9.]+ KB / [0-9.]+ KB +[0-9.]+ [KM]B/s +[0-9]+s left`), // bytes, speed, time left
+		regexp.MustCompile(`a\.mkv +upload +\[=*>?-*\] [0-9.]+ [KM]B / [0-9.]+ [KM]B +[0-9.]+ [KM]B/s +[0-9]+s left`), // bytes, speed, time left
 		regexp.MustCompile(`\[==============================\] -> a\.mp3`),
 		regexp.MustCompile(`converting +\[[=>-]+\] [0-9]+%`),
 		regexp.MustCompile(`x\.mp4: failed: not a video or audio file ffmpeg can read`),
