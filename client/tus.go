@@ -133,18 +133,11 @@ type tusUpload struct {
 // from the server's offset, a few times. The record is dropped once the
 // job is made. Errors are as UploadFile's.
 func (c *Client) UploadFileResumable(ctx context.Context, path string, options url.Values, progress func(int64), state *UploadState) (*Accepted, error) {
-	f, err := os.Open(path)
+	f, st, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
 	key := stateKey(c.Server, path, st)
 	u := &tusUpload{c: c, f: f, size: st.Size(), progress: progress}
 	job, err := u.resume(ctx, state.get(key))

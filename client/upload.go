@@ -27,19 +27,30 @@ type Accepted struct {
 // opened is an *fs.PathError naming path; a directory or other file that
 // is not a regular one is an error naming path too.
 func (c *Client) UploadFile(ctx context.Context, path string, options url.Values, progress func(sent int64)) (*Accepted, error) {
-	f, err := os.Open(path)
+	f, st, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
 	return c.Upload(ctx, filepath.Base(path), f, st.Size(), options, progress)
+}
+
+// openRegular opens the regular file at path; anything else (a directory,
+// a device) is an error naming path.
+func openRegular(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
 }
 
 // Upload sends size bytes of r as the file name of a multipart form and

@@ -3,7 +3,6 @@
 package rabbitmq_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,24 +17,6 @@ import (
 	"github.com/mp3converter/mp3converter/rabbitmq"
 )
 
-// syncBuffer is a log both clients write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestIntegrationFailover: on a 3-node cluster, clients given the three
 // URLs publish and consume a quorum queue while the node they are
 // connected to, which leads the queue, is stopped. They move to the next
@@ -44,7 +25,7 @@ func (s *syncBuffer) String() string {
 func TestIntegrationFailover(t *testing.T) {
 	cluster := testsupport.RabbitMQCluster(t, 3)
 	vhost := cluster.AddVhost()
-	var logs syncBuffer
+	var logs testsupport.SyncBuffer
 	open := func(name string) *rabbitmq.Queue {
 		q, err := rabbitmq.New(cluster.URLs(vhost), rabbitmq.Options{QueueType: rabbitmq.Quorum, ConnectionName: name,
 			Logger: slog.New(slog.NewTextHandler(&logs, nil)).With("client", name)})

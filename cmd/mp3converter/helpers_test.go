@@ -28,24 +28,7 @@ import (
 type testServer struct {
 	*app.Main
 	URL  string
-	logs *syncBuffer // everything the server logged
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testsupport.SyncBuffer // everything the server logged
 }
 
 func testConfig(t testing.TB) app.Config {
@@ -61,7 +44,7 @@ func testConfig(t testing.TB) app.Config {
 // startServe starts serve with cfg, after setting up its Main with opts.
 func startServe(t *testing.T, cfg app.Config, opts ...func(*app.Main)) *testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := newServe(cfg, log, io.Discard)
 	for _, o := range opts {
