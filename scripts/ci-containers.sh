@@ -82,20 +82,8 @@ trap 'exit 130' INT TERM
 
 # --- phases ---------------------------------------------------------------------
 phase packages
-missing=()
-command -v dockerd >/dev/null || missing+=(docker.io)
-command -v docker-compose >/dev/null || missing+=(docker-compose)
-command -v debootstrap >/dev/null || missing+=(debootstrap)
-command -v iptables >/dev/null || missing+=(iptables)
-command -v curl >/dev/null || missing+=(curl)
-command -v python3 >/dev/null || missing+=(python3)
-{ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || missing+=(ffmpeg)
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends --no-upgrade "${missing[@]}" >/dev/null
-fi
+install_missing dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap iptables:iptables \
+  curl:curl python3:python3 ffmpeg:ffmpeg ffprobe:ffmpeg
 [ -x "$D" ] || fail "$D is missing (Debian's docker.io client)"
 docker-compose version --short
 

@@ -95,21 +95,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 phase packages
-missing=()
-command -v iptables >/dev/null || missing+=(iptables)
-command -v conntrack >/dev/null || missing+=(conntrack)
-command -v dockerd >/dev/null || missing+=(docker.io)
-command -v debootstrap >/dev/null || missing+=(debootstrap)
-command -v curl >/dev/null || missing+=(curl)
-command -v python3 >/dev/null || missing+=(python3)
-command -v openssl >/dev/null || missing+=(openssl)
-{ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || missing+=(ffmpeg)
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends --no-upgrade "${missing[@]}" >/dev/null
-fi
+install_missing iptables:iptables conntrack:conntrack dockerd:docker.io debootstrap:debootstrap curl:curl \
+  python3:python3 openssl:openssl ffmpeg:ffmpeg ffprobe:ffmpeg
 
 phase kube-build
 KBIN=$("$SRC/scripts/kube-build.sh")

@@ -9,6 +9,8 @@
 #                          Dockerfile's golang image (the host's Go), when missing
 #   docker_down            stop it; docker0, iptables chains and rules, the
 #                          FORWARD policy, ip_forward and /run/containerd put back
+#   install_missing CMD:PKG...
+#                          apt-get install each PKG whose CMD is not on PATH
 #
 # State in $MP3CONVERTER_CI_CACHE/docker (default ~/.cache/mp3converter-ci),
 # its socket there; $D is Debian's client (another one earlier in PATH may
@@ -19,6 +21,16 @@ DK=$CACHE/docker
 D=/usr/bin/docker
 export DOCKER_HOST=unix://$DK/docker.sock
 dockerd_pid='' ip_forward0='' forward_policy0='' run_containerd0=''
+
+install_missing() {
+  local missing=() pair
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}"); done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  echo "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends --no-upgrade "${missing[@]}" >/dev/null
+}
 
 docker_up() {
   local log=$1/dockerd.log
