@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,14 +16,7 @@ import (
 // deleting them, and clearing the finished jobs, each checked against what
 // the server keeps.
 func TestBrowserList(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed (apt-get install chromium): the web page's test needs it")
-	}
-	cfg := testConfig(t)
-	cfg.EventsPollInterval = 50 * time.Millisecond
-	s := startServe(t, cfg)
-	s.addUser(t, "ann@example.com", "correct horse", false)
+	s := browserServe(t)
 	s.addUser(t, "bob@example.com", "bob-password", false)
 	seedJobs(t, s, "bob@example.com", 3, "Holiday of bob")
 	names := seedJobs(t, s, "ann@example.com", 25, "Holiday") // newest first: Holiday 24 ... Holiday 0
@@ -35,7 +27,7 @@ func TestBrowserList(t *testing.T) {
 	}
 	api := login(t, s.URL, "ann@example.com", "correct horse")
 
-	p := &page{t: t, ctx: newBrowser(t, chromium), base: s.URL}
+	p := openPage(t, s)
 	p.signIn("ann@example.com", "correct horse")
 	p.poll("the first page", `document.querySelectorAll("#jobs li.job").length === 20`)
 	p.expectRows("the first page", names[:20], "Page 1")

@@ -128,6 +128,25 @@ func large(t *testing.T) string {
 	return path
 }
 
+// browserServe starts serve for a test of the page: events polled every
+// 50 ms, and ann signed up with the password "correct horse".
+func browserServe(t *testing.T) *testServer {
+	cfg := testConfig(t)
+	cfg.EventsPollInterval = 50 * time.Millisecond
+	s := startServe(t, cfg)
+	s.addUser(t, "ann@example.com", "correct horse", false)
+	return s
+}
+
+// openPage opens s's page in a headless Chromium of the test's own.
+func openPage(t *testing.T, s *testServer) *page {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed (apt-get install chromium): the web page's test needs it")
+	}
+	return &page{t: t, ctx: newBrowser(t, chromium), base: s.URL}
+}
+
 // newBrowser starts headless Chromium with a new, empty profile.
 func newBrowser(t *testing.T, chromium string) context.Context {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,16 +18,9 @@ import (
 // it back, and the page's resumable upload goes on from the server's
 // offset, as one upload, to a job that is done with the right MP3.
 func TestBrowserTusOffline(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed (apt-get install chromium): the web page's test needs it")
-	}
-	cfg := testConfig(t)
-	cfg.EventsPollInterval = 50 * time.Millisecond
-	s := startServe(t, cfg)
-	s.addUser(t, "ann@example.com", "correct horse", false)
+	s := browserServe(t)
 	api := login(t, s.URL, "ann@example.com", "correct horse")
-	p := &page{t: t, ctx: newBrowser(t, chromium), base: s.URL}
+	p := openPage(t, s)
 	p.signIn("ann@example.com", "correct horse")
 	eval[chromedp.Void](p, watchBars)
 
@@ -40,7 +32,7 @@ func TestBrowserTusOffline(t *testing.T) {
 	}), conditions(false, 1<<20), chromedp.SetUploadFiles(chromedp.ID("file"), []string{file}))
 	bar := `document.querySelector("#jobs li.upload progress")`
 	p.poll("a third sent", fmt.Sprintf(`(%s?.value || 0) >= %s.max / 3`, bar, bar))
-	parts := filepath.Join(cfg.DataDir, "uploads")
+	parts := filepath.Join(s.Config.DataDir, "uploads")
 	cutAt, stored := p.offline(conditions, bar, parts)
 
 	row := `[...document.querySelectorAll("#jobs li.job")].find(li => li.querySelector(".name").textContent === "offline.mkv")`
@@ -132,16 +124,9 @@ func lowestAfter(bars []float64, from float64) float64 {
 // file's fingerprint and resumes it from the server's offset, the bar
 // starting there, as one upload, to a done job with the right MP3.
 func TestBrowserTusReload(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed (apt-get install chromium): the web page's test needs it")
-	}
-	cfg := testConfig(t)
-	cfg.EventsPollInterval = 50 * time.Millisecond
-	s := startServe(t, cfg)
-	s.addUser(t, "ann@example.com", "correct horse", false)
+	s := browserServe(t)
 	api := login(t, s.URL, "ann@example.com", "correct horse")
-	p := &page{t: t, ctx: newBrowser(t, chromium), base: s.URL}
+	p := openPage(t, s)
 	p.signIn("ann@example.com", "correct horse")
 
 	file := named(t, testmedia.RawMKV, 4, "reload.mkv")
@@ -152,7 +137,7 @@ func TestBrowserTusReload(t *testing.T) {
 	bar := `document.querySelector("#jobs li.upload progress")`
 	p.poll("a third sent", fmt.Sprintf(`(%s?.value || 0) >= %s.max / 3`, bar, bar))
 	p.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("app")))
-	parts := filepath.Join(cfg.DataDir, "uploads")
+	parts := filepath.Join(s.Config.DataDir, "uploads")
 	stored := partBytes(parts)
 	kept := eval[int](p, `Object.keys(localStorage).filter(k => k.startsWith("tus::")).length`)
 	if stored <= 0 || kept != 1 {
