@@ -8,46 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/memory"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
 	"github.com/mp3converter/mp3converter/localfs"
 )
-
-// peakHeap runs f while sampling the heap, and returns the most it grew.
-func peakHeap(f func()) uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > base && ms.HeapInuse-base > peak.Load() {
-				peak.Store(ms.HeapInuse - base)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}()
-	f()
-	close(stop)
-	wg.Wait()
-	return peak.Load()
-}
 
 // zeros is an endless stream of zero bytes.
 type zeros struct{}
@@ -96,10 +63,10 @@ func BenchmarkUploadMemory(b *testing.B) {
 	var up, down, whole uint64
 	for i := 0; i < b.N; i++ {
 		var fid string
-		up += peakHeap(func() { fid = upload() })
+		up += testsupport.PeakHeap(func() { fid = upload() })
 		// Serve the stored file as a done job's MP3.
 		jobs.jobs[fid] = &mp3converter.Job{ID: fid, Owner: "ann@example.com", Status: mp3converter.JobDone, MP3FID: fid}
-		down += peakHeap(func() {
+		down += testsupport.PeakHeap(func() {
 			req, _ := http.NewRequest("GET", srv.URL+"/download?fid="+fid, nil)
 			req.Header.Set("Authorization", "Bearer x")
 			resp, err := http.DefaultClient.Do(req)
@@ -118,7 +85,7 @@ func BenchmarkUploadMemory(b *testing.B) {
 		})
 		delete(jobs.jobs, fid)
 		videos.Delete(context.Background(), fid)
-		whole += peakHeap(func() {
+		whole += testsupport.PeakHeap(func() {
 			buf, _ := io.ReadAll(io.LimitReader(zeros{}, size))
 			runtime.KeepAlive(buf)
 		})

@@ -11,48 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
-
-// peakHeap runs f and returns the most heap in use while it ran, above
-// what was in use before, sampled every 5 ms.
-func peakHeap(f func()) uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > base && ms.HeapInuse-base > peak.Load() {
-				peak.Store(ms.HeapInuse - base)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	})
-	f()
-	close(done)
-	wg.Wait()
-	return peak.Load()
-}
 
 // tusRequest is a tus request as ann's client sends it.
 func (c *client) tusRequest(method, url string, body io.Reader, hdr ...string) *http.Request {
@@ -140,14 +107,14 @@ func TestTusResume(t *testing.T) {
 	c := login(t, s.URL, "ann@example.com", "ann-password")
 
 	var a accepted
-	uploadPeak := peakHeap(func() { a = c.upload(src, "big.mkv") })
+	uploadPeak := testsupport.PeakHeap(func() { a = c.upload(src, "big.mkv") })
 	if j := c.waitJob(a.JobID, 3*time.Minute); j.Status != "done" {
 		t.Fatalf("/upload's job: %s %s", j.Status, j.Reason())
 	}
 
 	var url, jobID string
 	var resumedAt int64
-	tusPeak := peakHeap(func() {
+	tusPeak := testsupport.PeakHeap(func() {
 		meta := "filename " + base64.StdEncoding.EncodeToString([]byte("big.mkv"))
 		resp, b := do(t, c.tusRequest("POST", s.URL+"/files", nil, "Upload-Length", strconv.FormatInt(size, 10), "Upload-Metadata", meta))
 		if resp.StatusCode != http.StatusCreated {
