@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -216,6 +217,9 @@ func (s *sourceJob) lane(p *piece, i int, header chan<- *mp3frame.XingHeader) er
 	}
 	if p.last {
 		s.samples = int64(from*s.spf) + samples
+		if !s.asProbed(s.samples) {
+			return fmt.Errorf("%w: %d samples decoded, %.0f probed", ErrUneven, s.samples, s.probed())
+		}
 	} else if samples < int64((p.pre+p.keep+p.post)*s.spf) {
 		return ErrUneven // the audio ended early
 	}
@@ -227,6 +231,24 @@ func (s *sourceJob) lane(p *piece, i int, header chan<- *mp3frame.XingHeader) er
 	}
 	close(p.done)
 	return nil
+}
+
+// asProbed says whether the lanes decoded the length the container says,
+// to a frame: the last lane runs to the end, and a table that times the
+// audio otherwise than the decoder counts it (a shrunk or damaged one)
+// would have the lanes seek elsewhere than planned. The decoder's path,
+// which counts, then encodes the file to its real length.
+func (s *sourceJob) asProbed(samples int64) bool {
+	return math.Abs(float64(samples)-s.probed()) <= float64(s.spf)
+}
+
+// probed is the output's length in samples as the probe and the bound say.
+func (s *sourceJob) probed() float64 {
+	length := s.Duration
+	if s.Length > 0 {
+		length = min(length, s.Length)
+	}
+	return length * float64(s.pcm.Rate)
 }
 
 // frames unpacks a lane's frames and gives p those that can be used, from

@@ -42,11 +42,12 @@ func Probe(r io.ReaderAt, size int64) (*mp3converter.MediaInfo, bool) {
 
 // SampleExact says whether the first audio track of the MP4 in r is timed
 // in a multiple of its sample rate, so that every sample has an exact
-// time and a seek lands on the sample asked; false for any doubt. A track
-// timed in milliseconds, say, is not.
+// time and a seek lands on the sample asked, and evenly (sttsEven), so
+// that a sample's time is its place in the decoder's output; false for
+// any doubt. A track timed in milliseconds, say, is not.
 func SampleExact(r io.ReaderAt, size int64) bool {
 	m, ok := readMovie(r, size)
-	return ok && m.audio > 0 && m.first.rate > 0 && m.first.timescale%uint32(m.first.rate) == 0
+	return ok && m.audio > 0 && m.first.rate > 0 && m.first.timescale%uint32(m.first.rate) == 0 && m.first.even
 }
 
 // readMovie reads the moov of the MP4 in r, size bytes long.

@@ -14,6 +14,9 @@ type track struct {
 	codec     string // an audio track's, as ffprobe names it
 	rate      int    // an audio track's, in Hz
 	sttsSum   uint64 // the samples' durations summed, in timescale
+	// even: every sample but the last lasts as long by stts, stts times
+	// every sample stsz counts, and mdhd's duration is their sum.
+	even bool
 }
 
 // refused are the boxes that fail a walk below a trak: tags, which ffmpeg
@@ -162,7 +165,33 @@ func (t *track) readSound(st sampleTable) bool {
 	if !ok1 || !ok2 {
 		return false
 	}
+	t.even = sttsEven(st.stts, samples) && t.duration == t.sttsSum
 	return samples > 0 && samples < 1<<28 && chunks > 0 && chunksHold(st.stsc, chunks, samples)
+}
+
+// sttsEven says whether stts gives all of samples the same duration but
+// the last, which may be shorter. A decoder outputs a frame's samples
+// whatever its duration says, while a seek goes by the durations: where a
+// packet lasts longer or shorter than its samples (two tracks joined, an
+// edited file), or the table times fewer samples than the file holds, a
+// lane would start where the decoder's count says something else.
+func sttsEven(b []byte, samples uint32) bool {
+	tab := sttsTable(b)
+	n := tab.entries()
+	var counted, delta uint64
+	for i := range n {
+		c, d := sttsEntry(tab.entry(i))
+		switch {
+		case c == 0:
+			continue
+		case delta == 0:
+			delta = uint64(d)
+		case uint64(d) != delta && !(i == n-1 && c == 1 && uint64(d) < delta):
+			return false
+		}
+		counted += uint64(c)
+	}
+	return delta > 0 && counted == uint64(samples)
 }
 
 // sttsDuration sums the sample durations of an stts box. ffmpeg caps the
