@@ -107,10 +107,10 @@ type segment struct {
 	tagTitle           string // the last global TITLE tag,
 	tagTitleSet        bool   // which ffmpeg applies after Info's title
 
-	audio int    // audio tracks
-	codec string // the first one's, as ffprobe names it
-	rate  int    // the first one's, in Hz
-	mp3   bool   // an audio track is MP3
+	audio    int      // audio tracks
+	codec    string   // the first one's, as ffprobe names it
+	rate     int      // the first one's, in Hz
+	mp3      bool     // an audio track is MP3
 	track    mkvTrack // the first audio track
 	scale    uint64   // TimestampScale, in nanoseconds
 	indexing bool     // for Index: a codec Probe is not sure of is no failure
