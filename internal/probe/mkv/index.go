@@ -101,7 +101,7 @@ func (ix *Index) cluster(off, end int64) bool {
 // block indexes the block element at pos, whose data is n bytes at data,
 // if it is the audio track's.
 func (ix *Index) block(group bool, pos, data, n int64) bool {
-	trims := false
+	trims, end := false, data+n
 	if group {
 		var ok bool
 		if data, n, trims, ok = ix.groupBlock(data, data+n); !ok {
@@ -132,7 +132,7 @@ func (ix *Index) block(group bool, pos, data, n int64) bool {
 		start = ix.blocks[m-1].start + ix.codec.last
 	}
 	ix.codec.last = int64(samples)
-	ix.blocks = append(ix.blocks, block{pos: pos, size: data + n - pos, cluster: len(ix.clusters) - 1, start: start})
+	ix.blocks = append(ix.blocks, block{pos: pos, size: end - pos, cluster: len(ix.clusters) - 1, start: start})
 	return true
 }
 
