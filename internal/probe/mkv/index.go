@@ -18,6 +18,7 @@ import (
 // anything odd, is no Index.
 type Index struct {
 	r        io.ReaderAt
+	in       io.ReaderAt // r, or the Cluster being indexed, read at once
 	size     int64
 	codec    *counter
 	track    uint64
@@ -34,6 +35,27 @@ type block struct {
 	size    int64 // the element's, header included
 	cluster int   // in Index.clusters
 	start   int64 // samples the blocks before it decode to, at the decoder
+}
+
+// maxClusterRead is the largest Cluster read at once to be indexed, as
+// an audio file's are (5 s of audio); a film's are walked in place.
+const maxClusterRead = 1 << 20
+
+// memAt is a part of the file held in memory, from base on.
+type memAt struct {
+	b    []byte
+	base int64
+}
+
+func (m memAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < m.base || off-m.base > int64(len(m.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[off-m.base:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // maxBlockRead bounds the bytes read of one block to count it: an MPEG
@@ -71,15 +93,23 @@ func (ix *Index) Rate() int { return ix.codec.rate }
 // cluster indexes the audio blocks of the Cluster whose data runs from off
 // to end. Its Timestamp must come before them.
 func (ix *Index) cluster(off, end int64) bool {
+	ix.in = ix.r
+	if end-off <= maxClusterRead {
+		b, ok := codec.ReadAt(ix.r, off, end-off, end)
+		if !ok {
+			return false
+		}
+		ix.in = memAt{b: b, base: off}
+	}
 	timed := false
 	for off < end {
-		id, data, n, ok := elementAt(ix.r, off, end)
+		id, data, n, ok := elementAt(ix.in, off, end)
 		if !ok {
 			return false
 		}
 		switch id {
 		case idTimestamp:
-			b, ok := codec.ReadAt(ix.r, data, n, end)
+			b, ok := codec.ReadAt(ix.in, data, n, end)
 			if !ok || timed {
 				return false
 			}
@@ -108,7 +138,7 @@ func (ix *Index) block(group bool, pos, data, n int64) bool {
 			return false
 		}
 	}
-	b, ok := codec.ReadAt(ix.r, data, min(n, maxBlockRead), data+n)
+	b, ok := codec.ReadAt(ix.in, data, min(n, maxBlockRead), data+n)
 	if !ok {
 		return false
 	}
@@ -140,7 +170,7 @@ func (ix *Index) block(group bool, pos, data, n int64) bool {
 // from off to end is, and whether a DiscardPadding trims it.
 func (ix *Index) groupBlock(off, end int64) (data, n int64, trims, ok bool) {
 	for off < end {
-		id, d, size, ok := elementAt(ix.r, off, end)
+		id, d, size, ok := elementAt(ix.in, off, end)
 		if !ok {
 			return 0, 0, false, false
 		}
@@ -148,7 +178,7 @@ func (ix *Index) groupBlock(off, end int64) (data, n int64, trims, ok bool) {
 		case idBlock:
 			data, n = d, size
 		case idDiscardPadding: // ffmpeg writes 0 for no padding
-			b, ok := codec.ReadAt(ix.r, d, size, end)
+			b, ok := codec.ReadAt(ix.in, d, size, end)
 			v, ok2 := ebmlUint(b)
 			if !ok || !ok2 {
 				return 0, 0, false, false
