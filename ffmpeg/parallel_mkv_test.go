@@ -77,3 +77,50 @@ func TestParallelMatroskaJoins(t *testing.T) {
 	t.Logf("\n| case | joins | worst join SNR single | parallel | worst loss | whole SNR single | parallel | samples source / single / parallel |\n%s",
 		joinLines(rows))
 }
+
+// TestParallelMatroskaCut: a cut's end and a limit bound Matroska's
+// source lanes as they bound one pass, but to the sample: one pass's -t
+// ends on Matroska's millisecond timestamps (here 96 samples short). A
+// cut's start, which one pass seeks to the millisecond too, sends the file
+// to the decoder's path, which reads it as one pass does.
+func TestParallelMatroskaCut(t *testing.T) {
+	src := testmedia.Make(t, testmedia.OpusMKV, 40)
+	for _, tc := range []struct {
+		name       string
+		audio      mp3converter.Options
+		fromSource bool
+	}{
+		{"cut's end, mono V4", mp3converter.Options{End: 37.25, Quality: "V4", Channels: 1}, true},
+		{"cut's start", mp3converter.Options{Start: 3.5, End: 37.25}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
+			opts := mp3converter.TranscodeOptions{Audio: tc.audio, MaxDuration: time.Minute}
+			rs := convert(t, &ffmpeg.Transcoder{}, src, single, opts)
+			c := &ffmpeg.Transcoder{ParallelAbove: 30 * time.Second}
+			var stats ffmpeg.ParallelStats
+			ffmpeg.SetParallel(c, 3*time.Second, func(s ffmpeg.ParallelStats) { stats = s })
+			opts.Cores = lend
+			rp := convert(t, c, src, par, opts)
+			if stats.Segments < 10 || stats.FromSource != tc.fromSource {
+				t.Fatalf("stats %+v: want 10 segments or more, from the source %v", stats, tc.fromSource)
+			}
+			if math.Abs(rs.Duration-rp.Duration) > 0.03 {
+				t.Errorf("durations %.3f s in one pass, %.3f s in parallel", rs.Duration, rp.Duration)
+			}
+			a, b := decode(t, single), decode(t, par)
+			switch {
+			case tc.fromSource && len(b) != int(tc.audio.End*48000):
+				t.Errorf("parallel decodes to %d samples, want %d", len(b), int(tc.audio.End*48000))
+			case tc.fromSource && abs(float64(len(a)-len(b))) > 240:
+				t.Errorf("one pass decodes to %d samples, parallel to %d", len(a), len(b))
+			case !tc.fromSource && len(a) != len(b):
+				t.Errorf("one pass decodes to %d samples, parallel to %d", len(a), len(b))
+			}
+			if s := snr(a, b, 1, 0, len(a)); s < 25 {
+				t.Errorf("one pass and parallel differ: SNR %.1f dB between them", s)
+			}
+		})
+	}
+}
