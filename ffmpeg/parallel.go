@@ -12,12 +12,13 @@ import (
 	"github.com/mp3converter/mp3converter"
 	"github.com/mp3converter/mp3converter/internal/parallel"
 	"github.com/mp3converter/mp3converter/internal/probe"
+	"github.com/mp3converter/mp3converter/internal/probe/mkv"
 	"github.com/mp3converter/mp3converter/internal/probe/mp4"
 )
 
 // Long audio is encoded on several cores by internal/parallel: from an MP4
-// at a rate LAME keeps, with lanes that seek in the source themselves
-// (parallel.FromSource); otherwise from one decoder's PCM
+// or Matroska file at a rate LAME keeps, with lanes that read the source
+// themselves (parallel.FromSource); otherwise from one decoder's PCM
 // (parallel.FromDecoder), which runs as the single pass would (the same
 // input options, cut, limit, filters, and the channel layouts and rates
 // ffmpeg itself holds LAME to). This file gives it the command lines.
@@ -29,21 +30,45 @@ func (c *Transcoder) parallel(info *mp3converter.MediaInfo, opts mp3converter.Tr
 		expected(info, opts.Audio).Duration >= c.ParallelAbove.Seconds()
 }
 
-// fromSource says whether the parallel encode may seek in the source at
-// url: an MP4 whose audio is timed to the sample (probe.SampleExact), at a rate
-// LAME keeps. A resampler started at a seek does not fall in step with the
-// single pass's (measured: 9 dB worse around a join).
-func fromSource(url string, info *mp3converter.MediaInfo, o mp3converter.Options) bool {
-	return info.Format == mp4.Format && slices.Contains(lameRates, info.SampleRate) &&
-		(o.SampleRate == 0 || o.SampleRate == info.SampleRate) && !o.Normalize &&
-		probe.SampleExact(strings.TrimPrefix(url, "file:"))
+// fromSource says whether the parallel encode may read the source at url
+// with lanes of its own, at a rate LAME keeps: an MP4 whose audio is timed
+// to the sample (probe.SampleExact), where a lane seeks; or a Matroska
+// file whose audio blocks probe.MatroskaIndex counts, where a lane is fed
+// the blocks from its start (ix; done closes it). A resampler started at a
+// seek does not fall in step with the single pass's (measured: 9 dB worse
+// around a join); nor does a Matroska cut, which the single pass seeks to
+// the millisecond.
+func fromSource(url string, info *mp3converter.MediaInfo, o mp3converter.Options) (ok bool, ix *mkv.Index, done func() error) {
+	if !slices.Contains(lameRates, info.SampleRate) || (o.SampleRate != 0 && o.SampleRate != info.SampleRate) || o.Normalize {
+		return false, nil, nil
+	}
+	path := strings.TrimPrefix(url, "file:")
+	switch info.Format {
+	case mp4.Format:
+		return probe.SampleExact(path), nil, nil
+	case mkv.Format:
+		if o.Start > 0 {
+			return false, nil, nil
+		}
+		ix, done, ok := probe.MatroskaIndex(path)
+		if ok && ix.Rate() != info.SampleRate {
+			done()
+			return false, nil, nil
+		}
+		return ok, ix, done
+	}
+	return false, nil, nil
 }
 
 // toMP3Parallel is ToMP3 for a long file: from the source if it can, else
 // from one decoder.
 func (c *Transcoder) toMP3Parallel(ctx context.Context, src, dst, dir string, info *mp3converter.MediaInfo, quality int, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
 	job := c.parallelJob(src, dir, info, quality, opts)
-	if fromSource(src, info, opts.Audio) {
+	if ok, ix, done := fromSource(src, info, opts.Audio); ok {
+		if ix != nil {
+			defer done()
+			job.Excerpt = ix.Excerpt
+		}
 		res, err := parallel.FromSource(ctx, job, info.SampleRate, dst)
 		switch {
 		case err == nil:
@@ -161,16 +186,32 @@ func (l lanes) HeaderArgs(f parallel.PCMFormat, dst string) []string {
 	return append(args, "-y", "-f", "mp3", dst)
 }
 
+// excerptInput returns the arguments that read a lane's excerpt of a
+// Matroska source (mkv.Index.Excerpt) on stdin.
+func excerptInput() []string {
+	return []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-protocol_whitelist", "pipe",
+		"-f", "matroska", "-i", "pipe:0", "-map", "0:a:0", "-vn", "-sn", "-dn"}
+}
+
 // SourceLaneArgs returns the arguments of the lane that encodes sl from
 // the source into url: the single pass's, from the cut's start plus
-// sl.Offset, after sl.Delay samples of silence, for sl.Length seconds.
+// sl.Offset, after sl.Delay samples of silence, for sl.Length seconds;
+// or, piped, from its excerpt less sl.Skip samples, counted, not timed.
 // Lane 0 writes the title.
 func (l lanes) SourceLaneArgs(sl parallel.SourceLane, url string) []string {
 	o := l.opts.Audio
 	o.Start += sl.Offset
-	args := append(audioInput(l.src, o), encodeArgs(l.info, l.quality, o)...)
+	input, filters := audioInput(l.src, o), []string(nil)
+	if sl.Piped {
+		input = excerptInput()
+		filters = append(filters, fmt.Sprintf("atrim=start_sample=%d,asetpts=N/SR/TB", sl.Skip))
+	}
+	args := append(input, encodeArgs(l.info, l.quality, o)...)
 	if !sl.First {
-		args = append(args, "-af", fmt.Sprintf("adelay=delays=%dS:all=1", sl.Delay))
+		filters = append(filters, fmt.Sprintf("adelay=delays=%dS:all=1", sl.Delay))
+	}
+	if len(filters) > 0 {
+		args = append(args, "-af", strings.Join(filters, ","))
 	}
 	args = append(args, "-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact")
 	if sl.First && l.opts.Title != "" {

@@ -32,6 +32,7 @@ package parallel
 
 import (
 	"context"
+	"io"
 	"os/exec"
 	"runtime"
 	"sync"
@@ -110,6 +111,12 @@ type Job struct {
 	TooBig   error                 // the error of an output that reaches SizeCap
 	NoSound  error                 // the error of audio that decodes to nothing
 	Observe  func(Stats)           // told each encode's figures, for tests; nil for none
+	// Excerpt, if set, gives FromSource's lanes but the first their input,
+	// where a seek in the source would not land on the sample asked: the
+	// source's audio from before sample from of the output to past sample
+	// to (-1 for the end), for ffmpeg to read on stdin, and how many
+	// samples it decodes to before from; false if it cannot.
+	Excerpt func(from, to int64) (r io.Reader, skip int64, ok bool)
 }
 
 // Result is what a parallel encode wrote.

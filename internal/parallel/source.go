@@ -23,9 +23,12 @@ import (
 // passes through this process, and no decoder runs ahead of the lanes: the
 // work is the single pass's, split, plus a process and the rolls a
 // segment. The frames are joined as the joiner joins any lanes'. The
-// adapter decides when the source may be read so (a Matroska seek lands up
-// to a millisecond off; a new sample rate or loudness normalisation does
-// not fall in step); otherwise FromDecoder.
+// adapter decides when the source may be read so (a new sample rate or
+// loudness normalisation does not fall in step); otherwise FromDecoder.
+// Where a seek would not land on the sample (Matroska times blocks in
+// milliseconds), Job.Excerpt gives each lane but the first the source's
+// audio from a little before its pre-roll on stdin, with the count of
+// samples to drop first: the lane is placed by counting, not by time.
 //
 // A lane's output frame k holds its input frame k, as in any LAME encode
 // started on a frame boundary, and its input starts on a frame of the
@@ -60,6 +63,10 @@ type SourceLane struct {
 	Delay  int     // samples of silence it encodes first; 0 for the first lane
 	First  bool    // the first lane: its ID3 tag and Xing frame head the output
 	Length float64 // seconds of output to encode, silence included; -1 to the end
+	// Piped: the lane reads Job.Excerpt's stream on stdin, not the
+	// source, and drops the first Skip samples it decodes.
+	Piped bool
+	Skip  int64
 }
 
 // FromSource encodes job, whose source is at rate samples a second, into
@@ -196,7 +203,13 @@ func (s *sourceJob) lane(p *piece, i int, header chan<- *mp3frame.XingHeader) er
 		return err
 	}
 	from := p.start - p.pre
-	cmd := s.FFmpeg.Command(s.ctx, s.Dir, s.FFmpeg.SourceLaneArgs(s.plan(from, p, i == 0), url)...)
+	sl := s.plan(from, p, i == 0)
+	in, err := s.excerpt(&sl, from, i)
+	if err != nil {
+		return err
+	}
+	cmd := s.FFmpeg.Command(s.ctx, s.Dir, s.FFmpeg.SourceLaneArgs(sl, url)...)
+	cmd.Stdin = in
 	if err := s.FFmpeg.ExitError(cmd, cmd.Run()); err != nil {
 		return err
 	}
@@ -249,6 +262,25 @@ func (s *sourceJob) probed() float64 {
 		length = min(length, s.Length)
 	}
 	return length * float64(s.pcm.Rate)
+}
+
+// excerpt returns the input of lane i, which encodes sl from source frame
+// from, if Job.Excerpt gives it: nil for the source itself (the first
+// lane, or no Excerpt), ErrUneven if Excerpt cannot.
+func (s *sourceJob) excerpt(sl *SourceLane, from, i int) (io.Reader, error) {
+	if s.Excerpt == nil || sl.First {
+		return nil, nil
+	}
+	to := int64(-1)
+	if sl.Length >= 0 {
+		to = int64(from*s.spf) + int64(math.Ceil(sl.Length*float64(s.pcm.Rate)))
+	}
+	in, skip, ok := s.Excerpt(int64(from*s.spf), to)
+	if !ok {
+		return nil, fmt.Errorf("%w: lane %d: no excerpt of the source there", ErrUneven, i)
+	}
+	sl.Piped, sl.Skip = true, skip
+	return in, nil
 }
 
 // frames unpacks a lane's frames and gives p those that can be used, from

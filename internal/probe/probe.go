@@ -64,6 +64,24 @@ func SampleExact(path string) bool {
 	return parseFile(path, mp4.SampleExact)
 }
 
+// MatroskaIndex indexes the audio blocks of the Matroska file at path
+// (see mkv.Index), which it keeps open until close; false for any doubt.
+func MatroskaIndex(path string) (ix *mkv.Index, close func() error, ok bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, false
+	}
+	ok = parseFile(path, func(_ io.ReaderAt, size int64) bool {
+		ix, ok = mkv.NewIndex(f, size)
+		return ok
+	})
+	if !ok {
+		f.Close()
+		return nil, nil, false
+	}
+	return ix, f.Close, true
+}
+
 // parseFile runs parse on the file at path and its size. A bug in a
 // parser costs a fallback to ffprobe, not the worker: a panic is false.
 func parseFile(path string, parse func(r io.ReaderAt, size int64) bool) (ok bool) {

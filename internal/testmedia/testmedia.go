@@ -31,6 +31,14 @@ const (
 	// FastStart is MP4 with its index at the front, so that a truncated
 	// copy still probes as whole.
 	FastStart Kind = "faststart.mp4"
+	// Audio alone in Matroska or WebM, one kind a codec: the parallel
+	// encode's lanes read these by counting blocks (internal/probe/mkv).
+	OpusMKV    Kind = "audio.opus.mkv"
+	OpusWebM   Kind = "audio.opus.webm"
+	VorbisMKV  Kind = "audio.vorbis.mkv"
+	VorbisWebM Kind = "audio.vorbis.webm"
+	AACMKV     Kind = "audio.aac.mkv" // without noise substitution, as MP4NoPNS
+	MP3MKV     Kind = "audio.mp3.mkv"
 	// RawMKV is uncompressed 320x240 video at 20 fps (2.3 MB a second)
 	// and Vorbis in Matroska: a large upload made at once, for the tests
 	// of big bodies (30 s is 69 MB).
@@ -116,7 +124,11 @@ func generate(tb testing.TB, kind Kind, seconds float64, hd string) string {
 	case MP3:
 		args = append(args, "-map", "[a]", "-c:a", "libmp3lame", "-b:a", "128k")
 	default:
-		tb.Fatalf("testmedia: unknown kind %q", kind)
+		c, ok := audioOnly[kind]
+		if !ok {
+			tb.Fatalf("testmedia: unknown kind %q", kind)
+		}
+		args = append(append(args, "-map", "[a]"), c...)
 	}
 	args = append(args, "-f", format(kind), tmp)
 	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
@@ -129,11 +141,18 @@ func generate(tb testing.TB, kind Kind, seconds float64, hd string) string {
 	return path
 }
 
+// audioOnly are the encoders of the audio-only kinds.
+var audioOnly = map[Kind][]string{
+	OpusMKV: {"-c:a", "libopus", "-b:a", "128k"}, OpusWebM: {"-c:a", "libopus", "-b:a", "128k"},
+	VorbisMKV: {"-c:a", "libvorbis"}, VorbisWebM: {"-c:a", "libvorbis"},
+	AACMKV: {"-c:a", "aac", "-b:a", "128k", "-aac_pns", "0"}, MP3MKV: {"-c:a", "libmp3lame", "-b:a", "128k"},
+}
+
 func format(k Kind) string {
 	switch k {
-	case MKV, MKVOpus, RawMKV:
+	case MKV, MKVOpus, RawMKV, OpusMKV, VorbisMKV, AACMKV, MP3MKV:
 		return "matroska"
-	case WebM:
+	case WebM, OpusWebM, VorbisWebM:
 		return "webm"
 	case MP3:
 		return "mp3"

@@ -31,6 +31,14 @@ const (
 	idTracks                  = 0x1654AE6B
 	idTrackEntry              = 0xAE
 	idTrackType               = 0x83
+	idTrackNumber             = 0xD7
+	idCodecDelay              = 0x56AA
+	idTimestamp               = 0xE7
+	idSimpleBlock             = 0xA3
+	idBlockGroup              = 0xA0
+	idBlock                   = 0xA1
+	idDiscardPadding          = 0x75A2
+	idDocTypeVersion          = 0x4287
 	idCodecID                 = 0x86
 	idCodecPrivate            = 0x63A2
 	idContentEncodings        = 0x6D80

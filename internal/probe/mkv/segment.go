@@ -41,6 +41,16 @@ var level1IDs = map[uint32]bool{idSeekHead: true, idInfo: true, idTracks: true, 
 // Probe probes the Matroska or WebM file in r, size bytes long; false
 // means not sure. The title is as the file holds it.
 func Probe(r io.ReaderAt, size int64) (*mp3converter.MediaInfo, bool) {
+	s, ok := readSegment(r, size, false)
+	if !ok {
+		return nil, false
+	}
+	return s.info()
+}
+
+// readSegment reads the headers of the Matroska file in r: the EBML
+// header, then the Segment's level-1 elements but Clusters and Cues.
+func readSegment(r io.ReaderAt, size int64, indexing bool) (*segment, bool) {
 	id, data, n, ok := elementAt(r, 0, size)
 	if !ok || id != idEBML || n > maxEBMLHeader {
 		return nil, false
@@ -53,11 +63,11 @@ func Probe(r io.ReaderAt, size int64) (*mp3converter.MediaInfo, bool) {
 	if !ok || id != idSegment {
 		return nil, false
 	}
-	s := segment{r: r, start: data, end: data + n}
+	s := &segment{r: r, start: data, end: data + n, indexing: indexing}
 	if !s.scan() || !s.followSeeks() {
 		return nil, false
 	}
-	return s.info()
+	return s, true
 }
 
 // ebmlHeaderOK checks the EBML header as ffmpeg does, which fails on
@@ -97,10 +107,13 @@ type segment struct {
 	tagTitle           string // the last global TITLE tag,
 	tagTitleSet        bool   // which ffmpeg applies after Info's title
 
-	audio int    // audio tracks
-	codec string // the first one's, as ffprobe names it
-	rate  int    // the first one's, in Hz
-	mp3   bool   // an audio track is MP3
+	audio    int      // audio tracks
+	codec    string   // the first one's, as ffprobe names it
+	rate     int      // the first one's, in Hz
+	mp3      bool     // an audio track is MP3
+	track    mkvTrack // the first audio track
+	scale    uint64   // TimestampScale, in nanoseconds
+	indexing bool     // for Index: a codec Probe is not sure of is no failure
 }
 
 type level1 struct {
@@ -258,6 +271,7 @@ func (s *segment) readInfo(b []byte) bool {
 	if scale == 0 {
 		scale = 1000000
 	}
+	s.scale = scale
 	us := dur * float64(scale) * 1000 / 1e6
 	if it.bad || !(us >= 1 && us < codec.MaxSeconds*1e6) {
 		return false // no duration: ffprobe estimates one
@@ -280,8 +294,11 @@ func (s *segment) readTracks(b []byte) bool {
 		if t.typ != 2 || !strings.HasPrefix(t.codecID, "A") {
 			continue
 		}
+		if s.audio == 0 {
+			s.track = t // before t.codec: Index reads what Probe leaves to ffprobe
+		}
 		codec, rate, ok := t.codec()
-		if !ok {
+		if !ok && !s.indexing {
 			return false
 		}
 		s.audio++

@@ -13,14 +13,21 @@ type mkvTrack struct {
 	private       []byte
 	encoded       bool    // ContentEncodings: CodecPrivate may be compressed
 	rate, outRate float64 // SamplingFrequency (8000 if absent), OutputSamplingFrequency
+	number        uint64  // TrackNumber, as blocks name it
+	codecDelay    uint64  // CodecDelay, in nanoseconds
+	entry         []byte  // the TrackEntry's data
 }
 
 func readTrackEntry(b []byte) (mkvTrack, bool) {
-	t := mkvTrack{rate: 8000}
+	t := mkvTrack{rate: 8000, entry: b}
 	it := ebmlIter{rest: b}
 	for it.next() {
 		ok := true
 		switch it.id {
+		case idTrackNumber:
+			t.number, ok = ebmlUint(it.data)
+		case idCodecDelay:
+			t.codecDelay, ok = ebmlUint(it.data)
 		case idTrackType:
 			t.typ, ok = ebmlUint(it.data)
 		case idCodecID:
