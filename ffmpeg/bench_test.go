@@ -2,6 +2,7 @@ package ffmpeg_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -55,4 +56,70 @@ func BenchmarkConvert(b *testing.B) {
 	b.ReportMetric(float64(encT.Milliseconds())/float64(b.N), "encode-ms/op")
 	b.ReportMetric(encT.Seconds()/copyT.Seconds(), "encode/copy")
 	b.ReportMetric(encT.Seconds()/cliT.Seconds(), "ours/cli")
+}
+
+// BenchmarkParallelAbove measures where the parallel encode starts to win,
+// for --parallel-above: each length of each container is converted in one
+// pass and in parallel (every core lent, as to a job alone), alternately,
+// in one run. It reports parallel/single, the parallel job's time over the
+// single pass's (below 1: the lanes win), and lanes/cli, the parallel job
+// over the bare command line. Filter lengths by name: -bench
+// 'ParallelAbove/mp4/(30|60)s'.
+func BenchmarkParallelAbove(b *testing.B) {
+	for _, kind := range []testmedia.Kind{testmedia.MP4, testmedia.MKVOpus, testmedia.WebM} {
+		for _, seconds := range []int{30, 60, 120, 300, 1200, 3600} {
+			b.Run(fmt.Sprintf("%s/%ds", kind, seconds), func(b *testing.B) {
+				benchParallelAbove(b, testmedia.Make(b, kind, float64(seconds)))
+			})
+		}
+	}
+}
+
+func benchParallelAbove(b *testing.B, src string) {
+	ctx := context.Background()
+	single, par := &ffmpeg.Transcoder{}, &ffmpeg.Transcoder{ParallelAbove: time.Second}
+	info, err := single.Probe(ctx, src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	var singleT, parT, cliT time.Duration
+	fromSource := false
+	ffmpeg.SetParallel(par, 0, func(s ffmpeg.ParallelStats) { fromSource = s.FromSource })
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, step := range [3]int{i % 3, (i + 1) % 3, (i + 2) % 3} { // each first in turn
+			start := time.Now()
+			switch step {
+			case 0:
+				_, err = single.ToMP3(ctx, src, filepath.Join(dir, "single.mp3"), info, mp3converter.TranscodeOptions{})
+				singleT += time.Since(start)
+			case 1:
+				_, err = par.ToMP3(ctx, src, filepath.Join(dir, "parallel.mp3"), info, mp3converter.TranscodeOptions{Cores: lend})
+				parT += time.Since(start)
+			case 2:
+				var out []byte
+				out, err = exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", src, "-vn", "-c:a", "libmp3lame", "-q:a", "2", filepath.Join(dir, "cli.mp3")).CombinedOutput()
+				if err != nil {
+					err = fmt.Errorf("%w: %s", err, out)
+				}
+				cliT += time.Since(start)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(singleT.Milliseconds())/float64(b.N), "single-ms/op")
+	b.ReportMetric(float64(parT.Milliseconds())/float64(b.N), "parallel-ms/op")
+	b.ReportMetric(parT.Seconds()/singleT.Seconds(), "parallel/single")
+	b.ReportMetric(parT.Seconds()/cliT.Seconds(), "lanes/cli")
+	b.ReportMetric(float64(btoi(fromSource)), "from-source")
+}
+
+func btoi(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }

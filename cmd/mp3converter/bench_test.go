@@ -35,6 +35,7 @@ var wholeJobClips = []benchClip{
 	{"mp4-aac-10s", testmedia.MP4, 10},
 	{"mp4-aac-120s", testmedia.MP4, 120},
 	{"mkv-opus-120s", testmedia.MKVOpus, 120},
+	{"webm-vorbis-120s", testmedia.WebMVorbis, 120},
 	{"mp4-mp3-120s", testmedia.MP4MP3, 120}, // converts by stream copy
 }
 
@@ -42,7 +43,9 @@ var wholeJobClips = []benchClip{
 // SQLite, goqite) against bare ffmpeg on 720p H.264 clips. It reports
 //   - job/cli: upload accepted to done seen by polling GET /jobs/{id}
 //     every 20 ms, over bare ffmpeg;
-//   - stamps/cli: the job's updated_at - created_at, over bare ffmpeg.
+//   - stamps/cli: the job's updated_at - created_at, over bare ffmpeg;
+//   - path/cli: the whole path, from the upload's first byte to the MP3's
+//     last downloaded, over bare ffmpeg.
 func BenchmarkWholeJob(b *testing.B) {
 	s := benchServe(b, 0)
 	cl := benchUser(b, s, "bench@example.com")
@@ -84,31 +87,58 @@ func benchUser(b *testing.B, s *testServer, email string) *client {
 // benchJobs runs b.N jobs of src, each followed by the bare command line.
 func benchJobs(b *testing.B, cl *client, src string, copied bool) {
 	out := filepath.Join(b.TempDir(), "cli.mp3")
-	var job, stamps, cli time.Duration
+	var t jobTimes
+	var cli time.Duration
 	for i := 0; i < b.N; i++ {
-		j, s := timeJob(b, cl, src)
-		job, stamps = job+j, stamps+s
+		t = t.add(timeJob(b, cl, src))
 		cli += timeCLI(b, src, out, copied)
 	}
-	reportRatios(b, job, stamps, cli)
+	reportRatios(b, t, cli)
+}
+
+// jobTimes are what a user waits for, summed over jobs.
+type jobTimes struct {
+	job    time.Duration // from the upload's 202 to done seen by polling
+	stamps time.Duration // the job's updated_at - created_at
+	path   time.Duration // from the upload's first byte to the MP3's last downloaded
+}
+
+func (t jobTimes) add(u jobTimes) jobTimes {
+	return jobTimes{t.job + u.job, t.stamps + u.stamps, t.path + u.path}
 }
 
 // reportRatios reports the job's times over the command line's.
-func reportRatios(b *testing.B, job, stamps, cli time.Duration) {
-	b.ReportMetric(float64(job.Milliseconds())/float64(b.N), "job-ms/op")
+func reportRatios(b *testing.B, t jobTimes, cli time.Duration) {
+	b.ReportMetric(float64(t.job.Milliseconds())/float64(b.N), "job-ms/op")
 	b.ReportMetric(float64(cli.Milliseconds())/float64(b.N), "cli-ms/op")
-	b.ReportMetric(job.Seconds()/cli.Seconds(), "job/cli")
-	b.ReportMetric(stamps.Seconds()/cli.Seconds(), "stamps/cli")
+	b.ReportMetric(t.job.Seconds()/cli.Seconds(), "job/cli")
+	b.ReportMetric(t.stamps.Seconds()/cli.Seconds(), "stamps/cli")
+	if t.path > 0 {
+		b.ReportMetric(t.path.Seconds()/cli.Seconds(), "path/cli")
+	}
 }
 
-// timeJob uploads src and waits for its job: it returns the time from the
-// 202 to done seen by polling, and the job's updated_at - created_at.
-func timeJob(b *testing.B, cl *client, src string) (polled, stamps time.Duration) {
+// timeJob uploads src, waits for its job and downloads its MP3.
+func timeJob(b *testing.B, cl *client, src string) jobTimes {
 	b.Helper()
+	begin := time.Now()
 	a := cl.upload(src, filepath.Base(src))
 	start := time.Now()
 	j := pollDone(b, cl, a.JobID)
-	return time.Since(start), j.UpdatedAt.Sub(j.CreatedAt)
+	done := time.Since(start)
+	if j.MP3FID == nil {
+		b.Fatalf("job %s done without an MP3", a.JobID)
+	}
+	resp, err := http.DefaultClient.Do(cl.request("GET", "/download?fid="+*j.MP3FID, nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("download: %s %v", resp.Status, err)
+	}
+	return jobTimes{job: done, stamps: j.UpdatedAt.Sub(j.CreatedAt), path: time.Since(begin)}
 }
 
 // pollDone polls job id every 20 ms until it is done, without the API

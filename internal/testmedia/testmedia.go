@@ -20,14 +20,15 @@ import (
 type Kind string
 
 const (
-	MP4      Kind = "mp4"         // H.264 + AAC, index at the end as ffmpeg writes it
-	MP4NoPNS Kind = "nopns.mp4"   // MP4 whose AAC has no noise substitution: it decodes alike from any seek
-	MKV      Kind = "mkv"         // H.264 + Vorbis in Matroska
-	MKVOpus  Kind = "opus.mkv"    // H.264 + Opus in Matroska
-	WebM     Kind = "webm"        // VP9 + Opus
-	MP4MP3   Kind = "mp3.mp4"     // H.264 + MP3: converts by copying
-	NoAudio  Kind = "noaudio.mp4" // H.264 only
-	MP3      Kind = "mp3"         // audio only
+	MP4        Kind = "mp4"         // H.264 + AAC, index at the end as ffmpeg writes it
+	MP4NoPNS   Kind = "nopns.mp4"   // MP4 whose AAC has no noise substitution: it decodes alike from any seek
+	MKV        Kind = "mkv"         // H.264 + Vorbis in Matroska
+	MKVOpus    Kind = "opus.mkv"    // H.264 + Opus in Matroska
+	WebM       Kind = "webm"        // VP9 + Opus
+	WebMVorbis Kind = "vorbis.webm" // VP9 + Vorbis
+	MP4MP3     Kind = "mp3.mp4"     // H.264 + MP3: converts by copying
+	NoAudio    Kind = "noaudio.mp4" // H.264 only
+	MP3        Kind = "mp3"         // audio only
 	// FastStart is MP4 with its index at the front, so that a truncated
 	// copy still probes as whole.
 	FastStart Kind = "faststart.mp4"
@@ -115,8 +116,11 @@ func generate(tb testing.TB, kind Kind, seconds float64, hd string) string {
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "rawvideo", "-pix_fmt", "yuv420p", "-c:a", "libvorbis")
 	case MKVOpus:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libopus", "-b:a", "128k")
-	case WebM:
+	case WebM, WebMVorbis:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "200k", "-c:a", "libopus")
+		if kind == WebMVorbis {
+			args[len(args)-1] = "libvorbis"
+		}
 	case MP4MP3:
 		args = append(args, "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libmp3lame", "-b:a", "128k")
 	case NoAudio:
@@ -152,7 +156,7 @@ func format(k Kind) string {
 	switch k {
 	case MKV, MKVOpus, RawMKV, OpusMKV, VorbisMKV, AACMKV, MP3MKV:
 		return "matroska"
-	case WebM, OpusWebM, VorbisWebM:
+	case WebM, WebMVorbis, OpusWebM, VorbisWebM:
 		return "webm"
 	case MP3:
 		return "mp3"
