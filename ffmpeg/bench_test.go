@@ -60,22 +60,33 @@ func BenchmarkConvert(b *testing.B) {
 
 // BenchmarkParallelAbove measures where the parallel encode starts to win,
 // for --parallel-above: each length of each container is converted in one
-// pass and in parallel (every core lent, as to a job alone), alternately,
-// in one run. It reports parallel/single, the parallel job's time over the
-// single pass's (below 1: the lanes win), and lanes/cli, the parallel job
-// over the bare command line. Filter lengths by name: -bench
+// pass and in parallel (every core lent, as to a job alone), alternately
+// with the bare command line, in one run. It reports parallel/single, the
+// parallel job's time over the single pass's (below 1: the lanes win),
+// lanes/cli, the parallel job over the command line, and from-source, 1
+// where the lanes read the source. "resampled" is the MP4 converted to
+// 44.1 kHz, which takes the decoder's path. Filter lengths by name: -bench
 // 'ParallelAbove/mp4/(30|60)s'.
 func BenchmarkParallelAbove(b *testing.B) {
-	for _, kind := range []testmedia.Kind{testmedia.MP4, testmedia.MKVOpus, testmedia.WebM} {
+	for _, tc := range []struct {
+		name string
+		kind testmedia.Kind
+		opts mp3converter.Options
+	}{
+		{"mp4", testmedia.MP4, mp3converter.Options{}},
+		{"opus.mkv", testmedia.MKVOpus, mp3converter.Options{}},
+		{"webm", testmedia.WebM, mp3converter.Options{}},
+		{"resampled", testmedia.MP4, mp3converter.Options{SampleRate: 44100}},
+	} {
 		for _, seconds := range []int{30, 60, 120, 300, 1200, 3600} {
-			b.Run(fmt.Sprintf("%s/%ds", kind, seconds), func(b *testing.B) {
-				benchParallelAbove(b, testmedia.Make(b, kind, float64(seconds)))
+			b.Run(fmt.Sprintf("%s/%ds", tc.name, seconds), func(b *testing.B) {
+				benchParallelAbove(b, testmedia.Make(b, tc.kind, float64(seconds)), tc.opts)
 			})
 		}
 	}
 }
 
-func benchParallelAbove(b *testing.B, src string) {
+func benchParallelAbove(b *testing.B, src string, audio mp3converter.Options) {
 	ctx := context.Background()
 	single, par := &ffmpeg.Transcoder{}, &ffmpeg.Transcoder{ParallelAbove: time.Second}
 	info, err := single.Probe(ctx, src)
@@ -92,10 +103,10 @@ func benchParallelAbove(b *testing.B, src string) {
 			start := time.Now()
 			switch step {
 			case 0:
-				_, err = single.ToMP3(ctx, src, filepath.Join(dir, "single.mp3"), info, mp3converter.TranscodeOptions{})
+				_, err = single.ToMP3(ctx, src, filepath.Join(dir, "single.mp3"), info, mp3converter.TranscodeOptions{Audio: audio})
 				singleT += time.Since(start)
 			case 1:
-				_, err = par.ToMP3(ctx, src, filepath.Join(dir, "parallel.mp3"), info, mp3converter.TranscodeOptions{Cores: lend})
+				_, err = par.ToMP3(ctx, src, filepath.Join(dir, "parallel.mp3"), info, mp3converter.TranscodeOptions{Audio: audio, Cores: lend})
 				parT += time.Since(start)
 			case 2:
 				var out []byte

@@ -66,6 +66,11 @@ func benchServe(b *testing.B, perUser int) *testServer {
 func benchServeWith(b *testing.B, set func(*app.Config)) *testServer {
 	cfg := testConfig(b)
 	cfg.MaxUpload, cfg.MaxUploads, cfg.MaxUploadsPerUser = 2<<30, 64, 64
+	above, err := time.ParseDuration(app.DefaultParallelAbove)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.ParallelAbove = above // as serve runs by default
 	set(&cfg)
 	log := slog.New(slog.NewTextHandler(tWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := newServe(cfg, log, io.Discard)

@@ -37,15 +37,25 @@ declare -A cl_sysctl0=()
 
 # cluster_tools: $CL_RT (containerd, runc, CNI plugins unpacked) and
 # $CL_COREDNS, from the cache or made there.
+# cached_deb DIR PKG: the path of PKG's .deb in DIR, or nothing.
+cached_deb() { ls "$1/$2"_*.deb 2>/dev/null | sed -n 1p || true; }
+
 cluster_tools() {
   local debs=$CACHE/debs d names=() p v
   mkdir -p "$debs"
   for p in "${CONTAINERD_DEBS[@]}"; do
-    v=$(ls "$debs/${p}"_*.deb 2>/dev/null | sed -n 1p)
+    v=$(cached_deb "$debs" "$p")
     if [ -z "$v" ]; then
-      (cd "$debs" && apt-get download "$p" 2>/dev/null) || {
-        apt-get -o DPkg::Lock::Timeout=600 update -qq && (cd "$debs" && apt-get download "$p"); } || return 1
-      v=$(ls "$debs/${p}"_*.deb | sed -n 1p)
+      # A new machine's package lists may be stale: then update and retry.
+      # (On one, the first download printed nothing and wrote no file.)
+      (cd "$debs" && apt-get download "$p") || true
+      v=$(cached_deb "$debs" "$p")
+    fi
+    if [ -z "$v" ]; then
+      apt-get -o DPkg::Lock::Timeout=600 update -qq || return 1
+      (cd "$debs" && apt-get download "$p") || return 1
+      v=$(cached_deb "$debs" "$p")
+      [ -n "$v" ] || { echo "apt-get download $p wrote no .deb in $debs" >&2; return 1; }
     fi
     names+=("$(basename "$v" .deb)")
   done
