@@ -64,3 +64,40 @@ func TestParallelEncode(t *testing.T) {
 		})
 	}
 }
+
+// TestParallelUnevenTables uploads, through the API, files whose sample
+// tables time their audio otherwise than the decoder counts it: an MP4
+// whose table times an eighth of its packets (the probe says 7.5 s of 60),
+// and three tracks of speech joined without re-encoding, whose packets at
+// the joins last longer or shorter than their samples. Each job is done
+// with an MP3 as long as the source decodes to, to a frame: never part of
+// the audio, nor a lane started off the sample.
+func TestParallelUnevenTables(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ParallelAbove = 3 * time.Second
+	srv := startServe(t, cfg)
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	c := login(t, srv.URL, "ann@example.com", "ann-password")
+	for _, tc := range []struct{ name, src string }{
+		{"shrunk table", testmedia.ShrunkTable(t, 60)},
+		{"joined tracks", testmedia.Joined(t, 10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &client{t: t, base: c.base, token: c.token}
+			a := c.upload(tc.src, "upload.mp4")
+			j := c.waitJob(a.JobID, 2*time.Minute)
+			if j.Status != "done" {
+				t.Fatalf("job %s: %s", j.Status, deref(j.Error))
+			}
+			if !strings.Contains(srv.logs.String(), "job_id="+a.JobID+" attempt=1 segments=") {
+				t.Errorf("job %s was not encoded in segments", a.JobID)
+			}
+			path, _ := c.download(*j.MP3FID, t.TempDir())
+			// Counted, not timed: these files' timestamps are not their samples'.
+			want, got := testmedia.Samples(t, tc.src), testmedia.Samples(t, path)
+			if got < want-1152 || got > want+1152 {
+				t.Errorf("MP3 decodes to %d samples, the source to %d", got, want)
+			}
+		})
+	}
+}

@@ -82,3 +82,12 @@ func run(tb testing.TB, tool string, args ...string) string {
 	}
 	return string(out)
 }
+
+// Samples returns how many samples (per channel) ffmpeg decodes from
+// path's first audio stream, counted, not timed: where a file's
+// timestamps disagree with its samples, Decoded gives the timestamps'.
+func Samples(tb testing.TB, path string) int {
+	tb.Helper()
+	out := run(tb, "ffmpeg", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:a:0", "-ac", "1", "-c:a", "pcm_s16le", "-f", "s16le", "pipe:1")
+	return len(out) / 2
+}
