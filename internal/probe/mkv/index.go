@@ -58,6 +58,11 @@ func (m memAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// maxBlocks bounds an Index's memory (32 bytes a block: 64 MiB): 4 hours
+// of Opus in 20 ms packets is 720,000 blocks, and a file of 2.5 ms ones,
+// which an upload may be, takes the decoder's path rather than more.
+var maxBlocks = 1 << 21 // a variable for TestIndexRefuses
+
 // maxBlockRead bounds the bytes read of one block to count it: an MPEG
 // audio block, read whole, holds a frame or a few.
 const maxBlockRead = 64 << 10
@@ -149,8 +154,8 @@ func (ix *Index) block(group bool, pos, data, n int64) bool {
 	if track != ix.track {
 		return true
 	}
-	if b[k+2]&0x06 != 0 || ix.trimmed || (ix.codec.whole && n > maxBlockRead) {
-		return false // laced, after a trimmed block, or too big to count
+	if b[k+2]&0x06 != 0 || ix.trimmed || (ix.codec.whole && n > maxBlockRead) || len(ix.blocks) == maxBlocks {
+		return false // laced, after a trimmed block, too big to count, or too many
 	}
 	samples, ok := ix.codec.count(b[k+3:])
 	if !ok {

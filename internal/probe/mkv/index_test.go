@@ -72,6 +72,22 @@ func TestIndexRefuses(t *testing.T) {
 		}
 		f.Close()
 	}
+	t.Run("more blocks than maxBlocks", func(t *testing.T) {
+		f, err := os.Open(testmedia.Encode(t, "opus.mkv", "-f", "lavfi", "-i", "sine=duration=2:sample_rate=48000", "-c:a", "libopus"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		fi, _ := f.Stat()
+		if _, ok := NewIndex(f, fi.Size()); !ok {
+			t.Fatal("2 s of Opus: no index")
+		}
+		defer func(n int) { maxBlocks = n }(maxBlocks)
+		maxBlocks = 50 // 2 s is 100 blocks of 20 ms
+		if _, ok := NewIndex(f, fi.Size()); ok {
+			t.Error("indexed past maxBlocks")
+		}
+	})
 }
 
 // decodeMono decodes the first channel of in (stdin for pipe:0) after
