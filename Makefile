@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/mp3converter
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run install uninstall sample test test-deploy lint lint-openapi build deps integration fuzz bench bench-split containers kubernetes cluster-e2e ci clean
+.PHONY: run install uninstall sample test test-deploy lint lint-openapi build deps test-deps integration fuzz bench bench-split containers kubernetes cluster-e2e ci clean
 
 # Where make run listens: loopback only, so that nobody else on the network
 # reaches it until you choose so. Change it for one run with
@@ -46,7 +46,7 @@ sample.mkv: | deps
 	mv $@.tmp.mkv $@
 
 ## test: the unit and end-to-end tests on embedded backends, with real ffmpeg, and test-deploy
-test: deps
+test: test-deps
 	$(GO) test -timeout 30m ./...
 	$(MAKE) test-deploy
 
@@ -69,7 +69,7 @@ lint:
 	cd deploy && $(GO) vet ./...
 
 ## integration: the tests against real servers (RabbitMQ, MariaDB, FerretDB, Mailpit); see .ci/run
-integration: deps
+integration: test-deps
 	$(GO) test -tags integration -timeout 60m -run "^TestIntegration" ./...
 
 ## fuzz: every fuzz target for FUZZTIME (default 30s) each
@@ -78,12 +78,12 @@ fuzz:
 	  $(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
 
 ## bench: the benchmarks of BENCHMARKS.md, on embedded backends
-bench: deps
+bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchtime $${BENCHTIME:-5x} ./ffmpeg ./httpapi ./auth
 	$(GO) test -run '^$$' -bench 'WholeJob|Throughput|ParallelLong' -benchtime $${BENCHTIME:-3x} -timeout 60m ./cmd/mp3converter
 
 ## bench-split: the split deployment's benchmarks of BENCHMARKS.md, against real servers (see integration)
-bench-split: deps
+bench-split: test-deps
 	$(GO) test -tags integration -run '^$$' -bench 'Split' -benchtime $${BENCHTIME:-3x} -timeout 60m ./cmd/mp3converter
 
 ## containers: build the image (BuildKit and legacy), run serve from it and the compose stack, with the curl flow; needs root (starts its own dockerd)
@@ -105,8 +105,12 @@ ci:
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/mp3converter
 
+## deps: what make run needs; test-deps: what the tests need as well
 deps:
-	@scripts/ensure-ffmpeg.sh
+	@scripts/ensure-tools.sh ffmpeg ffprobe:ffmpeg
+
+test-deps:
+	@scripts/ensure-tools.sh ffmpeg ffprobe:ffmpeg espeak-ng chromium node:nodejs npm
 
 clean:
 	rm -rf bin sample.mkv
