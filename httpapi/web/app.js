@@ -20,6 +20,7 @@ const state = {
   uploadedHere: new Set(), // job ids uploaded from this page
   selected: new Set(), // job ids ticked for deletion
   pending: new Map(), // job id -> the deletion waiting for Undo
+  gone: new Set(), // job ids deleted: a late event of one must not bring it back
   // The page of the list shown: the URL it was read from, the ids it
   // lists in order, the next page's URL (the Link header) and the URLs of
   // the pages before it.
@@ -310,6 +311,7 @@ function filtersOf(url) {
 // merge takes a job's newer state, and tells the user when one of theirs
 // ends.
 function merge(job) {
+  if (state.gone.has(job.id)) return; // deleted; ids are never reused
   const prev = state.jobs.get(job.id);
   if (prev && Date.parse(prev.updated_at) > Date.parse(job.updated_at)) return; // older than what is shown
   state.jobs.set(job.id, job);
@@ -326,6 +328,7 @@ function merge(job) {
 
 // forget drops a deleted job.
 function forget(id) {
+  state.gone.add(id);
   state.view.loading?.gone.add(id);
   state.jobs.delete(id);
   state.selected.delete(id);
