@@ -128,25 +128,36 @@ func FLACRate(b []byte) (int, bool) {
 	return rate, rate > 0
 }
 
-// VorbisRate reads the rate from the Vorbis identification header, the
-// first of three packets that Matroska's CodecPrivate holds, Xiph-laced.
-func VorbisRate(b []byte) (int, bool) {
+// XiphLacing reads the head of Matroska's Xiph-laced CodecPrivate of
+// three packets (Vorbis: identification, comment, setup): the sizes of
+// the first two, and the bytes after the head, where the packets follow
+// each other. The caller checks that the packets it reads fit.
+func XiphLacing(b []byte) (sizes [2]int, rest []byte, ok bool) {
 	if len(b) < 1 || b[0] != 2 {
-		return 0, false
+		return sizes, nil, false
 	}
-	pos, sizes := 1, [2]int{}
+	pos := 1
 	for k := range sizes {
 		for pos < len(b) && b[pos] == 255 {
 			sizes[k] += 255
 			pos++
 		}
 		if pos >= len(b) {
-			return 0, false
+			return sizes, nil, false
 		}
 		sizes[k] += int(b[pos])
 		pos++
 	}
-	id := b[pos:]
+	return sizes, b[pos:], true
+}
+
+// VorbisRate reads the rate from the Vorbis identification header, the
+// first of three packets that Matroska's CodecPrivate holds, Xiph-laced.
+func VorbisRate(b []byte) (int, bool) {
+	sizes, id, ok := XiphLacing(b)
+	if !ok {
+		return 0, false
+	}
 	if sizes[0] < 16 || sizes[0] > len(id) || string(id[:7]) != "\x01vorbis" {
 		return 0, false
 	}

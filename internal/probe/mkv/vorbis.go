@@ -49,23 +49,8 @@ func vorbisCounter(t *mkvTrack) (*counter, bool) {
 // xiphHeaders splits Matroska's Vorbis CodecPrivate: three Xiph-laced
 // headers, identification, comment and setup.
 func xiphHeaders(b []byte) (id, setup []byte, ok bool) {
-	if len(b) < 1 || b[0] != 2 {
-		return nil, nil, false
-	}
-	pos, sizes := 1, [2]int{}
-	for k := range sizes {
-		for pos < len(b) && b[pos] == 255 {
-			sizes[k] += 255
-			pos++
-		}
-		if pos >= len(b) {
-			return nil, nil, false
-		}
-		sizes[k] += int(b[pos])
-		pos++
-	}
-	rest := b[pos:]
-	if sizes[0]+sizes[1] > len(rest) {
+	sizes, rest, ok := codec.XiphLacing(b)
+	if !ok || sizes[0]+sizes[1] > len(rest) {
 		return nil, nil, false
 	}
 	return rest[:sizes[0]], rest[sizes[0]+sizes[1]:], true
