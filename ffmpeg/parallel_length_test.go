@@ -3,7 +3,6 @@ package ffmpeg_test
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,13 +27,8 @@ func TestParallelShrunkTable(t *testing.T) {
 	if err != nil || info.Duration > 40 {
 		t.Fatalf("probed %+v, %v: the table was not shrunk", info, err)
 	}
-	dir := t.TempDir()
-	single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
-	convert(t, &ffmpeg.Transcoder{}, src, single, mp3converter.TranscodeOptions{})
-	c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
-	var runs []ffmpeg.ParallelStats
-	ffmpeg.SetParallel(c, 4*time.Second, func(s ffmpeg.ParallelStats) { runs = append(runs, s) })
-	convert(t, c, src, par, mp3converter.TranscodeOptions{Cores: lend})
+	w := convertTwice(t, src, mp3converter.TranscodeOptions{}, time.Second, 4*time.Second)
+	single, par, runs := w.single, w.par, w.runs
 	if len(runs) == 0 || runs[len(runs)-1].Segments < 2 {
 		t.Fatalf("runs %+v: not encoded in parallel", runs)
 	}
@@ -43,31 +37,6 @@ func TestParallelShrunkTable(t *testing.T) {
 		t.Errorf("parallel output decodes to %d samples, one pass to %d", len(b)/2, len(a)/2)
 	}
 	t.Logf("one pass %d samples, parallel %d; runs %+v", len(a)/2, len(b)/2, runs)
-}
-
-// TestParallelProbedShort: where the lanes that read the source decode
-// more than the probe says (here it says half), the decoder's path, which
-// counts, encodes the file, to its real length.
-func TestParallelProbedShort(t *testing.T) {
-	src := testmedia.Make(t, testmedia.MP4NoPNS, 30)
-	c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
-	var runs []ffmpeg.ParallelStats
-	ffmpeg.SetParallel(c, 2*time.Second, func(s ffmpeg.ParallelStats) { runs = append(runs, s) })
-	info, err := c.Probe(context.Background(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info.Duration /= 2
-	dst := filepath.Join(t.TempDir(), "o.mp3")
-	if _, err := c.ToMP3(context.Background(), src, dst, info, mp3converter.TranscodeOptions{Cores: lend}); err != nil {
-		t.Fatal(err)
-	}
-	if len(runs) != 2 || !runs[0].FromSource || runs[1].FromSource {
-		t.Errorf("runs %+v: want one from the source, then one from the decoder", runs)
-	}
-	if got, want := len(decode(t, dst)), len(decode(t, src)); got != want {
-		t.Errorf("decodes to %d samples, the source to %d", got, want)
-	}
 }
 
 // TestParallelIrregularPackets: three tracks of speech joined without
@@ -81,13 +50,8 @@ func TestParallelIrregularPackets(t *testing.T) {
 	if odd := oddPackets(t, src, 1024); odd < 2 {
 		t.Fatalf("%d packets last other than 1,024 samples: want the joins' 2 or more", odd)
 	}
-	dir := t.TempDir()
-	single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
-	convert(t, &ffmpeg.Transcoder{}, src, single, mp3converter.TranscodeOptions{})
-	c := &ffmpeg.Transcoder{ParallelAbove: 3 * time.Second}
-	var stats ffmpeg.ParallelStats
-	ffmpeg.SetParallel(c, 3*time.Second, func(s ffmpeg.ParallelStats) { stats = s })
-	convert(t, c, src, par, mp3converter.TranscodeOptions{Cores: lend})
+	w := convertTwice(t, src, mp3converter.TranscodeOptions{}, 3*time.Second, 3*time.Second)
+	single, par, stats := w.single, w.par, w.stats()
 	if stats.Segments < 8 {
 		t.Fatalf("stats %+v: not encoded in parallel", stats)
 	}

@@ -3,12 +3,10 @@ package ffmpeg_test
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mp3converter/mp3converter"
-	"github.com/mp3converter/mp3converter/ffmpeg"
 	"github.com/mp3converter/mp3converter/internal/testmedia"
 )
 
@@ -35,41 +33,22 @@ func TestParallelMatroskaJoins(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := testmedia.Make(t, tc.kind, 45)
-			dir := t.TempDir()
-			single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
-			opts := mp3converter.TranscodeOptions{Audio: tc.audio, Title: "Joins"}
-			convert(t, &ffmpeg.Transcoder{}, src, single, opts)
-			c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
-			var stats ffmpeg.ParallelStats
-			ffmpeg.SetParallel(c, segment, func(s ffmpeg.ParallelStats) { stats = s })
-			opts.Cores = lend
-			convert(t, c, src, par, opts)
+			w := convertTwice(t, src, mp3converter.TranscodeOptions{Audio: tc.audio, Title: "Joins"}, time.Second, segment)
+			stats := w.stats()
 			if !stats.FromSource || stats.Segments < 10 || stats.MaxBusy < 2 || len(stats.Joins) != stats.Segments-1 {
 				t.Fatalf("stats %+v: want the lanes reading the source, 10 segments or more, on 2 lanes at once", stats)
 			}
-			const ch, spf = 2, 1152
+			const ch = 2
 			ref := decode(t, src, "-ac", "2", "-ar", "48000")
-			a, b := decode(t, single), decode(t, par)
+			a, b := decode(t, w.single), decode(t, w.par)
 			if len(b) != len(ref) {
 				t.Errorf("parallel output decodes to %d samples, the source to %d", len(b)/ch, len(ref)/ch)
 			}
-			fa, fb := checkTag(t, single, false), checkTag(t, par, true)
+			fa, fb := checkTag(t, w.single, false), checkTag(t, w.par, true)
 			if d := fa - fb; d > 1 || d < -1 {
 				t.Errorf("single pass has %d frames, parallel %d", fa, fb)
 			}
-			worstA, worstB, worstDiff := math.Inf(1), math.Inf(1), math.Inf(-1)
-			for _, join := range stats.Joins {
-				at := join * spf
-				sa, sb := snr(ref, a, ch, at-2400, at+2400), snr(ref, b, ch, at-2400, at+2400)
-				worstA, worstB, worstDiff = min(worstA, sa), min(worstB, sb), max(worstDiff, sa-sb)
-				if sb < sa-1 {
-					t.Errorf("join at %.3f s: SNR %.2f dB in parallel, %.2f dB in one pass", float64(at)/48000, sb, sa)
-				}
-			}
-			wa, wb := snr(ref, a, ch, 0, len(ref)/ch), snr(ref, b, ch, 0, len(ref)/ch)
-			if wb < wa-0.5 {
-				t.Errorf("whole file: SNR %.2f dB in parallel, %.2f dB in one pass", wb, wa)
-			}
+			worstA, worstB, worstDiff, wa, wb := checkJoins(t, ref, a, b, ch, 48000, stats.Joins)
 			rows = append(rows, fmt.Sprintf("| %s | %d (%d same, %d bumped) | %.2f | %.2f | %.2f | %.2f | %.2f | %d / %d / %d |",
 				tc.name, len(stats.Joins), stats.Same, stats.Bumped, worstA, worstB, worstDiff, wa, wb, len(ref)/ch, len(a)/ch, len(b)/ch))
 		})
@@ -94,15 +73,8 @@ func TestParallelMatroskaCut(t *testing.T) {
 		{"cut's start", mp3converter.Options{Start: 3.5, End: 37.25}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
-			opts := mp3converter.TranscodeOptions{Audio: tc.audio, MaxDuration: time.Minute}
-			rs := convert(t, &ffmpeg.Transcoder{}, src, single, opts)
-			c := &ffmpeg.Transcoder{ParallelAbove: 30 * time.Second}
-			var stats ffmpeg.ParallelStats
-			ffmpeg.SetParallel(c, 3*time.Second, func(s ffmpeg.ParallelStats) { stats = s })
-			opts.Cores = lend
-			rp := convert(t, c, src, par, opts)
+			w := convertTwice(t, src, mp3converter.TranscodeOptions{Audio: tc.audio, MaxDuration: time.Minute}, 30*time.Second, 3*time.Second)
+			single, par, stats, rs, rp := w.single, w.par, w.stats(), w.one, w.lanes
 			if stats.Segments < 10 || stats.FromSource != tc.fromSource {
 				t.Fatalf("stats %+v: want 10 segments or more, from the source %v", stats, tc.fromSource)
 			}

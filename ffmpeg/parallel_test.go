@@ -49,15 +49,8 @@ func TestParallelJoins(t *testing.T) {
 		{"24 kHz (MPEG-2)", mp3converter.Options{SampleRate: 24000}, 24000, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
-			opts := mp3converter.TranscodeOptions{Audio: tc.audio, Title: "Joins"}
-			convert(t, &ffmpeg.Transcoder{}, src, single, opts)
-			c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
-			var stats ffmpeg.ParallelStats
-			ffmpeg.SetParallel(c, segment, func(s ffmpeg.ParallelStats) { stats = s })
-			opts.Cores = lend
-			convert(t, c, src, par, opts)
+			w := convertTwice(t, src, mp3converter.TranscodeOptions{Audio: tc.audio, Title: "Joins"}, time.Second, segment)
+			single, par, stats := w.single, w.par, w.stats()
 			if stats.Segments < 10 || stats.MaxBusy < 2 || len(stats.Joins) != stats.Segments-1 {
 				t.Fatalf("stats %+v: want 10 segments or more, on 2 lanes at once", stats)
 			}
@@ -99,13 +92,8 @@ func TestParallelNoise(t *testing.T) {
 	if s := snr(from[at:at+len(after)], after, 1, 0, len(after)); s > 40 {
 		t.Fatalf("decoded after a seek, the audio is the decode from the start (SNR %.1f dB): no noise substituted", s)
 	}
-	dir := t.TempDir()
-	single, par := filepath.Join(dir, "single.mp3"), filepath.Join(dir, "parallel.mp3")
-	convert(t, &ffmpeg.Transcoder{}, src, single, mp3converter.TranscodeOptions{})
-	c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
-	var stats ffmpeg.ParallelStats
-	ffmpeg.SetParallel(c, 4*time.Second, func(s ffmpeg.ParallelStats) { stats = s })
-	convert(t, c, src, par, mp3converter.TranscodeOptions{Cores: lend})
+	w := convertTwice(t, src, mp3converter.TranscodeOptions{}, time.Second, 4*time.Second)
+	single, par, stats := w.single, w.par, w.stats()
 	if !stats.FromSource || stats.Segments < 10 {
 		t.Fatalf("stats %+v: want the lanes to read the source", stats)
 	}
@@ -155,6 +143,35 @@ func TestSampleExact(t *testing.T) {
 			t.Errorf("%s: %v, want %v", filepath.Base(path), got, want)
 		}
 	}
+}
+
+// twice is one source converted in one pass and in parallel.
+type twice struct {
+	single, par string // the MP3s
+	one, lanes  *mp3converter.TranscodeResult
+	runs        []ffmpeg.ParallelStats // each parallel encode's figures, in order
+}
+
+// stats are the last parallel encode's figures.
+func (w twice) stats() ffmpeg.ParallelStats {
+	if len(w.runs) == 0 {
+		return ffmpeg.ParallelStats{}
+	}
+	return w.runs[len(w.runs)-1]
+}
+
+// convertTwice converts src with opts in one pass, and in parallel from
+// above seconds on, in segments of segment, every core lent.
+func convertTwice(t *testing.T, src string, opts mp3converter.TranscodeOptions, above, segment time.Duration) twice {
+	t.Helper()
+	dir := t.TempDir()
+	w := twice{single: filepath.Join(dir, "single.mp3"), par: filepath.Join(dir, "parallel.mp3")}
+	w.one = convert(t, &ffmpeg.Transcoder{}, src, w.single, opts)
+	c := &ffmpeg.Transcoder{ParallelAbove: above}
+	ffmpeg.SetParallel(c, segment, func(s ffmpeg.ParallelStats) { w.runs = append(w.runs, s) })
+	opts.Cores = lend
+	w.lanes = convert(t, c, src, w.par, opts)
+	return w
 }
 
 // checkJoins compares one pass (a) and a parallel encode (b) with the
@@ -385,31 +402,43 @@ func TestParallelOptions(t *testing.T) {
 }
 
 // TestParallelUneven: when the lanes reading the source do not cover it as
-// planned (here a probe that says 1.9 % more than the audio, within what
-// a probe may be off: the last segments start past the end), the decoder's
-// path encodes it, as long as the source.
+// planned, the decoder's path encodes it, as long as the source. A probe
+// that says 1.9 % more than the audio (within what a probe may be off):
+// the last segments start past the end. A probe that says half: the lanes
+// decode more than it says, which they check, to a frame.
 func TestParallelUneven(t *testing.T) {
-	src := testmedia.Make(t, testmedia.MP4NoPNS, 60)
-	c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
-	var runs []ffmpeg.ParallelStats
-	ffmpeg.SetParallel(c, time.Second, func(s ffmpeg.ParallelStats) { runs = append(runs, s) })
-	info, err := c.Probe(context.Background(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info.Duration *= 1.019
-	dst := filepath.Join(t.TempDir(), "o.mp3")
-	if _, err := c.ToMP3(context.Background(), src, dst, info, mp3converter.TranscodeOptions{Cores: lend}); err != nil {
-		t.Fatal(err)
-	}
-	if len(runs) != 2 || !runs[0].FromSource || runs[1].FromSource {
-		t.Errorf("runs %+v: want one from the source, then one from the decoder", runs)
-	}
-	if got, want := len(decode(t, dst)), len(decode(t, src)); got != want {
-		t.Errorf("decodes to %d samples, the source to %d", got, want)
-	}
-	if files, _ := filepath.Glob(dst + ".*"); len(files) > 0 {
-		t.Errorf("scratch files left: %v", files)
+	for _, tc := range []struct {
+		name            string
+		seconds, probed float64 // the source's, and the probe's share of it
+		segment         time.Duration
+	}{
+		{"probed 1.9 % long", 60, 1.019, time.Second},
+		{"probed half", 30, 0.5, 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := testmedia.Make(t, testmedia.MP4NoPNS, tc.seconds)
+			c := &ffmpeg.Transcoder{ParallelAbove: time.Second}
+			var runs []ffmpeg.ParallelStats
+			ffmpeg.SetParallel(c, tc.segment, func(s ffmpeg.ParallelStats) { runs = append(runs, s) })
+			info, err := c.Probe(context.Background(), src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info.Duration *= tc.probed
+			dst := filepath.Join(t.TempDir(), "o.mp3")
+			if _, err := c.ToMP3(context.Background(), src, dst, info, mp3converter.TranscodeOptions{Cores: lend}); err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != 2 || !runs[0].FromSource || runs[1].FromSource {
+				t.Errorf("runs %+v: want one from the source, then one from the decoder", runs)
+			}
+			if got, want := len(decode(t, dst)), len(decode(t, src)); got != want {
+				t.Errorf("decodes to %d samples, the source to %d", got, want)
+			}
+			if files, _ := filepath.Glob(dst + ".*"); len(files) > 0 {
+				t.Errorf("scratch files left: %v", files)
+			}
+		})
 	}
 }
 
