@@ -71,25 +71,29 @@ func MatroskaIndex(path string) (ix *mkv.Index, close func() error, ok bool) {
 	if err != nil {
 		return nil, nil, false
 	}
-	ok = parseFile(path, func(_ io.ReaderAt, size int64) bool {
-		ix, ok = mkv.NewIndex(f, size)
+	if !parseOpen(f, func(r io.ReaderAt, size int64) bool {
+		ix, ok = mkv.NewIndex(r, size)
 		return ok
-	})
-	if !ok {
+	}) {
 		f.Close()
 		return nil, nil, false
 	}
 	return ix, f.Close, true
 }
 
-// parseFile runs parse on the file at path and its size. A bug in a
-// parser costs a fallback to ffprobe, not the worker: a panic is false.
-func parseFile(path string, parse func(r io.ReaderAt, size int64) bool) (ok bool) {
+// parseFile runs parse on the file at path and its size.
+func parseFile(path string, parse func(r io.ReaderAt, size int64) bool) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
+	return parseOpen(f, parse)
+}
+
+// parseOpen runs parse on the open file f and its size. A bug in a
+// parser costs a fallback to ffprobe, not the worker: a panic is false.
+func parseOpen(f *os.File, parse func(r io.ReaderAt, size int64) bool) (ok bool) {
 	defer func() {
 		if recover() != nil {
 			ok = false
