@@ -2,9 +2,12 @@ package ffmpeg_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +24,7 @@ import (
 func BenchmarkConvert(b *testing.B) {
 	ctx := context.Background()
 	src := testmedia.Make(b, testmedia.MP4MP3, 120)
-	c := &ffmpeg.Transcoder{}
+	c := &ffmpeg.Transcoder{FFmpeg: testmedia.BenchFFmpeg()}
 	info, err := c.Probe(ctx, src)
 	if err != nil {
 		b.Fatal(err)
@@ -46,9 +49,8 @@ func BenchmarkConvert(b *testing.B) {
 		encT += time.Since(start)
 
 		start = time.Now()
-		out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", src, "-vn", "-c:a", "libmp3lame", "-q:a", "2", filepath.Join(dir, "cli.mp3")).CombinedOutput()
-		if err != nil {
-			b.Fatalf("ffmpeg: %v %s", err, out)
+		if err := runCLI(src, filepath.Join(dir, "cli.mp3")); err != nil {
+			b.Fatal(err)
 		}
 		cliT += time.Since(start)
 	}
@@ -61,12 +63,21 @@ func BenchmarkConvert(b *testing.B) {
 // BenchmarkParallelAbove measures where the parallel encode starts to win,
 // for --parallel-above: each length of each container is converted in one
 // pass and in parallel (every core lent, as to a job alone), alternately
-// with the bare command line, in one run. It reports parallel/single, the
-// parallel job's time over the single pass's (below 1: the lanes win),
-// lanes/cli, the parallel job over the command line, and from-source, 1
-// where the lanes read the source. "resampled" is the MP4 converted to
-// 44.1 kHz, which takes the decoder's path. Filter lengths by name: -bench
-// 'ParallelAbove/mp4/(30|60)s'.
+// with the bare command line, and two command lines at once on its
+// halves, in one run. It reports
+//   - parallel/single: the parallel job's time over the single pass's
+//     (below 1: the lanes win);
+//   - lanes/cli: the parallel job over the command line;
+//   - lanes-cpu/cli-cpu: the CPU time they used, which the machine's other
+//     work changes less than their wall-clock times;
+//   - halves/cli and halves-cpu/cli-cpu: the halves over the command line,
+//     the floor of any split in two here, where two busy cores each run
+//     slower than one;
+//   - from-source: 1 where the lanes read the source.
+//
+// "resampled" is the MP4 converted to 44.1 kHz, which takes the decoder's
+// path. Filter lengths by name: -bench 'ParallelAbove/mp4/(30|60)s'. Every
+// ffmpeg is testmedia.BenchFFmpeg's, or BenchCLI's for the command lines.
 func BenchmarkParallelAbove(b *testing.B) {
 	for _, tc := range []struct {
 		name string
@@ -88,44 +99,91 @@ func BenchmarkParallelAbove(b *testing.B) {
 
 func benchParallelAbove(b *testing.B, src string, audio mp3converter.Options) {
 	ctx := context.Background()
-	single, par := &ffmpeg.Transcoder{}, &ffmpeg.Transcoder{ParallelAbove: time.Second}
+	bin := testmedia.BenchFFmpeg()
+	single, par := &ffmpeg.Transcoder{FFmpeg: bin}, &ffmpeg.Transcoder{FFmpeg: bin, ParallelAbove: time.Second}
 	info, err := single.Probe(ctx, src)
 	if err != nil {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	var singleT, parT, cliT time.Duration
+	steps := [4]func() error{
+		func() error {
+			_, err := single.ToMP3(ctx, src, filepath.Join(dir, "single.mp3"), info, mp3converter.TranscodeOptions{Audio: audio})
+			return err
+		},
+		func() error {
+			_, err := par.ToMP3(ctx, src, filepath.Join(dir, "parallel.mp3"), info, mp3converter.TranscodeOptions{Audio: audio, Cores: lend})
+			return err
+		},
+		func() error { return runCLI(src, filepath.Join(dir, "cli.mp3")) },
+		func() error { return runHalves(src, dir, info.Duration) },
+	}
+	var wall, cpu [4]time.Duration // single, parallel, command line, halves
 	fromSource := false
 	ffmpeg.SetParallel(par, 0, func(s ffmpeg.ParallelStats) { fromSource = s.FromSource })
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for _, step := range [3]int{i % 3, (i + 1) % 3, (i + 2) % 3} { // each first in turn
-			start := time.Now()
-			switch step {
-			case 0:
-				_, err = single.ToMP3(ctx, src, filepath.Join(dir, "single.mp3"), info, mp3converter.TranscodeOptions{Audio: audio})
-				singleT += time.Since(start)
-			case 1:
-				_, err = par.ToMP3(ctx, src, filepath.Join(dir, "parallel.mp3"), info, mp3converter.TranscodeOptions{Audio: audio, Cores: lend})
-				parT += time.Since(start)
-			case 2:
-				var out []byte
-				out, err = exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", src, "-vn", "-c:a", "libmp3lame", "-q:a", "2", filepath.Join(dir, "cli.mp3")).CombinedOutput()
-				if err != nil {
-					err = fmt.Errorf("%w: %s", err, out)
-				}
-				cliT += time.Since(start)
-			}
-			if err != nil {
+		for k := range steps { // each first in turn
+			step := (i + k) % len(steps)
+			start, used := time.Now(), cpuUsed()
+			if err := steps[step](); err != nil {
 				b.Fatal(err)
 			}
+			wall[step] += time.Since(start)
+			cpu[step] += cpuUsed() - used
 		}
 	}
-	b.ReportMetric(float64(singleT.Milliseconds())/float64(b.N), "single-ms/op")
-	b.ReportMetric(float64(parT.Milliseconds())/float64(b.N), "parallel-ms/op")
-	b.ReportMetric(parT.Seconds()/singleT.Seconds(), "parallel/single")
-	b.ReportMetric(parT.Seconds()/cliT.Seconds(), "lanes/cli")
+	b.ReportMetric(float64(wall[0].Milliseconds())/float64(b.N), "single-ms/op")
+	b.ReportMetric(float64(wall[1].Milliseconds())/float64(b.N), "parallel-ms/op")
+	b.ReportMetric(wall[1].Seconds()/wall[0].Seconds(), "parallel/single")
+	b.ReportMetric(wall[1].Seconds()/wall[2].Seconds(), "lanes/cli")
+	b.ReportMetric(cpu[1].Seconds()/cpu[2].Seconds(), "lanes-cpu/cli-cpu")
+	b.ReportMetric(wall[3].Seconds()/wall[2].Seconds(), "halves/cli")
+	b.ReportMetric(cpu[3].Seconds()/cpu[2].Seconds(), "halves-cpu/cli-cpu")
 	b.ReportMetric(float64(btoi(fromSource)), "from-source")
+}
+
+// runCLI runs the bare command line on src: LAME VBR quality 2, as a job.
+func runCLI(src, dst string) error {
+	out, err := exec.Command(testmedia.BenchCLI(), "-nostdin", "-loglevel", "error", "-y", "-i", src, "-vn", "-c:a", "libmp3lame", "-q:a", "2", dst).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	return nil
+}
+
+// runHalves runs two bare command lines at once, each on half of src's
+// seconds: the floor of any split in two on this machine, where the cores
+// slow each other down.
+func runHalves(src, dir string, seconds float64) error {
+	half := strconv.FormatFloat(seconds/2, 'f', 3, 64)
+	errs := make(chan error, 2)
+	for i, args := range [2][]string{{"-t", half}, {"-ss", half}} {
+		go func() {
+			cmd := exec.Command(testmedia.BenchCLI(), append(append([]string{"-nostdin", "-loglevel", "error", "-y"}, args...),
+				"-i", src, "-vn", "-c:a", "libmp3lame", "-q:a", "2", filepath.Join(dir, fmt.Sprintf("half%d.mp3", i)))...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("%w: %s", err, out)
+			}
+			errs <- err
+		}()
+	}
+	return errors.Join(<-errs, <-errs)
+}
+
+// cpuUsed is the CPU time, user and system, this process and its waited-for
+// children have used: what a step costs whatever else the machine runs.
+func cpuUsed() time.Duration {
+	var self, children syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) != nil || syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children) != nil {
+		return 0
+	}
+	var d time.Duration
+	for _, t := range []syscall.Timeval{self.Utime, self.Stime, children.Utime, children.Stime} {
+		d += time.Duration(t.Nano())
+	}
+	return d
 }
 
 func btoi(v bool) int {

@@ -71,6 +71,7 @@ func benchServeWith(b *testing.B, set func(*app.Config)) *testServer {
 		b.Fatal(err)
 	}
 	cfg.ParallelAbove = above // as serve runs by default
+	cfg.FFmpeg = testmedia.BenchFFmpeg()
 	set(&cfg)
 	log := slog.New(slog.NewTextHandler(tWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := newServe(cfg, log, io.Discard)
@@ -196,7 +197,7 @@ func runCLI(src, out string, copied bool) (time.Duration, error) {
 	}
 	args := append([]string{"-nostdin", "-loglevel", "error", "-y", "-i", src, "-vn"}, codec...)
 	start := time.Now()
-	if out, err := exec.Command("ffmpeg", append(args, out)...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(testmedia.BenchCLI(), append(args, out)...).CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("ffmpeg: %w %s", err, out)
 	}
 	return time.Since(start), nil
