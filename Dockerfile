@@ -38,38 +38,13 @@ RUN set -eux; \
     apt-get source ffmpeg${FFMPEG_VERSION:+=$FFMPEG_VERSION}; \
     rm -rf /var/lib/apt/lists/* ffmpeg_*; \
     mv ffmpeg-*/ src
-# Decoders for the audio people upload; parsers so that MPEG-TS probes
-# quickly without video decoders; raw PCM in and WAV out for the parallel
-# encoder; the filters ffmpeg inserts (aformat, aresample, anull, atrim),
-# those the options use (loudnorm), and the silence the parallel encoder's
-# lanes start with (adelay, checked below). LAME and zlib are linked from Debian's
-# static libraries; the binaries are fully static.
+# What goes in, and why: scripts/ffmpeg-minimal.sh, which make ffmpeg runs
+# too. It is the only file of the project this stage sees.
+COPY scripts/ffmpeg-minimal.sh /build/
 RUN set -eux; \
+    /build/ffmpeg-minimal.sh src /out/usr/local/bin; \
     cd src; \
-    ./configure --prefix=/usr/local \
-      --disable-everything --disable-autodetect --disable-network --disable-iconv \
-      --disable-doc --disable-debug --disable-ffplay \
-      --disable-avdevice --disable-postproc --disable-swscale \
-      --enable-static --disable-shared --extra-ldflags=-static --pkg-config-flags=--static \
-      --enable-libmp3lame --enable-zlib \
-      --enable-protocol=file,pipe \
-      --enable-demuxer=mov,matroska,avi,flv,mpegts,ogg,wav,mp3,aac,flac,asf,pcm_s16le,pcm_f32le \
-      --enable-decoder=aac,aac_fixed,aac_latm,mp1,mp1float,mp2,mp2float,mp3,mp3float,opus,vorbis,flac,alac \
-      --enable-decoder=ac3,eac3,dca,truehd,mlp,wmav1,wmav2,wmapro,adpcm_ima_wav,adpcm_ms,amrnb,amrwb \
-      --enable-decoder=pcm_s8,pcm_u8,pcm_s16le,pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,pcm_s32be \
-      --enable-decoder=pcm_f32le,pcm_f32be,pcm_f64le,pcm_f64be,pcm_alaw,pcm_mulaw \
-      --enable-parser=aac,aac_latm,mpegaudio,opus,vorbis,flac,ac3,dca,mlp \
-      --enable-parser=h264,hevc,mpeg4video,mpegvideo,vp8,vp9,av1 \
-      --enable-bsf=null \
-      --enable-encoder=libmp3lame,pcm_s16le,pcm_f32le \
-      --enable-muxer=mp3,wav,pcm_s16le,pcm_f32le,null \
-      --enable-filter=abuffer,abuffersink,aformat,aresample,anull,atrim,asetpts,loudnorm,volume,pan,adelay; \
-    make -j"$(nproc)"; \
-    ./ffmpeg -nostdin -v error -f f32le -ar 44100 -ac 2 -t 1 -i /dev/zero -af adelay=delays=1152S:all=1 -c:a libmp3lame -f mp3 /tmp/smoke.mp3; \
-    ./ffprobe -v error -show_format /tmp/smoke.mp3 | grep -q format_name=mp3; \
-    if ./ffmpeg -v error -i http://127.0.0.1/x -f null - 2>&1; then exit 1; fi; \
-    mkdir -p /out/usr/local/bin /out/usr/share/doc/ffmpeg /out/usr/share/doc/libmp3lame0 /out/usr/share/doc/zlib1g /out/usr/share/doc/libc6; \
-    cp ffmpeg ffprobe /out/usr/local/bin/; \
+    mkdir -p /out/usr/share/doc/ffmpeg /out/usr/share/doc/libmp3lame0 /out/usr/share/doc/zlib1g /out/usr/share/doc/libc6; \
     cp COPYING.LGPLv2.1 LICENSE.md /out/usr/share/doc/ffmpeg/; \
     cp debian/copyright /out/usr/share/doc/ffmpeg/copyright; \
     for p in libmp3lame0 zlib1g libc6; do cp /usr/share/doc/$p/copyright /out/usr/share/doc/$p/; done

@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/mp3converter
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: run install uninstall sample test test-deploy lint lint-openapi build deps test-deps integration fuzz bench bench-split containers kubernetes cluster-e2e ci clean
+.PHONY: run ffmpeg install uninstall sample test test-deploy lint lint-openapi build deps test-deps integration fuzz bench bench-split containers kubernetes cluster-e2e ci clean
 
 # Where make run listens: loopback only, so that nobody else on the network
 # reaches it until you choose so. Change it for one run with
@@ -11,9 +11,20 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # by exporting MP3CONVERTER_ADDR, which serve reads itself.
 MP3CONVERTER_ADDR ?= 127.0.0.1:8080
 
+# Once make ffmpeg has built the image's own ffmpeg into bin/, make run
+# uses it, unless MP3CONVERTER_FFMPEG says otherwise.
+ifneq ($(wildcard bin/ffmpeg),)
+run: export MP3CONVERTER_FFMPEG ?= $(CURDIR)/bin/ffmpeg
+run: export MP3CONVERTER_FFPROBE ?= $(CURDIR)/bin/ffprobe
+endif
+
 ## run: build and run every role in one process on ./data, at http://$(MP3CONVERTER_ADDR) (MP3CONVERTER_ADDR=:8080 for every interface)
 run: deps build
 	MP3CONVERTER_ADDR='$(MP3CONVERTER_ADDR)' ./$(BIN) serve
+
+## ffmpeg: build the image's own ffmpeg and ffprobe, minimal and static, from Debian's source package into bin/ (2 minutes, once); make run then uses them
+ffmpeg:
+	scripts/build-ffmpeg.sh bin
 
 # Where make install puts the binary: /usr/local/bin for root, else
 # ~/.local/bin, the user's own (on PATH in Debian's and Ubuntu's default
