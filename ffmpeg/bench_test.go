@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -49,7 +48,7 @@ func BenchmarkConvert(b *testing.B) {
 		encT += time.Since(start)
 
 		start = time.Now()
-		if err := runCLI(src, filepath.Join(dir, "cli.mp3")); err != nil {
+		if err := testmedia.RunCLI(src, filepath.Join(dir, "cli.mp3"), false); err != nil {
 			b.Fatal(err)
 		}
 		cliT += time.Since(start)
@@ -115,7 +114,7 @@ func benchParallelAbove(b *testing.B, src string, audio mp3converter.Options) {
 			_, err := par.ToMP3(ctx, src, filepath.Join(dir, "parallel.mp3"), info, mp3converter.TranscodeOptions{Audio: audio, Cores: lend})
 			return err
 		},
-		func() error { return runCLI(src, filepath.Join(dir, "cli.mp3")) },
+		func() error { return testmedia.RunCLI(src, filepath.Join(dir, "cli.mp3"), false) },
 		func() error { return runHalves(src, dir, info.Duration) },
 	}
 	var wall, cpu [4]time.Duration // single, parallel, command line, halves
@@ -143,15 +142,6 @@ func benchParallelAbove(b *testing.B, src string, audio mp3converter.Options) {
 	b.ReportMetric(float64(btoi(fromSource)), "from-source")
 }
 
-// runCLI runs the bare command line on src: LAME VBR quality 2, as a job.
-func runCLI(src, dst string) error {
-	out, err := exec.Command(testmedia.BenchCLI(), "-nostdin", "-loglevel", "error", "-y", "-i", src, "-vn", "-c:a", "libmp3lame", "-q:a", "2", dst).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%w: %s", err, out)
-	}
-	return nil
-}
-
 // runHalves runs two bare command lines at once, each on half of src's
 // seconds: the floor of any split in two on this machine, where the cores
 // slow each other down.
@@ -160,13 +150,7 @@ func runHalves(src, dir string, seconds float64) error {
 	errs := make(chan error, 2)
 	for i, args := range [2][]string{{"-t", half}, {"-ss", half}} {
 		go func() {
-			cmd := exec.Command(testmedia.BenchCLI(), append(append([]string{"-nostdin", "-loglevel", "error", "-y"}, args...),
-				"-i", src, "-vn", "-c:a", "libmp3lame", "-q:a", "2", filepath.Join(dir, fmt.Sprintf("half%d.mp3", i)))...)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				err = fmt.Errorf("%w: %s", err, out)
-			}
-			errs <- err
+			errs <- testmedia.RunCLI(src, filepath.Join(dir, fmt.Sprintf("half%d.mp3", i)), false, args...)
 		}()
 	}
 	return errors.Join(<-errs, <-errs)

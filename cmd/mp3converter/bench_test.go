@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -191,14 +190,9 @@ func timeCLI(b *testing.B, src, out string, copied bool) time.Duration {
 
 // runCLI runs and times the command line timeCLI runs.
 func runCLI(src, out string, copied bool) (time.Duration, error) {
-	codec := []string{"-c:a", "libmp3lame", "-q:a", "2"}
-	if copied {
-		codec = []string{"-c:a", "copy"}
-	}
-	args := append([]string{"-nostdin", "-loglevel", "error", "-y", "-i", src, "-vn"}, codec...)
 	start := time.Now()
-	if out, err := exec.Command(testmedia.BenchCLI(), append(args, out)...).CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("ffmpeg: %w %s", err, out)
+	if err := testmedia.RunCLI(src, out, copied); err != nil {
+		return 0, err
 	}
 	return time.Since(start), nil
 }

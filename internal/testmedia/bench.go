@@ -2,7 +2,9 @@ package testmedia
 
 import (
 	"cmp"
+	"fmt"
 	"os"
+	"os/exec"
 )
 
 // BenchFFmpeg is the ffmpeg a benchmark's converter runs:
@@ -14,3 +16,20 @@ func BenchFFmpeg() string { return cmp.Or(os.Getenv("MP3CONVERTER_BENCH_FFMPEG")
 // the converter with: $MP3CONVERTER_BENCH_CLI, else BenchFFmpeg, the same
 // binary on both sides.
 func BenchCLI() string { return cmp.Or(os.Getenv("MP3CONVERTER_BENCH_CLI"), BenchFFmpeg()) }
+
+// RunCLI runs the bare command line a benchmark compares a job with:
+// BenchCLI's ffmpeg converting src's audio to dst as a job does by default
+// (LAME VBR quality 2), or copying it if copied. Input options, such as a
+// seek, go before -i.
+func RunCLI(src, dst string, copied bool, input ...string) error {
+	codec := []string{"-c:a", "libmp3lame", "-q:a", "2"}
+	if copied {
+		codec = []string{"-c:a", "copy"}
+	}
+	args := append(append([]string{"-nostdin", "-loglevel", "error", "-y"}, input...), "-i", src, "-vn")
+	out, err := exec.Command(BenchCLI(), append(append(args, codec...), dst)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ffmpeg: %w %s", err, out)
+	}
+	return nil
+}
