@@ -140,6 +140,9 @@ type Stats struct {
 	Bumped    int   // frames given a higher bitrate to hold their data
 	// FromSource: the lanes read the source, not the decoder's PCM.
 	FromSource bool
+	// From holds, for FromSource, the source frame each lane decodes
+	// from (its pre-roll's first), lane by lane.
+	From []int
 }
 
 // piece is one segment as a lane encodes it, and the frames it gave. Its

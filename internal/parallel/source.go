@@ -148,11 +148,11 @@ func (s *sourceJob) start(wg *sync.WaitGroup, header chan<- *mp3frame.XingHeader
 		if !ok {
 			return
 		}
-		s.note(+1)
+		s.note(+1, p.start-p.pre)
 		wg.Go(func() {
 			defer func() { ended <- struct{}{} }()
 			defer release()
-			defer s.note(-1)
+			defer s.note(-1, 0)
 			if err := s.lane(p, i, header); err != nil {
 				s.fail(err)
 			}
@@ -181,13 +181,14 @@ func (s *sourceJob) core(own chan struct{}, ended <-chan struct{}) (func(), bool
 	}
 }
 
-// note counts a lane starting (+1) or ending (-1).
-func (s *sourceJob) note(d int) {
+// note counts a lane starting (+1) from source frame from, or ending (-1).
+func (s *sourceJob) note(d, from int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.busy += d
 	if d > 0 {
 		s.stats.Segments++
+		s.stats.From = append(s.stats.From, from)
 		s.stats.MaxBusy = max(s.stats.MaxBusy, s.busy)
 		s.stats.Lanes, s.stats.FromSource = s.stats.MaxBusy, true
 	}
