@@ -76,9 +76,10 @@ type Worker struct {
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 
-	held  sync.Map // ids of the jobs this process converts now
-	fair  fairShare
-	cores *cores // set by Run; nil: no budget, nothing lent
+	held    sync.Map       // ids of the jobs this process converts now
+	scratch sync.WaitGroup // scratch dirs of done jobs being removed
+	fair    fairShare
+	cores   *cores // set by Run; nil: no budget, nothing lent
 }
 
 // Run consumes the video queue with n parallel handlers until ctx ends,
@@ -99,6 +100,7 @@ func (w *Worker) Run(ctx context.Context, n int) {
 	consumers.Run(ctx, w.Queue, w.VideoQueue, n, func(_ context.Context, d mp3converter.Delivery) error {
 		return w.handle(work, d, perUser)
 	}, w.Logger)
+	w.scratch.Wait()
 }
 
 // errJobGone stops work on a job that was deleted meanwhile.
@@ -365,13 +367,13 @@ var errNotStale = errors.New("job updated meanwhile")
 // convert converts job's video and announces the MP3 for the owner's
 // address as the upload's message spells it (username), which the
 // notification mails.
-func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, username string, log *slog.Logger) error {
+func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, username string, log *slog.Logger) (err error) {
 	start := time.Now()
 	dir, err := os.MkdirTemp(w.TempDir, "job-"+job.ID+"-")
 	if err != nil {
 		return fmt.Errorf("temp dir: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { w.removeScratch(dir, err == nil) }()
 
 	src := filepath.Join(dir, "source")
 	if err := w.fetch(ctx, job.VideoFID, src); err != nil {
@@ -404,6 +406,19 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, username st
 	w.Metrics.Conversion(time.Since(start), res.Duration)
 	w.deleteVideo(ctx, job, log)
 	return nil
+}
+
+// removeScratch removes a job's scratch dir: in the background once the
+// job is done, since freeing its source's blocks takes milliseconds (more
+// on a disk mounted with discard, which trims them) that the next job need
+// not wait for; at once otherwise, so that a failed or deleted job has left
+// nothing by the time it shows. Run waits for the removals.
+func (w *Worker) removeScratch(dir string, done bool) {
+	if !done {
+		os.RemoveAll(dir)
+		return
+	}
+	w.scratch.Go(func() { os.RemoveAll(dir) })
 }
 
 // finish announces the MP3 on the mp3 queue, then marks the job done; a
