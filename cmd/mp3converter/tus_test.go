@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,7 +170,17 @@ func TestConvertResumes(t *testing.T) {
 	t.Setenv("MP3CONVERTER_SERVER", "")
 	t.Setenv("MP3CONVERTER_TOKEN", "")
 	t.Setenv("MP3CONVERTER_RESUMABLE_ABOVE", "1MiB")
-	if code, out, errs := runCmd(t, "ann-password\n", "login", "--server", srv.URL, "--email", "ann@example.com", "--password-stdin"); code != 0 {
+	// The first run's PATCH is slowed, so that it is surely cut half way:
+	// at full speed it may end between two looks at the server's parts.
+	var slow atomic.Bool
+	slow.Store(true)
+	via := proxy(t, srv.URL, func(w http.ResponseWriter, r *http.Request) bool {
+		if slow.Load() && r.Method == http.MethodPatch {
+			r.Body = io.NopCloser(&throttled{r: r.Body, rate: 10 << 20, start: time.Now()})
+		}
+		return false
+	})
+	if code, out, errs := runCmd(t, "ann-password\n", "login", "--server", via, "--email", "ann@example.com", "--password-stdin"); code != 0 {
 		t.Fatalf("login: %d %s %s", code, out, errs)
 	}
 	src := copyAs(t, testmedia.Make(t, testmedia.RawMKV, 10), t.TempDir(), "clip.mkv")
@@ -190,6 +201,7 @@ func TestConvertResumes(t *testing.T) {
 		t.Fatalf("the interrupted convert succeeded: %s %s", stdout.String(), stderr.String())
 	}
 	had := partBytes(parts)
+	slow.Store(false)
 	state, err := os.ReadFile(filepath.Join(cfg, "mp3converter", "uploads.json"))
 	if err != nil || !strings.Contains(string(state), "/files/") {
 		t.Fatalf("no upload URL kept beside the token: %v %s", err, state)
