@@ -64,7 +64,8 @@ type GatedQueue interface {
 	Queue
 	// ConsumeGated is Consume, but each consumer takes a turn from turns
 	// before it waits for a message, and holds it until the handler calls
-	// Delivery.EndTurn or returns.
+	// Delivery.EndTurn or returns, or, after an engine's outage, until its
+	// pause ends: the consumers sharing turns pause as one.
 	ConsumeGated(ctx context.Context, queue string, turns Turns, h Handler) error
 }
 
