@@ -3,7 +3,6 @@ package mp3converter
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 )
 
@@ -48,47 +47,6 @@ type Delivery struct {
 	Attempt int
 	// Final is true when no retry follows a failure of this attempt.
 	Final bool
-	// EndTurn, set by a GatedQueue, gives the consumer's turn back before
-	// the handler returns: the handler calls it once its heavy work is done,
-	// and another consumer may take a message while this one answers. It
-	// may be called more than once; the turn ends with the handler anyway.
-	EndTurn func()
-}
-
-// GatedQueue is a Queue whose consumers can take turns: a role runs more
-// consumers than it has turns, so that one can finish a message (store,
-// record, answer) while another takes the next, and still no more messages
-// wait in its hands than it has turns. A message it could not start at once
-// is left on the queue for another process.
-type GatedQueue interface {
-	Queue
-	// ConsumeGated is Consume, but each consumer takes a turn from turns
-	// before it waits for a message, and holds it until the handler calls
-	// Delivery.EndTurn or returns, or, after an engine's outage, until its
-	// pause ends: the consumers sharing turns pause as one.
-	ConsumeGated(ctx context.Context, queue string, turns Turns, h Handler) error
-}
-
-// Turns are the turns a GatedQueue's consumers share.
-type Turns chan struct{}
-
-// NewTurns returns n turns (at least one).
-func NewTurns(n int) Turns { return make(Turns, max(n, 1)) }
-
-// Take waits for a turn, and returns the function that gives it back, once
-// however often it is called; nil if ctx ends or stop closes first. Nil
-// Turns are unlimited.
-func (t Turns) Take(ctx context.Context, stop <-chan struct{}) func() {
-	if t == nil {
-		return func() {}
-	}
-	select {
-	case t <- struct{}{}:
-		return sync.OnceFunc(func() { <-t })
-	case <-ctx.Done():
-	case <-stop:
-	}
-	return nil
 }
 
 // ErrShutdown is returned by a handler that stopped because its process is

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -130,20 +129,16 @@ func (p RetryPolicy) Pause(waits int) time.Duration {
 }
 
 // Waiter paces one consumer through outages: each queue keeps one per
-// Consume call, or per Turns that its consumers share, and asks it, after
-// carrying out each decision, how long to take no message. Its zero value
-// is not usable; set Policy. It is safe for concurrent use.
+// Consume call and asks it, after carrying out each decision, how long to
+// take no message. Its zero value is not usable; set Policy.
 type Waiter struct {
 	Policy RetryPolicy
-	mu     sync.Mutex
 	waits  int // ActionWait decisions in a row
 }
 
 // After returns the pause after dec: Policy.Pause of the waits in a row
 // for ActionWait, and 0 for any other action, which ends the run.
 func (w *Waiter) After(dec Decision) time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if dec.Action != ActionWait {
 		w.waits = 0
 		return 0

@@ -82,10 +82,8 @@ type Worker struct {
 	cores   *cores // set by Run; nil: no budget, nothing lent
 }
 
-// Run consumes the video queue with n parallel conversions until ctx ends,
-// then lets conversions in flight finish within the grace period. On a
-// mp3converter.GatedQueue a handler's turn ends with its ffmpeg, so the
-// next job starts while the last one's MP3 is stored and recorded. Users
+// Run consumes the video queue with n parallel handlers until ctx ends,
+// then lets conversions in flight finish within the grace period. Users
 // share the handlers fairly: see fairShare; and the CPUs: see cores. A
 // consumer that stops before then is logged: the others go on.
 func (w *Worker) Run(ctx context.Context, n int) {
@@ -99,7 +97,7 @@ func (w *Worker) Run(ctx context.Context, n int) {
 	go w.sweep(ctx)
 	w.cores = newCores(n)
 	perUser := cmp.Or(w.MaxPerUser, max(1, n/2))
-	consumers.Overlap(ctx, w.Queue, w.VideoQueue, n, func(_ context.Context, d mp3converter.Delivery) error {
+	consumers.Run(ctx, w.Queue, w.VideoQueue, n, func(_ context.Context, d mp3converter.Delivery) error {
 		return w.handle(work, d, perUser)
 	}, w.Logger)
 	w.scratch.Wait()
@@ -133,7 +131,7 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 	w.held.Store(job.ID, true)
 	defer w.held.Delete(job.ID)
 	start := time.Now()
-	err = outOfSpace(w.convert(ctx, job, msg.Username, d.EndTurn, log))
+	err = outOfSpace(w.convert(ctx, job, msg.Username, log))
 	switch {
 	case err == nil:
 		log.Info("ConversionDone", "seconds", time.Since(start).Seconds())
@@ -368,8 +366,8 @@ var errNotStale = errors.New("job updated meanwhile")
 
 // convert converts job's video and announces the MP3 for the owner's
 // address as the upload's message spells it (username), which the
-// notification mails. It calls endTurn, if set, once ffmpeg is done.
-func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, username string, endTurn func(), log *slog.Logger) (err error) {
+// notification mails.
+func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, username string, log *slog.Logger) (err error) {
 	start := time.Now()
 	dir, err := os.MkdirTemp(w.TempDir, "job-"+job.ID+"-")
 	if err != nil {
@@ -394,9 +392,6 @@ func (w *Worker) convert(ctx context.Context, job *mp3converter.Job, username st
 
 	dst := filepath.Join(dir, "audio.mp3")
 	res, err := w.transcode(ctx, job, info, src, dst, log)
-	if endTurn != nil {
-		endTurn() // what is left waits on disks and stores, not cores
-	}
 	if err != nil {
 		return err
 	}

@@ -48,8 +48,6 @@ type Queue struct {
 	mu     sync.Mutex
 	queues map[string]*goqite.Queue
 	wakers map[string]*waker
-	// waiters pace the consumers that share Turns (see waiter).
-	waiters map[mp3converter.Turns]*mp3converter.Waiter
 	// closing is done once Close is called; a context because cancelling
 	// one is idempotent and its Err says whether it happened.
 	closing context.Context
@@ -57,7 +55,7 @@ type Queue struct {
 }
 
 var (
-	_ mp3converter.GatedQueue      = (*Queue)(nil)
+	_ mp3converter.Queue           = (*Queue)(nil)
 	_ mp3converter.DeadLetterStore = (*Queue)(nil)
 	_ mp3converter.QueueCounter    = (*Queue)(nil)
 )
@@ -77,8 +75,7 @@ func New(db *sql.DB, opts Options) *Queue {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	q := &Queue{db: db, opts: opts, queues: map[string]*goqite.Queue{}, wakers: map[string]*waker{},
-		waiters: map[mp3converter.Turns]*mp3converter.Waiter{}}
+	q := &Queue{db: db, opts: opts, queues: map[string]*goqite.Queue{}, wakers: map[string]*waker{}}
 	q.closing, q.stop = context.WithCancel(context.Background())
 	return q
 }
@@ -116,27 +113,15 @@ func (q *Queue) Close() error {
 
 // Consume implements mp3converter.Queue.
 func (q *Queue) Consume(ctx context.Context, name string, h mp3converter.Handler) error {
-	return q.ConsumeGated(ctx, name, nil, h)
-}
-
-// ConsumeGated implements mp3converter.GatedQueue. A consumer holds its
-// turn while it polls for a message.
-func (q *Queue) ConsumeGated(ctx context.Context, name string, turns mp3converter.Turns, h mp3converter.Handler) error {
 	gq, w := q.queue(name)
 	log := q.opts.Logger.With("queue", name)
-	waiter := q.waiter(turns)
-	var endTurn func()
+	waiter := mp3converter.Waiter{Policy: q.opts.Policy}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if q.closing.Err() != nil {
 			return errors.New("goqite: queue closed")
-		}
-		if endTurn == nil {
-			if endTurn = turns.Take(ctx, q.closing.Done()); endTurn == nil {
-				continue // ctx ended or the queue closed: said above
-			}
 		}
 		woken := w.wait()
 		m, err := gq.Receive(context.WithoutCancel(ctx))
@@ -152,38 +137,20 @@ func (q *Queue) ConsumeGated(ctx context.Context, name string, turns mp3converte
 			}
 			continue
 		}
-		if pause := waiter.After(q.handle(ctx, gq, name, m, h, endTurn, log)); pause > 0 {
+		if pause := waiter.After(q.handle(ctx, gq, name, m, h, log)); pause > 0 {
 			log.Info("ConsumerPaused", "for", pause)
-			select { // an engine is down: take nothing meanwhile, nor let a turn's next consumer
+			select { // an engine is down: take nothing meanwhile
 			case <-ctx.Done():
 			case <-q.closing.Done():
 			case <-time.After(pause):
 			}
 		}
-		endTurn()
-		endTurn = nil
 	}
-}
-
-// waiter returns the Waiter of the consumers that share turns, who pause as
-// one through an outage; a consumer without turns has its own.
-func (q *Queue) waiter(turns mp3converter.Turns) *mp3converter.Waiter {
-	if turns == nil {
-		return &mp3converter.Waiter{Policy: q.opts.Policy}
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	w, ok := q.waiters[turns]
-	if !ok {
-		w = &mp3converter.Waiter{Policy: q.opts.Policy}
-		q.waiters[turns] = w
-	}
-	return w
 }
 
 // handle runs h on m and carries out the decision, which it returns; the
 // zero Decision when m is left unanswered.
-func (q *Queue) handle(ctx context.Context, gq *goqite.Queue, name string, m *goqite.Message, h mp3converter.Handler, endTurn func(), log *slog.Logger) mp3converter.Decision {
+func (q *Queue) handle(ctx context.Context, gq *goqite.Queue, name string, m *goqite.Message, h mp3converter.Handler, log *slog.Logger) mp3converter.Decision {
 	bg := context.WithoutCancel(ctx)
 	log = log.With("message_id", string(m.ID))
 	var attempt int
@@ -196,7 +163,7 @@ func (q *Queue) handle(ctx context.Context, gq *goqite.Queue, name string, m *go
 	// Past the last attempt the earlier deliveries went unanswered (their
 	// consumers died): the handler must not run, and Decide ignores err.
 	if !policy.Exhausted(attempt) {
-		err = q.run(bg, gq, mp3converter.Delivery{Body: m.Body, Attempt: attempt, Final: policy.Final(attempt), EndTurn: endTurn}, m.ID, h, log)
+		err = q.run(bg, gq, m, h, attempt, log)
 		if q.closing.Err() != nil {
 			return mp3converter.Decision{} // as if we had died: no answer
 		}
@@ -206,8 +173,8 @@ func (q *Queue) handle(ctx context.Context, gq *goqite.Queue, name string, m *go
 	return dec
 }
 
-// run calls h on d, keeping message id hidden meanwhile.
-func (q *Queue) run(ctx context.Context, gq *goqite.Queue, d mp3converter.Delivery, id goqite.ID, h mp3converter.Handler, log *slog.Logger) error {
+// run calls h, keeping m hidden meanwhile.
+func (q *Queue) run(ctx context.Context, gq *goqite.Queue, m *goqite.Message, h mp3converter.Handler, attempt int, log *slog.Logger) error {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -222,13 +189,13 @@ func (q *Queue) run(ctx context.Context, gq *goqite.Queue, d mp3converter.Delive
 			case <-q.closing.Done():
 				return
 			case <-t.C:
-				if err := gq.Extend(ctx, id, q.opts.Visibility); err != nil {
+				if err := gq.Extend(ctx, m.ID, q.opts.Visibility); err != nil {
 					log.Warn("QueueExtendFailed", "err", err)
 				}
 			}
 		}
 	}()
-	err := h(ctx, d)
+	err := h(ctx, mp3converter.Delivery{Body: m.Body, Attempt: attempt, Final: q.opts.Policy.Final(attempt)})
 	close(stop)
 	wg.Wait()
 	return err

@@ -49,7 +49,6 @@ func Run(t *testing.T, newBackend func(t *testing.T) Connect) {
 		{"ParallelConsumers", testParallelConsumers},
 		{"CancelWaitsForHandler", testCancelWaitsForHandler},
 		{"Depth", testDepth},
-		{"Turns", testTurns},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.test(t, newBackend, policy) })
 	}
