@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -156,18 +155,10 @@ func runHalves(src, dir string, seconds float64) error {
 	return errors.Join(<-errs, <-errs)
 }
 
-// cpuUsed is the CPU time, user and system, this process and its waited-for
-// children have used: what a step costs whatever else the machine runs.
+// cpuUsed is testmedia.CPUUsed, this process's and its children's.
 func cpuUsed() time.Duration {
-	var self, children syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) != nil || syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children) != nil {
-		return 0
-	}
-	var d time.Duration
-	for _, t := range []syscall.Timeval{self.Utime, self.Stime, children.Utime, children.Stime} {
-		d += time.Duration(t.Nano())
-	}
-	return d
+	self, children := testmedia.CPUUsed()
+	return self + children
 }
 
 func btoi(v bool) int {

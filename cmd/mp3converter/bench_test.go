@@ -203,7 +203,8 @@ func runCLI(src, out string, copied bool) (time.Duration, error) {
 // jobs would otherwise have), against 20 bare command lines, 2 at a time. It reports throughput-ratio: the command lines' time
 // over the jobs' (1: as fast). Either one user, whom MaxPerUser 2 lets use
 // both workers, uploads them all, or two users, 10 each, alternately,
-// whom the default fair share (one worker per user) keeps apart.
+// whom the default fair share (one worker per user) keeps apart. It also
+// reports where the CPU went (see reportCPU).
 func BenchmarkThroughput(b *testing.B) {
 	b.Run("one-user", func(b *testing.B) {
 		s := benchServe(b, 2)
@@ -224,7 +225,9 @@ func benchThroughput(b *testing.B, users ...*client) {
 	form, ctype := formBody(b, src, nil, nil)
 	dir := b.TempDir()
 	var jobs, cli time.Duration
+	var goCPU, jobsFFmpeg, cliFFmpeg time.Duration // CPU time: see reportCPU
 	for i := 0; i < b.N; i++ {
+		self, children := testmedia.CPUUsed()
 		start := time.Now()
 		ids := make([]string, 20)
 		for k := range ids {
@@ -239,11 +242,28 @@ func benchThroughput(b *testing.B, users ...*client) {
 			}
 		}
 		jobs += last.Sub(start)
+		self2, children2 := testmedia.CPUUsed()
+		goCPU, jobsFFmpeg = goCPU+self2-self, jobsFFmpeg+children2-children
 		cli += timeCLIs(b, src, dir, 20, 2)
+		_, children3 := testmedia.CPUUsed()
+		cliFFmpeg += children3 - children2
 	}
 	b.ReportMetric(float64(jobs.Milliseconds())/float64(b.N), "jobs-ms/op")
 	b.ReportMetric(float64(cli.Milliseconds())/float64(b.N), "cli-ms/op")
 	b.ReportMetric(cli.Seconds()/jobs.Seconds(), "throughput-ratio")
+	reportCPU(b, 20*b.N, goCPU, jobsFFmpeg, cliFFmpeg)
+}
+
+// reportCPU reports where the CPU of n jobs went, which bounds what
+// throughput two shared cores allow: go-cpu-ms/job, this process's CPU
+// while the jobs ran (the server, and the benchmark's client sending the
+// uploads and polling), per job; ffmpeg-cpu/cli-cpu, the jobs' ffmpeg
+// against the command lines'; and cpu-bound, the throughput-ratio at
+// which the jobs' CPU would fill the cores as fully as the command lines'.
+func reportCPU(b *testing.B, n int, goCPU, jobsFFmpeg, cliFFmpeg time.Duration) {
+	b.ReportMetric(float64(goCPU.Microseconds())/1000/float64(n), "go-cpu-ms/job")
+	b.ReportMetric(jobsFFmpeg.Seconds()/cliFFmpeg.Seconds(), "ffmpeg-cpu/cli-cpu")
+	b.ReportMetric(cliFFmpeg.Seconds()/(goCPU+jobsFFmpeg).Seconds(), "cpu-bound")
 }
 
 // timeCLIs times n bare command lines on src, par at a time.

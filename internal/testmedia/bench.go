@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
+	"time"
 )
 
 // BenchFFmpeg is the ffmpeg a benchmark's converter runs:
@@ -32,4 +34,15 @@ func RunCLI(src, dst string, copied bool, input ...string) error {
 		return fmt.Errorf("ffmpeg: %w %s", err, out)
 	}
 	return nil
+}
+
+// CPUUsed is the CPU time, user and system, this process (self) and its
+// waited-for children (ffmpeg, say) have used: what a benchmark's step
+// costs, whatever else the machine runs.
+func CPUUsed() (self, children time.Duration) {
+	var s, c syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &s) != nil || syscall.Getrusage(syscall.RUSAGE_CHILDREN, &c) != nil {
+		return 0, 0
+	}
+	return time.Duration(s.Utime.Nano() + s.Stime.Nano()), time.Duration(c.Utime.Nano() + c.Stime.Nano())
 }
