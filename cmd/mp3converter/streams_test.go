@@ -12,11 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mp3converter/mp3converter/app"
+	"github.com/mp3converter/mp3converter/internal/testmedia"
 	"github.com/mp3converter/mp3converter/internal/testsupport"
 	"github.com/mp3converter/mp3converter/sqlite"
 )
@@ -96,13 +96,10 @@ func waitFDs(t *testing.T, before descriptors, slack int) descriptors {
 	return now
 }
 
-// cpuTime is the CPU time the process has used, user and system.
-func cpuTime(t testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+// selfCPU is the CPU time this process has used, user and system.
+func selfCPU() time.Duration {
+	self, _ := testmedia.CPUUsed()
+	return self
 }
 
 // rss is the process's resident memory in bytes.
@@ -220,7 +217,7 @@ func TestEventStreamFlood(t *testing.T) {
 	ann := login(t, srv.URL, "ann@example.com", "ann-password")
 	hc := oneConnEach(t)
 
-	before, cpuBefore, rssBefore := openFDs(t), cpuTime(t), rss(t)
+	before, cpuBefore, rssBefore := openFDs(t), selfCPU(), rss(t)
 	peak := peakFDs()
 	const attempts = 300
 	results := make([]streamAttempt, attempts)
@@ -255,7 +252,7 @@ func TestEventStreamFlood(t *testing.T) {
 		}
 		sent += a.bytes.Load()
 	}
-	cpu, rssOpen := cpuTime(t)-cpuBefore, rss(t)
+	cpu, rssOpen := selfCPU()-cpuBefore, rss(t)
 	// The refused connections close within moments; then what is left is
 	// the streams: two sockets each here, the client's end and serve's.
 	var steady descriptors
