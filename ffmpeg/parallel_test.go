@@ -123,6 +123,7 @@ func lanesDecode(t *testing.T, src string, ref []float32, stats ffmpeg.ParallelS
 	if len(stats.From) != len(stats.Joins)+1 {
 		t.Fatalf("%d lanes for %d joins", len(stats.From), len(stats.Joins))
 	}
+	seconds := func(samples int) string { return strconv.FormatFloat(float64(samples)/float64(rate), 'f', -1, 64) }
 	out := slices.Clone(ref)
 	for k, join := range stats.Joins {
 		from := stats.From[k+1] * spf
@@ -131,7 +132,6 @@ func lanesDecode(t *testing.T, src string, ref []float32, stats ffmpeg.ParallelS
 			end = stats.Joins[k+1] * spf * ch
 		}
 		// Decoded from the lane's seek as far as its part of the file.
-		seconds := func(samples int) string { return strconv.FormatFloat(float64(samples)/float64(rate), 'f', -1, 64) }
 		lane := decodeFrom(t, []string{"-ss", seconds(from), "-i", src}, "-t", seconds(end/ch-from+spf))
 		for i := join * spf * ch; i < end && i-from*ch < len(lane); i++ {
 			out[i] = lane[i-from*ch]
