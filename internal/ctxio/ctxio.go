@@ -5,6 +5,7 @@ package ctxio
 import (
 	"context"
 	"io"
+	"sync"
 )
 
 // Reader returns a reader that reads from r until ctx ends, and from then on
@@ -28,11 +29,18 @@ func (c reader) Read(p []byte) (int, error) {
 // copyBuffer is the most bytes Copy writes at once.
 const copyBuffer = 1 << 20
 
+// buffers are Copy's, reused: on a VM, new memory's first touch costs
+// more than copying into it, and each upload's fresh buffer was garbage
+// the collector then scanned for.
+var buffers = sync.Pool{New: func() any { return new([copyBuffer]byte) }}
+
 // Copy copies src to dst until ctx ends, in writes of up to 1 MiB rather
 // than io.Copy's 32 KiB: writing a file costs a system call per write,
 // and on a VM the calls cost more than copying the bytes.
 func Copy(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, copyBuffer)
+	bp := buffers.Get().(*[copyBuffer]byte)
+	defer buffers.Put(bp)
+	buf := bp[:]
 	src = Reader(ctx, src)
 	var n int64
 	for {
