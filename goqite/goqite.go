@@ -48,6 +48,7 @@ type Queue struct {
 	mu     sync.Mutex
 	queues map[string]*goqite.Queue
 	wakers map[string]*waker
+	due    *sql.Stmt // see anyDue; nil until prepared
 	// closing is done once Close is called; a context because cancelling
 	// one is idempotent and its Err says whether it happened.
 	closing context.Context
@@ -124,9 +125,12 @@ func (q *Queue) Consume(ctx context.Context, name string, h mp3converter.Handler
 			return errors.New("goqite: queue closed")
 		}
 		woken := w.wait()
-		m, err := gq.Receive(context.WithoutCancel(ctx))
-		if err != nil {
-			log.Warn("QueueReceiveFailed", "err", err)
+		var m *goqite.Message
+		var err error
+		if q.anyDue(ctx, name) {
+			if m, err = gq.Receive(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("QueueReceiveFailed", "err", err)
+			}
 		}
 		if err != nil || m == nil {
 			select {
@@ -146,6 +150,28 @@ func (q *Queue) Consume(ctx context.Context, name string, h mp3converter.Handler
 			}
 		}
 	}
+}
+
+// anyDue reports whether queue name may hold a message due now, with a
+// read that is prepared once. A receive is a write transaction whose SQL
+// is parsed anew each time: idle consumers' polls, and the consumers a
+// publish wakes but another beats, made 6 of those a job, each one empty.
+// Where the read fails, it reports true: the receive then reports why.
+func (q *Queue) anyDue(ctx context.Context, name string) bool {
+	q.mu.Lock()
+	if q.due == nil {
+		q.due, _ = q.db.PrepareContext(context.WithoutCancel(ctx), `SELECT EXISTS (SELECT 1 FROM goqite WHERE queue = ? AND timeout <= ?)`)
+	}
+	due := q.due
+	q.mu.Unlock()
+	if due == nil {
+		return true
+	}
+	var any bool
+	if err := due.QueryRowContext(context.WithoutCancel(ctx), name, time.Now().UTC().Format(rfc3339Milli)).Scan(&any); err != nil {
+		return true
+	}
+	return any
 }
 
 // handle runs h on m and carries out the decision, which it returns; the
