@@ -228,12 +228,15 @@ type video struct {
 	opts     mp3converter.Options
 }
 
-// readVideo reads r's multipart form and streams its one file to the video
-// store, reading the option fields before it (see readField) and skipping
-// other fields. It returns the stored video, or the error for the client,
+// readVideo reads r's multipart form, or the file itself (see
+// readRawVideo), and streams its one file to the video store, reading the
+// option fields before it (see readField) and skipping other fields. It returns the stored video, or the error for the client,
 // having deleted whatever it stored. Options are checked before the file
 // is stored, so that a bad one keeps nothing.
 func (g *Gateway) readVideo(r *http.Request) (video, error) {
+	if isRawUpload(r) {
+		return g.readRawVideo(r)
+	}
 	mr, body, err := multipartReader(r)
 	if err != nil {
 		return video{}, errOneFile
@@ -375,6 +378,9 @@ func (g *Gateway) bodyError(r *http.Request, err error) error {
 		return g.errStalled()
 	case isClientGone(r, err), errors.Is(err, io.ErrUnexpectedEOF):
 		return errAborted
+	}
+	if isRawUpload(r) {
+		return mp3converter.Errorf(mp3converter.EINVALID, "malformed body: %s", err) // its chunked encoding
 	}
 	return mp3converter.Errorf(mp3converter.EINVALID, "malformed multipart body: %s", strings.TrimPrefix(err.Error(), "multipart: "))
 }

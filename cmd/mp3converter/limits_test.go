@@ -173,6 +173,13 @@ type slowAnswer struct {
 
 func (c *client) slowUpload(interval time.Duration) *slowUpload {
 	c.t.Helper()
+	return c.trickle(interval, "multipart/form-data; boundary=B", "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.mp4\"\r\n\r\n")
+}
+
+// trickle is an upload whose body, of Content-Type ctype, starts with
+// start and then trickles a byte every interval.
+func (c *client) trickle(interval time.Duration, ctype, start string) *slowUpload {
+	c.t.Helper()
 	addr := strings.TrimPrefix(c.base, "http://")
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -180,8 +187,7 @@ func (c *client) slowUpload(interval time.Duration) *slowUpload {
 	}
 	s := &slowUpload{conn: conn, start: time.Now(), answer: make(chan slowAnswer, 1)}
 	fmt.Fprintf(conn, "POST /upload HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 1000000\r\n\r\n"+
-		"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.mp4\"\r\n\r\n", addr, c.token)
+		"Content-Type: %s\r\nContent-Length: 1000000\r\n\r\n%s", addr, c.token, ctype, start)
 	go func() {
 		for {
 			time.Sleep(interval)
