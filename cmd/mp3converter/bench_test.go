@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -50,8 +51,28 @@ func BenchmarkWholeJob(b *testing.B) {
 	cl := benchUser(b, s, "bench@example.com")
 	for _, c := range wholeJobClips {
 		src := testmedia.MakeHD(b, c.kind, c.seconds)
-		b.Run(c.name, func(b *testing.B) { benchJobs(b, cl, src, c.kind == testmedia.MP4MP3) })
+		b.Run(c.name, func(b *testing.B) {
+			benchJobs(b, cl, src, c.kind == testmedia.MP4MP3)
+			benchRawPath(b, cl, src, c.kind == testmedia.MP4MP3)
+		})
 	}
+}
+
+// benchRawPath reports raw-path/cli: the whole path of b.N jobs whose
+// upload is the file itself as the body (curl -T), over bare ffmpeg, each
+// job followed by the command line.
+func benchRawPath(b *testing.B, cl *client, src string, copied bool) {
+	out := filepath.Join(b.TempDir(), "cli.mp3")
+	var path, cli time.Duration
+	for i := 0; i < b.N; i++ {
+		begin := time.Now()
+		resp, body := cl.rawUpload(src, "application/octet-stream", "?filename="+url.QueryEscape(filepath.Base(src)), "")
+		a := cl.accepted(src, resp, body)
+		download(b, cl, pollDone(b, cl, a.JobID))
+		path += time.Since(begin)
+		cli += timeCLI(b, src, out, copied)
+	}
+	b.ReportMetric(path.Seconds()/cli.Seconds(), "raw-path/cli")
 }
 
 // benchServe starts serve with 2 workers, perUser of them for one user (0:
@@ -131,8 +152,15 @@ func timeJob(b *testing.B, cl *client, src string) jobTimes {
 	start := time.Now()
 	j := pollDone(b, cl, a.JobID)
 	done := time.Since(start)
+	download(b, cl, j)
+	return jobTimes{job: done, stamps: j.UpdatedAt.Sub(j.CreatedAt), path: time.Since(begin)}
+}
+
+// download reads done job j's MP3 to its end.
+func download(b *testing.B, cl *client, j jobView) {
+	b.Helper()
 	if j.MP3FID == nil {
-		b.Fatalf("job %s done without an MP3", a.JobID)
+		b.Fatalf("job %s done without an MP3", j.ID)
 	}
 	resp, err := http.DefaultClient.Do(cl.request("GET", "/download?fid="+*j.MP3FID, nil))
 	if err != nil {
@@ -143,7 +171,6 @@ func timeJob(b *testing.B, cl *client, src string) jobTimes {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		b.Fatalf("download: %s %v", resp.Status, err)
 	}
-	return jobTimes{job: done, stamps: j.UpdatedAt.Sub(j.CreatedAt), path: time.Since(begin)}
 }
 
 // pollDone polls job id every 20 ms until it is done, without the API
@@ -200,39 +227,64 @@ func runCLI(src, out string, copied bool) (time.Duration, error) {
 // BenchmarkThroughput times 20 ten-second jobs on 2 workers, from the
 // first upload's start to the last job done (its updated_at: the jobs are
 // polled only every 100 ms, since each poll costs the server CPU that the
-// jobs would otherwise have), against 20 bare command lines, 2 at a time. It reports throughput-ratio: the command lines' time
-// over the jobs' (1: as fast). Either one user, whom MaxPerUser 2 lets use
+// jobs would otherwise have), against 20 bare command lines, 2 at a time,
+// run after the jobs in one round and before them in the next. It reports
+// throughput-ratio: the command lines' time over the jobs' (1: as fast). Either one user, whom MaxPerUser 2 lets use
 // both workers, uploads them all, or two users, 10 each, alternately,
 // whom the default fair share (one worker per user) keeps apart. It also
 // reports where the CPU went (see reportCPU).
+//
+// Each runs with two bodies: raw, the file itself as the body (curl -T),
+// which the client sends from the file with sendfile and the server reads
+// in one copy; and form, a multipart form sent from memory, as a browser
+// sends it.
 func BenchmarkThroughput(b *testing.B) {
-	b.Run("one-user", func(b *testing.B) {
-		s := benchServe(b, 2)
-		benchThroughput(b, benchUser(b, s, "bench@example.com"))
-	})
-	b.Run("two-users", func(b *testing.B) {
-		s := benchServe(b, 0)
-		benchThroughput(b, benchUser(b, s, "bench-a@example.com"), benchUser(b, s, "bench-b@example.com"))
-	})
+	for _, raw := range []bool{true, false} {
+		body := map[bool]string{true: "raw", false: "form"}[raw]
+		b.Run("one-user/"+body, func(b *testing.B) {
+			s := benchServe(b, 2)
+			benchThroughput(b, raw, benchUser(b, s, "bench@example.com"))
+		})
+		b.Run("two-users/"+body, func(b *testing.B) {
+			s := benchServe(b, 0)
+			benchThroughput(b, raw, benchUser(b, s, "bench-a@example.com"), benchUser(b, s, "bench-b@example.com"))
+		})
+	}
 }
 
-// benchThroughput is BenchmarkThroughput for the users given.
-func benchThroughput(b *testing.B, users ...*client) {
+// benchThroughput is BenchmarkThroughput for the users given, sending
+// each file raw or in a form.
+func benchThroughput(b *testing.B, raw bool, users ...*client) {
 	src := testmedia.MakeHD(b, testmedia.MP4, 10)
 	// Built once: the benchmark's client shares the machine with the
 	// server, and sending a form from memory costs it little more than
 	// the kernel's copy.
 	form, ctype := formBody(b, src, nil, nil)
+	upload := func(cl *client) (*http.Response, []byte) {
+		if raw {
+			return cl.rawUpload(src, "video/mp4", "?filename=clip.mp4", "")
+		}
+		return cl.postUpload(bytes.NewReader(form), ctype)
+	}
 	dir := b.TempDir()
 	var jobs, cli time.Duration
 	var goCPU, jobsFFmpeg, cliFFmpeg time.Duration // CPU time: see reportCPU
+	clis := func() {
+		_, c0 := testmedia.CPUUsed()
+		cli += timeCLIs(b, src, dir, 20, 2)
+		_, c1 := testmedia.CPUUsed()
+		cliFFmpeg += c1 - c0
+	}
 	for i := 0; i < b.N; i++ {
+		if i%2 == 1 {
+			clis() // every other round first: drift in the machine's speed cancels
+		}
 		self, children := testmedia.CPUUsed()
 		start := time.Now()
 		ids := make([]string, 20)
 		for k := range ids {
 			cl := users[k%len(users)]
-			resp, body := cl.postUpload(bytes.NewReader(form), ctype)
+			resp, body := upload(cl)
 			ids[k] = cl.accepted("clip", resp, body).JobID
 		}
 		var last time.Time
@@ -244,9 +296,9 @@ func benchThroughput(b *testing.B, users ...*client) {
 		jobs += last.Sub(start)
 		self2, children2 := testmedia.CPUUsed()
 		goCPU, jobsFFmpeg = goCPU+self2-self, jobsFFmpeg+children2-children
-		cli += timeCLIs(b, src, dir, 20, 2)
-		_, children3 := testmedia.CPUUsed()
-		cliFFmpeg += children3 - children2
+		if i%2 == 0 {
+			clis()
+		}
 	}
 	b.ReportMetric(float64(jobs.Milliseconds())/float64(b.N), "jobs-ms/op")
 	b.ReportMetric(float64(cli.Milliseconds())/float64(b.N), "cli-ms/op")
