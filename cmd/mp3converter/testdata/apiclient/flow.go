@@ -118,7 +118,20 @@ func run(ctx context.Context, server, email, password, video, hook string) error
 	if err := webhookDelivered(ctx, c, hookID); err != nil {
 		return err
 	}
-	return cleanUp(ctx, c, job.Id, hookID)
+	if err := cleanUp(ctx, c, job.Id, hookID); err != nil {
+		return err
+	}
+	raw, err := convertRaw(ctx, c, video)
+	if err != nil {
+		return err
+	}
+	if raw.Filename != filepath.Base(video) {
+		fail("POST /upload (raw): the job's filename is %q, want %q", raw.Filename, filepath.Base(video))
+	}
+	if d, err := c.DeleteJobWithResponse(ctx, raw.Id); err != nil || d.StatusCode() != 204 {
+		fail("DELETE /jobs/{id} of the raw upload's job: %v %v", err, d)
+	}
+	return nil
 }
 
 // registerWebhook registers url; before any event its last delivery is null.
@@ -157,14 +170,36 @@ func convert(ctx context.Context, c *ClientWithResponses, video string) (Job, er
 	io.Copy(part, f)
 	f.Close()
 	mw.Close()
-	up, err := c.UploadWithBodyWithResponse(ctx, mw.FormDataContentType(), &body)
+	up, err := c.UploadWithBodyWithResponse(ctx, nil, mw.FormDataContentType(), &body)
 	if err != nil {
 		return Job{}, err
 	}
-	if !expect("POST /upload", up.HTTPResponse, 202, up.JSON202 != nil) {
-		return Job{}, fmt.Errorf("POST /upload: %s", up.Body)
+	return follow(ctx, c, "POST /upload", up)
+}
+
+// convertRaw uploads video as the body itself, named and given its bitrate
+// by the query, and follows its job as convert does.
+func convertRaw(ctx context.Context, c *ClientWithResponses, video string) (Job, error) {
+	f, err := os.Open(video)
+	if err != nil {
+		return Job{}, err
 	}
-	accepted := strict[Accepted]("POST /upload", up.Body)
+	defer f.Close()
+	name, bitrate := filepath.Base(video), "128"
+	up, err := c.UploadWithBodyWithResponse(ctx, &UploadParams{Filename: &name, Bitrate: &bitrate}, "video/mp4", f)
+	if err != nil {
+		return Job{}, err
+	}
+	return follow(ctx, c, "POST /upload (raw)", up)
+}
+
+// follow takes the answer to an upload, follows its job until done and
+// downloads the MP3.
+func follow(ctx context.Context, c *ClientWithResponses, what string, up *UploadResponse) (Job, error) {
+	if !expect(what, up.HTTPResponse, 202, up.JSON202 != nil) {
+		return Job{}, fmt.Errorf("%s: %s", what, up.Body)
+	}
+	accepted := strict[Accepted](what, up.Body)
 	var job Job
 	for {
 		g, err := c.GetJobWithResponse(ctx, accepted.JobId)
