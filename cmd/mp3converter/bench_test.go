@@ -68,7 +68,7 @@ func benchRawPath(b *testing.B, cl *client, src string, copied bool) {
 		begin := time.Now()
 		resp, body := cl.rawUpload(src, "application/octet-stream", "?filename="+url.QueryEscape(filepath.Base(src)), "")
 		a := cl.accepted(src, resp, body)
-		download(b, cl, pollDone(b, cl, a.JobID))
+		readMP3(b, cl, pollDone(b, cl, a.JobID))
 		path += time.Since(begin)
 		cli += timeCLI(b, src, out, copied)
 	}
@@ -152,12 +152,12 @@ func timeJob(b *testing.B, cl *client, src string) jobTimes {
 	start := time.Now()
 	j := pollDone(b, cl, a.JobID)
 	done := time.Since(start)
-	download(b, cl, j)
+	readMP3(b, cl, j)
 	return jobTimes{job: done, stamps: j.UpdatedAt.Sub(j.CreatedAt), path: time.Since(begin)}
 }
 
-// download reads done job j's MP3 to its end.
-func download(b *testing.B, cl *client, j jobView) {
+// readMP3 downloads done job j's MP3, reading it to its end.
+func readMP3(b *testing.B, cl *client, j jobView) {
 	b.Helper()
 	if j.MP3FID == nil {
 		b.Fatalf("job %s done without an MP3", j.ID)

@@ -43,9 +43,7 @@ func (c *client) rawUpload(path, ctype, query, disposition string) (*http.Respon
 // filename*, UTF-8) or the filename parameter, its options from the query;
 // a body without a Content-Length (chunked) is taken too.
 func TestRawUpload(t *testing.T) {
-	srv := startServe(t, testConfig(t))
-	srv.addUser(t, "ann@example.com", "ann-password", false)
-	c := login(t, srv.URL, "ann@example.com", "ann-password")
+	_, c := startWithAnn(t, testConfig(t))
 	src := testmedia.Make(t, testmedia.MP4, 4)
 
 	resp, b := c.rawUpload(src, "video/mp4", "?bitrate=128&title=Raw+Title&note=ignored",
@@ -86,9 +84,7 @@ func TestRawUpload(t *testing.T) {
 func TestRawUploadTooSlow(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.MinUploadRate, cfg.UploadGrace = 64<<10, 2*time.Second
-	srv := startServe(t, cfg)
-	srv.addUser(t, "ann@example.com", "ann-password", false)
-	c := login(t, srv.URL, "ann@example.com", "ann-password")
+	_, c := startWithAnn(t, cfg)
 	u := c.trickle(200*time.Millisecond, "video/mp4", "")
 	a := u.wait(10 * time.Second)
 	u.stop()
@@ -107,9 +103,7 @@ func TestRawUploadTooSlow(t *testing.T) {
 func TestRawUploadChunkedOverLimit(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.MaxUpload = 64 << 10
-	srv := startServe(t, cfg)
-	srv.addUser(t, "ann@example.com", "ann-password", false)
-	c := login(t, srv.URL, "ann@example.com", "ann-password")
+	_, c := startWithAnn(t, cfg)
 	req := c.request("POST", "/upload?filename=big.mp4", struct{ io.Reader }{strings.NewReader(strings.Repeat("x", 200<<10))})
 	req.Header.Set("Content-Type", "video/mp4")
 	resp, b := do(t, req)
