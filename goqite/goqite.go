@@ -167,11 +167,11 @@ func (q *Queue) anyDue(ctx context.Context, name string) bool {
 	if due == nil {
 		return true
 	}
-	var any bool
-	if err := due.QueryRowContext(context.WithoutCancel(ctx), name, time.Now().UTC().Format(rfc3339Milli)).Scan(&any); err != nil {
+	var some bool
+	if err := due.QueryRowContext(context.WithoutCancel(ctx), name, time.Now().UTC().Format(rfc3339Milli)).Scan(&some); err != nil {
 		return true
 	}
-	return any
+	return some
 }
 
 // handle runs h on m and carries out the decision, which it returns; the

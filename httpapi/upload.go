@@ -230,9 +230,10 @@ type video struct {
 
 // readVideo reads r's multipart form, or the file itself (see
 // readRawVideo), and streams its one file to the video store, reading the
-// option fields before it (see readField) and skipping other fields. It returns the stored video, or the error for the client,
-// having deleted whatever it stored. Options are checked before the file
-// is stored, so that a bad one keeps nothing.
+// option fields before it (see readField) and skipping other fields. It
+// returns the stored video, or the error for the client, having deleted
+// whatever it stored. Options are checked before the file is stored, so
+// that a bad one keeps nothing.
 func (g *Gateway) readVideo(r *http.Request) (video, error) {
 	if isRawUpload(r) {
 		return g.readRawVideo(r)

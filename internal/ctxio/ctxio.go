@@ -31,7 +31,7 @@ const copyBuffer = 1 << 20
 
 // buffers are Copy's, reused: on a VM, new memory's first touch costs
 // more than copying into it, and each upload's fresh buffer was garbage
-// the collector then scanned for.
+// that brought the next collection sooner.
 var buffers = sync.Pool{New: func() any { return new([copyBuffer]byte) }}
 
 // Copy copies src to dst until ctx ends, in writes of up to 1 MiB rather
