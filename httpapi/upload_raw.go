@@ -1,8 +1,8 @@
 package httpapi
 
-// POST /upload with the file itself as the body (curl -T, --data-binary):
-// no multipart form to scan, so the body goes from the socket to the
-// video store in one copy. Its name comes from Content-Disposition or the
+// POST /upload with the file itself as the body (curl -X POST -T, or
+// --data-binary): no multipart form to scan, so the body goes from the
+// socket to the video store in one copy. Its name comes from Content-Disposition or the
 // filename query parameter, its options from the query.
 
 import (

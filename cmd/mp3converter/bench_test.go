@@ -59,7 +59,7 @@ func BenchmarkWholeJob(b *testing.B) {
 }
 
 // benchRawPath reports raw-path/cli: the whole path of b.N jobs whose
-// upload is the file itself as the body (curl -T), over bare ffmpeg, each
+// upload is the file itself as the body (curl -X POST -T), over bare ffmpeg, each
 // job followed by the command line.
 func benchRawPath(b *testing.B, cl *client, src string, copied bool) {
 	out := filepath.Join(b.TempDir(), "cli.mp3")
@@ -234,7 +234,7 @@ func runCLI(src, out string, copied bool) (time.Duration, error) {
 // whom the default fair share (one worker per user) keeps apart. It also
 // reports where the CPU went (see reportCPU).
 //
-// Each runs with two bodies: raw, the file itself as the body (curl -T),
+// Each runs with two bodies: raw, the file itself as the body (curl -X POST -T),
 // which the client sends from the file with sendfile and the server reads
 // in one copy; and form, a multipart form sent from memory, as a browser
 // sends it.

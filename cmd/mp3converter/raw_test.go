@@ -15,7 +15,7 @@ import (
 )
 
 // rawUpload posts the file at path as the body itself, with a
-// Content-Length, as curl -T does: the body is the *os.File, which the
+// Content-Length, as curl -X POST -T does: the body is the *os.File, which the
 // client sends with sendfile. query is the URL's, disposition the
 // Content-Disposition header (none if empty).
 func (c *client) rawUpload(path, ctype, query, disposition string) (*http.Response, []byte) {
