@@ -210,10 +210,7 @@ func tusOptions(meta handler.MetaData) (mp3converter.Options, string, error) {
 		if !ok {
 			continue
 		}
-		if len(v) > maxOptionField {
-			return o, "", mp3converter.Errorf(mp3converter.EINVALID, "invalid option %s: longer than %d bytes", name, maxOptionField)
-		}
-		if _, err := o.SetOption(name, v); err != nil {
+		if err := setOption(&o, name, v); err != nil {
 			return o, "", err
 		}
 	}

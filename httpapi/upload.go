@@ -350,10 +350,16 @@ func (g *Gateway) readField(r *http.Request, part *multipart.Part, opts *mp3conv
 	if err != nil {
 		return g.bodyError(r, err)
 	}
-	if len(b) > maxOptionField {
+	return setOption(opts, name, string(b))
+}
+
+// setOption sets upload option name to v by /upload's rules, however the
+// upload gives it: a form field, a query parameter, tus metadata.
+func setOption(opts *mp3converter.Options, name, v string) error {
+	if len(v) > maxOptionField {
 		return mp3converter.Errorf(mp3converter.EINVALID, "invalid option %s: longer than %d bytes", name, maxOptionField)
 	}
-	_, err = opts.SetOption(name, string(b))
+	_, err := opts.SetOption(name, v)
 	return err
 }
 

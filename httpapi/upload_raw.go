@@ -33,8 +33,9 @@ func (g *Gateway) readRawVideo(r *http.Request) (video, error) {
 	if r.ContentLength == 0 {
 		return video{}, errEmptyBody
 	}
-	v := video{filename: mp3converter.SanitizeFilename(rawFilename(r))}
-	if err := queryOptions(r.URL.Query(), &v.opts); err != nil {
+	q := r.URL.Query()
+	v := video{filename: mp3converter.SanitizeFilename(rawFilename(r, q))}
+	if err := queryOptions(q, &v.opts); err != nil {
 		return video{}, err
 	}
 	if err := v.opts.Validate(); err != nil {
@@ -58,12 +59,13 @@ func (g *Gateway) readRawVideo(r *http.Request) (video, error) {
 }
 
 // rawFilename is the name a raw upload gives its file: Content-Disposition's
-// filename (RFC 6266, filename* included), else the filename parameter.
-func rawFilename(r *http.Request) string {
+// filename (RFC 6266, filename* included), else the filename parameter
+// of its query q.
+func rawFilename(r *http.Request, q url.Values) string {
 	if _, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition")); err == nil && params["filename"] != "" {
 		return params["filename"]
 	}
-	return r.URL.Query().Get("filename")
+	return q.Get("filename")
 }
 
 // queryOptions sets opts from the upload options among q's parameters,
@@ -77,10 +79,7 @@ func queryOptions(q url.Values, opts *mp3converter.Options) error {
 		if len(vals) > 1 {
 			return mp3converter.Errorf(mp3converter.EINVALID, "invalid option %s: given %d times", name, len(vals))
 		}
-		if len(vals[0]) > maxOptionField {
-			return mp3converter.Errorf(mp3converter.EINVALID, "invalid option %s: longer than %d bytes", name, maxOptionField)
-		}
-		if _, err := opts.SetOption(name, vals[0]); err != nil {
+		if err := setOption(opts, name, vals[0]); err != nil {
 			return err
 		}
 	}

@@ -59,17 +59,17 @@ func BenchmarkWholeJob(b *testing.B) {
 }
 
 // benchRawPath reports raw-path/cli: the whole path of b.N jobs whose
-// upload is the file itself as the body (curl -X POST -T), over bare ffmpeg, each
-// job followed by the command line.
+// upload is the file itself as the body (curl -X POST -T), over bare
+// ffmpeg, each job followed by the command line.
 func benchRawPath(b *testing.B, cl *client, src string, copied bool) {
 	out := filepath.Join(b.TempDir(), "cli.mp3")
 	var path, cli time.Duration
-	for i := 0; i < b.N; i++ {
-		begin := time.Now()
+	upload := func() accepted {
 		resp, body := cl.rawUpload(src, "application/octet-stream", "?filename="+url.QueryEscape(filepath.Base(src)), "")
-		a := cl.accepted(src, resp, body)
-		readMP3(b, cl, pollDone(b, cl, a.JobID))
-		path += time.Since(begin)
+		return cl.accepted(src, resp, body)
+	}
+	for i := 0; i < b.N; i++ {
+		path += timeJob(b, cl, upload).path
 		cli += timeCLI(b, src, out, copied)
 	}
 	b.ReportMetric(path.Seconds()/cli.Seconds(), "raw-path/cli")
@@ -116,7 +116,7 @@ func benchJobs(b *testing.B, cl *client, src string, copied bool) {
 	var t jobTimes
 	var cli time.Duration
 	for i := 0; i < b.N; i++ {
-		t = t.add(timeJob(b, cl, src))
+		t = t.add(timeJob(b, cl, func() accepted { return cl.upload(src, filepath.Base(src)) }))
 		cli += timeCLI(b, src, out, copied)
 	}
 	reportRatios(b, t, cli)
@@ -144,21 +144,15 @@ func reportRatios(b *testing.B, t jobTimes, cli time.Duration) {
 	}
 }
 
-// timeJob uploads src, waits for its job and downloads its MP3.
-func timeJob(b *testing.B, cl *client, src string) jobTimes {
+// timeJob uploads a file with upload, waits for its job and downloads its
+// MP3.
+func timeJob(b *testing.B, cl *client, upload func() accepted) jobTimes {
 	b.Helper()
 	begin := time.Now()
-	a := cl.upload(src, filepath.Base(src))
+	a := upload()
 	start := time.Now()
 	j := pollDone(b, cl, a.JobID)
 	done := time.Since(start)
-	readMP3(b, cl, j)
-	return jobTimes{job: done, stamps: j.UpdatedAt.Sub(j.CreatedAt), path: time.Since(begin)}
-}
-
-// readMP3 downloads done job j's MP3, reading it to its end.
-func readMP3(b *testing.B, cl *client, j jobView) {
-	b.Helper()
 	if j.MP3FID == nil {
 		b.Fatalf("job %s done without an MP3", j.ID)
 	}
@@ -171,6 +165,7 @@ func readMP3(b *testing.B, cl *client, j jobView) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		b.Fatalf("download: %s %v", resp.Status, err)
 	}
+	return jobTimes{job: done, stamps: j.UpdatedAt.Sub(j.CreatedAt), path: time.Since(begin)}
 }
 
 // pollDone polls job id every 20 ms until it is done, without the API
