@@ -64,3 +64,23 @@ type Transcoder interface {
 	// cancelled ctx gives ctx's error.
 	ToMP3(ctx context.Context, src, dst string, info *MediaInfo, opts TranscodeOptions) (*TranscodeResult, error)
 }
+
+// A Conversion is one of a BatchTranscoder's: ToMP3's arguments.
+type Conversion struct {
+	Src, Dst string
+	Info     *MediaInfo
+	Opts     TranscodeOptions
+}
+
+// A BatchTranscoder converts several files in one run of its tool, which
+// then pays its start-up once: for short files much of a conversion's CPU.
+type BatchTranscoder interface {
+	Transcoder
+	// Batchable says whether a conversion may share a run: it is short,
+	// and would be encoded in one pass.
+	Batchable(info *MediaInfo, opts TranscodeOptions) bool
+	// ToMP3s converts each of cs as ToMP3 would, each Progress told of its
+	// own; errs[i] is cs[i]'s error, which is ToMP3's for the same file.
+	// The run ends with ctx, and cs' Cores are not used.
+	ToMP3s(ctx context.Context, cs []Conversion) (results []*TranscodeResult, errs []error)
+}

@@ -240,26 +240,48 @@ func sizeCap(limit time.Duration) int64 {
 // sizeCap bytes (see lengthArgs). Progress goes to stdout as key=value
 // lines.
 func mp3Args(src, dst string, info *mp3converter.MediaInfo, quality int, opts mp3converter.TranscodeOptions) []string {
-	args := audioInput(src, opts.Audio)
+	args := append(progressArgs(), audioInput(src, opts.Audio)...)
+	return append(args, mp3Output(dst, info, quality, opts)...)
+}
+
+// progressArgs send progress to stdout as key=value lines, and nothing
+// else there.
+func progressArgs() []string { return []string{"-progress", "pipe:1", "-nostats"} }
+
+// mp3Output returns the output's arguments after its -map, dst last: see
+// mp3Args.
+func mp3Output(dst string, info *mp3converter.MediaInfo, quality int, opts mp3converter.TranscodeOptions) []string {
+	var args []string
 	if copies(info, opts.Audio) {
-		args = append(args, "-c:a", "copy")
+		args = []string{"-c:a", "copy"}
 	} else {
-		args = append(args, encodeArgs(info, quality, opts.Audio)...)
+		args = encodeArgs(info, quality, opts.Audio)
 	}
 	args = append(args, "-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact")
 	if opts.Title != "" {
 		args = append(args, "-metadata", "title="+opts.Title)
 	}
 	args = append(args, lengthArgs(opts)...)
-	return append(args, "-f", "mp3", "-progress", "pipe:1", "-nostats", dst)
+	return append(args, "-f", "mp3", dst)
 }
 
 // audioInput returns ffmpeg's arguments up to the output options: read
 // src's first audio stream only, from the cut's start.
 func audioInput(src string, o mp3converter.Options) []string {
-	args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}, inputOptions()...)
-	args = append(args, inputSeek(o)...)
-	return append(args, "-i", src, "-map", "0:a:0", "-vn", "-sn", "-dn")
+	return append(append(quietArgs(), inputArgs(src, o)...), mapAudio(0)...)
+}
+
+// quietArgs are every run's first: no prompt, errors only, overwrite.
+func quietArgs() []string { return []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"} }
+
+// inputArgs read src as an upload (inputOptions), from the cut's start.
+func inputArgs(src string, o mp3converter.Options) []string {
+	return append(append(inputOptions(), inputSeek(o)...), "-i", src)
+}
+
+// mapAudio takes input i's first audio stream only, to the next output.
+func mapAudio(i int) []string {
+	return []string{"-map", strconv.Itoa(i) + ":a:0", "-vn", "-sn", "-dn"}
 }
 
 // errNoSound is the error of a source whose audio decodes to nothing.
@@ -294,10 +316,7 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 	if err := opts.Audio.CheckCut(info.Duration); err != nil {
 		return nil, err
 	}
-	q := c.Quality
-	if q <= 0 || q > 9 {
-		q = 2
-	}
+	q := c.quality()
 	in, dir, err := localFile(src)
 	if err != nil {
 		return nil, err
@@ -319,7 +338,7 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 		return nil, fmt.Errorf("start ffmpeg: %w", err)
 	}
 	want := expected(info, opts.Audio)
-	decoded, ended := readProgress(stdout, progressMeter{probed: want.Duration, limit: opts.MaxDuration, report: opts.Progress})
+	decoded, ended := readProgress(stdout, progressMeter{probed: want.Duration, limit: opts.MaxDuration, report: opts.Progress}.tell)
 	err = cmd.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -340,6 +359,14 @@ func (c *Transcoder) ToMP3(ctx context.Context, src, dst string, info *mp3conver
 		return nil, err
 	}
 	return &mp3converter.TranscodeResult{Duration: got, Copied: copies(info, opts.Audio)}, nil
+}
+
+// quality is Quality, or 2 if it is out of LAME's range.
+func (c *Transcoder) quality() int {
+	if c.Quality <= 0 || c.Quality > 9 {
+		return 2
+	}
+	return c.Quality
 }
 
 // command returns ffmpeg with args, run in dir, keeping the tail of its

@@ -33,11 +33,18 @@ func (m progressMeter) Fraction(t float64) float64 {
 	return 0 // no idea of the length
 }
 
-// readProgress reads ffmpeg's -progress output until EOF, reporting the
-// fraction done, and returns the last output time, the seconds decoded,
+// tell reports the fraction done after t seconds of output, if m reports.
+func (m progressMeter) tell(t float64) {
+	if m.report != nil {
+		m.report(m.Fraction(t))
+	}
+}
+
+// readProgress reads ffmpeg's -progress output until EOF, telling seen
+// each output time, and returns the last output time, the seconds decoded,
 // and whether the report ended (progress=end): ffmpeg writes that block
 // once the output is complete, so its time is the output's length.
-func readProgress(r io.Reader, m progressMeter) (last float64, ended bool) {
+func readProgress(r io.Reader, seen func(t float64)) (last float64, ended bool) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		if strings.TrimSpace(sc.Text()) == "progress=end" {
@@ -48,9 +55,7 @@ func readProgress(r io.Reader, m progressMeter) (last float64, ended bool) {
 			continue
 		}
 		last = max(last, t)
-		if m.report != nil {
-			m.report(m.Fraction(t))
-		}
+		seen(t)
 	}
 	io.Copy(io.Discard, r)
 	return last, ended

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -45,4 +48,21 @@ func CPUUsed() (self, children time.Duration) {
 		return 0, 0
 	}
 	return time.Duration(s.Utime.Nano() + s.Stime.Nano()), time.Duration(c.Utime.Nano() + c.Stime.Nano())
+}
+
+// CountingFFmpeg writes a script that runs ffmpeg after pause seconds
+// ("0" for none), so that jobs queued meanwhile wait for a worker, and
+// counts its runs; it returns the script's path and the runs so far.
+func CountingFFmpeg(tb testing.TB, pause string) (path string, runs func() int) {
+	tb.Helper()
+	dir := tb.TempDir()
+	log, script := filepath.Join(dir, "runs"), filepath.Join(dir, "ffmpeg")
+	body := "#!/bin/sh\necho run >> " + log + "\nsleep " + pause + "\nexec ffmpeg \"$@\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return script, func() int {
+		b, _ := os.ReadFile(log)
+		return strings.Count(string(b), "run\n")
+	}
 }
