@@ -22,22 +22,34 @@ var errOverBudget = errors.New("conversion over its time budget")
 const progressEvery = time.Second
 
 // transcode runs the Transcoder on src within the job's limits, on a core
-// of the budget (see cores), lending it more for a long file: ffmpeg
+// of the budget (see cores), lending it more for a long file, or in a
+// batch with other short files (see claim): ffmpeg
 // decodes at most MaxDuration of audio, and is stopped after budget. Every
 // progressEvery it writes the progress on the job, which keeps the job
 // fresh for the stale-job sweep and notices a job deleted meanwhile: the
 // conversion is then stopped and errJobGone returned, and convert's
 // deferred cleanup frees the scratch files.
 func (w *Worker) transcode(ctx context.Context, job *mp3converter.Job, info *mp3converter.MediaInfo, src, dst string, log *slog.Logger) (*mp3converter.TranscodeResult, error) {
-	opts := mp3converter.TranscodeOptions{MaxDuration: w.MaxDuration, Title: title(job, info), Audio: job.Options}
+	var progress atomic.Uint64 // float64 bits
+	cv := mp3converter.Conversion{Src: src, Dst: dst, Info: info, Opts: mp3converter.TranscodeOptions{
+		MaxDuration: w.MaxDuration, Title: title(job, info), Audio: job.Options,
+		Progress: func(p float64) { progress.Store(math.Float64bits(p)) },
+	}}
+	convert := func(ctx context.Context) (*mp3converter.TranscodeResult, error) {
+		return w.Transcoder.ToMP3(ctx, src, dst, info, cv.Opts)
+	}
 	if w.cores != nil {
 		// ffmpeg's work waits for a core, not its budget.
-		release, err := w.cores.acquire(ctx)
+		bt, _ := w.Transcoder.(mp3converter.BatchTranscoder)
+		run, release, err := w.claim(ctx, job.Owner, cv, bt)
 		if err != nil {
 			return nil, err
 		}
 		defer release()
-		opts.Cores = w.cores.lender()
+		convert = run
+	}
+	if err := w.start(ctx, job, log); err != nil {
+		return nil, err
 	}
 	budget := w.budget(info)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -45,15 +57,13 @@ func (w *Worker) transcode(ctx context.Context, job *mp3converter.Job, info *mp3
 	ctx, stop := context.WithTimeoutCause(ctx, budget, errOverBudget)
 	defer stop()
 
-	var progress atomic.Uint64 // float64 bits
 	watching, stopWatching := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
 		w.watch(watching, job.ID, info.Duration, &progress, cancel, log)
 	}()
-	opts.Progress = func(p float64) { progress.Store(math.Float64bits(p)) }
-	res, err := w.Transcoder.ToMP3(ctx, src, dst, info, opts)
+	res, err := convert(ctx)
 	stopWatching()
 	<-watched // no progress write may land after the job's final one
 	switch cause := context.Cause(ctx); {
@@ -69,6 +79,27 @@ func (w *Worker) transcode(ctx context.Context, job *mp3converter.Job, info *mp3
 			"the conversion took longer than its %s budget: the file is too slow to decode", budget))
 	}
 	return nil, err
+}
+
+// start records the start of the attempt on job, now that it has a core:
+// processing, an attempt more, and the id its MP3 is stored under, kept
+// from an earlier attempt so that a retry replaces the same blob. A job
+// waiting for a core in this process shows queued, as in the queue.
+func (w *Worker) start(ctx context.Context, job *mp3converter.Job, log *slog.Logger) error {
+	j, err := w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error {
+		if j.MP3FID == "" {
+			j.MP3FID = mp3converter.NewID()
+		}
+		j.Status, j.Progress, j.Error = mp3converter.JobProcessing, 0, ""
+		j.Attempts++
+		return nil
+	})
+	if err != nil {
+		return gone(err)
+	}
+	*job = *j
+	log.Info("ConversionStarted", "video_fid", job.VideoFID, "mp3_fid", job.MP3FID)
+	return nil
 }
 
 // watch writes the latest progress on job id every progressEvery until ctx

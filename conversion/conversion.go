@@ -57,6 +57,10 @@ type Worker struct {
 	// MaxPerUser is how many of one user's jobs may be processing at once,
 	// across the cluster; Run's n/2, at least 1, if 0 (see admit).
 	MaxPerUser int
+	// Batch is the most short conversions one run of the Transcoder takes,
+	// if it is a mp3converter.BatchTranscoder (see claim); 0 or 1: each
+	// runs alone, and Run keeps one handler a worker.
+	Batch int
 	// KeepVideos keeps a source video after its successful conversion.
 	KeepVideos bool
 	// Grace is how long conversions in flight may run once Run's context
@@ -80,6 +84,7 @@ type Worker struct {
 	scratch sync.WaitGroup // scratch dirs of done jobs being removed
 	fair    fairShare
 	cores   *cores // set by Run; nil: no budget, nothing lent
+	batches batches
 }
 
 // Run consumes the video queue with n parallel handlers until ctx ends,
@@ -97,10 +102,25 @@ func (w *Worker) Run(ctx context.Context, n int) {
 	go w.sweep(ctx)
 	w.cores = newCores(n)
 	perUser := cmp.Or(w.MaxPerUser, max(1, n/2))
-	consumers.Run(ctx, w.Queue, w.VideoQueue, n, func(_ context.Context, d mp3converter.Delivery) error {
+	consumers.Run(ctx, w.Queue, w.VideoQueue, w.handlers(n), func(_ context.Context, d mp3converter.Delivery) error {
 		return w.handle(work, d, perUser)
 	}, w.Logger)
 	w.scratch.Wait()
+}
+
+// handlers is how many deliveries Run handles at once for n workers: one
+// each, and with batches (see claim) room for the conversions that wait
+// to share a run. A video from a store that is not on the local disk is
+// copied to the scratch dir before its length is known, so then only one
+// conversion a worker waits: n long videos at most, not n*Batch.
+func (w *Worker) handlers(n int) int {
+	if _, ok := w.Transcoder.(mp3converter.BatchTranscoder); !ok || w.Batch <= 1 {
+		return n
+	}
+	if _, local := w.Videos.(mp3converter.LocalPather); !local {
+		return 2 * n
+	}
+	return n * w.Batch
 }
 
 // errJobGone stops work on a job that was deleted meanwhile.
@@ -127,7 +147,6 @@ func (w *Worker) Handle(ctx context.Context, d mp3converter.Delivery) error {
 		return nil // deleted, or done already
 	}
 	log := w.Logger.With("job_id", job.ID, "attempt", d.Attempt)
-	log.Info("ConversionStarted", "video_fid", job.VideoFID, "mp3_fid", job.MP3FID)
 	w.held.Store(job.ID, true)
 	defer w.held.Delete(job.ID)
 	start := time.Now()
@@ -159,32 +178,43 @@ func (w *Worker) policy() mp3converter.RetryPolicy {
 // from the decision the queue carries out: one table says both what
 // becomes of the message and of the job.
 func (w *Worker) record(ctx context.Context, job *mp3converter.Job, dec mp3converter.Decision, err error, log *slog.Logger) {
+	// An attempt counts on the job once it starts converting (start); one
+	// that failed before, fetching or probing, counts here, unless it is
+	// to be waited out.
+	started := job.Status == mp3converter.JobProcessing
+	count := 0
+	if !started {
+		count, job.Attempts = 1, job.Attempts+1
+	}
 	switch dec.Action {
 	case mp3converter.ActionHandBack: // shutting down: the next converter takes it
-		w.setStatus(ctx, job.ID, mp3converter.JobQueued, "", false)
+		w.setStatus(ctx, job.ID, mp3converter.JobQueued, "", 0)
 		log.Info("ConversionHandedBack")
 	case mp3converter.ActionWait: // not the job's fault: this attempt does not count
 		log.Warn("ConversionWaiting", "err", err)
-		w.setStatus(ctx, job.ID, mp3converter.JobQueued, waitingReason(err), true)
+		w.setStatus(ctx, job.ID, mp3converter.JobQueued, waitingReason(err), count-1)
 	case mp3converter.ActionDeadLetter:
 		reason := mp3converter.ErrorMessage(err)
 		if mp3converter.ErrorCode(err) == mp3converter.EINTERNAL || mp3converter.ErrorCode(err) == mp3converter.EUNAVAILABLE {
 			reason = fmt.Sprintf("conversion failed after %d attempts because of a server problem; try again later", job.Attempts)
 		}
 		log.Warn("ConversionFailed", "reason", reason, "err", err)
-		w.setStatus(ctx, job.ID, mp3converter.JobFailed, reason, false)
+		w.setStatus(ctx, job.ID, mp3converter.JobFailed, reason, count)
 		w.jobFailed(ctx, job.ID, log)
+		if job.MP3FID == "" {
+			break // it never started: no MP3
+		}
 		if err := w.MP3s.Delete(context.WithoutCancel(ctx), job.MP3FID); err != nil && !errors.Is(err, mp3converter.ErrNotFound) {
 			log.Error("MP3DeleteFailed", "err", err)
 		}
 	default: // ActionRetry
 		log.Warn("ConversionAttemptFailed", "err", err)
-		w.setStatus(ctx, job.ID, mp3converter.JobQueued, fmt.Sprintf("attempt %d failed (%s); retrying", job.Attempts, mp3converter.ErrorMessage(err)), false)
+		w.setStatus(ctx, job.ID, mp3converter.JobQueued, fmt.Sprintf("attempt %d failed (%s); retrying", job.Attempts, mp3converter.ErrorMessage(err)), count)
 	}
 }
 
-// begin finds the job of msg and records the start of an attempt on it. It
-// returns a nil job when there is nothing to do: the job was deleted, or a
+// begin finds the job of msg; the attempt counts once it has a core
+// (start). It returns a nil job when there is nothing to do: the job was deleted, or a
 // redelivery finds it done.
 func (w *Worker) begin(ctx context.Context, msg mp3converter.Message, attempt int) (*mp3converter.Job, error) {
 	job, err := w.job(ctx, msg)
@@ -203,18 +233,10 @@ func (w *Worker) begin(ctx context.Context, msg mp3converter.Message, attempt in
 		w.deleteVideo(ctx, job, w.Logger)
 		return nil, nil
 	}
-	job, err = w.Jobs.UpdateJob(ctx, job.ID, func(j *mp3converter.Job) error {
-		if j.MP3FID == "" {
-			j.MP3FID = mp3converter.NewID()
-		}
-		j.Status, j.Progress, j.Error = mp3converter.JobProcessing, 0, ""
-		j.Attempts++
-		return nil
-	})
-	if errors.Is(err, mp3converter.ErrNotFound) {
-		return nil, nil
-	}
-	return job, err
+	// This attempt's view: queued until start, which record reads to tell
+	// an attempt that started (and counted) from one that did not.
+	job.Status = mp3converter.JobQueued
+	return job, nil
 }
 
 // job finds the job of msg. A seed gateway sends no job_id: its job is then
@@ -271,21 +293,19 @@ func (w *Worker) describeForeign(ctx context.Context, j *mp3converter.Job, name 
 	return nil
 }
 
-// setStatus records the outcome of an attempt, and with uncount takes the
-// attempt back off the job's count (begin counted it). The delivery is
+// setStatus records the outcome of an attempt, and adds count (-1, 0 or
+// 1) to the job's attempts: see record. The delivery is
 // answered only once the job says what became of it: while the job store is
 // unavailable setStatus keeps trying, with growing pauses, until ctx ends;
 // once it has ended (shutting down) it tries for 10 s more.
-func (w *Worker) setStatus(ctx context.Context, id string, status mp3converter.JobStatus, reason string, uncount bool) {
+func (w *Worker) setStatus(ctx context.Context, id string, status mp3converter.JobStatus, reason string, count int) {
 	err := w.Policy.Outlast(ctx, func(ctx context.Context) error {
 		_, err := w.Jobs.UpdateJob(ctx, id, func(j *mp3converter.Job) error {
 			j.Status, j.Error = status, reason
 			if status != mp3converter.JobDone {
 				j.Progress = 0
 			}
-			if uncount && j.Attempts > 0 {
-				j.Attempts--
-			}
+			j.Attempts = max(0, j.Attempts+count)
 			return nil
 		})
 		return err

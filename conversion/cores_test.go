@@ -30,7 +30,7 @@ func (c *cores) freeNow() int {
 func TestCoresLend(t *testing.T) {
 	c := &cores{free: 3, perJob: 2}
 	ctx := context.Background()
-	releaseA, err := c.acquire(ctx)
+	releaseA, err := c.acquire(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,13 +42,13 @@ func TestCoresLend(t *testing.T) {
 	if _, ok := lendA(); ok {
 		t.Fatal("lent more than the conversion's share")
 	}
-	releaseB, err := c.acquire(ctx) // the last free core
+	releaseB, err := c.acquire(ctx, "") // the last free core
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan func())
 	go func() {
-		release, err := c.acquire(ctx)
+		release, err := c.acquire(ctx, "")
 		if err != nil {
 			t.Error(err)
 		}
@@ -75,7 +75,7 @@ func TestCoresLend(t *testing.T) {
 // TestCoresWaiterFirst: nothing is lent while a conversion waits, even
 // with a core free for a moment.
 func TestCoresWaiterFirst(t *testing.T) {
-	c := &cores{free: 1, perJob: 4, waiters: []chan struct{}{make(chan struct{})}}
+	c := &cores{free: 1, perJob: 4, waiters: []waiter{{ready: make(chan struct{})}}}
 	if _, ok := c.lender()(); ok {
 		t.Error("lent a core while a conversion waits")
 	}
@@ -87,7 +87,7 @@ func TestCoresAcquireCancelled(t *testing.T) {
 	c := &cores{free: 0, perJob: 2}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.acquire(ctx); !errors.Is(err, context.Canceled) {
+	if _, err := c.acquire(ctx, ""); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 	if c.waiting() != 0 || c.freeNow() != 0 {
@@ -96,12 +96,12 @@ func TestCoresAcquireCancelled(t *testing.T) {
 	for range 20 {
 		ctxB, cancelB := context.WithCancel(context.Background())
 		b, next := make(chan func(), 1), make(chan func(), 1)
-		go func() { release, _ := c.acquire(ctxB); b <- release }()
+		go func() { release, _ := c.acquire(ctxB, ""); b <- release }()
 		testsupport.Eventually(t, 10*time.Second, "b waiting", func() bool { return c.waiting() >= 1 })
-		go func() { release, _ := c.acquire(context.Background()); next <- release }()
+		go func() { release, _ := c.acquire(context.Background(), ""); next <- release }()
 		testsupport.Eventually(t, 10*time.Second, "b and next waiting", func() bool { return c.waiting() >= 2 })
 		c.mu.Lock()
-		c.give() // to b, which stops waiting at the same time
+		c.give("", false) // to b, which stops waiting at the same time
 		cancelB()
 		c.mu.Unlock()
 		if release := <-b; release != nil {
@@ -130,8 +130,12 @@ func (f transcoder) ToMP3(_ context.Context, _, _ string, _ *mp3converter.MediaI
 // may borrow the others; without a budget it borrows none.
 func TestTranscodeHoldsACore(t *testing.T) {
 	c := &cores{free: 2, perJob: 2}
-	w := &Worker{cores: c, Logger: slog.New(slog.DiscardHandler)}
-	job := &mp3converter.Job{ID: "j", Filename: "x.mp4"}
+	db := testsupport.SQLite(t)
+	w := &Worker{cores: c, Jobs: db.Jobs, Logger: slog.New(slog.DiscardHandler)}
+	job := &mp3converter.Job{ID: "j", Owner: "ann@example.com", Filename: "x.mp4", VideoFID: "v"}
+	if err := db.Jobs.CreateJob(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
 	var free, lent int
 	w.Transcoder = transcoder{toMP3: func(opts mp3converter.TranscodeOptions) {
 		free = c.freeNow()
@@ -176,5 +180,63 @@ func TestTurnPause(t *testing.T) {
 	f.deferred = 0 // as admit does
 	if got := f.pause(); got != 0 {
 		t.Errorf("the first deferral after an admission waits %v, want 0", got)
+	}
+}
+
+// TestCoresOwnBound: no more conversions start than workers, cores free
+// or not; one waiting then does not stop a running one borrowing.
+func TestCoresOwnBound(t *testing.T) {
+	c := &cores{free: 2, perJob: 2, own: 1}
+	releaseA, err := c.acquire(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan func())
+	go func() {
+		release, _ := c.acquire(context.Background(), "")
+		started <- release
+	}()
+	testsupport.Eventually(t, 10*time.Second, "a second conversion waiting", func() bool { return c.waiting() == 1 })
+	borrowed, ok := c.lender()()
+	if !ok {
+		t.Fatal("a core the waiting conversion may not start on was not lent")
+	}
+	select {
+	case <-started:
+		t.Fatal("a second conversion started with one worker")
+	case <-time.After(50 * time.Millisecond):
+	}
+	borrowed()
+	releaseA()
+	(<-started)()
+	if c.freeNow() != 2 || c.running != 0 {
+		t.Errorf("%d free, %d running at the end, want 2 and 0", c.freeNow(), c.running)
+	}
+}
+
+// TestCoresFewestRunningFirst: a slot given back goes to the first
+// conversion of the owners with the fewest running, not to the first in
+// line: bob, who arrived behind ann's third job, starts before it.
+func TestCoresFewestRunningFirst(t *testing.T) {
+	c := &cores{free: 2, perJob: 2, own: 2}
+	ctx := context.Background()
+	release1, _ := c.acquire(ctx, "ann")
+	release2, _ := c.acquire(ctx, "ann")
+	started := make(chan string, 2)
+	for i, owner := range []string{"ann", "bob"} {
+		go func() {
+			release, _ := c.acquire(ctx, owner)
+			started <- owner
+			t.Cleanup(release)
+		}()
+		testsupport.Eventually(t, 10*time.Second, "waiting", func() bool { return c.waiting() == i+1 })
+	}
+	release1()
+	if first := <-started; first != "bob" {
+		t.Errorf("the slot went to %s's job, want bob's", first)
+	}
+	release2()
+	if next := <-started; next != "ann" {
+		t.Errorf("then to %s's, want ann's", next)
 	}
 }

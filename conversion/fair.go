@@ -124,7 +124,17 @@ func (w *Worker) othersWaiting(ctx context.Context, owner string, perUser int) b
 	for _, j := range running {
 		count[j.Owner]++
 	}
+	// A queued job that a handler here holds waits for a core, not in
+	// the queue: it counts as its owner's running one.
+	var waiting []*mp3converter.Job
 	for _, j := range queued {
+		if _, held := w.held.Load(j.ID); held {
+			count[j.Owner]++
+		} else {
+			waiting = append(waiting, j)
+		}
+	}
+	for _, j := range waiting {
 		if count[j.Owner] < perUser {
 			return true
 		}

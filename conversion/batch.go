@@ -1,0 +1,163 @@
+package conversion
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+)
+
+// Short conversions that wait for a core share a run of the Transcoder
+// when it is a mp3converter.BatchTranscoder: the conversion that gets the
+// core takes the short ones waiting then, up to Worker.Batch and a minute
+// of audio, and ffmpeg's start-up is paid once (a 10 s clip's conversion
+// is mostly that start). Run then holds more deliveries than workers (see
+// handlers), so that there are conversions waiting to take. A run holds
+// one core; the next core goes to the owner with the fewest running
+// (cores), so a user who arrives behind another's many jobs waits for one
+// run to end, not for them all.
+
+// batches are the batchable conversions waiting for a core.
+type batches struct {
+	mu      sync.Mutex
+	waiting []*batched
+}
+
+// batched is a conversion waiting for a core, or in a run.
+type batched struct {
+	conv mp3converter.Conversion
+	stop context.CancelFunc // ends its wait for a core: it was taken
+	run  *batchRun          // set once taken or leading; guarded by batches.mu
+	done chan outcome       // its result, from the run
+	quit sync.Once          // leaves run once
+}
+
+// leave gives up on b's run, once: see batchRun.
+func (b *batched) leave() { b.quit.Do(b.run.leave) }
+
+// batchRun is one run's context, which ends once every member has stopped
+// waiting for it: deleted, over its budget, or shutting down. So one
+// member's end does not stop the others' conversions.
+type batchRun struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	left   atomic.Int32 // members still waiting
+}
+
+// leave is a member's giving up on the run.
+func (r *batchRun) leave() {
+	if r.left.Add(-1) == 0 {
+		r.cancel()
+	}
+}
+
+type outcome struct {
+	res *mp3converter.TranscodeResult
+	err error
+}
+
+// claim waits for a core for cv and returns the function that converts
+// it, with the function that gives the core back. A conversion that bt
+// batches (nil: none) waits beside the others: the first to get a core
+// runs them all (lead), and the others wait for their results.
+func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conversion, bt mp3converter.BatchTranscoder) (convert func(context.Context) (*mp3converter.TranscodeResult, error), release func(), err error) {
+	if bt == nil || w.Batch <= 1 || !bt.Batchable(cv.Info, cv.Opts) {
+		release, err := w.cores.acquire(ctx, owner)
+		if err != nil {
+			return nil, nil, err
+		}
+		cv.Opts.Cores = w.cores.lender()
+		return func(ctx context.Context) (*mp3converter.TranscodeResult, error) {
+			return w.Transcoder.ToMP3(ctx, cv.Src, cv.Dst, cv.Info, cv.Opts)
+		}, release, nil
+	}
+	waitCtx, stop := context.WithCancel(ctx)
+	b := &batched{conv: cv, stop: stop, done: make(chan outcome, 1)}
+	w.batches.mu.Lock()
+	w.batches.waiting = append(w.batches.waiting, b)
+	w.batches.mu.Unlock()
+	release, err = w.cores.acquire(waitCtx, owner)
+	stop()
+	n := w.Batch
+	if err != nil {
+		n = 1 // only out of the waiting, unless taken
+	}
+	members := w.batches.lead(ctx, b, n)
+	if members == nil { // in another's run
+		if release != nil {
+			release() // got a core too: pass it on
+		}
+		return b.result, b.leave, nil // leave: it may end before it waits (start)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return func(ctx context.Context) (*mp3converter.TranscodeResult, error) {
+		defer context.AfterFunc(ctx, b.leave)()
+		return runBatch(bt, members)
+	}, release, nil
+}
+
+// lead takes b out of the waiting, with as many others as fit in a run
+// of at most max conversions and batchAudio, first come first, and makes
+// their run, under ctx's values; nil if b was taken into another's run.
+func (bs *batches) lead(ctx context.Context, b *batched, max int) []*batched {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	if b.run != nil {
+		return nil
+	}
+	r := &batchRun{}
+	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	b.run = r
+	members := []*batched{b}
+	audio := b.conv.Info.Duration
+	bs.waiting = slices.DeleteFunc(bs.waiting, func(o *batched) bool {
+		if o == b {
+			return true
+		}
+		if len(members) == max || audio+o.conv.Info.Duration >= batchAudio.Seconds() {
+			return false
+		}
+		audio += o.conv.Info.Duration
+		o.run = r
+		o.stop()
+		members = append(members, o)
+		return true
+	})
+	r.left.Store(int32(len(members)))
+	return members
+}
+
+// batchAudio is the most audio one run converts.
+const batchAudio = time.Minute
+
+// result waits for b's outcome from the run it was taken into.
+func (b *batched) result(ctx context.Context) (*mp3converter.TranscodeResult, error) {
+	select {
+	case o := <-b.done:
+		return o.res, o.err
+	case <-ctx.Done():
+		b.leave()
+		return nil, ctx.Err()
+	}
+}
+
+// runBatch converts members in one run, and returns the first's outcome
+// after handing the others theirs.
+func runBatch(bt mp3converter.BatchTranscoder, members []*batched) (*mp3converter.TranscodeResult, error) {
+	run := members[0].run
+	defer run.cancel()
+	cs := make([]mp3converter.Conversion, len(members))
+	for i, m := range members {
+		cs[i] = m.conv
+	}
+	results, errs := bt.ToMP3s(run.ctx, cs)
+	for i, m := range members[1:] {
+		m.done <- outcome{results[i+1], errs[i+1]}
+	}
+	return results[0], errs[0]
+}

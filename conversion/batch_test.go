@@ -1,0 +1,98 @@
+package conversion_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mp3converter/mp3converter"
+	"github.com/mp3converter/mp3converter/ffmpeg"
+	"github.com/mp3converter/mp3converter/goqite"
+	"github.com/mp3converter/mp3converter/internal/testmedia"
+	"github.com/mp3converter/mp3converter/internal/testsupport"
+)
+
+// queueUploads stores and queues an upload of each of srcs.
+func (f *fixture) queueUploads(t *testing.T, q mp3converter.Queue, srcs ...string) []*mp3converter.Job {
+	var jobs []*mp3converter.Job
+	for _, src := range srcs {
+		j, msg := f.upload(t, src)
+		if err := q.Publish(context.Background(), "video", msg); err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs
+}
+
+// ended waits until every job is done or failed, and returns them.
+func (f *fixture) ended(t *testing.T, jobs []*mp3converter.Job) []*mp3converter.Job {
+	var end []*mp3converter.Job
+	testsupport.Eventually(t, 2*time.Minute, "every job ended", func() bool {
+		end = end[:0]
+		for _, j := range jobs {
+			j = f.job(t, j.ID)
+			if j.Status != mp3converter.JobDone && j.Status != mp3converter.JobFailed {
+				return false
+			}
+			end = append(end, j)
+		}
+		return true
+	})
+	return end
+}
+
+// TestBatches: with jobs waiting for a core, the short ones share runs of
+// ffmpeg, and each is done with its own length.
+func TestBatches(t *testing.T) {
+	f := setup(t)
+	script, runs := testmedia.CountingFFmpeg(t, "0.5")
+	tc := &ffmpeg.Transcoder{FFmpeg: script}
+	q := goqite.New(f.db.DB, goqite.Options{Poll: 20 * time.Millisecond})
+	f.w.Queue, f.w.Transcoder, f.w.Batch = q, tc, 4
+	n := runtime.NumCPU() // as many workers as cores: the jobs past n wait for one
+	var srcs []string
+	for i := range 3 * n {
+		srcs = append(srcs, testmedia.Make(t, testmedia.MP4, float64(1+i%3)))
+	}
+	jobs := f.queueUploads(t, q, srcs...)
+	f.run(t, n)
+	for i, j := range f.ended(t, jobs) {
+		if want := float64(1 + i%3); j.Status != mp3converter.JobDone || !ffmpeg.DurationsMatch(want, j.Duration) || j.MP3Size == 0 || j.Attempts != 1 {
+			t.Errorf("a %v s upload: %s, %.2f s, %d bytes, %d attempts: %s", want, j.Status, j.Duration, j.MP3Size, j.Attempts, j.Error)
+		}
+	}
+	if got := runs(); got >= 3*n {
+		t.Errorf("%d runs of ffmpeg for %d jobs: no batch", got, 3*n)
+	}
+	t.Logf("%d runs of ffmpeg for %d jobs on %d cores", runs(), 3*n, n)
+}
+
+// TestBatchDamaged: a damaged upload that shares a run fails with its own
+// reason, after one attempt, and the others are done.
+func TestBatchDamaged(t *testing.T) {
+	f := setup(t)
+	script, _ := testmedia.CountingFFmpeg(t, "0.5")
+	tc := &ffmpeg.Transcoder{FFmpeg: script}
+	q := goqite.New(f.db.DB, goqite.Options{Poll: 20 * time.Millisecond})
+	f.w.Queue, f.w.Transcoder, f.w.Batch = q, tc, 4
+	n := runtime.NumCPU()
+	var srcs []string
+	for range n + 1 {
+		srcs = append(srcs, testmedia.Make(t, testmedia.MP4, 2))
+	}
+	srcs = append(srcs, testmedia.Damaged(t), testmedia.Make(t, testmedia.MKV, 2))
+	jobs := f.queueUploads(t, q, srcs...)
+	f.run(t, n)
+	for i, j := range f.ended(t, jobs) {
+		if i == n+1 {
+			if j.Status != mp3converter.JobFailed || !strings.Contains(j.Error, "damaged") || j.Attempts != 1 {
+				t.Errorf("the damaged upload: %s %q after %d attempts", j.Status, j.Error, j.Attempts)
+			}
+		} else if j.Status != mp3converter.JobDone || !ffmpeg.DurationsMatch(2, j.Duration) {
+			t.Errorf("upload %d: %s, %.2f s: %s", i, j.Status, j.Duration, j.Error)
+		}
+	}
+}
