@@ -268,7 +268,7 @@ func (m *Main) startWorkers(ctx context.Context, tc *ffmpeg.Transcoder) error {
 		w := &conversion.Worker{
 			Videos: e.Videos, MP3s: e.MP3s, Jobs: e.Jobs, Queue: e.Queue, Transcoder: tc,
 			VideoQueue: c.VideoQueue, MP3Queue: c.MP3Queue, TempDir: scratch,
-			MaxDuration: c.MaxDuration, MaxPerUser: c.MaxPerUser, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace,
+			MaxDuration: c.MaxDuration, MaxPerUser: c.MaxPerUser, Batch: c.Batch, KeepVideos: c.KeepVideos, Grace: c.ShutdownGrace,
 			Policy: policy(c), Logger: m.Logger.With("role", "converter"), Events: m.jobEvents(), Metrics: m.Metrics,
 		}
 		m.start(func() { w.Run(ctx, c.Workers) })

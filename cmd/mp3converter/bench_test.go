@@ -91,6 +91,7 @@ func benchServeWith(b *testing.B, set func(*app.Config)) *testServer {
 		b.Fatal(err)
 	}
 	cfg.ParallelAbove = above // as serve runs by default
+	cfg.Batch = app.DefaultBatch
 	cfg.FFmpeg = testmedia.BenchFFmpeg()
 	set(&cfg)
 	log := slog.New(slog.NewTextHandler(tWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))

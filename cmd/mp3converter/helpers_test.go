@@ -36,7 +36,7 @@ func testConfig(t testing.TB) app.Config {
 		DataDir: t.TempDir(), Addr: "127.0.0.1:0", Workers: 2, MaxUpload: 64 << 20,
 		MaxDuration: time.Hour, JWTSecret: "test-secret-0123456789abcdef", TokenTTL: time.Hour,
 		MailFrom: "mp3converter@example.com", VideoQueue: "video", MP3Queue: "mp3",
-		MaxAttempts: 3, ShutdownGrace: 5 * time.Second, FFmpeg: "ffmpeg", FFprobe: "ffprobe",
+		MaxAttempts: 3, ShutdownGrace: 5 * time.Second, FFmpeg: "ffmpeg", FFprobe: "ffprobe", Batch: app.DefaultBatch,
 		Proxies: "127.0.0.1/8,::1",
 	}
 }
