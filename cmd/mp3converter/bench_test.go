@@ -220,7 +220,9 @@ func runCLI(src, out string, copied bool) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-// BenchmarkThroughput times 20 ten-second jobs on 2 workers, from the
+// BenchmarkThroughput times 20 ten-second jobs on 2 workers, with serve's
+// defaults (--batch 4: the jobs waiting for a worker share runs of
+// ffmpeg), from the
 // first upload's start to the last job done (its updated_at: the jobs are
 // polled only every 100 ms, since each poll costs the server CPU that the
 // jobs would otherwise have), against 20 bare command lines, 2 at a time,
@@ -234,16 +236,29 @@ func runCLI(src, out string, copied bool) (time.Duration, error) {
 // which the client sends from the file with sendfile and the server reads
 // in one copy; and form, a multipart form sent from memory, as a browser
 // sends it.
+//
+// The alone cases run with --batch 1, each job in a run of ffmpeg of its
+// own: what batches save shows side by side.
 func BenchmarkThroughput(b *testing.B) {
-	for _, raw := range []bool{true, false} {
-		body := map[bool]string{true: "raw", false: "form"}[raw]
-		b.Run("one-user/"+body, func(b *testing.B) {
-			s := benchServe(b, 2)
-			benchThroughput(b, raw, benchUser(b, s, "bench@example.com"))
+	for _, c := range []struct {
+		name       string
+		raw, alone bool
+	}{{"raw", true, false}, {"form", false, false}, {"raw/alone", true, true}} {
+		serve := func(b *testing.B, perUser int) *testServer {
+			return benchServeWith(b, func(cfg *app.Config) {
+				cfg.MaxPerUser = perUser
+				if c.alone {
+					cfg.Batch = 1
+				}
+			})
+		}
+		b.Run("one-user/"+c.name, func(b *testing.B) {
+			s := serve(b, 2)
+			benchThroughput(b, c.raw, benchUser(b, s, "bench@example.com"))
 		})
-		b.Run("two-users/"+body, func(b *testing.B) {
-			s := benchServe(b, 0)
-			benchThroughput(b, raw, benchUser(b, s, "bench-a@example.com"), benchUser(b, s, "bench-b@example.com"))
+		b.Run("two-users/"+c.name, func(b *testing.B) {
+			s := serve(b, 0)
+			benchThroughput(b, c.raw, benchUser(b, s, "bench-a@example.com"), benchUser(b, s, "bench-b@example.com"))
 		})
 	}
 }
