@@ -86,13 +86,14 @@ func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conver
 		n = 1 // only out of the waiting, unless taken
 	}
 	members := w.batches.lead(ctx, b, n)
-	if members == nil { // in another's run
+	switch {
+	case members == nil: // in another's run
 		if release != nil {
 			release() // got a core too: pass it on
 		}
 		return b.result, b.leave, nil // leave: it may end before it waits (start)
-	}
-	if err != nil {
+	case err != nil:
+		b.run.cancel() // its own run, which will not be
 		return nil, nil, err
 	}
 	return func(ctx context.Context) (*mp3converter.TranscodeResult, error) {

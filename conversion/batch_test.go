@@ -96,3 +96,39 @@ func TestBatchDamaged(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchMemberDeleted: a job deleted while its run of ffmpeg goes on
+// stops waiting for it and stores nothing; the run goes on for the
+// others, which are done.
+func TestBatchMemberDeleted(t *testing.T) {
+	f := setup(t)
+	script, _ := testmedia.CountingFFmpeg(t, "1.5") // longer than a progress write's second
+	q := goqite.New(f.db.DB, goqite.Options{Poll: 20 * time.Millisecond})
+	f.w.Queue, f.w.Transcoder, f.w.Batch = q, &ffmpeg.Transcoder{FFmpeg: script}, 4
+	n := runtime.NumCPU()
+	var srcs []string
+	for range 3 * n {
+		srcs = append(srcs, testmedia.Make(t, testmedia.MP4, 2))
+	}
+	jobs := f.queueUploads(t, q, srcs...)
+	f.run(t, n)
+	gone := jobs[n+1] // waited, so converts in a run with others
+	testsupport.Eventually(t, time.Minute, "the job converting", func() bool { return f.job(t, gone.ID).Status == mp3converter.JobProcessing })
+	if err := f.db.Jobs.DeleteJob(context.Background(), gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	var rest []*mp3converter.Job
+	for _, j := range jobs {
+		if j != gone {
+			rest = append(rest, j)
+		}
+	}
+	for _, j := range f.ended(t, rest) {
+		if j.Status != mp3converter.JobDone || !ffmpeg.DurationsMatch(2, j.Duration) {
+			t.Errorf("%s beside a deleted job: %s, %.2f s: %s", j.ID, j.Status, j.Duration, j.Error)
+		}
+	}
+	if got := f.files(t, "mp3s"); got != len(rest) {
+		t.Errorf("%d MP3s stored for %d jobs left", got, len(rest))
+	}
+}
