@@ -14,6 +14,17 @@ import (
 	"github.com/mp3converter/mp3converter/internal/testsupport"
 )
 
+// batching returns a fixture whose worker batches up to 4 conversions,
+// on goqite, with an ffmpeg that starts after pause seconds (so that the
+// jobs queued meanwhile wait for a core) and counts its runs.
+func batching(t *testing.T, pause string) (*fixture, *goqite.Queue, func() int) {
+	f := setup(t)
+	script, runs := testmedia.CountingFFmpeg(t, pause)
+	q := goqite.New(f.db.DB, goqite.Options{Poll: 20 * time.Millisecond})
+	f.w.Queue, f.w.Transcoder, f.w.Batch = q, &ffmpeg.Transcoder{FFmpeg: script}, 4
+	return f, q, runs
+}
+
 // queueUploads stores and queues an upload of each of srcs.
 func (f *fixture) queueUploads(t *testing.T, q mp3converter.Queue, srcs ...string) []*mp3converter.Job {
 	var jobs []*mp3converter.Job
@@ -47,11 +58,7 @@ func (f *fixture) ended(t *testing.T, jobs []*mp3converter.Job) []*mp3converter.
 // TestBatches: with jobs waiting for a core, the short ones share runs of
 // ffmpeg, and each is done with its own length.
 func TestBatches(t *testing.T) {
-	f := setup(t)
-	script, runs := testmedia.CountingFFmpeg(t, "0.5")
-	tc := &ffmpeg.Transcoder{FFmpeg: script}
-	q := goqite.New(f.db.DB, goqite.Options{Poll: 20 * time.Millisecond})
-	f.w.Queue, f.w.Transcoder, f.w.Batch = q, tc, 4
+	f, q, runs := batching(t, "0.5")
 	n := runtime.NumCPU() // as many workers as cores: the jobs past n wait for one
 	var srcs []string
 	for i := range 3 * n {
@@ -73,11 +80,7 @@ func TestBatches(t *testing.T) {
 // TestBatchDamaged: a damaged upload that shares a run fails with its own
 // reason, after one attempt, and the others are done.
 func TestBatchDamaged(t *testing.T) {
-	f := setup(t)
-	script, _ := testmedia.CountingFFmpeg(t, "0.5")
-	tc := &ffmpeg.Transcoder{FFmpeg: script}
-	q := goqite.New(f.db.DB, goqite.Options{Poll: 20 * time.Millisecond})
-	f.w.Queue, f.w.Transcoder, f.w.Batch = q, tc, 4
+	f, q, _ := batching(t, "0.5")
 	n := runtime.NumCPU()
 	var srcs []string
 	for range n + 1 {
@@ -101,10 +104,7 @@ func TestBatchDamaged(t *testing.T) {
 // stops waiting for it and stores nothing; the run goes on for the
 // others, which are done.
 func TestBatchMemberDeleted(t *testing.T) {
-	f := setup(t)
-	script, _ := testmedia.CountingFFmpeg(t, "1.5") // longer than a progress write's second
-	q := goqite.New(f.db.DB, goqite.Options{Poll: 20 * time.Millisecond})
-	f.w.Queue, f.w.Transcoder, f.w.Batch = q, &ffmpeg.Transcoder{FFmpeg: script}, 4
+	f, q, _ := batching(t, "1.5") // longer than a progress write's second
 	n := runtime.NumCPU()
 	var srcs []string
 	for range 3 * n {
