@@ -113,9 +113,10 @@ type setting struct {
 // decoder's 0.89; at 30 s the decoder's, one segment long, takes 1.36).
 const DefaultParallelAbove = "1m"
 
-// DefaultBatch is --batch's default: a 10 s clip's conversion costs half
-// of what it did alone in runs of 2, and less than that in runs of 4
-// (BenchmarkThroughput).
+// DefaultBatch is serve's --batch: two 10 s clips in one run of ffmpeg
+// cost 0.6 of what they do alone, four 0.5 (BENCHMARKS.md). The converter
+// role's is 1: its pods take one job each and scale by the jobs queued,
+// and a job held waiting in one pod is a job an idle pod cannot take.
 const DefaultBatch = 4
 
 const both = Standalone | Split
@@ -291,8 +292,8 @@ var settings = []setting{
 		usage: "audio this long or longer, when it is encoded (not copied), is split and encoded on the CPUs the workers leave idle; 0 for never",
 		field: func(c *Config) flag.Value { return cmdflag.Duration(&c.ParallelAbove) },
 		check: func(c *Config, _ Process) string { return notNegative(c.ParallelAbove) }},
-	{flag: "batch", env: []string{"MP3CONVERTER_BATCH"}, def: strconv.Itoa(DefaultBatch), shape: both, roles: Converter,
-		usage: "short files (under a minute of audio, a minute in all) waiting for a worker are converted together, up to this many in one run of ffmpeg, which then starts once; the converter then holds as many jobs again as --workers, waiting; 1 for each alone",
+	{flag: "batch", env: []string{"MP3CONVERTER_BATCH"}, def: strconv.Itoa(DefaultBatch), per: map[string]string{"converter": "1"}, shape: both, roles: Converter,
+		usage: "short files (under a minute of audio, a minute in all) waiting for a worker are converted together, up to this many in one run of ffmpeg, which then starts once; to have them, the converter holds up to this many jobs a worker (two a worker when the videos are not on its own disk); 1 for each alone, the converter role's default, whose pods scale by the jobs queued",
 		field: func(c *Config) flag.Value { return cmdflag.Int(&c.Batch) },
 		check: func(c *Config, _ Process) string { return atLeastOne(c.Batch) }},
 	{flag: "max-jobs-per-user", env: []string{"MP3CONVERTER_MAX_JOBS_PER_USER"}, def: "0", shape: both, roles: Converter,
