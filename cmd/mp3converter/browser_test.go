@@ -277,6 +277,9 @@ func (p *page) upload(files ...string) {
 			p.t.Fatal(err)
 		}
 		row := fmt.Sprintf(`[...document.querySelectorAll("#jobs li")].find(li => li.querySelector(".name").textContent === %q)`, name)
+		// A row the stream gave its job before the upload's answer came
+		// (adoptUpload) shows the upload's time once the answer comes.
+		p.poll(name+"'s upload time", `!!`+row+`?.querySelector(".upload-status")`)
 		text := eval[string](p, row+`?.querySelector(".upload-status").textContent`)
 		partial := eval[[]string](p, fmt.Sprintf(`window.partial[%q] || []`, name))
 		p.t.Logf("upload of %s (%d bytes): %q, then %q", name, st.Size(), partial, text)

@@ -221,8 +221,10 @@ func eventsFanOut(t *testing.T, srv *testServer, c *client, q *queryCounts) {
 	lists, fifty := measure()
 	t.Logf("poll queries in 1 s: %d with 1 stream, %d with 50", one, fifty)
 	// Fewer polls with 50 streams is the loaded machine's doing (the
-	// ticker skips ticks), not the feed's: what must not happen is more.
-	if one < 2 || fifty < 1 || fifty > one+3 {
+	// ticker skips ticks), not the feed's: what must not happen is more,
+	// than with one stream or than the ticker's 20 (TestEvents' 50 ms),
+	// since a loaded machine may have skipped ticks with one stream too.
+	if one < 2 || fifty < 1 || fifty > max(one, 20)+3 {
 		t.Errorf("poll queries in 1 s: %d with 1 stream, %d with 50; want about 20, and no more with 50", one, fifty)
 	}
 	if lists != fifty {
