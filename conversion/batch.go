@@ -2,6 +2,7 @@ package conversion
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -63,7 +64,7 @@ type outcome struct {
 // it, with the function that gives the core back. A conversion that bt
 // batches (nil: none) waits beside the others: the first to get a core
 // runs them all (lead), and the others wait for their results.
-func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conversion, bt mp3converter.BatchTranscoder) (convert func(context.Context) (*mp3converter.TranscodeResult, error), release func(), err error) {
+func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conversion, bt mp3converter.BatchTranscoder, log *slog.Logger) (convert func(context.Context) (*mp3converter.TranscodeResult, error), release func(), err error) {
 	if bt == nil || w.Batch <= 1 || !bt.Batchable(cv.Info, cv.Opts) {
 		release, err := w.cores.acquire(ctx, owner)
 		if err != nil {
@@ -98,6 +99,9 @@ func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conver
 	}
 	return func(ctx context.Context) (*mp3converter.TranscodeResult, error) {
 		defer context.AfterFunc(ctx, b.leave)()
+		if len(members) > 1 {
+			log.Info("ConvertingTogether", "conversions", len(members))
+		}
 		return runBatch(bt, members)
 	}, release, nil
 }

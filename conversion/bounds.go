@@ -41,7 +41,7 @@ func (w *Worker) transcode(ctx context.Context, job *mp3converter.Job, info *mp3
 	if w.cores != nil {
 		// ffmpeg's work waits for a core, not its budget.
 		bt, _ := w.Transcoder.(mp3converter.BatchTranscoder)
-		run, release, err := w.claim(ctx, job.Owner, cv, bt)
+		run, release, err := w.claim(ctx, job.Owner, cv, bt, log)
 		if err != nil {
 			return nil, err
 		}
