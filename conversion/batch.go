@@ -2,6 +2,7 @@ package conversion
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -29,11 +30,12 @@ type batches struct {
 
 // batched is a conversion waiting for a core, or in a run.
 type batched struct {
-	conv mp3converter.Conversion
-	stop context.CancelFunc // ends its wait for a core: it was taken
-	run  *batchRun          // set once taken or leading; guarded by batches.mu
-	done chan outcome       // its result, from the run
-	quit sync.Once          // leaves run once
+	conv   mp3converter.Conversion
+	budget time.Duration      // its conversion's (Worker.budget)
+	stop   context.CancelFunc // ends its wait for a core: it was taken
+	run    *batchRun          // set once taken or leading; guarded by batches.mu
+	done   chan outcome       // its result, from the run
+	quit   sync.Once          // leaves run once
 }
 
 // leave gives up on b's run, once: see batchRun.
@@ -60,6 +62,12 @@ type outcome struct {
 	err error
 }
 
+// errAlone is a run's outcome when it took longer than half the shortest
+// budget of its members: one of them may be a file slow to decode, which
+// must not make the others fail for their budgets. Each then converts
+// alone, with what is left of its own budget, at least half.
+var errAlone = errors.New("the shared run took too long: converting alone")
+
 // claim waits for a core for cv and returns the function that converts
 // it, with the function that gives the core back. A conversion that bt
 // batches (nil: none) waits beside the others: the first to get a core
@@ -76,7 +84,7 @@ func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conver
 		}, release, nil
 	}
 	waitCtx, stop := context.WithCancel(ctx)
-	b := &batched{conv: cv, stop: stop, done: make(chan outcome, 1)}
+	b := &batched{conv: cv, budget: w.budget(cv.Info), stop: stop, done: make(chan outcome, 1)}
 	w.batches.mu.Lock()
 	w.batches.waiting = append(w.batches.waiting, b)
 	w.batches.mu.Unlock()
@@ -92,7 +100,18 @@ func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conver
 		if release != nil {
 			release() // got a core too: pass it on
 		}
-		return b.result, b.leave, nil // leave: it may end before it waits (start)
+		return func(ctx context.Context) (*mp3converter.TranscodeResult, error) {
+			res, err := b.result(ctx)
+			if !errors.Is(err, errAlone) {
+				return res, err
+			}
+			release, err := w.cores.acquire(ctx, owner)
+			if err != nil {
+				return nil, err
+			}
+			defer release()
+			return w.Transcoder.ToMP3(ctx, cv.Src, cv.Dst, cv.Info, cv.Opts)
+		}, b.leave, nil // leave: it may end before it waits (start)
 	case err != nil:
 		b.run.cancel() // its own run, which will not be
 		return nil, nil, err
@@ -102,7 +121,12 @@ func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conver
 		if len(members) > 1 {
 			log.Info("ConvertingTogether", "conversions", len(members))
 		}
-		return runBatch(bt, members)
+		res, err := runBatch(bt, members)
+		if errors.Is(err, errAlone) { // on the core it holds
+			log.Warn("ConvertingAlone", "reason", err)
+			return w.Transcoder.ToMP3(ctx, cv.Src, cv.Dst, cv.Info, cv.Opts)
+		}
+		return res, err
 	}, release, nil
 }
 
@@ -152,15 +176,28 @@ func (b *batched) result(ctx context.Context) (*mp3converter.TranscodeResult, er
 }
 
 // runBatch converts members in one run, and returns the first's outcome
-// after handing the others theirs.
+// after handing the others theirs: errAlone to all if the run takes
+// longer than half the shortest of their budgets.
 func runBatch(bt mp3converter.BatchTranscoder, members []*batched) (*mp3converter.TranscodeResult, error) {
 	run := members[0].run
 	defer run.cancel()
+	limit := members[0].budget
 	cs := make([]mp3converter.Conversion, len(members))
 	for i, m := range members {
-		cs[i] = m.conv
+		cs[i], limit = m.conv, min(limit, m.budget)
 	}
-	results, errs := bt.ToMP3s(run.ctx, cs)
+	ctx := run.ctx // alone, it has its own budget
+	if len(members) > 1 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(run.ctx, limit/2)
+		defer cancel()
+	}
+	results, errs := bt.ToMP3s(ctx, cs)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		for i := range errs {
+			results[i], errs[i] = nil, errAlone
+		}
+	}
 	for i, m := range members[1:] {
 		m.done <- outcome{results[i+1], errs[i+1]}
 	}

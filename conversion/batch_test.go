@@ -132,3 +132,59 @@ func TestBatchMemberDeleted(t *testing.T) {
 		t.Errorf("%d MP3s stored for %d jobs left", got, len(rest))
 	}
 }
+
+// slowBatch is a BatchTranscoder for which the file titled "slow" never
+// finishes decoding, alone or in a shared run: a pathological upload.
+type slowBatch struct{ *ffmpeg.Transcoder }
+
+func (s slowBatch) ToMP3(ctx context.Context, src, dst string, info *mp3converter.MediaInfo, opts mp3converter.TranscodeOptions) (*mp3converter.TranscodeResult, error) {
+	if opts.Title == "slow" {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return s.Transcoder.ToMP3(ctx, src, dst, info, opts)
+}
+
+func (s slowBatch) ToMP3s(ctx context.Context, cs []mp3converter.Conversion) ([]*mp3converter.TranscodeResult, []error) {
+	for _, c := range cs {
+		if c.Opts.Title == "slow" {
+			<-ctx.Done()
+			errs := make([]error, len(cs))
+			for i := range errs {
+				errs[i] = ctx.Err()
+			}
+			return make([]*mp3converter.TranscodeResult, len(cs)), errs
+		}
+	}
+	return s.Transcoder.ToMP3s(ctx, cs)
+}
+
+// TestBatchSlowMember: a file too slow to decode does not make the others
+// in its run fail for their budgets: past half of the shortest budget
+// each converts alone, and only the slow one fails, for its own.
+func TestBatchSlowMember(t *testing.T) {
+	f, q, _ := batching(t, "0.5")
+	f.w.Transcoder = slowBatch{f.w.Transcoder.(*ffmpeg.Transcoder)}
+	f.w.MinBudget = 4 * time.Second // 6 s for a 1 s clip: its run gets 3
+	n := runtime.NumCPU()
+	var srcs []string
+	for range 3 * n {
+		srcs = append(srcs, testmedia.Make(t, testmedia.MP4, 1))
+	}
+	jobs := f.queueUploads(t, q, srcs...)
+	slow := jobs[n+1] // waits, so shares a run
+	if _, err := f.db.Jobs.UpdateJob(context.Background(), slow.ID, func(j *mp3converter.Job) error { j.Filename = "slow.mp4"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t, n)
+	for _, j := range f.ended(t, jobs) {
+		switch {
+		case j.ID == slow.ID:
+			if j.Status != mp3converter.JobFailed || !strings.Contains(j.Error, "took longer than its 6s budget") {
+				t.Errorf("the slow file: %s %q", j.Status, j.Error)
+			}
+		case j.Status != mp3converter.JobDone || !ffmpeg.DurationsMatch(1, j.Duration):
+			t.Errorf("%s beside a slow file: %s, %.2f s: %s", j.ID, j.Status, j.Duration, j.Error)
+		}
+	}
+}
