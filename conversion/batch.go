@@ -73,15 +73,16 @@ var errAlone = errors.New("the shared run took too long: converting alone")
 // batches (nil: none) waits beside the others: the first to get a core
 // runs them all (lead), and the others wait for their results.
 func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conversion, bt mp3converter.BatchTranscoder, log *slog.Logger) (convert func(context.Context) (*mp3converter.TranscodeResult, error), release func(), err error) {
+	alone := func(ctx context.Context) (*mp3converter.TranscodeResult, error) {
+		return w.Transcoder.ToMP3(ctx, cv.Src, cv.Dst, cv.Info, cv.Opts)
+	}
 	if bt == nil || w.Batch <= 1 || !bt.Batchable(cv.Info, cv.Opts) {
 		release, err := w.cores.acquire(ctx, owner)
 		if err != nil {
 			return nil, nil, err
 		}
-		cv.Opts.Cores = w.cores.lender()
-		return func(ctx context.Context) (*mp3converter.TranscodeResult, error) {
-			return w.Transcoder.ToMP3(ctx, cv.Src, cv.Dst, cv.Info, cv.Opts)
-		}, release, nil
+		cv.Opts.Cores = w.cores.lender() // alone reads cv: lanes may borrow
+		return alone, release, nil
 	}
 	waitCtx, stop := context.WithCancel(ctx)
 	b := &batched{conv: cv, budget: w.budget(cv.Info), stop: stop, done: make(chan outcome, 1)}
@@ -110,7 +111,7 @@ func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conver
 				return nil, err
 			}
 			defer release()
-			return w.Transcoder.ToMP3(ctx, cv.Src, cv.Dst, cv.Info, cv.Opts)
+			return alone(ctx)
 		}, b.leave, nil // leave: it may end before it waits (start)
 	case err != nil:
 		b.run.cancel() // its own run, which will not be
@@ -124,7 +125,7 @@ func (w *Worker) claim(ctx context.Context, owner string, cv mp3converter.Conver
 		res, err := runBatch(bt, members)
 		if errors.Is(err, errAlone) { // on the core it holds
 			log.Warn("ConvertingAlone", "reason", err)
-			return w.Transcoder.ToMP3(ctx, cv.Src, cv.Dst, cv.Info, cv.Opts)
+			return alone(ctx)
 		}
 		return res, err
 	}, release, nil
