@@ -78,12 +78,20 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Engines = e
 	m.closers = append(m.closers, e.Close)
+	if p.Roles.Has(Gateway) {
+		m.feed = &jobfeed.Feed{Interval: c.EventsPollInterval, Logger: log.With("role", "gateway")}
+		// This process's own writes (serve's converter's among them) reach
+		// the event streams at once; others' at the feed's next poll.
+		if s, ok := e.Jobs.(interface{ OnChange(func(*mp3converter.Job)) }); ok {
+			s.OnChange(m.feed.Changed)
+		}
+	}
 	m.newMetrics() // before WrapJobs, which would hide the job store's counts
 	if m.WrapJobs != nil {
 		e.Jobs = m.WrapJobs(e.Jobs)
 	}
-	if p.Roles.Has(Gateway) {
-		m.feed = &jobfeed.Feed{Jobs: e.Jobs, Interval: c.EventsPollInterval, Logger: log.With("role", "gateway")}
+	if m.feed != nil {
+		m.feed.Jobs = e.Jobs
 	}
 	if err := m.recover(ctx); err != nil {
 		return err

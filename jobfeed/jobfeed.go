@@ -4,7 +4,8 @@
 // since its last look, one query per interval however many subscribers
 // there are, and fans each change out to them. The store is the source
 // because every converter, in this process or another, and the
-// notification role record there what happens to a job. Each event gets a
+// notification role record there what happens to a job. What this
+// process writes itself comes at once, through Changed, without a poll. Each event gets a
 // cursor that is monotonic within the process; a ring of recent events
 // replays exactly what a reconnecting subscriber missed, and a cursor the
 // ring no longer covers (or another process's) falls back to the store:
@@ -220,10 +221,25 @@ func (f *Feed) pollDeletions(ctx context.Context, from time.Time) error {
 	return nil
 }
 
-// changed publishes j unless its event was published already.
+// Changed publishes j, a job this process has just written, now rather
+// than at the next poll (see sqldb.JobStore.OnChange). Writes of other
+// processes are seen by polling.
+func (f *Feed) Changed(j *mp3converter.Job) {
+	f.init()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.changed(j)
+}
+
+// changed publishes j unless its event, or a later one of the job, was
+// published already, or its deletion: writers tell their changes
+// concurrently, so an older one may come last.
 func (f *Feed) changed(j *mp3converter.Job) {
 	us := j.UpdatedAt.UnixMicro()
-	if f.seen[j.ID] == us {
+	if last, ok := f.seen[j.ID]; ok && us <= last {
+		return
+	}
+	if _, gone := f.seen["deleted:"+j.ID]; gone {
 		return
 	}
 	f.seen[j.ID] = us

@@ -325,3 +325,38 @@ func TestRun(t *testing.T) {
 		t.Errorf("Subscribe after Close: %v", err)
 	}
 }
+
+// TestChanged: a store that tells the feed its writes (sqldb's OnChange,
+// as serve wires it) reaches subscribers with no poll at all, once each;
+// a write told late, after a newer one or after the job's deletion, is
+// not sent.
+func TestChanged(t *testing.T) {
+	f, _, queries := newFeed(t, &jobfeed.Feed{})
+	store := testsupport.SQLite(t).Jobs
+	store.OnChange(f.Changed)
+	s, _ := subscribe(t, f, "ann@example.com", "")
+	queries.Store(0) // the subscription's snapshot
+
+	j := create(t, store, "ann@example.com")
+	setProgress(t, store, j.ID, 0.5)
+	var stale *mp3converter.Job
+	f2 := func(j *mp3converter.Job) { stale = j } // the next write, kept back
+	store.OnChange(f2)
+	setProgress(t, store, j.ID, 0.7)
+	store.OnChange(f.Changed)
+	setProgress(t, store, j.ID, 0.9)
+	f.Changed(stale) // 0.7, told after 0.9
+	if got, want := describe(received(s)), fmt.Sprintf("[%[1]s:0 %[1]s:0.5 %[1]s:0.9]", j.ID[18:]); got != want {
+		t.Errorf("events %s, want %s", got, want)
+	}
+	if n := queries.Load(); n != 0 {
+		t.Errorf("%d queries, want none", n)
+	}
+
+	f.Deleted(j)
+	stale.UpdatedAt = time.Now().Add(time.Second)
+	f.Changed(stale) // a write that committed before the deletion, told after it
+	if got, want := describe(received(s)), fmt.Sprintf("[%s:deleted]", j.ID[18:]); got != want {
+		t.Errorf("after the deletion: %s, want %s", got, want)
+	}
+}

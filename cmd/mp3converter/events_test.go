@@ -165,6 +165,38 @@ func TestEvents(t *testing.T) {
 	eventsFanOut(t, srv, c, &q)
 }
 
+// TestEventsAtOnce: in serve, a job's changes reach its owner's stream as
+// the converter writes them, not at the feed's next poll, which here never
+// comes: queued, processing and done, in that order.
+func TestEventsAtOnce(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.EventsPollInterval = time.Hour
+	srv := startServe(t, cfg)
+	srv.addUser(t, "ann@example.com", "ann-password", false)
+	c := login(t, srv.URL, "ann@example.com", "ann-password")
+	s := openEvents(t, c, "")
+	id := c.upload(testmedia.Make(t, testmedia.MP4, 2), "clip.mp4").JobID
+	var statuses []string
+	for _, want := range []string{"queued", "processing", "done"} {
+		ev, _ := s.waitFor("the clip "+want, 30*time.Second, jobEvent(t, id, func(j jobView) bool {
+			if len(statuses) == 0 || statuses[len(statuses)-1] != j.Status {
+				statuses = append(statuses, j.Status)
+			}
+			return j.Status == want
+		}))
+		if want == "done" {
+			j := ev.job(t)
+			t.Logf("done seen %v after the job's updated_at", time.Since(j.UpdatedAt).Round(time.Millisecond))
+			if j.MP3FID == nil || j.Progress != 1 {
+				t.Errorf("done event: %+v", j)
+			}
+		}
+	}
+	if got := strings.Join(statuses, " "); got != "queued processing done" {
+		t.Errorf("statuses in order: %s", got)
+	}
+}
+
 func eventsLifecycle(t *testing.T, c *client) {
 	long := testmedia.Make(t, testmedia.MKV, 240)
 	s := openEvents(t, c, "")

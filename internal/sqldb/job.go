@@ -15,6 +15,23 @@ import (
 type JobStore struct {
 	DB      *sql.DB
 	Dialect Dialect
+
+	changed func(*mp3converter.Job)
+}
+
+// OnChange has fn called with a copy of each job this store creates or
+// updates, once committed, so that a feed in this process can tell its
+// subscribers at once rather than at its next poll. Call it before the
+// store is used.
+func (s *JobStore) OnChange(fn func(*mp3converter.Job)) { s.changed = fn }
+
+// tell calls the OnChange function with a copy of j, which the caller
+// keeps.
+func (s *JobStore) tell(j *mp3converter.Job) {
+	if s.changed != nil {
+		c := *j
+		s.changed(&c)
+	}
 }
 
 var _ mp3converter.JobStore = (*JobStore)(nil)
@@ -85,6 +102,7 @@ func (s *JobStore) CreateJob(ctx context.Context, j *mp3converter.Job) error {
 		}
 		return unavailable("create job", err)
 	}
+	s.tell(j)
 	return nil
 }
 
@@ -179,6 +197,7 @@ func (s *JobStore) UpdateJob(ctx context.Context, id string, fn func(*mp3convert
 	if err != nil {
 		return nil, err
 	}
+	s.tell(out)
 	return out, nil
 }
 
