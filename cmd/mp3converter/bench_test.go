@@ -43,6 +43,8 @@ var wholeJobClips = []benchClip{
 // SQLite, goqite) against bare ffmpeg on 720p H.264 clips. It reports
 //   - job/cli: upload accepted to done seen by polling GET /jobs/{id}
 //     every 20 ms, over bare ffmpeg;
+//   - events/cli: upload accepted to done seen on GET /jobs/events, as
+//     the page and convert see it, over bare ffmpeg;
 //   - stamps/cli: the job's updated_at - created_at, over bare ffmpeg;
 //   - path/cli: the whole path, from the upload's first byte to the MP3's
 //     last downloaded, over bare ffmpeg.
@@ -69,7 +71,7 @@ func benchRawPath(b *testing.B, cl *client, src string, copied bool) {
 		return cl.accepted(src, resp, body)
 	}
 	for i := 0; i < b.N; i++ {
-		path += timeJob(b, cl, upload).path
+		path += timeJob(b, cl, upload, nil).path
 		cli += timeCLI(b, src, out, copied)
 	}
 	b.ReportMetric(path.Seconds()/cli.Seconds(), "raw-path/cli")
@@ -114,10 +116,11 @@ func benchUser(b *testing.B, s *testServer, email string) *client {
 // benchJobs runs b.N jobs of src, each followed by the bare command line.
 func benchJobs(b *testing.B, cl *client, src string, copied bool) {
 	out := filepath.Join(b.TempDir(), "cli.mp3")
+	seen := followDone(b, cl)
 	var t jobTimes
 	var cli time.Duration
 	for i := 0; i < b.N; i++ {
-		t = t.add(timeJob(b, cl, func() accepted { return cl.upload(src, filepath.Base(src)) }))
+		t = t.add(timeJob(b, cl, func() accepted { return cl.upload(src, filepath.Base(src)) }, seen))
 		cli += timeCLI(b, src, out, copied)
 	}
 	reportRatios(b, t, cli)
@@ -126,12 +129,13 @@ func benchJobs(b *testing.B, cl *client, src string, copied bool) {
 // jobTimes are what a user waits for, summed over jobs.
 type jobTimes struct {
 	job    time.Duration // from the upload's 202 to done seen by polling
+	events time.Duration // from the upload's 202 to done seen on the event stream
 	stamps time.Duration // the job's updated_at - created_at
 	path   time.Duration // from the upload's first byte to the MP3's last downloaded
 }
 
 func (t jobTimes) add(u jobTimes) jobTimes {
-	return jobTimes{t.job + u.job, t.stamps + u.stamps, t.path + u.path}
+	return jobTimes{t.job + u.job, t.events + u.events, t.stamps + u.stamps, t.path + u.path}
 }
 
 // reportRatios reports the job's times over the command line's.
@@ -139,6 +143,9 @@ func reportRatios(b *testing.B, t jobTimes, cli time.Duration) {
 	b.ReportMetric(float64(t.job.Milliseconds())/float64(b.N), "job-ms/op")
 	b.ReportMetric(float64(cli.Milliseconds())/float64(b.N), "cli-ms/op")
 	b.ReportMetric(t.job.Seconds()/cli.Seconds(), "job/cli")
+	if t.events > 0 {
+		b.ReportMetric(t.events.Seconds()/cli.Seconds(), "events/cli")
+	}
 	b.ReportMetric(t.stamps.Seconds()/cli.Seconds(), "stamps/cli")
 	if t.path > 0 {
 		b.ReportMetric(t.path.Seconds()/cli.Seconds(), "path/cli")
@@ -146,14 +153,18 @@ func reportRatios(b *testing.B, t jobTimes, cli time.Duration) {
 }
 
 // timeJob uploads a file with upload, waits for its job and downloads its
-// MP3.
-func timeJob(b *testing.B, cl *client, upload func() accepted) jobTimes {
+// MP3; with seen, it also times when the job's done event came.
+func timeJob(b *testing.B, cl *client, upload func() accepted, seen *doneSeen) jobTimes {
 	b.Helper()
 	begin := time.Now()
 	a := upload()
 	start := time.Now()
 	j := pollDone(b, cl, a.JobID)
 	done := time.Since(start)
+	var events time.Duration
+	if seen != nil {
+		events = seen.when(b, a.JobID).Sub(start)
+	}
 	if j.MP3FID == nil {
 		b.Fatalf("job %s done without an MP3", j.ID)
 	}
@@ -166,7 +177,57 @@ func timeJob(b *testing.B, cl *client, upload func() accepted) jobTimes {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		b.Fatalf("download: %s %v", resp.Status, err)
 	}
-	return jobTimes{job: done, stamps: j.UpdatedAt.Sub(j.CreatedAt), path: time.Since(begin)}
+	return jobTimes{job: done, events: events, stamps: j.UpdatedAt.Sub(j.CreatedAt), path: time.Since(begin)}
+}
+
+// doneSeen follows a user's GET /jobs/events, as the page and convert do,
+// and notes when each job's done event arrives.
+type doneSeen struct {
+	mu   sync.Mutex
+	at   map[string]time.Time
+	more chan struct{} // closed, and replaced, at each done event
+}
+
+func followDone(b *testing.B, cl *client) *doneSeen {
+	s := openEvents(b, cl, "")
+	d := &doneSeen{at: map[string]time.Time{}, more: make(chan struct{})}
+	go func() {
+		for ev := range s.events {
+			var j jobView
+			if ev.Event != "job" || json.Unmarshal([]byte(ev.Data), &j) != nil || j.Status != "done" {
+				continue
+			}
+			now := time.Now()
+			d.mu.Lock()
+			if _, ok := d.at[j.ID]; !ok {
+				d.at[j.ID] = now
+			}
+			close(d.more)
+			d.more = make(chan struct{})
+			d.mu.Unlock()
+		}
+	}()
+	return d
+}
+
+// when returns when job id's done event arrived, waiting for it.
+func (d *doneSeen) when(b *testing.B, id string) time.Time {
+	b.Helper()
+	deadline := time.After(time.Minute)
+	for {
+		d.mu.Lock()
+		at, ok := d.at[id]
+		more := d.more
+		d.mu.Unlock()
+		if ok {
+			return at
+		}
+		select {
+		case <-more:
+		case <-deadline:
+			b.Fatalf("no done event for job %s on /jobs/events within a minute", id)
+		}
+	}
 }
 
 // pollDone polls job id every 20 ms until it is done, without the API
