@@ -176,6 +176,7 @@ func (f *Feed) Poll(ctx context.Context) error {
 	f.mu.Lock()
 	from := f.high.Add(-cmpOr(f.Overlap, DefaultOverlap))
 	f.mu.Unlock()
+	oldest := from // no poll from now on reads a row older
 	for range maxPages {
 		jobs, err := f.Jobs.ListJobs(ctx, mp3converter.JobFilter{UpdatedAfter: from, Limit: pageSize})
 		if err != nil {
@@ -185,7 +186,7 @@ func (f *Feed) Poll(ctx context.Context) error {
 		for _, j := range jobs {
 			f.changed(j)
 		}
-		f.forget()
+		f.forget(oldest)
 		f.mu.Unlock()
 		if len(jobs) < pageSize {
 			return f.pollDeletions(ctx, from)
@@ -249,11 +250,14 @@ func (f *Feed) changed(j *mp3converter.Job) {
 	f.publish(Event{Job: j, ID: j.ID, Owner: j.Owner}, j.UpdatedAt)
 }
 
-// forget drops what polls no longer read again.
-func (f *Feed) forget() {
-	oldest := f.high.Add(-cmpOr(f.Overlap, DefaultOverlap)).UnixMicro()
+// forget drops what polls no longer read again: changes before oldest,
+// where the poll under way began. Not f.high's overlap: Changed moves
+// f.high on while a poll reads its pages, which would forget rows that
+// the poll's next page reads again, and send them again.
+func (f *Feed) forget(oldest time.Time) {
+	before := oldest.UnixMicro()
 	for id, us := range f.seen {
-		if us < oldest {
+		if us < before {
 			delete(f.seen, id)
 		}
 	}

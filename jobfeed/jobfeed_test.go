@@ -360,3 +360,34 @@ func TestChanged(t *testing.T) {
 		t.Errorf("after the deletion: %s, want %s", got, want)
 	}
 }
+
+// TestChangedDuringPoll: a poll that reads more than a page, while this
+// process's writes move the feed's newest change on by more than the
+// overlap (a poll lagging behind a burst of writes), sends nothing that
+// was sent already.
+func TestChangedDuringPoll(t *testing.T) {
+	store := testsupport.SQLite(t).Jobs
+	var jump *mp3converter.Job
+	f, _, queries := newFeed(t, &jobfeed.Feed{})
+	f.Jobs = spyJobs{JobStore: store, listJobs: func(ctx context.Context, fl mp3converter.JobFilter) ([]*mp3converter.Job, error) {
+		queries.Add(1)
+		if jump != nil && queries.Load() == 1 {
+			f.Changed(jump) // while the poll reads its first page
+		}
+		return store.ListJobs(ctx, fl)
+	}}
+	store.OnChange(f.Changed)
+	for range 1200 { // more than a page
+		create(t, store, "ann@example.com")
+	}
+	s, _ := subscribe(t, f, "ann@example.com", "")
+	received(s)
+	last := create(t, store, "bob@example.com")
+	jump = last
+	jump.UpdatedAt = time.Now().Add(10 * time.Second)
+	queries.Store(0)
+	poll(t, f)
+	if got := received(s); len(got) != 0 {
+		t.Errorf("the poll sent %d of ann's jobs again", len(got))
+	}
+}
