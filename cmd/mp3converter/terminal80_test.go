@@ -30,7 +30,9 @@ func TestClientTerminal80(t *testing.T) {
 		t.Fatalf("login: %v\n%s", err, out)
 	}
 	dir, out := t.TempDir(), t.TempDir()
-	long := copyAs(t, testmedia.Make(t, testmedia.MKV, 8), dir, "a holiday video with a long name, from the summer of 2025, part one.mkv")
+	// Long enough to convert over several of the bars' redraws (150 ms):
+	// the stream tells convert of each change at once.
+	long := copyAs(t, testmedia.Make(t, testmedia.MKV, 90), dir, "a holiday video with a long name, from the summer of 2025, part one.mkv")
 	wide := copyAs(t, testmedia.Make(t, testmedia.MP4, 3), dir, "東京の夜景と音楽のドキュメンタリー 第一部.mp4")
 
 	screen, code := inTerminal(t, 80, cliCommand(t, env, "", "convert", "--bitrate", "128", "--channels", "mono", "-o", out, long, wide))
