@@ -5,11 +5,12 @@
 // there are, and fans each change out to them. The store is the source
 // because every converter, in this process or another, and the
 // notification role record there what happens to a job. What this
-// process writes itself comes at once, through Changed, without a poll. Each event gets a
-// cursor that is monotonic within the process; a ring of recent events
-// replays exactly what a reconnecting subscriber missed, and a cursor the
-// ring no longer covers (or another process's) falls back to the store:
-// the current state of the jobs changed since the cursor's time. That
+// process writes itself comes at once, through Changed, without a poll.
+// Each event gets a cursor that is monotonic within the process; a ring
+// of recent events replays exactly what a reconnecting subscriber missed,
+// and a cursor the ring no longer covers (or another process's) falls back
+// to the store: the current state of the jobs changed since the cursor's
+// time. That
 // fallback is bounded, since a forged cursor may name any time: only a
 // cursor within ReplayWindow is looked up, and only up to snapshotSize
 // jobs are sent. Past either bound the subscriber gets one Refetch event
