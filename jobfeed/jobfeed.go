@@ -176,8 +176,8 @@ func (f *Feed) Poll(ctx context.Context) error {
 	f.init()
 	f.mu.Lock()
 	from := f.high.Add(-cmpOr(f.Overlap, DefaultOverlap))
+	f.forget(from) // no poll from now on reads a row older
 	f.mu.Unlock()
-	oldest := from // no poll from now on reads a row older
 	for range maxPages {
 		jobs, err := f.Jobs.ListJobs(ctx, mp3converter.JobFilter{UpdatedAfter: from, Limit: pageSize})
 		if err != nil {
@@ -187,7 +187,6 @@ func (f *Feed) Poll(ctx context.Context) error {
 		for _, j := range jobs {
 			f.changed(j)
 		}
-		f.forget(oldest)
 		f.mu.Unlock()
 		if len(jobs) < pageSize {
 			return f.pollDeletions(ctx, from)

@@ -116,7 +116,7 @@ func benchUser(b *testing.B, s *testServer, email string) *client {
 // benchJobs runs b.N jobs of src, each followed by the bare command line.
 func benchJobs(b *testing.B, cl *client, src string, copied bool) {
 	out := filepath.Join(b.TempDir(), "cli.mp3")
-	seen := followDone(b, cl)
+	seen := openEvents(b, cl, "") // as the page and convert follow jobs
 	var t jobTimes
 	var cli time.Duration
 	for i := 0; i < b.N; i++ {
@@ -153,8 +153,8 @@ func reportRatios(b *testing.B, t jobTimes, cli time.Duration) {
 }
 
 // timeJob uploads a file with upload, waits for its job and downloads its
-// MP3; with seen, it also times when the job's done event came.
-func timeJob(b *testing.B, cl *client, upload func() accepted, seen *doneSeen) jobTimes {
+// MP3; with seen, it also times when the job's done event came on it.
+func timeJob(b *testing.B, cl *client, upload func() accepted, seen *sseStream) jobTimes {
 	b.Helper()
 	begin := time.Now()
 	a := upload()
@@ -163,7 +163,8 @@ func timeJob(b *testing.B, cl *client, upload func() accepted, seen *doneSeen) j
 	done := time.Since(start)
 	var events time.Duration
 	if seen != nil {
-		events = seen.when(b, a.JobID).Sub(start)
+		ev, _ := seen.waitFor("the done event", time.Minute, jobEvent(b, a.JobID, func(j jobView) bool { return j.Status == "done" }))
+		events = ev.At.Sub(start)
 	}
 	if j.MP3FID == nil {
 		b.Fatalf("job %s done without an MP3", j.ID)
@@ -178,56 +179,6 @@ func timeJob(b *testing.B, cl *client, upload func() accepted, seen *doneSeen) j
 		b.Fatalf("download: %s %v", resp.Status, err)
 	}
 	return jobTimes{job: done, events: events, stamps: j.UpdatedAt.Sub(j.CreatedAt), path: time.Since(begin)}
-}
-
-// doneSeen follows a user's GET /jobs/events, as the page and convert do,
-// and notes when each job's done event arrives.
-type doneSeen struct {
-	mu   sync.Mutex
-	at   map[string]time.Time
-	more chan struct{} // closed, and replaced, at each done event
-}
-
-func followDone(b *testing.B, cl *client) *doneSeen {
-	s := openEvents(b, cl, "")
-	d := &doneSeen{at: map[string]time.Time{}, more: make(chan struct{})}
-	go func() {
-		for ev := range s.events {
-			var j jobView
-			if ev.Event != "job" || json.Unmarshal([]byte(ev.Data), &j) != nil || j.Status != "done" {
-				continue
-			}
-			now := time.Now()
-			d.mu.Lock()
-			if _, ok := d.at[j.ID]; !ok {
-				d.at[j.ID] = now
-			}
-			close(d.more)
-			d.more = make(chan struct{})
-			d.mu.Unlock()
-		}
-	}()
-	return d
-}
-
-// when returns when job id's done event arrived, waiting for it.
-func (d *doneSeen) when(b *testing.B, id string) time.Time {
-	b.Helper()
-	deadline := time.After(time.Minute)
-	for {
-		d.mu.Lock()
-		at, ok := d.at[id]
-		more := d.more
-		d.mu.Unlock()
-		if ok {
-			return at
-		}
-		select {
-		case <-more:
-		case <-deadline:
-			b.Fatalf("no done event for job %s on /jobs/events within a minute", id)
-		}
-	}
 }
 
 // pollDone polls job id every 20 ms until it is done, without the API

@@ -20,6 +20,7 @@ import (
 type sseEvent struct {
 	ID, Event, Data string
 	Comment         string
+	At              time.Time // when it arrived
 }
 
 // job decodes a job event's data.
@@ -76,6 +77,7 @@ func (s *sseStream) read(resp *http.Response) {
 			if strings.HasPrefix(line, ":") {
 				s.events <- sseEvent{Comment: strings.TrimSpace(line[1:])}
 			} else if ev != (sseEvent{}) {
+				ev.At = time.Now()
 				s.events <- ev
 				ev = sseEvent{}
 			}
