@@ -105,7 +105,14 @@ func elementAt(r io.ReaderAt, off, end int64) (id uint32, data, size int64, ok b
 	}
 	var b [12]byte
 	m, _ := r.ReadAt(b[:min(int64(len(b)), end-off)], off)
-	id, i, ok := ebmlID(b[:m])
+	return element(b[:m], off, end)
+}
+
+// element parses the header of the element at off, which must end by end,
+// from b, which holds its first bytes: as elementAt.
+func element(b []byte, off, end int64) (id uint32, data, size int64, ok bool) {
+	m := len(b)
+	id, i, ok := ebmlID(b)
 	if !ok {
 		return 0, 0, 0, false
 	}

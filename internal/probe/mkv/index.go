@@ -19,6 +19,7 @@ import (
 type Index struct {
 	r        io.ReaderAt
 	in       io.ReaderAt // r, or the Cluster being indexed, read at once
+	buf      []byte      // holds the Cluster read at once, reused
 	size     int64
 	codec    *counter
 	track    uint64
@@ -86,6 +87,7 @@ func NewIndex(r io.ReaderAt, size int64) (*Index, bool) {
 		}
 		off = data + n
 	}
+	ix.in, ix.buf = nil, nil // indexed: the Cluster read last is garbage
 	if len(ix.blocks) < 2 {
 		return nil, false
 	}
@@ -99,22 +101,25 @@ func (ix *Index) Rate() int { return ix.codec.rate }
 // to end. Its Timestamp must come before them.
 func (ix *Index) cluster(off, end int64) bool {
 	ix.in = ix.r
-	if end-off <= maxClusterRead {
-		b, ok := codec.ReadAt(ix.r, off, end-off, end)
-		if !ok {
+	if n := end - off; n <= maxClusterRead {
+		if int64(cap(ix.buf)) < n {
+			ix.buf = make([]byte, n)
+		}
+		b := ix.buf[:n]
+		if m, _ := ix.r.ReadAt(b, off); int64(m) < n {
 			return false
 		}
 		ix.in = memAt{b: b, base: off}
 	}
 	timed := false
 	for off < end {
-		id, data, n, ok := elementAt(ix.in, off, end)
+		id, data, n, ok := ix.element(off, end)
 		if !ok {
 			return false
 		}
 		switch id {
 		case idTimestamp:
-			b, ok := codec.ReadAt(ix.in, data, n, end)
+			b, ok := ix.at(data, n, end)
 			if !ok || timed {
 				return false
 			}
@@ -133,6 +138,25 @@ func (ix *Index) cluster(off, end int64) bool {
 	return true
 }
 
+// at returns the n bytes at off, or false if the part being indexed,
+// which ends at end, does not hold them: in the Cluster read at once, the
+// bytes themselves, which the next Cluster overwrites.
+func (ix *Index) at(off, n, end int64) ([]byte, bool) {
+	if m, ok := ix.in.(memAt); ok && off >= m.base && n >= 0 && off+n <= min(end, m.base+int64(len(m.b))) {
+		return m.b[off-m.base : off-m.base+n], true
+	}
+	return codec.ReadAt(ix.in, off, n, end)
+}
+
+// element is elementAt in the part being indexed: in the Cluster read at
+// once, without a copy.
+func (ix *Index) element(off, end int64) (id uint32, data, size int64, ok bool) {
+	if m, ok := ix.in.(memAt); ok && off >= m.base && off < end && end <= m.base+int64(len(m.b)) {
+		return element(m.b[off-m.base:min(off+12, end)-m.base], off, end)
+	}
+	return elementAt(ix.in, off, end)
+}
+
 // block indexes the block element at pos, whose data is n bytes at data,
 // if it is the audio track's.
 func (ix *Index) block(group bool, pos, data, n int64) bool {
@@ -143,7 +167,7 @@ func (ix *Index) block(group bool, pos, data, n int64) bool {
 			return false
 		}
 	}
-	b, ok := codec.ReadAt(ix.in, data, min(n, maxBlockRead), data+n)
+	b, ok := ix.at(data, min(n, maxBlockRead), data+n)
 	if !ok {
 		return false
 	}
@@ -175,7 +199,7 @@ func (ix *Index) block(group bool, pos, data, n int64) bool {
 // from off to end is, and whether a DiscardPadding trims it.
 func (ix *Index) groupBlock(off, end int64) (data, n int64, trims, ok bool) {
 	for off < end {
-		id, d, size, ok := elementAt(ix.in, off, end)
+		id, d, size, ok := ix.element(off, end)
 		if !ok {
 			return 0, 0, false, false
 		}
@@ -183,7 +207,7 @@ func (ix *Index) groupBlock(off, end int64) (data, n int64, trims, ok bool) {
 		case idBlock:
 			data, n = d, size
 		case idDiscardPadding: // ffmpeg writes 0 for no padding
-			b, ok := codec.ReadAt(ix.in, d, size, end)
+			b, ok := ix.at(d, size, end)
 			v, ok2 := ebmlUint(b)
 			if !ok || !ok2 {
 				return 0, 0, false, false

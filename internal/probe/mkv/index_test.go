@@ -121,3 +121,24 @@ func snr(ref, got []float32) float64 {
 	}
 	return 10 * math.Log10(sig/noise)
 }
+
+// BenchmarkIndex indexes an hour's film (Opus beside a small picture), as
+// a parallel encode does before its lanes start.
+func BenchmarkIndex(b *testing.B) {
+	src := testmedia.Make(b, testmedia.MKVOpus, 3600)
+	f, err := os.Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := NewIndex(f, fi.Size()); !ok {
+			b.Fatal("no index")
+		}
+	}
+}
