@@ -46,7 +46,7 @@ type Transcoder struct {
 	// TranscodeOptions.Cores lends; 0 for never. See parallel.go.
 	ParallelAbove time.Duration
 
-	segment      time.Duration        // audio per parallel segment; the path's default if 0
+	segment      time.Duration        // audio per parallel segment on any core, for tests; the path's default if 0
 	observe      func(parallel.Stats) // called after each parallel encode, for tests
 	noQuickProbe bool                 // Probe always runs ffprobe, for tests
 }

@@ -92,7 +92,7 @@ func (c *Transcoder) parallelJob(src, dir string, info *mp3converter.MediaInfo, 
 	want := expected(info, opts.Audio)
 	job := parallel.Job{
 		FFmpeg: lanes{c: c, src: src, info: info, quality: quality, opts: opts},
-		Dir:    dir, Segment: c.segment, CBR: opts.Audio.Bitrate > 0,
+		Dir:    dir, Segment: c.segment, OwnSegment: c.segment, CBR: opts.Audio.Bitrate > 0,
 		Duration: want.Duration, Length: outputLength(opts), Cores: opts.Cores,
 		SizeCap: sizeCap(opts.MaxDuration), NoSound: errNoSound, Observe: c.observe,
 	}

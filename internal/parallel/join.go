@@ -58,6 +58,11 @@ func (j *joiner) join(dst string, header <-chan *mp3frame.XingHeader, order <-ch
 		case <-j.ctx.Done():
 			return context.Cause(j.ctx)
 		}
+		if b.load != nil {
+			if err := b.load(); err != nil {
+				return err
+			}
+		}
 		if a != nil {
 			next := j.splice(pk, a, b, s)
 			if err := j.pack(pk, a, s, next); err != nil {

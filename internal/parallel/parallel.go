@@ -43,7 +43,8 @@ import (
 
 // Lane 0 runs on the conversion's own core; each other lane borrows one
 // for each segment and gives it back after it, so that work waiting for a
-// core waits one segment at most.
+// core waits one segment at most. (FromSource gives its own core longer
+// segments: see ownSegments.)
 const (
 	postRoll = 12 // frames encoded after a segment
 	// warm is how many frames of a lane's pre-roll are never used, while
@@ -98,12 +99,15 @@ type FFmpeg interface {
 
 // Job is one parallel encode.
 type Job struct {
-	FFmpeg   FFmpeg
-	Dir      string        // the directory ffmpeg runs in: the source's
-	Segment  time.Duration // audio per segment; the path's default if 0
-	CBR      bool          // a constant bitrate: a longer pre-roll (see cbrPreRoll)
-	Duration float64       // the output's length as probed, in seconds
-	Length   float64       // the most seconds of output (a cut or a limit); 0 for no bound
+	FFmpeg  FFmpeg
+	Dir     string        // the directory ffmpeg runs in: the source's
+	Segment time.Duration // audio per segment; the path's default if 0
+	// OwnSegment is FromSource's most audio per segment on the
+	// conversion's own core; ownSegments segments if 0.
+	OwnSegment time.Duration
+	CBR        bool    // a constant bitrate: a longer pre-roll (see cbrPreRoll)
+	Duration   float64 // the output's length as probed, in seconds
+	Length     float64 // the most seconds of output (a cut or a limit); 0 for no bound
 	// Cores lends a core for a lane, or says false; release gives it back.
 	Cores    func() (release func(), ok bool)
 	Progress func(seconds float64) // told the seconds written; nil for none
@@ -159,7 +163,10 @@ type piece struct {
 	first   int    // the source frame of frames[0]
 	frames  []mp3frame.Frame
 	reserve int // bytes the first frame packed must leave free: see splice
-	done    chan struct{}
+	// load, if set, gives frames their value: the joiner calls it once
+	// done is closed, before it uses them.
+	load func() error
+	done chan struct{}
 }
 
 // encode is what both paths share: the job as planned, its stats, and the

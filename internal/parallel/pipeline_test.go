@@ -53,21 +53,40 @@ func TestChannelRoom(t *testing.T) {
 	}
 }
 
-// TestSourcePlan: the segments cover the frames from 0, in order, at
-// least two, as many as the lanes or a multiple, none longer than asked.
-func TestSourcePlan(t *testing.T) {
-	for _, tc := range []struct{ frames, seg, lanes int }{{100, 50, 1}, {1000, 37, 2}, {10, 1000, 8}, {123457, 10000, 3}} {
-		starts := sourcePlan(tc.frames, tc.seg, tc.lanes)
-		if len(starts) < 2 || len(starts)%tc.lanes != 0 || starts[0] != 0 {
-			t.Fatalf("%+v: %v", tc, starts)
-		}
-		for i := 1; i < len(starts); i++ {
-			if n := starts[i] - starts[i-1]; n <= 0 || n > tc.seg {
-				t.Errorf("%+v: segment %d of %d frames", tc, i-1, n)
+// TestSourceSizes: the segments, whichever cores take them, cover the
+// frames from 0 in order; a borrowed core's is a segment at most, the own
+// core's ownSegments; none but the last is shorter than least, and the
+// last lanes' shrink to a share of what is left.
+func TestSourceSizes(t *testing.T) {
+	for _, tc := range []struct{ frames, seg int }{{100, 50}, {1000, 37}, {10, 1000}, {123457, 10000}, {3 * 60 * 60 * 48000 / 1152, 4 * 60 * 48000 / 1152}} {
+		s := &sourceJob{encode: &encode{preRoll: vbrPreRoll}, planned: tc.frames, segFrames: tc.seg, ownFrames: ownSegments * tc.seg}
+		for _, pattern := range [][]bool{{true}, {false}, {true, false}, {true, false, false, false}} {
+			var sizes []int
+			for next, k := 0, 0; next < tc.frames; k++ {
+				own := pattern[k%len(pattern)]
+				n := s.size(next, own)
+				if most := tc.seg * max(1, btoi(own)*ownSegments); n > most && next+n < tc.frames && n > s.least() {
+					t.Errorf("%+v %v: segment %d of %d frames, more than %d", tc, pattern, k, n, most)
+				}
+				if left := tc.frames - next; n < left && n < s.least() {
+					t.Errorf("%+v %v: segment %d of %d frames, fewer than %d", tc, pattern, k, n, s.least())
+				}
+				if n <= 0 {
+					t.Fatalf("%+v %v: segment %d of %d frames", tc, pattern, k, n)
+				}
+				sizes = append(sizes, n)
+				next += n
 			}
-		}
-		if last := tc.frames - starts[len(starts)-1]; last <= 0 || last > tc.seg {
-			t.Errorf("%+v: last segment of %d frames", tc, last)
+			total := 0
+			for _, n := range sizes {
+				total += n
+			}
+			if total != tc.frames {
+				t.Errorf("%+v %v: segments of %d frames in all", tc, pattern, total)
+			}
+			if last := sizes[len(sizes)-1]; len(sizes) > laneCount() && last > max(2*s.least(), tc.frames/laneCount()) {
+				t.Errorf("%+v %v: the last segment of %d frames (%v): the tail does not shrink", tc, pattern, last, sizes)
+			}
 		}
 	}
 }

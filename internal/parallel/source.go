@@ -53,6 +53,18 @@ const (
 	seekWarm             = 8
 )
 
+// A borrowed core encodes a segment at most, so that a conversion that
+// wants it back waits that long at most; the conversion's own core, which
+// nobody waits for, up to ownSegments of them, so that fewer lanes start
+// (each is a process, 60 to 130 ms of CPU measured). Either takes at most
+// its share of what is left among the lanes, so that the last segments
+// shrink and the lanes end together whatever their cores' speed, but
+// never less than a segment over tailDivisor.
+const (
+	ownSegments = 3
+	tailDivisor = 4
+)
+
 // ErrUneven stops an encode from the source whose lanes did not cover the
 // file as planned; FromDecoder then encodes it.
 var ErrUneven = errors.New("parallel encode: the lanes' audio does not match the plan")
@@ -84,37 +96,57 @@ func FromSource(ctx context.Context, job Job, rate int, dst string) (Result, err
 		length = min(length, job.Length)
 	}
 	frames := int(length*float64(rate))/e.spf + 1
-	s := &sourceJob{encode: e, dst: dst, starts: sourcePlan(frames, segFrames, laneCount())}
+	s := &sourceJob{encode: e, dst: dst, planned: frames, segFrames: segFrames, ownFrames: ownSegments * segFrames}
+	if job.OwnSegment > 0 {
+		s.ownFrames = max(int(job.OwnSegment.Seconds()*float64(rate))/e.spf, segFrames)
+	}
+	// A piece done waits on disk, not in memory, for the joiner: any
+	// number may (see sourceJob.lane).
+	e.tokens = make(chan struct{}, frames/s.least()+2)
 	samples, err := s.run()
+	for i := range s.lanes {
+		os.Remove(s.scratch(i)) // those of a job that failed
+	}
 	if ctx.Err() != nil {
 		return Result{}, ctx.Err()
 	}
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Samples: samples, Rate: rate, Segments: len(s.starts)}, nil
-}
-
-// sourcePlan returns the first frame of each segment: at least two, as
-// many as segment-long pieces of frames, rounded up to a multiple of the
-// lanes so that they end together.
-func sourcePlan(frames, segFrames, lanes int) []int {
-	n := max(2, (frames+segFrames-1)/segFrames)
-	n = (n + lanes - 1) / lanes * lanes
-	starts := make([]int, n)
-	for i := range starts {
-		starts[i] = i * frames / n
-	}
-	return starts
+	return Result{Samples: samples, Rate: rate, Segments: s.lanes}, nil
 }
 
 // sourceJob is one FromSource encode.
 type sourceJob struct {
 	*encode
-	dst    string
-	starts []int
-	busy   int // lanes running, guarded by mu
+	dst       string
+	planned   int // frames of output planned
+	segFrames int // frames of a segment on a borrowed core
+	ownFrames int // on the conversion's own core
+	lanes     int // lanes started, once run returns
+	busy      int // lanes running, guarded by mu
 }
+
+// size returns the frames of the segment from frame next on, for a lane
+// on the conversion's own core or on one borrowed (see ownSegments).
+func (s *sourceJob) size(next int, own bool) int {
+	left := s.planned - next
+	most := s.segFrames
+	if own {
+		most = s.ownFrames
+	}
+	n := max(min(most, (left+laneCount()-1)/laneCount()), s.least())
+	if left-n < s.least() {
+		return left
+	}
+	return n
+}
+
+// least is the fewest frames a segment but the last has.
+func (s *sourceJob) least() int { return max(s.segFrames/tailDivisor, 4*s.preRoll) }
+
+// scratch is the file lane i writes.
+func (s *sourceJob) scratch(i int) string { return fmt.Sprintf("%s.%d", s.dst, i) }
 
 // run starts the lanes in order, each on a core it holds while it runs,
 // and joins their frames; it returns the samples decoded.
@@ -126,59 +158,79 @@ func (s *sourceJob) run() (int64, error) {
 	return s.finish(s.dst, header, order, wg.Wait)
 }
 
-// start gives each segment a lane once a core is free for it: the
-// conversion's own, or one borrowed. It closes order when it stops.
+// start gives the audio to lanes, a segment at a time, each once a core
+// is free for it: the conversion's own, or one borrowed, while fewer than
+// laneCount lanes run. It closes order when it stops.
 func (s *sourceJob) start(wg *sync.WaitGroup, header chan<- *mp3frame.XingHeader, order chan<- *piece) {
 	defer close(order)
 	own := make(chan struct{}, 1)
 	own <- struct{}{}
-	ended := make(chan struct{}, len(s.starts)) // a value per lane, never blocking; never closed
-	for i, start := range s.starts {
+	ended := make(chan struct{}, 1) // a lane ended since core last looked; never closed
+	for next := 0; next < s.planned; s.lanes++ {
 		if !send(s.ctx, s.tokens, struct{}{}) {
 			return
 		}
-		p := &piece{start: start, pre: min(start, s.preRoll), post: postRoll, last: i == len(s.starts)-1, done: make(chan struct{})}
-		if !p.last {
-			p.keep = s.starts[i+1] - start
-		}
-		if !send(s.ctx, order, p) {
-			return
-		}
-		release, ok := s.core(own, ended)
+		release, isOwn, ok := s.core(own, ended)
 		if !ok {
 			return
 		}
+		n := s.size(next, isOwn)
+		p := &piece{start: next, pre: min(next, s.preRoll), post: postRoll, last: next+n >= s.planned, done: make(chan struct{})}
+		if !p.last {
+			p.keep = n
+		}
+		if !send(s.ctx, order, p) {
+			release()
+			return
+		}
 		s.note(+1, p.start-p.pre)
+		i := s.lanes
 		wg.Go(func() {
-			defer func() { ended <- struct{}{} }()
+			defer func() {
+				select {
+				case ended <- struct{}{}:
+				default: // core will look anyway
+				}
+			}()
 			defer release()
 			defer s.note(-1, 0)
 			if err := s.lane(p, i, header); err != nil {
 				s.fail(err)
 			}
 		})
+		next += n
 	}
 }
 
 // core waits for a core: the conversion's own if it is free, else one
-// borrowed, else it asks again when a lane ends (each gives its core back
-// before it says so).
-func (s *sourceJob) core(own chan struct{}, ended <-chan struct{}) (func(), bool) {
+// borrowed while fewer than laneCount lanes run, else it asks again when a
+// lane ends (each gives its core back before it says so). isOwn tells
+// which.
+func (s *sourceJob) core(own chan struct{}, ended <-chan struct{}) (release func(), isOwn, ok bool) {
 	for {
 		select {
 		case <-own:
-			return func() { own <- struct{}{} }, true
+			return func() { own <- struct{}{} }, true, true
 		default:
 		}
-		if release, ok := s.Cores(); ok {
-			return release, true
+		if s.running() < laneCount() {
+			if release, ok := s.Cores(); ok {
+				return release, false, true
+			}
 		}
 		select {
 		case <-ended:
 		case <-s.ctx.Done():
-			return nil, false
+			return nil, false, false
 		}
 	}
+}
+
+// running is how many lanes run.
+func (s *sourceJob) running() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busy
 }
 
 // note counts a lane starting (+1) from source frame from, or ending (-1).
@@ -194,11 +246,12 @@ func (s *sourceJob) note(d, from int) {
 	}
 }
 
-// lane encodes p from the source into a scratch file, and gives p its
-// frames. Lane 0's ID3 tag and Xing frame head the output.
+// lane encodes p from the source into a scratch file, checks what it
+// decoded, and leaves the file for the joiner to load p's frames from
+// (then it is removed), so that pieces done early hold no memory. Lane
+// 0's ID3 tag and Xing frame head the output.
 func (s *sourceJob) lane(p *piece, i int, header chan<- *mp3frame.XingHeader) error {
-	path := fmt.Sprintf("%s.%d", s.dst, i)
-	defer os.Remove(path)
+	path := s.scratch(i)
 	url, err := s.FFmpeg.LocalFile(path)
 	if err != nil {
 		return err
@@ -237,11 +290,17 @@ func (s *sourceJob) lane(p *piece, i int, header chan<- *mp3frame.XingHeader) er
 	} else if samples < int64((p.pre+p.keep+p.post)*s.spf) {
 		return ErrUneven // the audio ended early
 	}
-	if err := s.frames(p, b[len(h.ID3)+len(h.Frame):]); err != nil {
-		return fmt.Errorf("%w: lane %d: %v", ErrUneven, i, err)
-	}
-	if p.last && len(p.frames) == 0 {
-		return ErrUneven
+	skip := len(h.ID3) + len(h.Frame)
+	p.load = func() error {
+		b, err := os.ReadFile(path)
+		os.Remove(path)
+		if err == nil && len(b) >= skip {
+			err = s.frames(p, b[skip:])
+		}
+		if err != nil || (p.last && len(p.frames) == 0) {
+			return fmt.Errorf("%w: lane %d: %v", ErrUneven, i, err)
+		}
+		return nil
 	}
 	close(p.done)
 	return nil
