@@ -333,6 +333,7 @@ func checkTag(t *testing.T, path string, strict bool) int {
 
 // TestParallelCores: with no core to borrow, a long file is encoded on one
 // lane, the conversion's own, and comes out whole; with cores, on more.
+// Either way its progress rises to the end and never goes back.
 func TestParallelCores(t *testing.T) {
 	src := testmedia.Make(t, testmedia.MP4, 20)
 	for _, tc := range []struct {
@@ -361,7 +362,12 @@ func TestParallelCores(t *testing.T) {
 				}
 				return release, false
 			}
-			convert(t, c, src, dst, mp3converter.TranscodeOptions{Cores: cores})
+			var told []float64 // the progress, which the joiner and the lanes tell
+			progress := func(f float64) { mu.Lock(); told = append(told, f); mu.Unlock() }
+			convert(t, c, src, dst, mp3converter.TranscodeOptions{Cores: cores, Progress: progress})
+			if len(told) < 2 || !slices.IsSorted(told) || told[len(told)-1] < 0.99 {
+				t.Errorf("progress %v: want it to rise, never back, to the end", told)
+			}
 			switch {
 			case stats.Segments < 9:
 				t.Fatalf("stats %+v: not encoded in parallel", stats)

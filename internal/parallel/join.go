@@ -129,9 +129,7 @@ func (j *joiner) pack(pk *mp3frame.Packer, a *piece, from, to int) error {
 		}
 	}
 	a.frames = nil
-	if j.Progress != nil {
-		j.Progress(float64(to*j.spf) / float64(j.pcm.Rate))
-	}
+	j.progress(to)
 	return nil
 }
 

@@ -186,9 +186,25 @@ type encode struct {
 	// closed.
 	tokens chan struct{}
 
-	mu      sync.Mutex // guards stats
+	mu      sync.Mutex // guards stats and told
 	stats   Stats
+	told    int   // the most frames of output Job.Progress was told of
 	samples int64 // decoded, once the audio's end is known
+}
+
+// progress tells Job.Progress that frames of output are encoded, if that
+// is more than it was told: the joiner tells what it has written, and
+// FromSource's lanes, which end out of order, what they have encoded.
+func (e *encode) progress(frames int) {
+	if e.Progress == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if frames > e.told {
+		e.told = frames
+		e.Progress(float64(frames*e.spf) / float64(e.pcm.Rate))
+	}
 }
 
 // newEncode plans job for PCM of format f, in segments of the path's

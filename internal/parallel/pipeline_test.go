@@ -3,6 +3,7 @@ package parallel
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 )
@@ -87,6 +88,32 @@ func TestSourceSizes(t *testing.T) {
 			if last := sizes[len(sizes)-1]; len(sizes) > laneCount() && last > max(2*s.least(), tc.frames/laneCount()) {
 				t.Errorf("%+v %v: the last segment of %d frames (%v): the tail does not shrink", tc, pattern, last, sizes)
 			}
+		}
+	}
+}
+
+// TestSourceProgress: lanes that end before the first piece is joined
+// (the own core's long segment holds up the joiner) move the progress on,
+// and what the joiner then tells, less than the lanes have, does not move
+// it back.
+func TestSourceProgress(t *testing.T) {
+	var told []float64
+	e := &encode{Job: Job{Progress: func(s float64) { told = append(told, s) }}, spf: 1152, pcm: PCMFormat{Rate: 48000}}
+	s := &sourceJob{encode: e, planned: 1000}
+	s.done(&piece{start: 300, keep: 100}) // the own core's piece, 0 to 300, still runs
+	s.done(&piece{start: 400, keep: 100})
+	e.progress(0) // the joiner has written nothing
+	s.done(&piece{start: 0, keep: 300})
+	e.progress(500) // the joiner catches up
+	s.samples = 1000 * 1152
+	s.done(&piece{start: 500, last: true})
+	want := []float64{100 * 0.024, 200 * 0.024, 500 * 0.024, 1000 * 0.024}
+	if len(told) != len(want) {
+		t.Fatalf("told %v, want %v", told, want)
+	}
+	for i := range want {
+		if math.Abs(told[i]-want[i]) > 1e-9 {
+			t.Fatalf("told %v, want %v", told, want)
 		}
 	}
 }

@@ -125,6 +125,7 @@ type sourceJob struct {
 	ownFrames int // on the conversion's own core
 	lanes     int // lanes started, once run returns
 	busy      int // lanes running, guarded by mu
+	encoded   int // frames the lanes done have encoded, guarded by mu
 }
 
 // size returns the frames of the segment from frame next on, for a lane
@@ -303,7 +304,23 @@ func (s *sourceJob) lane(p *piece, i int, header chan<- *mp3frame.XingHeader) er
 		return nil
 	}
 	close(p.done)
+	s.done(p)
 	return nil
+}
+
+// done counts p's frames as encoded and tells the progress: while the own
+// core's long segment holds up the joiner, the lanes done say how far the
+// job is.
+func (s *sourceJob) done(p *piece) {
+	n := p.keep
+	if p.last {
+		n = max(int(s.samples)/s.spf-p.start, 0)
+	}
+	s.mu.Lock()
+	s.encoded += n
+	n = s.encoded
+	s.mu.Unlock()
+	s.progress(n)
 }
 
 // asProbed says whether the lanes decoded the length the container says,
