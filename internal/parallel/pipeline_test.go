@@ -55,21 +55,24 @@ func TestChannelRoom(t *testing.T) {
 }
 
 // TestSourceSizes: the segments, whichever cores take them, cover the
-// frames from 0 in order; a borrowed core's is a segment at most, the own
-// core's ownSegments; none but the last is shorter than least, and the
-// last lanes' shrink to a share of what is left.
+// frames from 0 in order. A file one round of the lanes can take is
+// shared evenly, in as many segments as lanes (a 65 s file on two cores:
+// two of 32.5 s). Of a longer one, a borrowed core's segment is a segment
+// at most, the own core's ownSegments; none but the last is shorter than
+// least, and the last lanes' shrink to a share of what is left.
 func TestSourceSizes(t *testing.T) {
-	for _, tc := range []struct{ frames, seg int }{{100, 50}, {1000, 37}, {10, 1000}, {123457, 10000}, {3 * 60 * 60 * 48000 / 1152, 4 * 60 * 48000 / 1152}} {
+	for _, tc := range []struct{ frames, seg int }{{100, 50}, {1000, 37}, {10, 1000}, {123457, 10000}, {65 * 48000 / 1152, 4 * 60 * 48000 / 1152}, {3 * 60 * 60 * 48000 / 1152, 4 * 60 * 48000 / 1152}} {
 		s := &sourceJob{encode: &encode{preRoll: vbrPreRoll}, planned: tc.frames, segFrames: tc.seg, ownFrames: ownSegments * tc.seg}
+		oneRound := tc.frames <= laneCount()*tc.seg
 		for _, pattern := range [][]bool{{true}, {false}, {true, false}, {true, false, false, false}} {
 			var sizes []int
 			for next, k := 0, 0; next < tc.frames; k++ {
 				own := pattern[k%len(pattern)]
 				n := s.size(next, own)
-				if most := tc.seg * max(1, btoi(own)*ownSegments); n > most && next+n < tc.frames && n > s.least() {
+				if most := tc.seg * max(1, btoi(own)*ownSegments); !oneRound && n > most && next+n < tc.frames && n > s.least() {
 					t.Errorf("%+v %v: segment %d of %d frames, more than %d", tc, pattern, k, n, most)
 				}
-				if left := tc.frames - next; n < left && n < s.least() {
+				if left := tc.frames - next; !oneRound && n < left && n < s.least() {
 					t.Errorf("%+v %v: segment %d of %d frames, fewer than %d", tc, pattern, k, n, s.least())
 				}
 				if n <= 0 {
@@ -85,7 +88,10 @@ func TestSourceSizes(t *testing.T) {
 			if total != tc.frames {
 				t.Errorf("%+v %v: segments of %d frames in all", tc, pattern, total)
 			}
-			if last := sizes[len(sizes)-1]; len(sizes) > laneCount() && last > max(2*s.least(), tc.frames/laneCount()) {
+			if oneRound && (len(sizes) != min(laneCount(), tc.frames) || sizes[0]-sizes[len(sizes)-1] > laneCount()) {
+				t.Errorf("%+v %v: segments %v, want %d even shares", tc, pattern, sizes, laneCount())
+			}
+			if last := sizes[len(sizes)-1]; !oneRound && len(sizes) > laneCount() && last > max(2*s.least(), tc.frames/laneCount()) {
 				t.Errorf("%+v %v: the last segment of %d frames (%v): the tail does not shrink", tc, pattern, last, sizes)
 			}
 		}

@@ -53,13 +53,15 @@ const (
 	seekWarm             = 8
 )
 
-// A borrowed core encodes a segment at most, so that a conversion that
-// wants it back waits that long at most; the conversion's own core, which
-// nobody waits for, up to ownSegments of them, so that fewer lanes start
-// (each is a process, 60 to 130 ms of CPU measured). Either takes at most
-// its share of what is left among the lanes, so that the last segments
-// shrink and the lanes end together whatever their cores' speed, but
-// never less than a segment over tailDivisor.
+// A file that one round of the lanes can take, a segment each at most, is
+// shared evenly among them. Of a longer one, a borrowed core encodes a
+// segment at most, so that a conversion that wants it back waits that
+// long at most; the conversion's own core, which nobody waits for, up to
+// ownSegments of them, so that fewer lanes start (each is a process, 60
+// to 130 ms of CPU measured). Either takes at most its share of what is
+// left among the lanes, so that the last segments shrink and the lanes
+// end together whatever their cores' speed, but never less than a
+// segment over tailDivisor.
 const (
 	ownSegments = 3
 	tailDivisor = 4
@@ -131,12 +133,16 @@ type sourceJob struct {
 // size returns the frames of the segment from frame next on, for a lane
 // on the conversion's own core or on one borrowed (see ownSegments).
 func (s *sourceJob) size(next int, own bool) int {
-	left := s.planned - next
+	left, lanes := s.planned-next, laneCount()
+	if s.planned <= lanes*s.segFrames {
+		// One round of the lanes takes it all: an even share each.
+		return min(left, (s.planned+lanes-1)/lanes)
+	}
 	most := s.segFrames
 	if own {
 		most = s.ownFrames
 	}
-	n := max(min(most, (left+laneCount()-1)/laneCount()), s.least())
+	n := max(min(most, (left+lanes-1)/lanes), s.least())
 	if left-n < s.least() {
 		return left
 	}
